@@ -1,0 +1,71 @@
+#pragma once
+
+#include <boost/beast/http/status.hpp>
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace switchyard {
+
+/// What went wrong, independent of where it is reported. Every failure in the gateway is one of
+/// these; `describe()` is the single place that turns it into a status, an OpenAI error type and
+/// a metric label.
+enum class errc {
+  invalid_request,     // malformed JSON, missing or ill-typed field
+  model_not_found,     // requested model is not in the models table
+  not_found,           // unknown path
+  method_not_allowed,  // known path, wrong method
+  body_too_large,      // request body over limits.max_body_bytes
+  headers_too_large,   // request header block over limits.max_header_bytes
+  bad_framing,         // HTTP framing the gateway refuses (smuggling, bad chunking, bad syntax)
+  upstream_connect,    // could not resolve, connect or handshake with the upstream
+  upstream_timeout,    // no first byte within timeouts.first_byte
+  upstream_broken,     // upstream failed after the response started (reset, bad framing, idle)
+  upstream_busy,       // connection pool exhausted until the connect deadline
+  shutting_down,       // the gateway is draining
+  internal,            // a bug
+};
+
+/// Which side caused the failure (Pingora's error source); used in logs and metrics.
+enum class error_source { downstream, upstream, internal };
+
+/// A failure as a value: the kind, and a message meant for the client (never secrets).
+struct error {
+  errc code = errc::internal;
+  std::string message;
+  std::string param;  // the offending request field, "" if none
+};
+
+/// How an `errc` is reported. Static data: one table, one place.
+struct error_info {
+  boost::beast::http::status status;
+  std::string_view type;          // OpenAI `error.type`
+  std::string_view code;          // OpenAI `error.code`, "" = null
+  std::string_view metric_label;  // bounded label value for metrics and logs
+  error_source source;
+  bool close_connection;          // the connection cannot be trusted afterwards
+};
+
+/// The reporting data for `code`.
+const error_info& describe(errc code) noexcept;
+
+/// `{"error":{"message":...,"type":...,"param":...,"code":...}}` for `e`.
+std::string error_body(const error& e);
+
+/// An SSE event carrying `e`, ready to write: `data: {"error":{...}}\n\n`.
+std::string error_event(const error& e);
+
+/// Fallible pure functions return this; `error` is a value, not an exception.
+template <class T>
+using result = boost::system::result<T, error>;
+
+/// Required by boost::system::result to report `.value()` on an error (a bug by then).
+[[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);
+
+/// Shorthand for building an error value.
+inline error make_error(errc code, std::string message, std::string param = {}) {
+  return error{code, std::move(message), std::move(param)};
+}
+
+}  // namespace switchyard

@@ -1,0 +1,47 @@
+#pragma once
+
+#include "switchyard/core/error.hpp"
+
+#include <simdjson.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace switchyard {
+
+/// The OpenAI endpoints the gateway proxies.
+enum class endpoint { chat_completions, completions, embeddings };
+
+/// The endpoint's path below `/v1`, e.g. "/chat/completions".
+std::string_view endpoint_path(endpoint e) noexcept;
+
+/// Stable label for logs and metrics.
+std::string_view endpoint_label(endpoint e) noexcept;
+
+/// What the gateway needs from a request body, found in one On-Demand pass.
+struct request_fields {
+  std::string model;             // unescaped
+  std::size_t model_offset = 0;  // byte range of the model's JSON string token, quotes included
+  std::size_t model_length = 0;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+};
+
+/// Parses and validates a request body for `ep`. `body` must have at least
+/// `simdjson::SIMDJSON_PADDING` bytes of capacity past its size (see `pad_for_simdjson`).
+/// Errors are 400 `invalid_request_error` naming the field.
+result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parser& parser,
+                                          const std::string& body);
+
+/// Grows `body`'s capacity so simdjson can read it in place (no copy when it already fits).
+void pad_for_simdjson(std::string& body);
+
+/// `body` with the model token replaced by `model` as a JSON string; every other byte kept.
+std::string splice_model(std::string_view body, const request_fields& fields,
+                         std::string_view model);
+
+/// Appends `text` to `out` as the inside of a JSON string literal (quotes not included).
+void append_json_escaped(std::string& out, std::string_view text);
+
+}  // namespace switchyard

@@ -1,0 +1,120 @@
+#pragma once
+
+#include "switchyard/config/config.hpp"
+#include "switchyard/core/net.hpp"
+
+#include <deque>
+#include <memory>
+#include <variant>
+#include <vector>
+
+namespace switchyard {
+
+/// One keep-alive connection to an upstream, plain or TLS, with its read buffer (which must
+/// outlive a single response because it may hold the start of the next one).
+class upstream_connection {
+ public:
+  using plain_stream = beast::tcp_stream;
+  using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+  upstream_connection(plain_stream s) : stream_(std::move(s)) {}
+  upstream_connection(tls_stream s) : stream_(std::move(s)) {}
+
+  /// Calls `f(stream)` with the concrete stream; every I/O goes through here.
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    return std::visit(std::forward<F>(f), stream_);
+  }
+
+  beast::tcp_stream& lowest() noexcept {
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream_);
+  }
+
+  beast::flat_buffer buffer{64 * 1024};  // bounded: a header block larger than this is an error
+  steady_clock::time_point idle_since{};
+  std::uint64_t requests = 0;  // responses completed on this connection
+
+ private:
+  std::variant<plain_stream, tls_stream> stream_;
+};
+
+class upstream_pool;
+
+/// A connection on loan. Dropping it closes the connection; `recycle()` returns it to the pool
+/// for reuse, which the relay does only after a complete, well-framed response.
+class upstream_lease {
+ public:
+  upstream_lease() = default;
+  upstream_lease(upstream_pool* pool, std::unique_ptr<upstream_connection> c, bool reused)
+      : pool_(pool), conn_(std::move(c)), reused_(reused) {}
+  upstream_lease(upstream_lease&& o) noexcept
+      : pool_(std::exchange(o.pool_, nullptr)), conn_(std::move(o.conn_)), reused_(o.reused_) {}
+  upstream_lease& operator=(upstream_lease&& o) noexcept;
+  ~upstream_lease();
+
+  upstream_connection& operator*() noexcept { return *conn_; }
+  upstream_connection* operator->() noexcept { return conn_.get(); }
+  explicit operator bool() const noexcept { return conn_ != nullptr; }
+
+  /// True when the connection came from the idle list (it may have been closed by the peer).
+  bool reused() const noexcept { return reused_; }
+
+  /// Returns the connection to the pool's idle list.
+  void recycle();
+
+ private:
+  void drop();
+
+  upstream_pool* pool_ = nullptr;
+  std::unique_ptr<upstream_connection> conn_;
+  bool reused_ = false;
+};
+
+/// Per-worker, per-upstream connection pool: at most `max_connections` open, idle ones reused
+/// most-recent-first and closed after `idle_timeout`. Single-threaded (one worker's io_context),
+/// so it needs no locks.
+class upstream_pool {
+ public:
+  upstream_pool(net::any_io_executor ex, const upstream_config& cfg, ssl::context* tls);
+  upstream_pool(const upstream_pool&) = delete;
+  upstream_pool& operator=(const upstream_pool&) = delete;
+
+  /// An idle connection if one is fit for reuse, else a new one; waits for a free slot when the
+  /// pool is full. Fails with upstream_connect / upstream_busy by `deadline`.
+  net::awaitable<result<upstream_lease>> acquire(steady_clock::time_point deadline);
+
+  /// A brand-new connection, bypassing the idle list (for a retry after a stale reused one).
+  net::awaitable<result<upstream_lease>> connect_new(steady_clock::time_point deadline);
+
+  const upstream_config& config() const noexcept { return cfg_; }
+  std::size_t open_connections() const noexcept { return open_; }
+  std::size_t idle_connections() const noexcept { return idle_.size(); }
+  std::uint64_t connects() const noexcept { return connects_; }
+
+  /// Closes idle connections (graceful shutdown).
+  void close_idle();
+
+ private:
+  friend class upstream_lease;
+  void put_back(std::unique_ptr<upstream_connection> c);
+  void forget();  // one open connection went away
+  net::awaitable<result<std::vector<tcp::endpoint>>> resolve(steady_clock::time_point deadline);
+  net::awaitable<result<upstream_lease>> dial(steady_clock::time_point deadline);
+
+  net::any_io_executor ex_;
+  const upstream_config& cfg_;
+  ssl::context* tls_;
+  std::vector<std::unique_ptr<upstream_connection>> idle_;  // most recent last
+  std::size_t open_ = 0;
+  std::uint64_t connects_ = 0;
+  std::deque<net::steady_timer*> waiters_;  // woken (cancelled) when a slot frees
+  std::vector<tcp::endpoint> resolved_;
+  steady_clock::time_point resolved_at_{};
+};
+
+/// A client TLS context for `cfg`: system CAs (+ `ca_file`), peer verification unless
+/// `tls_verify: false`. Throws at startup on a bad `ca_file`.
+std::unique_ptr<ssl::context> make_client_tls_context(const upstream_config& cfg);
+
+}  // namespace switchyard

@@ -1,0 +1,71 @@
+#include "switchyard/core/error.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <stdexcept>
+
+namespace switchyard {
+
+namespace {
+
+using boost::beast::http::status;
+
+// Indexed by errc. The statuses follow OpenAI where it defines one, RFC 9110 otherwise.
+constexpr std::array<error_info, 13> table{{
+    {status::bad_request, "invalid_request_error", "", "invalid_request", error_source::downstream,
+     false},
+    {status::not_found, "invalid_request_error", "model_not_found", "model_not_found",
+     error_source::downstream, false},
+    {status::not_found, "invalid_request_error", "unknown_url", "not_found",
+     error_source::downstream, false},
+    {status::method_not_allowed, "invalid_request_error", "method_not_allowed",
+     "method_not_allowed", error_source::downstream, false},
+    {status::payload_too_large, "invalid_request_error", "request_too_large", "body_too_large",
+     error_source::downstream, true},
+    {status::request_header_fields_too_large, "invalid_request_error", "headers_too_large",
+     "headers_too_large", error_source::downstream, true},
+    {status::bad_request, "invalid_request_error", "bad_framing", "bad_framing",
+     error_source::downstream, true},
+    {status::bad_gateway, "upstream_error", "upstream_connect_failed", "upstream_connect",
+     error_source::upstream, false},
+    {status::gateway_timeout, "timeout", "upstream_timeout", "upstream_timeout",
+     error_source::upstream, false},
+    {status::bad_gateway, "upstream_error", "upstream_broken", "upstream_broken",
+     error_source::upstream, false},
+    {status::service_unavailable, "upstream_unavailable", "upstream_busy", "upstream_busy",
+     error_source::upstream, false},
+    {status::service_unavailable, "server_error", "shutting_down", "shutting_down",
+     error_source::internal, true},
+    {status::internal_server_error, "server_error", "internal_error", "internal",
+     error_source::internal, true},
+}};
+
+static_assert(table.size() == static_cast<std::size_t>(errc::internal) + 1,
+              "every errc needs a row");
+
+boost::json::object error_object(const error& e) {
+  const error_info& info = describe(e.code);
+  boost::json::object inner;
+  inner["message"] = e.message;
+  inner["type"] = info.type;
+  inner["param"] = e.param.empty() ? boost::json::value(nullptr) : boost::json::value(e.param);
+  inner["code"] = info.code.empty() ? boost::json::value(nullptr) : boost::json::value(info.code);
+  boost::json::object outer;
+  outer["error"] = std::move(inner);
+  return outer;
+}
+
+}  // namespace
+
+const error_info& describe(errc code) noexcept { return table[static_cast<std::size_t>(code)]; }
+
+std::string error_body(const error& e) { return boost::json::serialize(error_object(e)); }
+
+std::string error_event(const error& e) { return "data: " + error_body(e) + "\n\n"; }
+
+void throw_exception_from_error(const error& e, const boost::source_location&) {
+  throw std::logic_error("result holds an error: " + e.message);
+}
+
+}  // namespace switchyard

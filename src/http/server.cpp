@@ -1,0 +1,174 @@
+#include "switchyard/http/server.hpp"
+
+#include "switchyard/http/session.hpp"
+#include "switchyard/http/worker.hpp"
+#include "switchyard/log/access_log.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace switchyard {
+
+worker::worker(const config& c, const std::atomic<bool>& drain_flag, spdlog::logger* access,
+               const std::string& models)
+    : cfg(c), draining(drain_flag), access_log(access), models_json(models) {
+  for (const auto& up : cfg.upstreams) {
+    tls.push_back(up.tls ? make_client_tls_context(up) : nullptr);
+    pools.push_back(std::make_unique<upstream_pool>(io.get_executor(), up, tls.back().get()));
+  }
+}
+
+worker::~worker() {
+  beast::error_code ignored;
+  if (acceptor) {
+    acceptor->close(ignored);
+  }
+  for (auto& p : pools) {
+    p->close_idle();
+  }
+  acceptor.reset();
+  io_owner_.reset();
+}
+
+namespace {
+
+std::string build_models_json(const config& cfg) {
+  boost::json::array data;
+  for (const auto& m : cfg.models) {
+    data.push_back(
+        {{"id", m.name}, {"object", "model"}, {"created", 0}, {"owned_by", "switchyard"}});
+  }
+  return boost::json::serialize(boost::json::object{{"object", "list"}, {"data", data}});
+}
+
+net::awaitable<void> accept_loop(worker& w) {
+  for (;;) {
+    auto [ec, socket] = co_await w.acceptor->async_accept(use_tuple);
+    if (ec == net::error::operation_aborted || !w.acceptor->is_open()) {
+      co_return;  // draining
+    }
+    if (ec) {
+      // Out of descriptors and the like: back off briefly instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      net::steady_timer pause(w.io, std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    if (w.sessions.size() >= w.cfg.limits.max_connections_per_worker) {
+      continue;  // the socket closes as it goes out of scope
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    // Sessions end on their own (close, timeout, drain); the handler only reports a bug.
+    net::co_spawn(w.io, run_session(w, std::move(socket)), [](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("session ended with an exception: {}", ex.what());
+        }
+      }
+    });
+  }
+}
+
+}  // namespace
+
+server::server(std::shared_ptr<const config> cfg)
+    : cfg_(std::move(cfg)),
+      models_json_(build_models_json(*cfg_)),
+      access_log_(make_access_logger(cfg_->log)) {}
+
+server::~server() {
+  if (!threads_.empty()) {
+    drain();
+    wait(steady_clock::now());
+  }
+}
+
+void server::start() {
+  unsigned n = cfg_->workers ? cfg_->workers : std::max(1u, std::thread::hardware_concurrency());
+  auto address = net::ip::make_address(cfg_->listen_host);
+  std::uint16_t port = cfg_->listen_port;
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<worker>(*cfg_, draining_, access_log_.get(), models_json_);
+    tcp::endpoint ep(address, port);
+    w->acceptor = std::make_unique<tcp::acceptor>(w->io);
+    w->acceptor->open(ep.protocol());
+    w->acceptor->set_option(net::socket_base::reuse_address(true));
+    // Each worker accepts on its own socket; the kernel spreads connections across them.
+    int one = 1;
+    if (::setsockopt(w->acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
+                     sizeof(one)) != 0) {
+      throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+    }
+    w->acceptor->bind(ep);
+    w->acceptor->listen(net::socket_base::max_listen_connections);
+    port = w->acceptor->local_endpoint().port();  // port 0: the others join the one picked
+    workers_.push_back(std::move(w));
+  }
+  port_ = port;
+  running_ = workers_.size();
+  for (auto& w : workers_) {
+    net::co_spawn(w->io, accept_loop(*w), [](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("accept loop ended with an exception: {}", ex.what());
+        }
+      }
+    });
+    threads_.emplace_back([this, wk = w.get()] {
+      wk->io.run();
+      std::lock_guard lock(mutex_);
+      --running_;
+      done_.notify_all();
+    });
+  }
+}
+
+void server::drain() {
+  if (draining_.exchange(true)) {
+    return;
+  }
+  for (auto& w : workers_) {
+    net::post(w->io, [wk = w.get()] {
+      beast::error_code ignored;
+      wk->acceptor->close(ignored);
+      for (session_state* s : wk->sessions) {
+        if (s->idle) {
+          s->stream->cancel();  // a keep-alive connection between requests: close it now
+        }
+      }
+      for (auto& p : wk->pools) {
+        p->close_idle();
+      }
+    });
+  }
+}
+
+bool server::wait(steady_clock::time_point deadline) {
+  bool clean = false;
+  {
+    std::unique_lock lock(mutex_);
+    clean = done_.wait_until(lock, deadline, [this] { return running_ == 0; });
+  }
+  if (!clean) {
+    for (auto& w : workers_) {
+      w->io.stop();
+    }
+  }
+  for (auto& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  threads_.clear();
+  if (access_log_) {
+    access_log_->flush();
+  }
+  return clean;
+}
+
+}  // namespace switchyard

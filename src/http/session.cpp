@@ -1,0 +1,227 @@
+#include "switchyard/http/session.hpp"
+
+#include "switchyard/http/responses.hpp"
+#include "switchyard/log/access_log.hpp"
+#include "switchyard/proxy/headers.hpp"
+#include "switchyard/proxy/lifecycle.hpp"
+
+#include <optional>
+
+namespace switchyard {
+
+namespace {
+
+using request_parser = http::request_parser<http::string_body>;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
+// A read error that needs an answer before closing, or nullopt for a quiet close (the client
+// left, went idle, or the gateway is draining).
+std::optional<error> read_error(const beast::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == net::error::eof ||
+      ec == beast::error::timeout || ec == net::error::operation_aborted ||
+      ec == net::error::connection_reset || ec == net::error::broken_pipe) {
+    return std::nullopt;
+  }
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    return make_error(errc::headers_too_large, "Request header fields too large.");
+  }
+  if (ec == http::error::body_limit) {
+    return make_error(errc::body_too_large, "Request body too large.");
+  }
+  return make_error(errc::bad_framing, "Malformed HTTP request: " + ec.message() + ".");
+}
+
+// RFC 9112 §6.3: only `Transfer-Encoding: chunked` on HTTP/1.1 has a framing both sides agree
+// on; anything else lets a request hide another one (smuggling), so it is refused.
+std::optional<error> framing_error(const request_parser::value_type& h) {
+  if (h.count(http::field::transfer_encoding) == 0) {
+    return std::nullopt;
+  }
+  if (h.count(http::field::transfer_encoding) > 1 || h.count(http::field::content_length) > 0 ||
+      h.version() < 11 || !iequals(trim(h[http::field::transfer_encoding]), "chunked")) {
+    return make_error(errc::bad_framing,
+                      "Transfer-Encoding must be exactly `chunked`, on HTTP/1.1, without "
+                      "Content-Length.");
+  }
+  return std::nullopt;
+}
+
+std::optional<endpoint> proxied_endpoint(std::string_view path) {
+  if (path == "/v1/chat/completions") {
+    return endpoint::chat_completions;
+  }
+  if (path == "/v1/completions") {
+    return endpoint::completions;
+  }
+  if (path == "/v1/embeddings") {
+    return endpoint::embeddings;
+  }
+  return std::nullopt;
+}
+
+// Admin and discovery routes answered by the gateway itself.
+string_response local_response(worker& w, const http::request<http::string_body>& req,
+                               std::string_view path, bool keep, const std::string& id,
+                               access_record& rec) {
+  const bool get = req.method() == http::verb::get;
+  auto not_allowed = [&] {
+    return error_response(make_error(errc::method_not_allowed,
+                                     "Method " + std::string(req.method_string()) +
+                                         " is not allowed on " + std::string(path) + "."),
+                          req.version(), keep, id);
+  };
+  if (path == "/healthz") {
+    return get ? json_response(http::status::ok, R"({"status":"ok"})", req.version(), keep, id)
+               : not_allowed();
+  }
+  if (path == "/readyz") {
+    if (!get) {
+      return not_allowed();
+    }
+    return w.draining.load()
+               ? json_response(http::status::service_unavailable, R"({"status":"draining"})",
+                               req.version(), keep, id)
+               : json_response(http::status::ok, R"({"status":"ready"})", req.version(), keep, id);
+  }
+  if (path == "/v1/models") {
+    return get ? json_response(http::status::ok, w.models_json, req.version(), keep, id)
+               : not_allowed();
+  }
+  if (path.starts_with("/v1/models/")) {
+    if (!get) {
+      return not_allowed();
+    }
+    std::string name(path.substr(std::string_view("/v1/models/").size()));
+    rec.model = name;
+    if (!w.cfg.find_model(name)) {
+      return error_response(make_error(errc::model_not_found,
+                                        "The model `" + name + "` does not exist.", "model"),
+                            req.version(), keep, id);
+    }
+    std::string body = R"({"id":")";
+    append_json_escaped(body, name);
+    body += R"(","object":"model","created":0,"owned_by":"switchyard"})";
+    return json_response(http::status::ok, std::move(body), req.version(), keep, id);
+  }
+  if (proxied_endpoint(path)) {
+    return not_allowed();
+  }
+  return error_response(make_error(errc::not_found, "Unknown request URL: " +
+                                                        std::string(req.method_string()) + " " +
+                                                        std::string(path) + "."),
+                        req.version(), keep, id);
+}
+
+// Registers the session with its worker for the session's lifetime (draining finds idle ones).
+struct registration {
+  worker& w;
+  session_state& s;
+  registration(worker& wk, session_state& st) : w(wk), s(st) { w.sessions.insert(&s); }
+  ~registration() { w.sessions.erase(&s); }
+  registration(const registration&) = delete;
+  registration& operator=(const registration&) = delete;
+};
+
+}  // namespace
+
+net::awaitable<void> run_session(worker& w, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  session_state state{&stream, true};
+  registration reg(w, state);
+  const auto& cfg = w.cfg;
+  // Bounded: header bytes plus read-ahead; the body goes into the request's own string.
+  beast::flat_buffer buffer(std::max<std::size_t>(cfg.limits.max_header_bytes * 2, 64 * 1024));
+
+  for (;;) {
+    if (w.draining.load()) {
+      break;
+    }
+    request_parser parser;
+    parser.header_limit(cfg.limits.max_header_bytes);
+    parser.body_limit(cfg.limits.max_body_bytes);
+    state.idle = true;
+    stream.expires_after(cfg.timeouts.idle);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    state.idle = false;
+    const auto start = steady_clock::now();
+    access_record rec;
+    std::optional<error> refusal;
+    if (hec) {
+      refusal = read_error(hec);
+      if (!refusal) {
+        break;
+      }
+    } else {
+      refusal = framing_error(parser.get());
+    }
+    if (!refusal && !parser.is_done()) {
+      if (iequals(parser.get()[http::field::expect], "100-continue")) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream.expires_after(cfg.timeouts.request);
+        auto [cec, cn] = co_await net::async_write(stream, net::buffer(cont), use_tuple);
+        if (cec) {
+          break;
+        }
+      }
+      stream.expires_after(cfg.timeouts.request);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      if (bec) {
+        refusal = read_error(bec);
+        if (!refusal) {
+          break;
+        }
+      }
+    }
+    auto& req = parser.get();
+    rec.request_id = request_id_for(req["x-request-id"]);
+    rec.method = req.method_string();
+    std::string_view target = req.target();
+    rec.path = target.substr(0, target.find('?'));
+    rec.bytes_in = req.body().size();
+
+    bool keep = false;
+    if (refusal) {
+      // The framing is not trusted any more: answer and close.
+      auto res = error_response(*refusal, req.version() ? req.version() : 11, false,
+                                rec.request_id);
+      rec.status = res.result_int();
+      rec.error = describe(refusal->code).metric_label;
+      co_await write_response(stream, res, cfg.timeouts.stream_idle);
+    } else if (auto ep = proxied_endpoint(rec.path); ep && req.method() == http::verb::post) {
+      keep = co_await proxy_request(w, stream, buffer, req, *ep, rec);
+    } else {
+      keep = req.keep_alive() && !w.draining.load();
+      auto res = local_response(w, req, rec.path, keep, rec.request_id, rec);
+      rec.status = res.result_int();
+      keep = co_await write_response(stream, res, cfg.timeouts.stream_idle) && keep;
+    }
+    rec.duration_ms =
+        std::chrono::duration<double, std::milli>(steady_clock::now() - start).count();
+    write_access(w.access_log, rec);
+    if (!keep) {
+      break;
+    }
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.close();
+}
+
+}  // namespace switchyard

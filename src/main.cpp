@@ -1,0 +1,100 @@
+// switchyard: arguments → config → logging → workers → signals → run.
+#include "switchyard/config/config.hpp"
+#include "switchyard/core/version.hpp"
+#include "switchyard/http/server.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+namespace {
+
+constexpr const char* usage =
+    "usage: switchyard [--config FILE] | --check-config FILE | --version | --help\n"
+    "  --config FILE        run the gateway with FILE (default config/switchyard.yaml)\n"
+    "  --check-config FILE  validate FILE, print every problem, exit 0 if valid, 2 if not\n"
+    "  --version            print the version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace switchyard;
+  std::string config_path = "config/switchyard.yaml";
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--version") {
+      std::printf("switchyard %s\n", version_string);
+      return 0;
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if ((arg == "--config" || arg == "--check-config") && i + 1 < argc) {
+      check_only = arg == "--check-config";
+      config_path = argv[++i];
+      continue;
+    }
+    std::fprintf(stderr, "switchyard: unexpected argument %s\n%s", argv[i], usage);
+    return 2;
+  }
+
+  auto loaded = load_config_file(config_path);
+  if (!loaded) {
+    std::fprintf(stderr, "%s: invalid configuration:\n%s\n", config_path.c_str(),
+                 loaded.error().message.c_str());
+    return 2;
+  }
+  if (check_only) {
+    std::printf("%s: configuration is valid (%zu upstreams, %zu models)\n", config_path.c_str(),
+                loaded->upstreams.size(), loaded->models.size());
+    return 0;
+  }
+  auto cfg = std::make_shared<const config>(std::move(*loaded));
+  spdlog::set_level(spdlog::level::from_str(cfg->log.level));
+  // Diagnostics go to stderr; stdout carries the access log.
+  spdlog::default_logger()->sinks().clear();
+  spdlog::default_logger()->sinks().push_back(
+      std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+
+  server srv(cfg);
+  try {
+    srv.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen on {}:{}: {}", cfg->listen_host, cfg->listen_port, e.what());
+    return 1;
+  }
+  spdlog::info("switchyard {} listening on {}:{} with {} workers", version_string,
+               cfg->listen_host, srv.port(), srv.workers());
+
+  // The main thread only waits for signals; the workers do all the serving.
+  net::io_context signals_io;
+  net::signal_set signals(signals_io, SIGINT, SIGTERM);
+  std::thread waiter;
+  bool clean = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("signal {}: draining for up to {} ms", sig, cfg->timeouts.drain.count());
+    srv.drain();
+    signals.async_wait([](const boost::system::error_code& ec2, int) {
+      if (!ec2) {
+        spdlog::warn("second signal: stopping now");
+        std::_Exit(1);
+      }
+    });
+    waiter = std::thread([&] {
+      clean = srv.wait(steady_clock::now() + cfg->timeouts.drain);
+      signals_io.stop();
+    });
+  });
+  signals_io.run();
+  waiter.join();
+  spdlog::info(clean ? "drained, exiting" : "drain deadline passed, exiting");
+  return 0;
+}

@@ -1,0 +1,245 @@
+#include "switchyard/proxy/request_body.hpp"
+
+#include <array>
+
+namespace switchyard {
+
+std::string_view endpoint_path(endpoint e) noexcept {
+  switch (e) {
+    case endpoint::chat_completions:
+      return "/chat/completions";
+    case endpoint::completions:
+      return "/completions";
+    case endpoint::embeddings:
+      return "/embeddings";
+  }
+  return "";
+}
+
+std::string_view endpoint_label(endpoint e) noexcept {
+  switch (e) {
+    case endpoint::chat_completions:
+      return "chat_completions";
+    case endpoint::completions:
+      return "completions";
+    case endpoint::embeddings:
+      return "embeddings";
+  }
+  return "";
+}
+
+void pad_for_simdjson(std::string& body) {
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+}
+
+namespace {
+
+using simdjson::ondemand::json_type;
+
+error invalid(std::string message, std::string param = {}) {
+  return make_error(errc::invalid_request, std::move(message), std::move(param));
+}
+
+error unparsable() {
+  return invalid(
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+      "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+      "sent was not valid JSON.)");
+}
+
+std::string_view type_name(json_type t) {
+  switch (t) {
+    case json_type::array:
+      return "an array";
+    case json_type::object:
+      return "an object";
+    case json_type::number:
+      return "a number";
+    case json_type::string:
+      return "a string";
+    case json_type::boolean:
+      return "a boolean";
+    case json_type::null:
+      return "null";
+  }
+  return "unknown";
+}
+
+// `stream`/`include_usage`: a boolean or null (null means the default, false).
+result<bool> optional_bool(simdjson::ondemand::value v, std::string_view name) {
+  json_type t{};
+  if (v.type().get(t)) {
+    return unparsable();
+  }
+  if (t == json_type::null) {
+    return false;
+  }
+  bool b = false;
+  if (t != json_type::boolean || v.get_bool().get(b)) {
+    return invalid(std::string(name) + " must be a boolean, got " + std::string(type_name(t)),
+                   std::string(name));
+  }
+  return b;
+}
+
+}  // namespace
+
+result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parser& parser,
+                                          const std::string& body) {
+  if (body.empty()) {
+    return invalid("The request body is empty; send a JSON object.");
+  }
+  simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
+  simdjson::ondemand::document doc;
+  if (parser.iterate(view).get(doc)) {
+    return unparsable();
+  }
+  json_type top{};
+  if (doc.type().get(top)) {
+    return unparsable();
+  }
+  simdjson::ondemand::object obj;
+  if (top != json_type::object) {
+    return invalid("The request body must be a JSON object.");
+  }
+  if (doc.get_object().get(obj)) {
+    return unparsable();
+  }
+  request_fields out;
+  bool has_model = false;
+  bool has_payload = false;  // messages / prompt / input
+  const std::string_view payload = ep == endpoint::chat_completions ? "messages"
+                                   : ep == endpoint::completions    ? "prompt"
+                                                                    : "input";
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) {
+      return unparsable();
+    }
+    simdjson::ondemand::value value;
+    if (field.value().get(value)) {
+      return unparsable();
+    }
+    json_type t{};
+    if (value.type().get(t)) {
+      return unparsable();
+    }
+    if (key == "model") {
+      std::string_view raw;
+      std::string_view text;
+      if (t != json_type::string) {
+        return invalid("model must be a string, got " + std::string(type_name(t)), "model");
+      }
+      raw = value.raw_json_token();
+      while (!raw.empty() && raw.back() != '"') {
+        raw.remove_suffix(1);  // raw_json_token may carry trailing whitespace
+      }
+      if (value.get_string().get(text)) {
+        return unparsable();
+      }
+      out.model.assign(text);
+      out.model_offset = static_cast<std::size_t>(raw.data() - body.data());
+      out.model_length = raw.size();
+      has_model = true;
+    } else if (key == "stream") {
+      auto b = optional_bool(value, "stream");
+      if (!b) {
+        return b.error();
+      }
+      out.stream = *b;
+    } else if (key == "stream_options" && t == json_type::object) {
+      simdjson::ondemand::object options;
+      if (value.get_object().get(options)) {
+        return unparsable();
+      }
+      for (auto option : options) {
+        std::string_view option_key;
+        simdjson::ondemand::value option_value;
+        if (option.unescaped_key().get(option_key) || option.value().get(option_value)) {
+          return unparsable();
+        }
+        if (option_key == "include_usage") {
+          auto b = optional_bool(option_value, "stream_options.include_usage");
+          if (!b) {
+            return b.error();
+          }
+          out.include_usage = *b;
+        }
+      }
+    } else if (key == "stream_options" && t != json_type::null) {
+      return invalid("stream_options must be an object", "stream_options");
+    } else if (key == payload) {
+      if (ep == endpoint::chat_completions) {
+        simdjson::ondemand::array messages;
+        if (t != json_type::array || value.get_array().get(messages)) {
+          return invalid("messages must be an array, got " + std::string(type_name(t)),
+                         "messages");
+        }
+        std::size_t count = 0;
+        for (auto message : messages) {
+          json_type mt{};
+          if (message.type().get(mt)) {
+            return unparsable();
+          }
+          if (mt != json_type::object) {
+            return invalid("messages[" + std::to_string(count) + "] must be an object, got " +
+                               std::string(type_name(mt)),
+                           "messages[" + std::to_string(count) + "]");
+          }
+          ++count;
+        }
+        if (count == 0) {
+          return invalid("messages must contain at least one message", "messages");
+        }
+      } else if (t != json_type::string && t != json_type::array) {
+        return invalid(std::string(payload) + " must be a string or an array, got " +
+                           std::string(type_name(t)),
+                       std::string(payload));
+      }
+      has_payload = true;
+    }
+  }
+  const char* trailing = nullptr;
+  if (!doc.current_location().get(trailing)) {
+    return unparsable();  // bytes after the object: there is a location still in bounds
+  }
+  if (!has_model) {
+    return invalid("you must provide a model parameter", "model");
+  }
+  if (!has_payload) {
+    return invalid("Missing required parameter: '" + std::string(payload) + "'.",
+                   std::string(payload));
+  }
+  return out;
+}
+
+void append_json_escaped(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      out.append("\\u00");
+      out.push_back(hex[u >> 4]);
+      out.push_back(hex[u & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+std::string splice_model(std::string_view body, const request_fields& fields,
+                         std::string_view model) {
+  std::string out;
+  out.reserve(body.size() + model.size() + 2);
+  out.append(body.substr(0, fields.model_offset));
+  out.push_back('"');
+  append_json_escaped(out, model);
+  out.push_back('"');
+  out.append(body.substr(fields.model_offset + fields.model_length));
+  return out;
+}
+
+}  // namespace switchyard

@@ -1,0 +1,53 @@
+#include "switchyard/log/access_log.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace switchyard {
+namespace {
+
+TEST(access_log, one_json_object_with_the_request_facts) {
+  access_record r;
+  r.request_id = "req_\"1";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.endpoint = "chat_completions";
+  r.model = "gpt-4o";
+  r.upstream = "openai";
+  r.status = 200;
+  r.stream = true;
+  r.duration_ms = 12.5;
+  r.ttfb_ms = 3.25;
+  r.bytes_in = 100;
+  r.bytes_out = 2000;
+  r.usage = token_usage{10, 20, 30};
+  auto line = format_access_line(r);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto v = boost::json::parse(line).as_object();
+  EXPECT_EQ(v.at("request_id").as_string(), "req_\"1");
+  EXPECT_EQ(v.at("endpoint").as_string(), "chat_completions");
+  EXPECT_EQ(v.at("model").as_string(), "gpt-4o");
+  EXPECT_EQ(v.at("upstream").as_string(), "openai");
+  EXPECT_EQ(v.at("status").as_int64(), 200);
+  EXPECT_TRUE(v.at("stream").as_bool());
+  EXPECT_DOUBLE_EQ(v.at("duration_ms").as_double(), 12.5);
+  EXPECT_DOUBLE_EQ(v.at("ttfb_ms").as_double(), 3.25);
+  EXPECT_EQ(v.at("bytes_out").as_int64(), 2000);
+  EXPECT_EQ(v.at("completion_tokens").as_int64(), 20);
+  EXPECT_TRUE(v.contains("ts"));
+}
+
+TEST(access_log, omits_what_did_not_happen) {
+  access_record r;
+  r.request_id = "r";
+  r.method = "GET";
+  r.path = "/healthz";
+  r.status = 200;
+  auto v = boost::json::parse(format_access_line(r)).as_object();
+  EXPECT_FALSE(v.contains("ttfb_ms"));
+  EXPECT_FALSE(v.contains("upstream"));
+  EXPECT_FALSE(v.contains("prompt_tokens"));
+}
+
+}  // namespace
+}  // namespace switchyard
