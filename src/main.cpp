@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
   spdlog::default_logger()->sinks().push_back(
       std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
 
+  // Signals are caught from before the first accept, so a SIGTERM right after start drains.
+  net::io_context signals_io;
+  net::signal_set signals(signals_io, SIGINT, SIGTERM);
   server srv(cfg);
   try {
     srv.start();
@@ -68,12 +71,11 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot listen on {}:{}: {}", cfg->listen_host, cfg->listen_port, e.what());
     return 1;
   }
-  spdlog::info("switchyard {} listening on {}:{} with {} workers", version_string,
-               cfg->listen_host, srv.port(), srv.workers());
+  // Always printed, whatever the log level: scripts and tests read the port from it.
+  std::fprintf(stderr, "switchyard %s listening on %s:%u with %zu workers\n", version_string,
+               cfg->listen_host.c_str(), static_cast<unsigned>(srv.port()), srv.workers());
+  std::fflush(stderr);
 
-  // The main thread only waits for signals; the workers do all the serving.
-  net::io_context signals_io;
-  net::signal_set signals(signals_io, SIGINT, SIGTERM);
   std::thread waiter;
   bool clean = false;
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

@@ -137,8 +137,11 @@ void server::drain() {
       beast::error_code ignored;
       wk->acceptor->close(ignored);
       for (session_state* s : wk->sessions) {
-        if (s->idle) {
-          s->stream->cancel();  // a keep-alive connection between requests: close it now
+        // A keep-alive connection between requests is closed now, unless the next request
+        // is already in the socket buffer: that one arrived before the drain and is served.
+        beast::error_code ec;
+        if (s->idle && s->stream->socket().available(ec) == 0) {
+          s->stream->cancel();
         }
       }
       for (auto& p : wk->pools) {

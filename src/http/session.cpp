@@ -143,7 +143,7 @@ struct registration {
 
 net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
-  session_state state{&stream, true};
+  session_state state{&stream, false};
   registration reg(w, state);
   const auto& cfg = w.cfg;
   // Bounded: header bytes plus read-ahead; the body goes into the request's own string.
@@ -156,11 +156,21 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     request_parser parser;
     parser.header_limit(cfg.limits.max_header_bytes);
     parser.body_limit(cfg.limits.max_body_bytes);
-    state.idle = true;
-    stream.expires_after(cfg.timeouts.idle);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-    state.idle = false;
+    // Idle until the first byte of the next request (draining may close the connection then);
+    // from there the whole request must arrive within timeouts.request (slowloris).
+    if (buffer.size() == 0) {
+      state.idle = true;
+      stream.expires_after(cfg.timeouts.idle);
+      auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+      state.idle = false;
+      if (iec) {
+        break;
+      }
+      buffer.commit(in);
+    }
     const auto start = steady_clock::now();
+    stream.expires_after(cfg.timeouts.request);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     access_record rec;
     std::optional<error> refusal;
     if (hec) {

@@ -1,0 +1,55 @@
+# The two commands of the README: `make run` and `make test`. Both install what is missing
+# (Debian packages through scripts/install-deps.sh), build, and go.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all deps build run test test-fast test-asan bench format clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh build
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DSWITCHYARD_TESTS=OFF -DSWITCHYARD_BENCH=ON >/dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target switchyard mock-llm
+
+# Starts the gateway on :8080 with config/switchyard.yaml. Without OPENAI_API_KEY it serves
+# from the bundled mock LLM, so the README's examples work offline.
+run: build
+	./scripts/run.sh $(BUILD)
+
+# Every test: unit, integration and end-to-end (official openai npm SDK) with warnings as
+# errors, then unit and integration again under AddressSanitizer + UBSan.
+test: test-fast test-asan
+
+test-fast:
+	./scripts/install-deps.sh test
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DSWITCHYARD_TESTS=ON -DSWITCHYARD_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --timeout 300 -j$(JOBS)
+
+test-asan:
+	./scripts/install-deps.sh test
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSWITCHYARD_TESTS=ON \
+	  -DSWITCHYARD_WERROR=ON -DSWITCHYARD_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS) --target unit_tests integration_tests
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure --timeout 300 -L 'unit|integration' -j$(JOBS)
+
+# Gateway vs nginx vs the mock directly, on loopback; writes bench/RESULTS.md.
+bench:
+	./scripts/install-deps.sh bench
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+	./bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,199 @@
+// The gateway against the mock LLM: what a client sees on the happy paths.
+#include "harness.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace switchyard::test {
+namespace {
+
+constexpr const char* chat_body =
+    R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]})";
+
+std::string stream_body(bool include_usage = false) {
+  return std::string(R"({"model":"gpt-4o-mini","stream":true,)") +
+         (include_usage ? R"("stream_options":{"include_usage":true},)" : "") +
+         R"("messages":[{"role":"user","content":"hello"}]})";
+}
+
+TEST(proxy, chat_non_stream_is_relayed_with_the_model_rewritten) {
+  rig r(default_yaml());
+  client c(r.port());
+  auto res = c.post("/v1/chat/completions", chat_body,
+                    {{"authorization", "Bearer sk-client"},
+                     {"x-request-id", "test-req-1"},
+                     {"connection", "keep-alive, x-hop"},
+                     {"x-hop", "secret"},
+                     {"x-custom", "kept"}});
+  ASSERT_EQ(res.status, 200u) << res.body;
+  auto v = boost::json::parse(res.body);
+  EXPECT_EQ(v.at("object").as_string(), "chat.completion");
+  EXPECT_FALSE(v.at("choices").at(0).at("message").at("content").as_string().empty());
+  EXPECT_GT(v.at("usage").at("completion_tokens").as_int64(), 0);
+  EXPECT_EQ(res.header("x-request-id"), "test-req-1");
+  EXPECT_FALSE(res.header("x-upstream-request-id").empty());
+  EXPECT_TRUE(res.keep_alive);
+
+  auto seen = r.upstream().last_request();
+  EXPECT_EQ(seen.target, "/v1/chat/completions");
+  EXPECT_EQ(seen.header("authorization"), "Bearer sk-upstream");  // never the client's key
+  EXPECT_EQ(seen.header("x-request-id"), "test-req-1");
+  EXPECT_EQ(seen.header("x-custom"), "kept");
+  EXPECT_EQ(seen.header("x-hop"), "");  // named in Connection: hop-by-hop
+  EXPECT_EQ(boost::json::parse(seen.body).at("model").as_string(), "mock-model");
+}
+
+TEST(proxy, body_is_forwarded_byte_for_byte_when_the_model_keeps_its_name) {
+  rig r(default_yaml());
+  client c(r.port());
+  std::string body =
+      "{\"model\" : \"same-name\", \"temperature\": 0.70000000000000001,\n"
+      " \"messages\": [{\"role\":\"user\",\"content\":\"h\\u00e9\"}]}";
+  auto res = c.post("/v1/chat/completions", body);
+  ASSERT_EQ(res.status, 200u);
+  EXPECT_EQ(r.upstream().last_request().body, body);
+}
+
+TEST(proxy, a_request_id_is_created_when_the_client_sends_none) {
+  rig r(default_yaml());
+  client c(r.port());
+  auto res = c.post("/v1/chat/completions", chat_body);
+  ASSERT_EQ(res.status, 200u);
+  auto id = res.header("x-request-id");
+  EXPECT_EQ(id.rfind("req_", 0), 0u);
+  EXPECT_EQ(r.upstream().last_request().header("x-request-id"), id);
+}
+
+TEST(proxy, stream_events_reach_the_client_before_the_upstream_has_finished) {
+  mock::options slow;
+  slow.inter_token = 100ms;
+  rig r(default_yaml(), slow);
+  client c(r.port());
+  auto start = steady_clock::now();
+  auto head = c.start_stream("/v1/chat/completions", stream_body(), {{"x-mock-tokens", "10"}});
+  ASSERT_EQ(head.status, 200u);
+  EXPECT_EQ(head.header("content-type").rfind("text/event-stream", 0), 0u);
+  EXPECT_EQ(head.header("cache-control"), "no-cache");
+  EXPECT_EQ(head.header("x-accel-buffering"), "no");
+  EXPECT_EQ(head.header("transfer-encoding"), "chunked");
+
+  auto first = c.next_event();  // the role chunk
+  ASSERT_TRUE(first);
+  auto second = c.next_event();  // the first token
+  ASSERT_TRUE(second);
+  EXPECT_NE(second->find("tok0"), std::string::npos);
+  // Ten tokens 100 ms apart take ~1 s upstream; the first one must not wait for them.
+  EXPECT_EQ(r.upstream().counters().streams_completed.load(), 0u);
+  EXPECT_LT(steady_clock::now() - start, 600ms);
+
+  std::vector<std::string> rest;
+  while (auto e = c.next_event()) {
+    rest.push_back(*e);
+  }
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.back(), "[DONE]");
+  EXPECT_TRUE(c.stream_finished());
+  for (const auto& e : rest) {
+    EXPECT_EQ(e.find("\"usage\":{"), std::string::npos) << "no usage chunk was asked for";
+  }
+}
+
+TEST(proxy, stream_with_include_usage_ends_with_the_usage_chunk) {
+  rig r(default_yaml());
+  client c(r.port());
+  auto head = c.start_stream("/v1/chat/completions", stream_body(true));
+  ASSERT_EQ(head.status, 200u);
+  std::vector<std::string> events;
+  while (auto e = c.next_event()) {
+    events.push_back(*e);
+  }
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  auto usage = boost::json::parse(events[events.size() - 2]);
+  EXPECT_GT(usage.at("usage").at("total_tokens").as_int64(), 0);
+  // The connection stays usable after a stream.
+  auto res = c.post("/v1/chat/completions", chat_body);
+  EXPECT_EQ(res.status, 200u);
+}
+
+TEST(proxy, completions_and_embeddings) {
+  rig r(default_yaml());
+  client c(r.port());
+  auto comp = c.post("/v1/completions", R"({"model":"gpt-4o-mini","prompt":"Say hi"})");
+  ASSERT_EQ(comp.status, 200u) << comp.body;
+  EXPECT_EQ(boost::json::parse(comp.body).at("object").as_string(), "text_completion");
+  EXPECT_EQ(r.upstream().last_request().target, "/v1/completions");
+
+  auto emb = c.post("/v1/embeddings",
+                    R"({"model":"text-embedding-3-small","input":["a","b"],"encoding_format":"float"})");
+  ASSERT_EQ(emb.status, 200u) << emb.body;
+  auto v = boost::json::parse(emb.body);
+  EXPECT_EQ(v.at("data").as_array().size(), 2u);
+  EXPECT_TRUE(v.at("data").at(0).at("embedding").is_array());
+}
+
+TEST(proxy, models_health_and_readiness) {
+  rig r(default_yaml());
+  client c(r.port());
+  auto models = c.request(http::verb::get, "/v1/models");
+  ASSERT_EQ(models.status, 200u);
+  auto v = boost::json::parse(models.body);
+  EXPECT_EQ(v.at("object").as_string(), "list");
+  std::vector<std::string> ids;
+  for (const auto& m : v.at("data").as_array()) {
+    ids.emplace_back(m.at("id").as_string());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"gpt-4o-mini", "same-name", "text-embedding-3-small"}));
+  auto one = c.request(http::verb::get, "/v1/models/gpt-4o-mini");
+  EXPECT_EQ(one.status, 200u);
+  EXPECT_EQ(boost::json::parse(one.body).at("id").as_string(), "gpt-4o-mini");
+  auto missing = c.request(http::verb::get, "/v1/models/nope");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(c.request(http::verb::get, "/healthz").status, 200u);
+  EXPECT_EQ(c.request(http::verb::get, "/readyz").status, 200u);
+}
+
+TEST(proxy, upstream_connections_are_kept_alive_and_reused) {
+  rig r(default_yaml());
+  client c(r.port());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(c.post("/v1/chat/completions", chat_body).status, 200u);
+    auto head = c.start_stream("/v1/chat/completions", stream_body());
+    ASSERT_EQ(head.status, 200u);
+    while (c.next_event()) {
+    }
+  }
+  EXPECT_EQ(r.upstream().counters().requests.load(), 10u);
+  EXPECT_EQ(r.upstream().counters().connections_accepted.load(), 1u);
+}
+
+TEST(proxy, concurrent_clients_across_two_workers) {
+  rig r(R"(
+listen: 127.0.0.1:0
+workers: 2
+upstreams: [ { name: mock, base_url: "http://127.0.0.1:{MOCK}/v1", max_connections: 4 } ]
+models: [ { name: gpt-4o-mini, upstream: mock } ]
+log: { level: off, access: off }
+)");
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      client c(r.port());
+      for (int i = 0; i < 20; ++i) {
+        if (c.post("/v1/chat/completions", chat_body).status == 200u) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(ok.load(), 160);
+  // At most max_connections per worker were opened.
+  EXPECT_LE(r.upstream().counters().connections_accepted.load(), 8u);
+}
+
+}  // namespace
+}  // namespace switchyard::test

@@ -1,0 +1,101 @@
+#pragma once
+
+// In-process test rig: the real gateway and the mock LLM on 127.0.0.1 port 0, and a small
+// blocking HTTP client whose every read has a deadline.
+
+#include "mock_llm.hpp"
+#include "switchyard/config/config.hpp"
+#include "switchyard/core/net.hpp"
+#include "switchyard/http/server.hpp"
+#include "switchyard/sse/sse_parser.hpp"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace switchyard::test {
+
+using namespace std::chrono_literals;
+
+/// The mock plus a gateway whose config is `yaml` with `{MOCK}` replaced by the mock's port.
+class rig {
+ public:
+  explicit rig(const std::string& yaml, mock::options mock_opts = {});
+  ~rig();
+
+  std::uint16_t port() const { return gateway_->port(); }
+  mock::server& upstream() { return *mock_; }
+  server& gateway() { return *gateway_; }
+
+ private:
+  std::unique_ptr<mock::server> mock_;
+  std::shared_ptr<const config> cfg_;
+  std::unique_ptr<server> gateway_;
+};
+
+/// The default test config: one mock upstream, a few models, access log off.
+std::string default_yaml(const std::string& extra_top_level = "");
+
+/// A port on 127.0.0.1 with nothing listening (bound once, then closed).
+std::uint16_t closed_port();
+
+/// Waits for `pred` with a deadline, checking at a short interval; false if it never held.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s);
+
+struct response {
+  unsigned status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool keep_alive = false;
+  std::string header(std::string_view name) const;
+};
+
+/// One client connection with a receive deadline on every read.
+class client {
+ public:
+  explicit client(std::uint16_t port, std::chrono::milliseconds timeout = 10s);
+
+  /// Sends a request on this connection and reads the whole response.
+  response request(http::verb method, std::string target, std::string body = {},
+                   std::vector<std::pair<std::string, std::string>> headers = {});
+
+  /// Shorthand for a JSON POST.
+  response post(std::string target, std::string body,
+                std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return request(http::verb::post, std::move(target), std::move(body), std::move(headers));
+  }
+
+  /// Starts a streaming POST: sends it and reads the response header only.
+  response start_stream(std::string target, std::string body,
+                        std::vector<std::pair<std::string, std::string>> headers = {});
+
+  /// The next SSE event's data, or nullopt when the body ended (or the connection did).
+  std::optional<std::string> next_event();
+
+  /// True once the body ended with a proper chunked terminator.
+  bool stream_finished() const { return finished_; }
+
+  void send_raw(std::string_view bytes);
+
+  /// Reads until the peer closes (or the deadline); returns everything read.
+  std::string read_until_close();
+
+  /// True if the peer closed the connection (EOF/reset) within the deadline.
+  bool peer_closed();
+
+  void close();
+
+ private:
+  net::io_context io_;
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+  std::optional<http::response_parser<http::buffer_body>> stream_parser_;
+  sse_parser sse_{1 << 20};
+  std::vector<sse_event> pending_;
+  bool finished_ = false;
+};
+
+}  // namespace switchyard::test
