@@ -11,7 +11,7 @@ namespace switchyard {
 
 worker::worker(const config& c, const std::atomic<bool>& drain_flag, spdlog::logger* access,
                const std::string& models)
-    : cfg(c), draining(drain_flag), access_log(access), models_json(models) {
+    : cfg(c), draining(drain_flag), access_log(io.get_executor(), access), models_json(models) {
   for (const auto& up : cfg.upstreams) {
     tls.push_back(up.tls ? make_client_tls_context(up) : nullptr);
     pools.push_back(std::make_unique<upstream_pool>(io.get_executor(), up, tls.back().get()));

@@ -224,7 +224,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     }
     rec.duration_ms =
         std::chrono::duration<double, std::milli>(steady_clock::now() - start).count();
-    write_access(w.access_log, rec);
+    w.access_log.add(rec);
     if (!keep) {
       break;
     }

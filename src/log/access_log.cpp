@@ -90,3 +90,49 @@ void write_access(spdlog::logger* logger, const access_record& r) {
 }
 
 }  // namespace switchyard
+
+namespace switchyard {
+
+access_batcher::access_batcher(net::any_io_executor ex, spdlog::logger* logger,
+                               std::chrono::milliseconds interval)
+    : ex_(std::move(ex)), logger_(logger), interval_(interval) {}
+
+access_batcher::~access_batcher() {
+  *alive_ = false;
+  flush();
+}
+
+void access_batcher::add(const access_record& r) {
+  if (!logger_) {
+    return;
+  }
+  if (!batch_.empty()) {
+    batch_ += '\n';
+  }
+  batch_ += format_access_line(r);
+  if (batch_.size() > 64 * 1024) {
+    flush();
+    return;
+  }
+  if (!armed_) {
+    armed_ = true;
+    // A one-shot timer rather than a periodic one, so an idle worker has no pending work and
+    // its io_context can run dry when draining.
+    auto timer = std::make_shared<net::steady_timer>(ex_, interval_);
+    timer->async_wait([this, timer, alive = alive_](const boost::system::error_code&) {
+      if (*alive) {
+        armed_ = false;
+        flush();
+      }
+    });
+  }
+}
+
+void access_batcher::flush() {
+  if (logger_ && !batch_.empty()) {
+    logger_->info(batch_);
+    batch_.clear();
+  }
+}
+
+}  // namespace switchyard

@@ -2,6 +2,7 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/net.hpp"
+#include "switchyard/log/access_log.hpp"
 #include "switchyard/upstream/pool.hpp"
 
 #include <simdjson.h>
@@ -43,7 +44,7 @@ struct worker {
   net::io_context& io = *io_owner_;
   const config& cfg;
   const std::atomic<bool>& draining;
-  spdlog::logger* access_log;
+  access_batcher access_log;
   const std::string& models_json;  // GET /v1/models, built once
   std::vector<std::unique_ptr<ssl::context>> tls;     // per upstream; null for plain HTTP
   std::vector<std::unique_ptr<upstream_pool>> pools;  // per upstream, same index as cfg.upstreams

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "switchyard/config/config.hpp"
+#include "switchyard/core/net.hpp"
 #include "switchyard/proxy/response_meter.hpp"
 
 #include <memory>
@@ -38,7 +39,33 @@ std::string format_access_line(const access_record& r);
 /// The access logger: async spdlog to stdout, a file, or nothing (`log.access: off` → nullptr).
 std::shared_ptr<spdlog::logger> make_access_logger(const log_config& cfg);
 
-/// Writes `r` to `logger` if there is one.
+/// Writes `r` to `logger` if there is one (unbatched; for tools and tests).
 void write_access(spdlog::logger* logger, const access_record& r);
+
+/// Per-worker access-log batching: lines are formatted on the worker's thread into a local
+/// buffer and handed to spdlog at most every `interval` (or when the buffer is large), so the
+/// request path takes no lock; spdlog's queue lock is paid once per batch, not per request.
+class access_batcher {
+ public:
+  access_batcher(net::any_io_executor ex, spdlog::logger* logger,
+                 std::chrono::milliseconds interval = std::chrono::milliseconds(50));
+  ~access_batcher();
+  access_batcher(const access_batcher&) = delete;
+  access_batcher& operator=(const access_batcher&) = delete;
+
+  /// Formats `r` into the batch; arms a one-shot flush timer when the batch was empty.
+  void add(const access_record& r);
+
+  /// Hands the batch to spdlog now.
+  void flush();
+
+ private:
+  net::any_io_executor ex_;
+  spdlog::logger* logger_;
+  std::chrono::milliseconds interval_;
+  std::string batch_;
+  bool armed_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // the timer may outlive us
+};
 
 }  // namespace switchyard
