@@ -91,7 +91,7 @@ net::awaitable<ending> session<Stream>::serve_one() {
   lowest().expires_after(idle_timeout);  // one deadline for the whole request
   auto [ec, bytes] = co_await http::async_read_header(stream_, buffer_, *parser_, use_tuple);
   if (!ec && beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
-    // curl asks this for bodies over 1 KiB and would otherwise wait a second before sending.
+    // curl asks for it on large bodies and would otherwise wait a second before sending one.
     http::response<http::empty_body> go_on{http::status::continue_, 11};
     std::tie(ec, bytes) = co_await http::async_write(stream_, go_on, use_tuple);
   }
