@@ -90,6 +90,8 @@ result<fault> parse_fault(std::string_view value) {
       } else {
         return bad_fault(whole);
       }
+    } else if (key == "times" && to_uint(arg) && *to_uint(arg) > 0) {
+      f.times = *to_uint(arg);
     } else if (f.what == fault::kind::status && key == "retry_after" && is_retry_value(arg)) {
       f.retry_after.assign(arg);
     } else if (f.what == fault::kind::status && key == "retry_after_ms" && is_retry_value(arg)) {

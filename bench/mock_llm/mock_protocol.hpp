@@ -34,6 +34,9 @@ struct fault {
   std::string retry_after;     ///< copied to `retry-after` when not empty
   std::string retry_after_ms;  ///< copied to `retry-after-ms` when not empty
   std::uint64_t after = 0;     ///< token steps sent before cut_after / stall_after
+  /// `;times=N`: the fault hits only the first N requests carrying the same x-request-id (a
+  /// gateway retries with the same id), later ones are answered normally. 0 = every request.
+  std::uint64_t times = 0;
 };
 
 /// Parses `x-mock-fault`; "" means no fault. A malformed value is a 400 so typos in tests show.

@@ -122,7 +122,15 @@ net::awaitable<ending> session<Stream>::respond(request& req, std::uint64_t id) 
   if (!parsed_fault) {
     co_return co_await send(req, id, parsed_fault.error());
   }
-  const fault& f = *parsed_fault;
+  fault f = *parsed_fault;
+  if (f.times > 0) {
+    // Fail only the first `times` tries of this request (the gateway retries with the same id).
+    std::lock_guard lock(shared_.last_mutex);
+    auto& hits = shared_.fault_hits[std::string(req["x-request-id"])];
+    if (++hits > f.times) {
+      f = fault{};
+    }
+  }
   switch (f.what) {
     case fault::kind::status:
       co_return co_await send(req, id, fault_error(f.status), &f);

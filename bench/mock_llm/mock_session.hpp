@@ -9,6 +9,8 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <thread>
 
 namespace switchyard::mock::detail {
@@ -33,6 +35,8 @@ struct shared_state {
   stats counters;
   std::mutex last_mutex;
   recorded_request last;              ///< guarded by last_mutex
+  /// How often each x-request-id has met a `times=N` fault; guarded by last_mutex.
+  std::unordered_map<std::string, std::uint64_t> fault_hits;
   std::unique_ptr<ssl::context> tls;  ///< null = plain HTTP
 };
 

@@ -195,6 +195,24 @@ class reader {
     out = d;
   }
 
+  void fraction(const YAML::Node& map, std::string_view key, const std::string& path, double& out,
+                double max) {
+    auto node = map[std::string(key)];
+    if (!node) {
+      return;
+    }
+    double d = -1;
+    number(map, key, path, d);
+    if (d < 0) {
+      return;  // number() reported it
+    }
+    if (d > max) {
+      fail(node, join(path, key), "must be at most " + std::to_string(static_cast<int>(max)));
+      return;
+    }
+    out = d;
+  }
+
   void boolean(const YAML::Node& map, std::string_view key, const std::string& path, bool& out) {
     auto node = map[std::string(key)];
     if (!node) {
@@ -235,11 +253,55 @@ class reader {
   std::vector<std::string> errors_;
 };
 
+void read_retry(reader& r, const YAML::Node& node, const std::string& path, retry_config& c,
+                bool global) {
+  if (!r.check_map(node, path,
+                   {"max_attempts", "base", "cap", "budget_percent", "budget_min",
+                    "max_retry_after", "deadline", "stream_hold_bytes", "stream_hold_time"})) {
+    return;
+  }
+  // The retry budget is one for the whole gateway (it bounds retries against all in-flight
+  // requests), so a per-model value would silently do nothing.
+  for (const char* key : {"budget_percent", "budget_min"}) {
+    if (!global && node[key]) {
+      r.fail(node[key], path + "." + key, "is gateway-wide: set it under the top-level retry");
+    }
+  }
+  r.integer(node, "max_attempts", path, c.max_attempts, 1, 20);
+  r.time(node, "base", path, c.base);
+  r.time(node, "cap", path, c.cap);
+  r.fraction(node, "budget_percent", path, c.budget_percent, 100);
+  r.integer(node, "budget_min", path, c.budget_min, 0, 100000);
+  r.time(node, "max_retry_after", path, c.max_retry_after);
+  r.time(node, "deadline", path, c.deadline);
+  r.integer(node, "stream_hold_bytes", path, c.stream_hold_bytes, 0, 1u << 24);
+  r.time(node, "stream_hold_time", path, c.stream_hold_time);
+  if (c.cap < c.base) {
+    r.fail(node, path + ".cap", "must be ≥ base");
+  }
+}
+
+void read_breaker(reader& r, const YAML::Node& node, const std::string& path, breaker_config& b) {
+  if (!r.check_map(node, path,
+                   {"enabled", "consecutive_failures", "failure_rate", "min_requests", "window",
+                    "cooldown", "max_cooldown"})) {
+    return;
+  }
+  r.boolean(node, "enabled", path, b.enabled);
+  r.integer(node, "consecutive_failures", path, b.consecutive_failures, 1, 100000);
+  r.fraction(node, "failure_rate", path, b.failure_rate, 1);
+  r.integer(node, "min_requests", path, b.min_requests, 1, 1000000);
+  r.time(node, "window", path, b.window);
+  r.time(node, "cooldown", path, b.cooldown);
+  r.time(node, "max_cooldown", path, b.max_cooldown);
+}
+
 void read_upstream(reader& r, const YAML::Node& node, const std::string& path,
                    upstream_config& u) {
   if (!r.check_map(node, path,
                    {"name", "type", "base_url", "api_key", "pass_authorization",
-                    "max_connections", "idle_timeout", "tls_verify", "ca_file", "headers"})) {
+                    "max_connections", "idle_timeout", "tls_verify", "ca_file", "headers",
+                    "breaker"})) {
     return;
   }
   r.string(node, "name", path, u.name);
@@ -256,6 +318,9 @@ void read_upstream(reader& r, const YAML::Node& node, const std::string& path,
   r.time(node, "idle_timeout", path, u.idle_timeout);
   r.boolean(node, "tls_verify", path, u.tls_verify);
   r.string(node, "ca_file", path, u.ca_file);
+  if (auto breaker = node["breaker"]) {
+    read_breaker(r, breaker, path + ".breaker", u.breaker);
+  }
   if (auto headers = node["headers"]) {
     if (!headers.IsMap()) {
       r.fail(headers, path + ".headers", "must be a mapping of header name to value");
@@ -290,7 +355,7 @@ void read_upstream(reader& r, const YAML::Node& node, const std::string& path,
 }
 
 void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
-  if (!r.check_map(node, path, {"name", "upstream", "model", "price"})) {
+  if (!r.check_map(node, path, {"name", "upstream", "model", "price", "fallbacks", "retry"})) {
     return;
   }
   r.string(node, "name", path, m.name);
@@ -305,11 +370,92 @@ void read_model(reader& r, const YAML::Node& node, const std::string& path, mode
   if (m.model.empty()) {
     m.model = m.name;
   }
+  if (auto fallbacks = node["fallbacks"]) {
+    if (!fallbacks.IsSequence()) {
+      r.fail(fallbacks, path + ".fallbacks", "must be a list of { upstream, model }");
+    } else {
+      for (std::size_t i = 0; i < fallbacks.size(); ++i) {
+        auto fpath = path + ".fallbacks[" + std::to_string(i) + "]";
+        fallback_config f;
+        if (r.check_map(fallbacks[i], fpath, {"upstream", "model"})) {
+          r.string(fallbacks[i], "upstream", fpath, f.upstream);
+          r.string(fallbacks[i], "model", fpath, f.model);
+          if (f.upstream.empty()) {
+            r.fail(fallbacks[i], fpath + ".upstream", "is required");
+          }
+        }
+        m.fallbacks.push_back(std::move(f));
+      }
+    }
+  }
   if (auto price = node["price"]) {
     if (r.check_map(price, path + ".price", {"input_per_mtok", "output_per_mtok"})) {
       r.number(price, "input_per_mtok", path + ".price", m.price.input_per_mtok);
       r.number(price, "output_per_mtok", path + ".price", m.price.output_per_mtok);
     }
+  }
+}
+
+void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
+                     rate_limit_config& l) {
+  if (!r.check_map(node, path,
+                   {"scope", "user_header", "model", "requests", "period", "requests_per_second",
+                    "requests_per_minute", "tokens_per_minute", "concurrent"})) {
+    return;
+  }
+  if (auto scope = node["scope"]) {
+    std::vector<YAML::Node> items;
+    if (scope.IsSequence()) {
+      for (const auto& s : scope) {
+        items.push_back(s);
+      }
+    } else {
+      items.push_back(scope);
+    }
+    for (const auto& item : items) {
+      auto v = r.text(item, path + ".scope");
+      if (!v) {
+        continue;
+      }
+      static const std::pair<std::string_view, rate_scope> names[] = {
+          {"global", rate_scope::global}, {"api_key", rate_scope::api_key},
+          {"user", rate_scope::user},     {"model", rate_scope::model},
+          {"variant", rate_scope::variant}};
+      auto it = std::find_if(std::begin(names), std::end(names),
+                             [&](const auto& n) { return n.first == *v; });
+      if (it == std::end(names)) {
+        r.fail(item, path + ".scope", "must be global, api_key, user, model or variant (or a list)");
+      } else if (it->second != rate_scope::global) {
+        l.scope.push_back(it->second);
+      }
+    }
+  }
+  r.string(node, "user_header", path, l.user_header);
+  r.string(node, "model", path, l.model);
+  int request_keys = 0;
+  if (node["requests"]) {
+    ++request_keys;
+    r.integer(node, "requests", path, l.requests, 1, 1ull << 40);
+    r.time(node, "period", path, l.period);
+  }
+  if (node["requests_per_second"]) {
+    ++request_keys;
+    r.integer(node, "requests_per_second", path, l.requests, 1, 1ull << 40);
+    l.period = duration(1000);
+  }
+  if (node["requests_per_minute"]) {
+    ++request_keys;
+    r.integer(node, "requests_per_minute", path, l.requests, 1, 1ull << 40);
+    l.period = duration(60'000);
+  }
+  if (request_keys > 1) {
+    r.fail(node, path, "give one of requests (+ period), requests_per_second, requests_per_minute");
+  }
+  r.integer(node, "tokens_per_minute", path, l.tokens_per_minute, 1, 1ull << 40);
+  r.integer(node, "concurrent", path, l.concurrent, 1, 1u << 24);
+  if (l.requests == 0 && l.tokens_per_minute == 0 && l.concurrent == 0) {
+    r.fail(node, path, "needs requests_per_minute, requests_per_second, requests, "
+                       "tokens_per_minute or concurrent");
   }
 }
 
@@ -378,6 +524,39 @@ void link(reader& r, const YAML::Node& root, config& c) {
     } else {
       m.upstream_index = static_cast<std::size_t>(it - c.upstreams.begin());
     }
+    for (std::size_t f = 0; f < m.fallbacks.size(); ++f) {
+      auto& fb = m.fallbacks[f];
+      auto fit = std::find_if(c.upstreams.begin(), c.upstreams.end(),
+                              [&](const upstream_config& u) { return u.name == fb.upstream; });
+      if (fit == c.upstreams.end()) {
+        if (!fb.upstream.empty()) {
+          r.fail(root["models"][i]["fallbacks"][f], path + ".fallbacks[" + std::to_string(f) +
+                                                        "].upstream",
+                 "no upstream named " + fb.upstream);
+        }
+      } else {
+        fb.upstream_index = static_cast<std::size_t>(fit - c.upstreams.begin());
+      }
+      if (fb.model.empty()) {
+        fb.model = m.model;
+      }
+    }
+  }
+  const std::string* user_header = nullptr;
+  for (std::size_t i = 0; i < c.rate_limits.size(); ++i) {
+    const auto& l = c.rate_limits[i];
+    if (std::find(l.scope.begin(), l.scope.end(), rate_scope::user) != l.scope.end()) {
+      // One user id per request: every user-scoped limit must read it from the same header.
+      if (user_header && *user_header != l.user_header) {
+        r.fail(root["rate_limits"][i], "rate_limits[" + std::to_string(i) + "].user_header",
+               "must be the same for every user-scoped limit (" + *user_header + ")");
+      }
+      user_header = &l.user_header;
+    }
+    if (!l.model.empty() && !c.find_model(l.model)) {
+      r.fail(root["rate_limits"][i]["model"], "rate_limits[" + std::to_string(i) + "].model",
+             "no model named " + l.model);
+    }
   }
 }
 
@@ -398,7 +577,7 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   reader r(env);
   if (!r.check_map(root, "(top level)",
                    {"listen", "workers", "admin_token", "data_dir", "limits", "timeouts",
-                    "upstreams", "models", "log"})) {
+                    "upstreams", "models", "retry", "rate_limits", "log"})) {
     return make_error(errc::invalid_request, r.joined());
   }
   if (auto n = root["listen"]) {
@@ -439,8 +618,20 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
     }
     r.string(n, "access", "log", c.log.access);
   }
+  if (auto n = root["retry"]) {
+    read_retry(r, n, "retry", c.retry, true);
+  }
   read_list(r, root, "upstreams", c.upstreams, read_upstream);
   read_list(r, root, "models", c.models, read_model);
+  // A model's retry block overrides only the keys it names, on top of the global one.
+  for (std::size_t i = 0; root["models"] && root["models"].IsSequence() && i < c.models.size();
+       ++i) {
+    c.models[i].retry = c.retry;
+    if (auto n = root["models"][i]["retry"]) {
+      read_retry(r, n, "models[" + std::to_string(i) + "].retry", c.models[i].retry, false);
+    }
+  }
+  read_list(r, root, "rate_limits", c.rate_limits, read_rate_limit);
   for (auto& u : c.upstreams) {
     if (!u.ca_file.empty() && u.ca_file.front() != '/') {
       u.ca_file = base_dir + "/" + u.ca_file;

@@ -19,7 +19,7 @@ string_response error_response(const error& e, unsigned version, bool keep_alive
   const error_info& info = describe(e.code);
   auto res = json_response(info.status, error_body(e), version,
                            keep_alive && !info.close_connection, request_id);
-  if (info.source == error_source::downstream) {
+  if (!info.retry_may_help) {
     res.set("x-should-retry", "false");  // the same request will fail the same way
   }
   return res;

@@ -9,9 +9,24 @@
 
 namespace switchyard {
 
-worker::worker(const config& c, const std::atomic<bool>& drain_flag, spdlog::logger* access,
-               const std::string& models)
-    : cfg(c), draining(drain_flag), access_log(io.get_executor(), access), models_json(models) {
+shared_state::shared_state(const config& cfg)
+    : limiter(cfg.rate_limits),
+      budget(cfg.retry.budget_percent, cfg.retry.budget_min),
+      user_header("x-user-id") {
+  for (const auto& up : cfg.upstreams) {
+    breakers.push_back(std::make_unique<circuit_breaker>(up.breaker));
+  }
+  for (const auto& l : cfg.rate_limits) {
+    if (std::find(l.scope.begin(), l.scope.end(), rate_scope::user) != l.scope.end()) {
+      user_header = l.user_header;
+      break;
+    }
+  }
+}
+
+worker::worker(const config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
+               spdlog::logger* access, const std::string& models)
+    : cfg(c), shared(sh), draining(drain_flag), access_log(io.get_executor(), access), models_json(models) {
   for (const auto& up : cfg.upstreams) {
     tls.push_back(up.tls ? make_client_tls_context(up) : nullptr);
     pools.push_back(std::make_unique<upstream_pool>(io.get_executor(), up, tls.back().get()));
@@ -77,7 +92,8 @@ net::awaitable<void> accept_loop(worker& w) {
 server::server(std::shared_ptr<const config> cfg)
     : cfg_(std::move(cfg)),
       models_json_(build_models_json(*cfg_)),
-      access_log_(make_access_logger(cfg_->log)) {}
+      access_log_(make_access_logger(cfg_->log)),
+      shared_(std::make_unique<shared_state>(*cfg_)) {}
 
 server::~server() {
   if (!threads_.empty()) {
@@ -91,7 +107,7 @@ void server::start() {
   auto address = net::ip::make_address(cfg_->listen_host);
   std::uint16_t port = cfg_->listen_port;
   for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<worker>(*cfg_, draining_, access_log_.get(), models_json_);
+    auto w = std::make_unique<worker>(*cfg_, *shared_, draining_, access_log_.get(), models_json_);
     tcp::endpoint ep(address, port);
     w->acceptor = std::make_unique<tcp::acceptor>(w->io);
     w->acceptor->open(ep.protocol());

@@ -212,7 +212,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       auto res = error_response(*refusal, req.version() ? req.version() : 11, false,
                                 rec.request_id);
       rec.status = res.result_int();
-      rec.error = describe(refusal->code).metric_label;
+      rec.error = describe(refusal->code).error_type;
       co_await write_response(stream, res, cfg.timeouts.stream_idle);
     } else if (auto ep = proxied_endpoint(rec.path); ep && req.method() == http::verb::post) {
       keep = co_await proxy_request(w, stream, buffer, req, *ep, rec);

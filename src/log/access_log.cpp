@@ -30,8 +30,9 @@ std::string format_access_line(const access_record& r) {
   std::string out;
   out.reserve(384);
   auto now = std::chrono::system_clock::now();
-  out += fmt::format("{{\"ts\":\"{:%Y-%m-%dT%H:%M:%S}Z\"",
-                     std::chrono::floor<std::chrono::milliseconds>(now));
+  auto secs = std::chrono::floor<std::chrono::seconds>(now);
+  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
+  out += fmt::format("{{\"ts\":\"{:%Y-%m-%dT%H:%M:%S}.{:03d}Z\"", secs, millis);
   field(out, "request_id", r.request_id);
   field(out, "method", r.method);
   field(out, "path", r.path);
@@ -53,6 +54,18 @@ std::string format_access_line(const access_record& r) {
     out += fmt::format(",\"ttfb_ms\":{:.3f}", r.ttfb_ms);
   }
   out += fmt::format(",\"bytes_in\":{},\"bytes_out\":{}", r.bytes_in, r.bytes_out);
+  if (r.attempts > 0) {
+    out += fmt::format(",\"attempts\":{}", r.attempts);
+  }
+  if (r.retries > 0) {
+    out += fmt::format(",\"retries\":{}", r.retries);
+  }
+  if (!r.fallback.empty()) {
+    field(out, "fallback", r.fallback);
+  }
+  if (!r.retry_stop.empty()) {
+    field(out, "retry_stop", r.retry_stop);
+  }
   if (r.usage) {
     out += fmt::format(",\"prompt_tokens\":{},\"completion_tokens\":{}", r.usage->prompt_tokens,
                        r.usage->completion_tokens);

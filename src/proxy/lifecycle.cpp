@@ -1,274 +1,36 @@
 #include "switchyard/proxy/lifecycle.hpp"
 
 #include "switchyard/http/responses.hpp"
+#include "switchyard/proxy/attempt.hpp"
 #include "switchyard/proxy/headers.hpp"
-#include "switchyard/proxy/response_meter.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <optional>
+#include <random>
 
 namespace switchyard {
 
 namespace {
 
 using namespace net::experimental::awaitable_operators;
-using upstream_parser = http::response_parser<http::buffer_body>;
 
-constexpr std::size_t relay_buffer_bytes = 16 * 1024;
-constexpr std::uint32_t upstream_header_limit = 64 * 1024;
-
-double ms_since(steady_clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(steady_clock::now() - t).count();
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             steady_clock::now().time_since_epoch())
+      .count();
 }
 
-bool is_event_stream(const http::fields& f) {
-  auto it = f.find(http::field::content_type);
-  if (it == f.end()) {
-    return false;
-  }
-  std::string_view v = it->value();
-  constexpr std::string_view sse = "text/event-stream";
-  if (v.size() < sse.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < sse.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(v[i])) != sse[i]) {
-      return false;
-    }
-  }
-  return true;
+double uniform01() {
+  // Per-thread: jitter needs spread, not secrecy, and this takes no lock.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
-// Errors before the first response byte that mean "the pooled connection was already dead":
-// the request never reached a live server, so sending it again on a fresh one is safe.
-bool stale_connection(const beast::error_code& ec) {
-  return ec == http::error::end_of_stream || ec == net::error::eof ||
-         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-         ec == ssl::error::stream_truncated;
-}
-
-// Shared between the exchange and the watcher of the client; both run on the worker's thread.
-struct exchange_state {
-  upstream_connection* upstream = nullptr;  // the connection in use, for prompt cancellation
-  bool response_started = false;            // response header written to the client
-  bool client_gone = false;
-};
-
-class exchange {
- public:
-  exchange(worker& w, beast::tcp_stream& client, http::request<http::string_body>& req,
-           access_record& rec, exchange_state& st, upstream_pool& pool, bool sse_requested,
-           steady_clock::time_point start)
-      : w_(w),
-        client_(client),
-        req_(req),
-        rec_(rec),
-        st_(st),
-        pool_(pool),
-        stream_requested_(sse_requested),
-        start_(start) {}
-
-  // Returns whether the client connection may stay open.
-  net::awaitable<bool> run(http::request<http::string_body>& upstream_req);
-
- private:
-  net::awaitable<bool> fail(const error& e);
-  net::awaitable<bool> relay(upstream_lease& lease, upstream_parser& parser);
-  net::awaitable<bool> write_client(std::string_view data, bool chunked);
-  bool keep_client() const { return req_.keep_alive() && !w_.draining.load(); }
-
-  worker& w_;
-  beast::tcp_stream& client_;
-  http::request<http::string_body>& req_;
-  access_record& rec_;
-  exchange_state& st_;
-  upstream_pool& pool_;
-  bool stream_requested_;
-  steady_clock::time_point start_;
-};
-
-net::awaitable<bool> exchange::fail(const error& e) {
-  rec_.status = static_cast<unsigned>(describe(e.code).status);
-  rec_.error = describe(e.code).metric_label;
-  auto res = error_response(e, req_.version(), keep_client(), rec_.request_id);
-  bool keep = res.keep_alive();
-  bool ok = co_await write_response(client_, res, w_.cfg.timeouts.stream_idle);
-  co_return ok && keep;
-}
-
-net::awaitable<bool> exchange::run(http::request<http::string_body>& upstream_req) {
-  const auto& tmo = w_.cfg.timeouts;
-  auto lease = co_await pool_.acquire(steady_clock::now() + tmo.connect);
-  if (!lease) {
-    co_return co_await fail(lease.error());
+std::string_view bearer_token(const http::request<http::string_body>& req) {
+  std::string_view auth = req[http::field::authorization];
+  constexpr std::string_view prefix = "Bearer ";
+  if (auth.size() > prefix.size() && beast::iequals(auth.substr(0, prefix.size()), prefix)) {
+    return auth.substr(prefix.size());
   }
-  std::optional<upstream_parser> parser;
-  for (int attempt = 0;; ++attempt) {
-    st_.upstream = &**lease;
-    parser.emplace();
-    parser->body_limit(boost::none);  // streams are unbounded; idle deadlines bound them
-    parser->header_limit(upstream_header_limit);
-    (*lease)->lowest().expires_after(tmo.first_byte);
-    auto [wec, wn] = co_await (*lease)->visit(
-        [&](auto& s) { return http::async_write(s, upstream_req, use_tuple); });
-    beast::error_code ec = wec;
-    if (!ec) {
-      auto [hec, hn] = co_await (*lease)->visit([&](auto& s) {
-        return http::async_read_header(s, (*lease)->buffer, *parser, use_tuple);
-      });
-      ec = hec;
-    }
-    if (!ec) {
-      break;
-    }
-    if (st_.client_gone) {
-      co_return false;
-    }
-    if (attempt == 0 && lease->reused() && stale_connection(ec)) {
-      st_.upstream = nullptr;
-      *lease = upstream_lease();
-      lease = co_await pool_.connect_new(steady_clock::now() + tmo.connect);
-      if (!lease) {
-        co_return co_await fail(lease.error());
-      }
-      continue;
-    }
-    if (ec == beast::error::timeout) {
-      co_return co_await fail(make_error(
-          errc::upstream_timeout, "upstream " + pool_.config().name + " sent no response within " +
-                                      std::to_string(tmo.first_byte.count()) + " ms"));
-    }
-    co_return co_await fail(make_error(errc::upstream_broken, "upstream " + pool_.config().name +
-                                                                  " failed before responding: " +
-                                                                  ec.message()));
-  }
-  rec_.ttfb_ms = ms_since(start_);
-  co_return co_await relay(*lease, *parser);
-}
-
-net::awaitable<bool> exchange::write_client(std::string_view data, bool chunked) {
-  client_.expires_after(w_.cfg.timeouts.stream_idle);
-  beast::error_code ec;
-  if (chunked) {
-    auto [e, n] = co_await net::async_write(client_, http::make_chunk(net::buffer(data)), use_tuple);
-    ec = e;
-  } else {
-    auto [e, n] = co_await net::async_write(client_, net::buffer(data), use_tuple);
-    ec = e;
-  }
-  rec_.bytes_out += data.size();
-  co_return !ec;
-}
-
-net::awaitable<bool> exchange::relay(upstream_lease& lease, upstream_parser& parser) {
-  const auto& up = parser.get();
-  const bool sse = is_event_stream(up.base());
-  const bool has_length = up.has_content_length() || parser.content_length().has_value();
-  const bool client_http11 = req_.version() >= 11;
-
-  http::response<http::empty_body> res{up.result(), req_.version()};
-  build_client_fields(up.base(), res.base());
-  res.set("x-request-id", rec_.request_id);
-  res.set(http::field::server, "switchyard");
-  bool keep = keep_client();
-  bool chunked = false;
-  if (has_length && !sse) {
-    res.content_length(parser.content_length());
-  } else if (client_http11) {
-    res.chunked(true);
-    chunked = true;
-  } else {
-    keep = false;  // HTTP/1.0 without a length: the end of the body is the end of the connection
-  }
-  if (sse) {
-    res.set(http::field::cache_control, "no-cache");
-    res.set("x-accel-buffering", "no");
-  }
-  res.keep_alive(keep);
-  rec_.status = up.result_int();
-  rec_.stream = sse;
-
-  http::response_serializer<http::empty_body> sr(res);
-  client_.expires_after(w_.cfg.timeouts.stream_idle);
-  auto [hec, hn] = co_await http::async_write_header(client_, sr, use_tuple);
-  if (hec) {
-    co_return false;
-  }
-  st_.response_started = true;
-
-  response_meter meter(sse, w_.cfg.limits.max_event_bytes);
-  auto buf = std::make_unique<char[]>(relay_buffer_bytes);
-  std::optional<error> broken;
-  while (!parser.is_done()) {
-    parser.get().body().data = buf.get();
-    parser.get().body().size = relay_buffer_bytes;
-    lease->lowest().expires_after(w_.cfg.timeouts.stream_idle);
-    auto [ec, n] = co_await lease->visit(
-        [&](auto& s) { return http::async_read_some(s, lease->buffer, parser, use_tuple); });
-    if (ec == http::error::need_buffer) {
-      ec = {};
-    }
-    std::size_t got = relay_buffer_bytes - parser.get().body().size;
-    if (got > 0) {
-      if (auto fed = meter.feed(std::string_view(buf.get(), got), w_.json); !fed) {
-        broken = fed.error();
-        break;
-      }
-    }
-    if (!meter.ready().empty()) {
-      if (!co_await write_client(meter.ready(), chunked)) {
-        co_return false;
-      }
-      meter.ready().clear();
-    }
-    if (ec) {
-      if (st_.client_gone) {
-        co_return false;
-      }
-      broken = make_error(errc::upstream_broken,
-                          "upstream " + pool_.config().name + " " +
-                              (ec == beast::error::timeout
-                                   ? "stalled for " +
-                                         std::to_string(w_.cfg.timeouts.stream_idle.count()) +
-                                         " ms"
-                                   : "closed the response early: " + ec.message()));
-      break;
-    }
-  }
-  meter.finish(w_.json);
-  rec_.usage = meter.usage();
-
-  if (broken) {
-    rec_.error = describe(broken->code).metric_label;
-    spdlog::warn("request {}: {}", rec_.request_id, broken->message);
-    if (!sse || !chunked) {
-      co_return false;  // no in-band way to say it: a short body and a closed connection
-    }
-    // Never a silent clean end: the client parses this as an APIError.
-    if (!co_await write_client(error_event(*broken), true)) {
-      co_return false;
-    }
-  } else if (meter.held_bytes() > 0) {
-    // Upstream ended cleanly with an unterminated last event: forward what it sent.
-    meter.release_held();
-    if (!co_await write_client(meter.ready(), chunked)) {
-      co_return false;
-    }
-  }
-  if (chunked) {
-    client_.expires_after(w_.cfg.timeouts.stream_idle);
-    auto [ec, n] = co_await net::async_write(client_, http::make_chunk_last(), use_tuple);
-    if (ec) {
-      co_return false;
-    }
-  }
-  st_.upstream = nullptr;
-  if (!broken && parser.keep_alive()) {
-    lease->lowest().expires_never();
-    lease.recycle();
-  }
-  co_return keep;
+  return {};
 }
 
 // Completes when the client closes or resets its connection. Bytes it sends meanwhile (a
@@ -299,6 +61,137 @@ net::awaitable<void> watch_client(beast::tcp_stream& client, beast::flat_buffer&
   }
 }
 
+// Counts one retry as active from its decision until the retried attempt has ended.
+struct retry_slot {
+  explicit retry_slot(retry_budget& b) : budget(b) {}
+  ~retry_slot() { budget.retry_finished(); }
+  retry_slot(const retry_slot&) = delete;
+  retry_slot& operator=(const retry_slot&) = delete;
+  retry_budget& budget;
+};
+
+// Counts the request as in flight for the retry budget, however the coroutine ends.
+struct in_flight {
+  explicit in_flight(retry_budget& b) : budget(b) { budget.request_started(); }
+  ~in_flight() { budget.request_finished(); }
+  in_flight(const in_flight&) = delete;
+  in_flight& operator=(const in_flight&) = delete;
+  retry_budget& budget;
+};
+
+struct target {
+  std::size_t upstream_index;
+  const std::string* model;  // what the upstream receives
+};
+
+// Every target in order (primary, then fallbacks), each with its retries, until one commits a
+// response or the deadline, the attempts or the retry budget run out; then the last upstream
+// answer (or the gateway's error) goes to the client.
+net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
+                           const request_fields& fields, endpoint ep, std::string& body,
+                           std::optional<token_usage>& usage) {
+  worker& w = ctx.w;
+  std::vector<target> targets{{model.upstream_index, &model.model}};
+  for (const auto& f : model.fallbacks) {
+    targets.push_back({f.upstream_index, &f.model});
+  }
+  std::optional<string_response> last_answer;
+  std::optional<error> last_error;
+  bool attempted = false;
+  auto ejected_for = std::chrono::nanoseconds::max();
+
+  for (std::size_t t = 0; t < targets.size() && steady_clock::now() < ctx.deadline; ++t) {
+    upstream_pool& pool = *w.pools[targets[t].upstream_index];
+    circuit_breaker& breaker = *w.shared.breakers[targets[t].upstream_index];
+    const std::string& upstream_model = *targets[t].model;
+    if (t > 0) {
+      ctx.fallback = pool.config().name + "/" + upstream_model;
+      ctx.rec.fallback = ctx.fallback;
+    }
+    http::request<http::string_body> upstream_req{
+        http::verb::post, pool.config().path_prefix + std::string(endpoint_path(ep)),
+        11};
+    build_upstream_fields(ctx.req.base(), pool.config(), ctx.rec.request_id, upstream_req.base());
+    if (upstream_model != fields.model) {
+      upstream_req.body() = splice_model(body, fields, upstream_model);
+    } else if (t + 1 == targets.size()) {
+      upstream_req.body() = std::move(body);  // the last target: no copy needed
+    } else {
+      upstream_req.body() = body;
+    }
+    upstream_req.keep_alive(true);
+    upstream_req.prepare_payload();
+
+    std::optional<retry_slot> slot;  // held from a retry's decision to the end of its attempt
+    for (std::uint32_t tries = 0;;) {
+      if (!breaker.allow(now_ns())) {
+        ejected_for = std::min(ejected_for, breaker.retry_after(now_ns()));
+        break;  // ejected: on to the next target
+      }
+      ++tries;
+      ++ctx.attempts;
+      ctx.rec.upstream = pool.config().name;
+      ctx.breaker = &breaker;
+      ctx.breaker_recorded = false;
+      auto outcome = co_await run_attempt(ctx, pool, upstream_req);
+      slot.reset();
+      if (ctx.st.client_gone) {
+        co_return false;  // proves nothing about the upstream: no breaker record
+      }
+      if (!ctx.breaker_recorded) {
+        breaker.record(outcome.committed || !outcome.upstream_fault, now_ns());
+      }
+      if (outcome.committed) {
+        usage = outcome.usage;
+        co_return outcome.keep_client;
+      }
+      attempted = true;
+      last_answer = std::move(outcome.answer);
+      last_error = std::move(outcome.err);
+      if (!last_answer && !retriable(outcome.failure)) {
+        break;
+      }
+      auto next = next_retry(tries, ctx.retry, outcome.retry_floor, uniform01(),
+                             steady_clock::now(), ctx.deadline);
+      if (!next.retry) {
+        break;
+      }
+      if (!w.shared.budget.try_start_retry()) {
+        ctx.rec.retry_stop = "retry_budget";
+        break;  // an outage must not become a retry storm
+      }
+      slot.emplace(w.shared.budget);
+      ++ctx.rec.retries;
+      net::steady_timer pause(w.io, next.wait);
+      co_await pause.async_wait(use_tuple);
+      if (ctx.st.client_gone) {
+        co_return false;
+      }
+    }
+  }
+  if (last_answer) {
+    co_return co_await send_final(ctx, std::move(*last_answer));
+  }
+  if (!attempted) {
+    auto e = make_error(errc::upstream_ejected,
+                        "every upstream for model " + model.name +
+                            " is temporarily ejected after repeated failures");
+    auto res = error_response(e, ctx.req.version(), true, ctx.rec.request_id);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ejected_for).count();
+    ms = std::clamp<std::int64_t>(ms, 1, 60'000);
+    res.set(http::field::retry_after, std::to_string((ms + 999) / 1000));
+    res.set("retry-after-ms", std::to_string(ms));
+    ctx.rec.error = describe(e.code).error_type;
+    co_return co_await send_final(ctx, std::move(res));
+  }
+  if (!last_error) {
+    last_error = make_error(errc::internal, "no upstream answer and no error recorded");
+  }
+  ctx.rec.error = describe(last_error->code).error_type;
+  co_return co_await send_final(
+      ctx, error_response(*last_error, ctx.req.version(), true, ctx.rec.request_id));
+}
+
 }  // namespace
 
 net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
@@ -308,45 +201,76 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   const auto start = steady_clock::now();
   rec.endpoint = endpoint_label(ep);
   const bool keep = req.keep_alive() && !w.draining.load();
-  auto reply_error = [&](const error& e) -> net::awaitable<bool> {
-    rec.status = static_cast<unsigned>(describe(e.code).status);
-    rec.error = describe(e.code).metric_label;
-    auto res = error_response(e, req.version(), keep, rec.request_id);
+  auto reply = [&](string_response res) -> net::awaitable<bool> {
+    rec.status = res.result_int();
     bool k = res.keep_alive();
     co_return co_await write_response(client, res, w.cfg.timeouts.stream_idle) && k;
   };
 
+  // Admit: parse the body once, route by model.
   std::string& body = req.body();
   pad_for_simdjson(body);
   auto fields = parse_request_body(ep, w.json, body);
   if (!fields) {
-    co_return co_await reply_error(fields.error());
+    rec.error = describe(fields.error().code).error_type;
+    co_return co_await reply(error_response(fields.error(), req.version(), keep, rec.request_id));
   }
   rec.model = fields->model;
   rec.stream = fields->stream;
   const model_config* model = w.cfg.find_model(fields->model);
   if (!model) {
-    co_return co_await reply_error(
-        make_error(errc::model_not_found,
-                   "The model `" + fields->model + "` does not exist or you do not have access to it.",
-                   "model"));
+    auto e = make_error(errc::model_not_found,
+                        "The model `" + fields->model +
+                            "` does not exist or you do not have access to it.",
+                        "model");
+    rec.error = describe(e.code).error_type;
+    co_return co_await reply(error_response(e, req.version(), keep, rec.request_id));
   }
-  upstream_pool& pool = *w.pools[model->upstream_index];
-  rec.upstream = pool.config().name;
+  rec.upstream = w.pools[model->upstream_index]->config().name;
 
-  http::request<http::string_body> upstream_req{http::verb::post,
-                                                pool.config().path_prefix +
-                                                    std::string(endpoint_path(ep)),
-                                                11};
-  build_upstream_fields(req.base(), pool.config(), rec.request_id, upstream_req.base());
-  upstream_req.body() = model->model == fields->model ? std::move(body)
-                                                      : splice_model(body, *fields, model->model);
-  upstream_req.keep_alive(true);
-  upstream_req.prepare_payload();
+  // Rate limits: all-or-nothing across every configured scope, tokens reserved up front.
+  const auto estimate = estimate_tokens(body.size(), fields->max_tokens, fields->n);
+  rate_request limits_key{bearer_token(req), req[w.shared.user_header], model->name, "",
+                          estimate};
+  auto admission = w.shared.limiter.admit(limits_key, now_ns());
+  http::fields limit_headers;
+  apply_headers(admission, limit_headers);
+  if (!admission.allowed) {
+    // A request that alone exceeds a token limit can never pass: say so, and not to retry.
+    auto e = admission.retryable
+                 ? make_error(errc::rate_limited,
+                              "Rate limit reached for " +
+                                  std::string(admission.refused_scope_label) +
+                                  "; retry after the time in the retry-after header.")
+                 : make_error(errc::over_token_limit,
+                              "Request too large for the " +
+                                  std::string(admission.refused_scope_label) +
+                                  " token limit: it may use up to " + std::to_string(estimate) +
+                                  " tokens (prompt plus max_tokens × n). Lower max_tokens or "
+                                  "shorten the prompt.");
+    auto res = error_response(e, req.version(), keep, rec.request_id);
+    for (const auto& h : limit_headers) {
+      res.set(h.name_string(), h.value());
+    }
+    rec.error = describe(e.code).error_type;
+    co_return co_await reply(std::move(res));
+  }
 
+  // Call upstream, retrying and falling back, while watching the client.
+  in_flight counted(w.shared.budget);
   exchange_state st;
-  exchange ex(w, client, req, rec, st, pool, fields->stream, start);
-  auto outcome = co_await (ex.run(upstream_req) || watch_client(client, client_buffer, st));
+  attempt_context ctx{w,     client, req, rec, st, model->retry, start, start + model->retry.deadline,
+                      0,     {},     std::move(limit_headers), nullptr, false};
+  std::optional<token_usage> usage;
+  auto outcome = co_await (drive(ctx, *model, *fields, ep, body, usage) ||
+                           watch_client(client, client_buffer, st));
+  rec.attempts = ctx.attempts;
+  rec.usage = usage;
+  std::optional<std::uint64_t> actual;
+  if (usage) {
+    actual = static_cast<std::uint64_t>(usage->total_tokens);
+  }
+  w.shared.limiter.finish(admission, actual, now_ns());
   if (outcome.index() == 1 || st.client_gone) {
     if (!st.response_started) {
       rec.status = 499;  // nginx's "client closed request"

@@ -147,6 +147,17 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
         return b.error();
       }
       out.stream = *b;
+    } else if ((key == "max_tokens" || key == "max_completion_tokens" || key == "n") &&
+               t == json_type::number) {
+      // Read for token reservations only; the upstream validates them.
+      std::uint64_t v = 0;
+      if (!value.get_uint64().get(v)) {
+        if (key == "n") {
+          out.n = v;
+        } else if (key == "max_completion_tokens" || !out.max_tokens) {
+          out.max_tokens = v;
+        }
+      }
     } else if (key == "stream_options" && t == json_type::object) {
       simdjson::ondemand::object options;
       if (value.get_object().get(options)) {

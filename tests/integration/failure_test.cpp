@@ -165,7 +165,7 @@ TEST(errors, no_first_byte_in_time_is_504) {
 }
 
 TEST(errors, upstream_status_and_body_pass_through) {
-  rig r(default_yaml());
+  rig r(default_yaml("retry: { max_attempts: 1 }\n"));
   client c(r.port());
   auto res = c.post("/v1/chat/completions", chat_body,
                     {{"x-mock-fault", "status=429;retry_after=3"}});

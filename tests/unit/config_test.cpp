@@ -171,3 +171,73 @@ TEST(duration, parses_units_and_compounds) {
 
 }  // namespace
 }  // namespace switchyard
+
+namespace switchyard {
+namespace {
+
+TEST(config, resilience_keys) {
+  auto c = parse(R"(
+retry: { max_attempts: 4, base: 100ms, cap: 2s, budget_percent: 10, budget_min: 2 }
+upstreams:
+  - { name: a, base_url: "http://a", breaker: { consecutive_failures: 3, cooldown: 1s } }
+  - { name: b, base_url: "http://b" }
+models:
+  - name: m
+    upstream: a
+    model: m-a
+    fallbacks: [ { upstream: b }, { upstream: b, model: other } ]
+    retry: { max_attempts: 2 }
+  - { name: n, upstream: b }
+rate_limits:
+  - { scope: [api_key, model], requests_per_minute: 600, tokens_per_minute: 200000 }
+  - { scope: user, user_header: x-tenant, concurrent: 4, model: n }
+  - { requests: 10, period: 1s }
+)");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->retry.max_attempts, 4u);
+  EXPECT_EQ(c->retry.cap, std::chrono::seconds(2));
+  const auto& m = *c->find_model("m");
+  EXPECT_EQ(m.retry.max_attempts, 2u);
+  EXPECT_EQ(m.retry.base, std::chrono::milliseconds(100)) << "inherits the global keys";
+  ASSERT_EQ(m.fallbacks.size(), 2u);
+  EXPECT_EQ(m.fallbacks[0].model, "m-a") << "defaults to the primary's upstream model";
+  EXPECT_EQ(m.fallbacks[0].upstream_index, 1u);
+  EXPECT_EQ(m.fallbacks[1].model, "other");
+  EXPECT_EQ(c->find_model("n")->retry.max_attempts, 4u);
+  EXPECT_EQ(c->upstreams[0].breaker.consecutive_failures, 3u);
+  ASSERT_EQ(c->rate_limits.size(), 3u);
+  EXPECT_EQ(c->rate_limits[0].scope,
+            (std::vector<rate_scope>{rate_scope::api_key, rate_scope::model}));
+  EXPECT_EQ(c->rate_limits[0].requests, 600u);
+  EXPECT_EQ(c->rate_limits[0].period, std::chrono::minutes(1));
+  EXPECT_EQ(c->rate_limits[1].user_header, "x-tenant");
+  EXPECT_EQ(c->rate_limits[1].concurrent, 4u);
+  EXPECT_TRUE(c->rate_limits[2].scope.empty());
+  EXPECT_EQ(c->rate_limits[2].period, std::chrono::seconds(1));
+}
+
+TEST(config, resilience_errors) {
+  auto c = parse(R"(
+retry: { max_attempts: 0, base: 2s, cap: 1s }
+upstreams: [ { name: a, base_url: "http://a", breaker: { failure_rate: 2 } } ]
+models:
+  - { name: m, upstream: a, fallbacks: [ { upstream: z } ], retry: { budget_min: 1 } }
+rate_limits:
+  - { scope: tenant, requests_per_minute: 1 }
+  - { scope: global }
+  - { model: nope, concurrent: 1 }
+)");
+  ASSERT_FALSE(c.has_value());
+  const auto& msg = c.error().message;
+  for (const char* expected :
+       {"retry.max_attempts: must be an integer in [1, 20] (line 2)", "retry.cap: must be ≥ base",
+        "upstreams[0].breaker.failure_rate: must be at most 1 (line 3)",
+        "models[0].fallbacks[0].upstream: no upstream named z (line 5)",
+        "models[0].retry.budget_min: is gateway-wide", "rate_limits[0].scope: must be global",
+        "rate_limits[1]: needs requests_per_minute", "rate_limits[2].model: no model named nope"}) {
+    EXPECT_NE(msg.find(expected), std::string::npos) << expected << "\n--- got:\n" << msg;
+  }
+}
+
+}  // namespace
+}  // namespace switchyard

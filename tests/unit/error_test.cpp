@@ -21,12 +21,22 @@ TEST(error_mapping, statuses_follow_openai_and_rfc_9110) {
   EXPECT_EQ(describe(errc::internal).status, http::status::internal_server_error);
 }
 
-TEST(error_mapping, every_kind_has_a_distinct_metric_label) {
-  std::set<std::string_view> labels;
+TEST(error_mapping, every_kind_maps_into_the_bounded_taxonomy) {
+  const std::set<std::string_view> taxonomy = {"rate_limit",      "timeout",
+                                               "invalid_request", "auth_error",
+                                               "upstream_error",  "upstream_unavailable",
+                                               "internal"};
+  std::set<std::string_view> codes;
   for (int i = 0; i <= static_cast<int>(errc::internal); ++i) {
-    labels.insert(describe(static_cast<errc>(i)).metric_label);
+    const auto& info = describe(static_cast<errc>(i));
+    EXPECT_TRUE(taxonomy.count(info.error_type)) << info.error_type;
+    if (!info.code.empty()) {
+      EXPECT_TRUE(codes.insert(info.code).second) << "duplicate code " << info.code;
+    }
   }
-  EXPECT_EQ(labels.size(), static_cast<std::size_t>(errc::internal) + 1);
+  EXPECT_EQ(describe(errc::rate_limited).status, http::status::too_many_requests);
+  EXPECT_EQ(describe(errc::rate_limited).code, "rate_limit_exceeded");
+  EXPECT_EQ(describe(errc::upstream_ejected).status, http::status::service_unavailable);
 }
 
 TEST(error_mapping, body_is_openai_shaped) {

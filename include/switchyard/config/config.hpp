@@ -34,6 +34,34 @@ struct timeouts_config {
   duration drain{30'000};         // graceful shutdown budget
 };
 
+/// Circuit breaking for one upstream: eject after `consecutive_failures` in a row, or when the
+/// failure rate over `window` passes `failure_rate` (with at least `min_requests` seen); stay out
+/// for `cooldown`, doubling on each re-ejection up to `max_cooldown`; then one half-open probe.
+struct breaker_config {
+  bool enabled = true;
+  std::uint32_t consecutive_failures = 5;
+  double failure_rate = 0.5;
+  std::uint32_t min_requests = 20;
+  duration window{10'000};
+  duration cooldown{5'000};
+  duration max_cooldown{300'000};
+};
+
+/// Retries of one upstream call (global, overridable per model).
+struct retry_config {
+  std::uint32_t max_attempts = 3;  // attempts per target; 1 = no retry
+  duration base{250};              // full jitter: wait uniform in [0, min(cap, base·2^n))
+  duration cap{8'000};
+  double budget_percent = 20;       // concurrent retries ≤ this share of in-flight requests…
+  std::uint32_t budget_min = 3;     // …but at least this many
+  duration max_retry_after{60'000};  // an upstream's retry-after is a floor up to this
+  duration deadline{600'000};        // all attempts and fallbacks of one request together
+  /// A stream is held back until its first content event so that a failure before any content
+  /// can be retried invisibly, but no longer than these budgets.
+  std::uint32_t stream_hold_bytes = 64 * 1024;
+  duration stream_hold_time{10'000};
+};
+
 /// Where requests go: an OpenAI-compatible API.
 struct upstream_config {
   std::string name;
@@ -46,6 +74,7 @@ struct upstream_config {
   bool tls_verify = true;
   std::string ca_file;  // extra trust anchor (PEM) besides the system CAs
   std::vector<std::pair<std::string, std::string>> headers;  // added to every upstream request
+  breaker_config breaker;
 
   // Derived from base_url by the loader.
   bool tls = false;
@@ -60,13 +89,36 @@ struct price_config {
   double output_per_mtok = 0;
 };
 
+/// Another target to try when the primary's retries are exhausted.
+struct fallback_config {
+  std::string upstream;
+  std::string model;               // defaults to the primary's upstream model name
+  std::size_t upstream_index = 0;  // resolved by the loader
+};
+
 /// What a client asks for, and where it goes.
 struct model_config {
   std::string name;      // what clients put in `model`
   std::string upstream;  // upstream_config::name
   std::string model;     // what the upstream receives; defaults to `name`
   price_config price;
+  std::vector<fallback_config> fallbacks;
+  retry_config retry;              // the global one unless the model overrides keys
   std::size_t upstream_index = 0;  // resolved by the loader
+};
+
+/// What a rate limit counts per: any combination of these, e.g. [api_key, model].
+enum class rate_scope { global, api_key, user, model, variant };
+
+/// One entry of `rate_limits:`. Zero means "no limit of that kind".
+struct rate_limit_config {
+  std::vector<rate_scope> scope;          // empty = global
+  std::string user_header = "x-user-id";  // where the `user` scope reads the user id
+  std::string model;                      // only requests for this model ("" = all)
+  std::uint64_t requests = 0;             // requests per `period`
+  duration period{60'000};
+  std::uint64_t tokens_per_minute = 0;
+  std::uint32_t concurrent = 0;  // requests in flight at once
 };
 
 /// Log sinks.
@@ -86,6 +138,8 @@ struct config {
   timeouts_config timeouts;
   std::vector<upstream_config> upstreams;
   std::vector<model_config> models;
+  retry_config retry;
+  std::vector<rate_limit_config> rate_limits;
   log_config log;
 
   /// The model entry for a client-facing name, or nullptr.

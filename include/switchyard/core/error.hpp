@@ -19,10 +19,13 @@ enum class errc {
   body_too_large,      // request body over limits.max_body_bytes
   headers_too_large,   // request header block over limits.max_header_bytes
   bad_framing,         // HTTP framing the gateway refuses (smuggling, bad chunking, bad syntax)
+  rate_limited,        // a configured rate limit refused the request
+  over_token_limit,    // the request alone needs more tokens than a per-minute limit allows
   upstream_connect,    // could not resolve, connect or handshake with the upstream
   upstream_timeout,    // no first byte within timeouts.first_byte
   upstream_broken,     // upstream failed after the response started (reset, bad framing, idle)
   upstream_busy,       // connection pool exhausted until the connect deadline
+  upstream_ejected,    // every target's circuit breaker is open
   shutting_down,       // the gateway is draining
   internal,            // a bug
 };
@@ -40,11 +43,14 @@ struct error {
 /// How an `errc` is reported. Static data: one table, one place.
 struct error_info {
   boost::beast::http::status status;
-  std::string_view type;          // OpenAI `error.type`
-  std::string_view code;          // OpenAI `error.code`, "" = null
-  std::string_view metric_label;  // bounded label value for metrics and logs
+  std::string_view type;        // OpenAI `error.type` (what SDKs and clients expect)
+  std::string_view code;        // OpenAI `error.code`, "" = null
+  std::string_view error_type;  // the gateway's taxonomy, a bounded metric/log label: rate_limit,
+                                // timeout, invalid_request, auth_error, upstream_error,
+                                // upstream_unavailable, internal
   error_source source;
-  bool close_connection;          // the connection cannot be trusted afterwards
+  bool close_connection;  // the connection cannot be trusted afterwards
+  bool retry_may_help;    // false → `x-should-retry: false` on the response
 };
 
 /// The reporting data for `code`.

@@ -17,6 +17,7 @@ class logger;
 namespace switchyard {
 
 struct worker;
+struct shared_state;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag.
@@ -50,6 +51,7 @@ class server {
   std::shared_ptr<const config> cfg_;
   std::string models_json_;
   std::shared_ptr<spdlog::logger> access_log_;
+  std::unique_ptr<shared_state> shared_;  // outlives the workers (declared before them)
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;

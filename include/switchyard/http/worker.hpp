@@ -3,7 +3,10 @@
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/net.hpp"
 #include "switchyard/log/access_log.hpp"
+#include "switchyard/ratelimit/limiter.hpp"
+#include "switchyard/upstream/breaker.hpp"
 #include "switchyard/upstream/pool.hpp"
+#include "switchyard/upstream/retry_policy.hpp"
 
 #include <simdjson.h>
 
@@ -25,11 +28,20 @@ struct session_state {
   bool idle = true;  // waiting for the next request
 };
 
+/// State every worker shares: lock-free (atomics), so the hot path takes no lock.
+struct shared_state {
+  explicit shared_state(const config& cfg);
+  rate_limiter limiter;
+  retry_budget budget;
+  std::vector<std::unique_ptr<circuit_breaker>> breakers;  // per upstream, same index
+  std::string user_header;  // where the `user` rate-limit scope reads the user id
+};
+
 /// Everything one worker thread owns. Only that thread touches it (shared-nothing hot path);
 /// `draining` is the one cross-thread flag.
 struct worker {
-  worker(const config& c, const std::atomic<bool>& drain_flag, spdlog::logger* access,
-         const std::string& models);
+  worker(const config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
+         spdlog::logger* access, const std::string& models);
   /// Destroys pending coroutines (after a hard stop) while the pools and the session set they
   /// refer to still exist.
   ~worker();
@@ -43,6 +55,7 @@ struct worker {
  public:
   net::io_context& io = *io_owner_;
   const config& cfg;
+  shared_state& shared;
   const std::atomic<bool>& draining;
   access_batcher access_log;
   const std::string& models_json;  // GET /v1/models, built once

@@ -31,6 +31,10 @@ struct access_record {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::optional<token_usage> usage;
+  std::uint32_t attempts = 0;   // upstream attempts made (retries and fallbacks included)
+  std::uint32_t retries = 0;    // of which retries after a wait
+  std::string fallback;         // "upstream/model" when a fallback answered
+  std::string_view retry_stop;  // why retrying stopped early, e.g. "retry_budget"
 };
 
 /// One JSON object on one line. Pure.

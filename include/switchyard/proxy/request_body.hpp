@@ -5,6 +5,8 @@
 #include <simdjson.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,8 @@ struct request_fields {
   std::size_t model_length = 0;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  std::optional<std::uint64_t> max_tokens;  // max_completion_tokens, else max_tokens
+  std::uint64_t n = 1;                      // choices requested
 };
 
 /// Parses and validates a request body for `ep`. `body` must have at least

@@ -1,0 +1,369 @@
+#include "switchyard/proxy/attempt.hpp"
+
+#include "switchyard/proxy/headers.hpp"
+#include "switchyard/proxy/response_meter.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace switchyard {
+
+namespace {
+
+using upstream_parser = http::response_parser<http::buffer_body>;
+
+constexpr std::size_t relay_buffer_bytes = 16 * 1024;
+constexpr std::uint32_t upstream_header_limit = 64 * 1024;
+constexpr std::size_t error_body_limit = 1024 * 1024;
+
+bool is_event_stream(const http::fields& f) {
+  auto it = f.find(http::field::content_type);
+  if (it == f.end()) {
+    return false;
+  }
+  std::string_view v = it->value();
+  constexpr std::string_view sse = "text/event-stream";
+  return v.size() >= sse.size() && beast::iequals(v.substr(0, sse.size()), sse);
+}
+
+// Errors before the first response byte that mean "the pooled connection was already dead":
+// the request never reached a live server, so sending it again on a fresh one is safe.
+bool stale_connection(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == ssl::error::stream_truncated;
+}
+
+steady_clock::time_point earliest(steady_clock::time_point a, steady_clock::time_point b) {
+  return a < b ? a : b;
+}
+
+void add_attempt_headers(const attempt_context& ctx, http::fields& f) {
+  f.set("x-request-id", ctx.rec.request_id);
+  f.set(http::field::server, "switchyard");
+  f.set("x-switchyard-attempts", std::to_string(ctx.attempts));
+  if (!ctx.fallback.empty()) {
+    f.set("x-switchyard-fallback", ctx.fallback);
+  }
+  for (const auto& h : ctx.extra) {
+    f.set(h.name_string(), h.value());
+  }
+}
+
+attempt_outcome failed(failure_kind kind, error e, bool upstream_fault) {
+  attempt_outcome o;
+  o.failure = kind;
+  o.err = std::move(e);
+  o.upstream_fault = upstream_fault;
+  return o;
+}
+
+// The relay of a committed response, from the upstream header on.
+class relay {
+ public:
+  relay(attempt_context& ctx, upstream_pool& pool, upstream_lease& lease, upstream_parser& parser)
+      : ctx_(ctx),
+        pool_(pool),
+        lease_(lease),
+        parser_(parser),
+        sse_(is_event_stream(parser.get().base())),
+        meter_(sse_, ctx.w.cfg.limits.max_event_bytes),
+        buf_(std::make_unique<char[]>(relay_buffer_bytes)) {}
+
+  net::awaitable<attempt_outcome> run();
+
+ private:
+  // Reads the next body bytes into the meter. Returns the read error (need_buffer cleared).
+  net::awaitable<beast::error_code> read_some();
+  net::awaitable<attempt_outcome> read_error_answer();
+  net::awaitable<bool> hold_stream(attempt_outcome& out);
+  net::awaitable<bool> write_client(std::string_view data);
+  error broken(const beast::error_code& ec) const;
+
+  attempt_context& ctx_;
+  upstream_pool& pool_;
+  upstream_lease& lease_;
+  upstream_parser& parser_;
+  bool sse_;
+  response_meter meter_;
+  std::unique_ptr<char[]> buf_;
+  bool chunked_ = false;
+};
+
+net::awaitable<beast::error_code> relay::read_some() {
+  parser_.get().body().data = buf_.get();
+  parser_.get().body().size = relay_buffer_bytes;
+  lease_->lowest().expires_after(ctx_.w.cfg.timeouts.stream_idle);
+  auto [ec, n] = co_await lease_->visit(
+      [&](auto& s) { return http::async_read_some(s, lease_->buffer, parser_, use_tuple); });
+  if (ec == http::error::need_buffer) {
+    ec = {};
+  }
+  std::size_t got = relay_buffer_bytes - parser_.get().body().size;
+  if (got > 0) {
+    if (auto fed = meter_.feed(std::string_view(buf_.get(), got), ctx_.w.json); !fed) {
+      co_return http::error::bad_chunk;  // an over-long event: the framing cannot be trusted
+    }
+  }
+  co_return ec;
+}
+
+error relay::broken(const beast::error_code& ec) const {
+  const auto& cfg = ctx_.w.cfg;
+  return make_error(errc::upstream_broken,
+                    "upstream " + pool_.config().name + " " +
+                        (ec == beast::error::timeout
+                             ? "stalled for " + std::to_string(cfg.timeouts.stream_idle.count()) +
+                                   " ms"
+                             : "closed the response early: " + ec.message()));
+}
+
+// A non-2xx answer: read it whole (error bodies are small) so that it can be classified, kept
+// for the client if retries end, and the connection reused.
+net::awaitable<attempt_outcome> relay::read_error_answer() {
+  std::string body;
+  while (!parser_.is_done()) {
+    auto ec = co_await read_some();
+    body += meter_.ready();
+    meter_.ready().clear();
+    if (ec || body.size() > error_body_limit) {
+      co_return failed(failure_kind::reset_before_response, broken(ec), true);
+    }
+  }
+  const auto& up = parser_.get();
+  string_response res{up.result(), ctx_.req.version()};
+  build_client_fields(up.base(), res.base());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  attempt_outcome out;
+  out.failure = failure_kind::status;
+  out.upstream_fault = up.result_int() >= 500;
+  out.retry_floor = parse_retry_after(up["retry-after-ms"], up[http::field::retry_after],
+                                      std::chrono::system_clock::now());
+  bool retriable = classify_status(up.result_int(), std::string_view(res.body()).substr(0, 4096)) ==
+                   outcome_class::retriable;
+  if (parser_.keep_alive()) {
+    ctx_.st.upstream = nullptr;
+    lease_->lowest().expires_never();
+    lease_.recycle();
+  }
+  if (retriable) {
+    out.answer = std::move(res);
+    co_return out;
+  }
+  // Retrying cannot help (400, 401, 404, insufficient_quota…): the client gets it as it is.
+  out.committed = true;
+  out.keep_client = co_await send_final(ctx_, std::move(res));
+  co_return out;
+}
+
+// Holds a 2xx stream until its first content event (or a budget runs out) so that an upstream
+// that fails before producing anything can be retried without the client noticing. Returns
+// false with `out` set when the upstream failed during the hold.
+net::awaitable<bool> relay::hold_stream(attempt_outcome& out) {
+  const auto& r = ctx_.retry;
+  const auto hold_until = steady_clock::now() + r.stream_hold_time;
+  while (!parser_.is_done() && !meter_.saw_content() && !meter_.saw_done() &&
+         meter_.ready().size() + meter_.held_bytes() < r.stream_hold_bytes &&
+         steady_clock::now() < hold_until) {
+    auto ec = co_await read_some();
+    if (ec) {
+      out = failed(ec == beast::error::timeout ? failure_kind::timeout_before_response
+                                               : failure_kind::reset_before_response,
+                   broken(ec), true);
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+net::awaitable<bool> relay::write_client(std::string_view data) {
+  ctx_.client.expires_after(ctx_.w.cfg.timeouts.stream_idle);
+  beast::error_code ec;
+  if (chunked_) {
+    auto [e, n] =
+        co_await net::async_write(ctx_.client, http::make_chunk(net::buffer(data)), use_tuple);
+    ec = e;
+  } else {
+    auto [e, n] = co_await net::async_write(ctx_.client, net::buffer(data), use_tuple);
+    ec = e;
+  }
+  ctx_.rec.bytes_out += data.size();
+  co_return !ec;
+}
+
+net::awaitable<attempt_outcome> relay::run() {
+  const auto& up = parser_.get();
+  if (up.result_int() >= 400) {
+    co_return co_await read_error_answer();
+  }
+  attempt_outcome out;
+  if (sse_ && ctx_.retry.stream_hold_bytes > 0 && !co_await hold_stream(out)) {
+    co_return out;
+  }
+
+  // Committed: from here on the client sees this response, whatever happens.
+  out.committed = true;
+  const bool has_length = parser_.content_length().has_value();
+  http::response<http::empty_body> res{up.result(), ctx_.req.version()};
+  build_client_fields(up.base(), res.base());
+  add_attempt_headers(ctx_, res.base());
+  bool keep = ctx_.req.keep_alive() && !ctx_.w.draining.load();
+  if (has_length && !sse_) {
+    res.content_length(parser_.content_length());
+  } else if (ctx_.req.version() >= 11) {
+    res.chunked(true);
+    chunked_ = true;
+  } else {
+    keep = false;  // HTTP/1.0 without a length: the end of the body is the end of the connection
+  }
+  if (sse_) {
+    res.set(http::field::cache_control, "no-cache");
+    res.set("x-accel-buffering", "no");
+  }
+  res.keep_alive(keep);
+  ctx_.rec.status = up.result_int();
+  ctx_.rec.stream = sse_;
+
+  http::response_serializer<http::empty_body> sr(res);
+  ctx_.client.expires_after(ctx_.w.cfg.timeouts.stream_idle);
+  auto [hec, hn] = co_await http::async_write_header(ctx_.client, sr, use_tuple);
+  if (hec) {
+    co_return out;
+  }
+  ctx_.st.response_started = true;
+  if (ctx_.breaker && !ctx_.breaker_recorded) {
+    ctx_.breaker->record(true, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   steady_clock::now().time_since_epoch())
+                                   .count());
+    ctx_.breaker_recorded = true;
+  }
+
+  std::optional<error> failure;
+  for (;;) {
+    if (!meter_.ready().empty()) {
+      if (!co_await write_client(meter_.ready())) {
+        co_return out;
+      }
+      meter_.ready().clear();
+    }
+    if (parser_.is_done()) {
+      break;
+    }
+    if (auto ec = co_await read_some(); ec) {
+      if (ctx_.st.client_gone) {
+        co_return out;
+      }
+      failure = broken(ec);
+      break;
+    }
+  }
+  meter_.finish(ctx_.w.json);
+  out.usage = meter_.usage();
+
+  if (failure) {
+    ctx_.rec.error = describe(failure->code).error_type;
+    spdlog::warn("request {}: {}", ctx_.rec.request_id, failure->message);
+    if (!sse_ || !chunked_) {
+      co_return out;  // no in-band way to say it: a short body and a closed connection
+    }
+    // Never a silent clean end: the SDKs raise this as an APIError.
+    if (!co_await write_client(error_event(*failure))) {
+      co_return out;
+    }
+  } else if (meter_.held_bytes() > 0) {
+    meter_.release_held();  // upstream ended cleanly with an unterminated last event
+    if (!co_await write_client(meter_.ready())) {
+      co_return out;
+    }
+  }
+  if (chunked_) {
+    ctx_.client.expires_after(ctx_.w.cfg.timeouts.stream_idle);
+    auto [ec, n] = co_await net::async_write(ctx_.client, http::make_chunk_last(), use_tuple);
+    if (ec) {
+      co_return out;
+    }
+  }
+  ctx_.st.upstream = nullptr;
+  if (!failure && parser_.keep_alive()) {
+    lease_->lowest().expires_never();
+    lease_.recycle();
+  }
+  out.keep_client = keep;
+  co_return out;
+}
+
+}  // namespace
+
+net::awaitable<attempt_outcome> run_attempt(attempt_context& ctx, upstream_pool& pool,
+                                            http::request<http::string_body>& upstream_req) {
+  const auto& tmo = ctx.w.cfg.timeouts;
+  auto lease = co_await pool.acquire(earliest(steady_clock::now() + tmo.connect, ctx.deadline));
+  if (!lease) {
+    bool busy = lease.error().code == errc::upstream_busy;
+    co_return failed(failure_kind::connect, lease.error(), !busy);
+  }
+  std::optional<upstream_parser> parser;
+  for (int stale_retry = 0;; ++stale_retry) {
+    ctx.st.upstream = &**lease;
+    parser.emplace();
+    parser->body_limit(boost::none);  // streams are unbounded; idle deadlines bound them
+    parser->header_limit(upstream_header_limit);
+    (*lease)->lowest().expires_at(earliest(steady_clock::now() + tmo.first_byte, ctx.deadline));
+    auto [wec, wn] = co_await (*lease)->visit(
+        [&](auto& s) { return http::async_write(s, upstream_req, use_tuple); });
+    beast::error_code ec = wec;
+    if (!ec) {
+      auto [hec, hn] = co_await (*lease)->visit([&](auto& s) {
+        return http::async_read_header(s, (*lease)->buffer, *parser, use_tuple);
+      });
+      ec = hec;
+    }
+    if (!ec) {
+      break;
+    }
+    ctx.st.upstream = nullptr;
+    if (ctx.st.client_gone) {
+      attempt_outcome gone;
+      gone.committed = true;  // nobody to answer: stop here
+      co_return gone;
+    }
+    if (stale_retry == 0 && lease->reused() && stale_connection(ec)) {
+      // A keep-alive connection the upstream had closed: not a failed attempt.
+      *lease = upstream_lease();
+      lease = co_await pool.connect_new(earliest(steady_clock::now() + tmo.connect, ctx.deadline));
+      if (!lease) {
+        co_return failed(failure_kind::connect, lease.error(), true);
+      }
+      continue;
+    }
+    if (ec == beast::error::timeout) {
+      co_return failed(failure_kind::timeout_before_response,
+                       make_error(errc::upstream_timeout,
+                                  "upstream " + pool.config().name +
+                                      " sent no response within " +
+                                      std::to_string(tmo.first_byte.count()) + " ms"),
+                       true);
+    }
+    co_return failed(failure_kind::reset_before_response,
+                     make_error(errc::upstream_broken, "upstream " + pool.config().name +
+                                                           " failed before responding: " +
+                                                           ec.message()),
+                     true);
+  }
+  ctx.rec.ttfb_ms =
+      std::chrono::duration<double, std::milli>(steady_clock::now() - ctx.start).count();
+  relay r(ctx, pool, *lease, *parser);
+  co_return co_await r.run();
+}
+
+net::awaitable<bool> send_final(attempt_context& ctx, string_response res) {
+  add_attempt_headers(ctx, res.base());
+  bool keep = ctx.req.keep_alive() && !ctx.w.draining.load() && res.keep_alive();
+  res.keep_alive(keep);
+  ctx.rec.status = res.result_int();
+  ctx.rec.bytes_out += res.body().size();
+  bool ok = co_await write_response(ctx.client, res, ctx.w.cfg.timeouts.stream_idle);
+  co_return ok && keep;
+}
+
+}  // namespace switchyard

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: --version, --check-config on good and bad files.
+set -uo pipefail
+bin=${1:?usage: cli_test.sh SWITCHYARD_BIN}
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+expect() {  # expect NAME EXIT_CODE PATTERN -- command...
+  local name=$1 code=$2 pattern=$3
+  shift 4
+  local out
+  out=$("$@" 2>&1)
+  local got=$?
+  if [[ $got -ne $code ]] || ! grep -qF -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: exit $got (want $code); output:"
+    echo "$out"
+    fail=1
+  else
+    echo "ok   $name"
+  fi
+}
+
+expect version 0 "switchyard 0." -- "$bin" --version
+expect default-config 0 "configuration is valid" -- env -u OPENAI_API_KEY "$bin" --check-config "$root/config/switchyard.yaml"
+
+cat >"$tmp/bad.yaml" <<'YAML'
+listen: 0.0.0.0:8080
+upstreams:
+  - name: up
+    base_url: http://127.0.0.1:9/v1
+    max_connections: 0
+models:
+  - { name: m, upstream: nowhere }
+timeouts: { connect: 5 }
+YAML
+expect bad-config 2 "upstreams[0].max_connections: must be an integer in [1, 100000] (line 5)" -- "$bin" --check-config "$tmp/bad.yaml"
+expect bad-config-all-errors 2 "models[0].upstream: no upstream named nowhere (line 7)" -- "$bin" --check-config "$tmp/bad.yaml"
+expect bad-config-duration 2 "timeouts.connect: must be a positive duration" -- "$bin" --check-config "$tmp/bad.yaml"
+
+cat >"$tmp/env.yaml" <<'YAML'
+upstreams: [ { name: up, base_url: "http://127.0.0.1:9/v1", api_key: "${SWITCHYARD_TEST_UNSET_KEY}" } ]
+models: [ { name: m, upstream: up } ]
+YAML
+expect unset-env 2 "upstreams[0].api_key: environment variable SWITCHYARD_TEST_UNSET_KEY is not set" -- env -u SWITCHYARD_TEST_UNSET_KEY "$bin" --check-config "$tmp/env.yaml"
+expect set-env 0 "configuration is valid" -- env SWITCHYARD_TEST_UNSET_KEY=sk-1 "$bin" --check-config "$tmp/env.yaml"
+expect missing-file 2 "cannot open" -- "$bin" --check-config "$tmp/nope.yaml"
+expect bad-arg 2 "usage:" -- "$bin" --frobnicate
+exit $fail
