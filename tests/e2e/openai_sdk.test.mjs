@@ -2,29 +2,17 @@
 // proxies to a real mock-llm process. Both are started on port 0 and found through the
 // "listening on HOST:PORT" lines they print.
 //
-// Env: SWITCHYARD_BIN, MOCK_LLM_BIN (default: ../../build/switchyard, ../../build/bench/mock-llm
-// relative to this file); E2E_VERBOSE=1 copies the children's output to stderr.
+// Process handling is in harness.mjs (env: SWITCHYARD_BIN, MOCK_LLM_BIN, E2E_VERBOSE).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 import OpenAI from 'openai';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SWITCHYARD_BIN = process.env.SWITCHYARD_BIN || path.resolve(here, '../../build/switchyard');
-const MOCK_LLM_BIN = process.env.MOCK_LLM_BIN || path.resolve(here, '../../build/bench/mock-llm');
-const VERBOSE = process.env.E2E_VERBOSE === '1';
-
-const STARTUP_TIMEOUT_MS = 30_000;
-const SHUTDOWN_TIMEOUT_MS = 15_000; // > the gateway's 5 s drain deadline
+import {
+  assertNoProblems, collect, expectError, startGateway, startMock, stopChild, stopGateway,
+} from './harness.mjs';
 
 const CONFIGURED_MODELS = [
   'gpt-4o-mini',
@@ -40,103 +28,9 @@ const MESSAGES = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// Child processes
-
-/** A spawned child whose stdout and stderr are always drained and remembered (last lines). */
-class Child {
-  constructor(name, bin, args) {
-    this.name = name;
-    this.lines = []; // "[stdout] ..." / "[stderr] ..." tail, for failure messages
-    this.lineListeners = new Set();
-    this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    // Settles exactly once, on 'exit' (code/signal) or on a spawn 'error' (e.g. ENOENT).
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => resolve({ code, signal }));
-      this.child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    });
-    this.hasExited = false;
-    this.exited.then(() => {
-      this.hasExited = true;
-    });
-    for (const streamName of ['stdout', 'stderr']) {
-      const rl = createInterface({ input: this.child[streamName], crlfDelay: Infinity });
-      rl.on('line', (line) => {
-        this.lines.push(`[${streamName}] ${line}`);
-        if (this.lines.length > 200) this.lines.shift();
-        if (VERBOSE) process.stderr.write(`${this.name} ${streamName}: ${line}\n`);
-        for (const listener of this.lineListeners) listener(streamName, line);
-      });
-    }
-  }
-
-  tail(n = 40) {
-    return this.lines.slice(-n).join('\n') || '(no output)';
-  }
-
-  /** Resolves with the first match of `pattern` on `streamName`; bounded by `timeoutMs`. */
-  waitForLine(streamName, pattern, timeoutMs) {
-    return new Promise((resolve, reject) => {
-      let timer;
-      const done = (fn, value) => {
-        clearTimeout(timer);
-        this.lineListeners.delete(listener);
-        fn(value);
-      };
-      const listener = (s, line) => {
-        if (s !== streamName) return;
-        const m = pattern.exec(line);
-        if (m) done(resolve, m);
-      };
-      this.lineListeners.add(listener);
-      timer = setTimeout(
-        () =>
-          done(
-            reject,
-            new Error(`${this.name}: no line matching ${pattern} on ${streamName} within ` +
-                      `${timeoutMs} ms; output:\n${this.tail()}`),
-          ),
-        timeoutMs,
-      );
-      this.exited.then(({ code, signal, error }) =>
-        done(
-          reject,
-          new Error(`${this.name} exited before it was ready (code ${code}, signal ${signal}` +
-                    `${error ? `, ${error.message}` : ''}); output:\n${this.tail()}`),
-        ),
-      );
-    });
-  }
-
-  /** SIGTERM, then wait (bounded); SIGKILL and report if it does not exit in time. */
-  async stop(timeoutMs) {
-    if (this.hasExited) return this.exited;
-    this.child.kill('SIGTERM');
-    let timer;
-    const timeout = new Promise((resolve) => {
-      timer = setTimeout(() => resolve(null), timeoutMs);
-    });
-    const result = await Promise.race([this.exited, timeout]);
-    clearTimeout(timer);
-    if (result === null) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-      throw new Error(`${this.name} did not exit within ${timeoutMs} ms of SIGTERM; output:\n` +
-                      this.tail());
-    }
-    return result;
-  }
-}
-
-function assertExecutable(file, envName) {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-  } catch {
-    throw new Error(`${file} is missing or not executable (build it, or set ${envName})`);
-  }
-}
+// Config
 
 function gatewayConfig(mockPort) {
-  // level info: the "listening on HOST:PORT" line is an info message.
   return `listen: 127.0.0.1:0
 workers: 2
 timeouts: { first_byte: 10s, drain: 5s }
@@ -154,35 +48,12 @@ log: { level: info, access: off }
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** Iterates a stream to the end, returning the chunks (throws what the iteration throws). */
-async function collect(stream) {
-  const chunks = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
-
 function chatText(chunks) {
   return chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
 }
 
 function completionText(chunks) {
   return chunks.map((c) => c.choices[0]?.text ?? '').join('');
-}
-
-/** Asserts `promiseOrFn` rejects with an instance of `ErrorClass`; returns the error. */
-async function expectError(promiseOrFn, ErrorClass) {
-  let caught;
-  try {
-    await (typeof promiseOrFn === 'function' ? promiseOrFn() : promiseOrFn);
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught, `expected ${ErrorClass.name}, but nothing was thrown`);
-  assert.ok(
-    caught instanceof ErrorClass,
-    `expected ${ErrorClass.name}, got ${caught?.constructor?.name}: ${caught?.message}`,
-  );
-  return caught;
 }
 
 function assertVector(vec, dims, label) {
@@ -201,33 +72,14 @@ function assertVector(vec, dims, label) {
 describe('openai SDK against switchyard', () => {
   let mock;
   let gateway;
-  let tmpDir;
   /** @type {OpenAI} */
   let client;
-  let gatewayPort;
 
   before(async () => {
-    assertExecutable(MOCK_LLM_BIN, 'MOCK_LLM_BIN');
-    assertExecutable(SWITCHYARD_BIN, 'SWITCHYARD_BIN');
-
-    mock = new Child('mock-llm', MOCK_LLM_BIN, ['--port', '0']);
-    const mockMatch = await mock.waitForLine(
-      'stdout', /listening on [^\s:]+:(\d+)/, STARTUP_TIMEOUT_MS);
-    const mockPort = Number(mockMatch[1]);
-    assert.ok(mockPort > 0, 'mock port');
-
-    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-e2e-'));
-    const configPath = path.join(tmpDir, 'switchyard.yaml');
-    fs.writeFileSync(configPath, gatewayConfig(mockPort));
-
-    gateway = new Child('switchyard', SWITCHYARD_BIN, ['--config', configPath]);
-    const gwMatch = await gateway.waitForLine(
-      'stderr', /listening on [^\s:]+:(\d+) with \d+ workers/, STARTUP_TIMEOUT_MS);
-    gatewayPort = Number(gwMatch[1]);
-    assert.ok(gatewayPort > 0, 'gateway port');
-
+    mock = await startMock();
+    gateway = await startGateway(gatewayConfig(mock.port));
     client = new OpenAI({
-      baseURL: `http://127.0.0.1:${gatewayPort}/v1`,
+      baseURL: gateway.baseURL,
       apiKey: 'sk-client',
       maxRetries: 0,
       timeout: 20_000,
@@ -235,31 +87,7 @@ describe('openai SDK against switchyard', () => {
   });
 
   after(async () => {
-    const problems = [];
-    if (gateway) {
-      try {
-        const { code, signal, error } = await gateway.stop(SHUTDOWN_TIMEOUT_MS);
-        if (error || code !== 0) {
-          problems.push(`switchyard exited with code ${code}, signal ${signal}` +
-                        `${error ? ` (${error.message})` : ''}; output:\n${gateway.tail()}`);
-        }
-      } catch (e) {
-        problems.push(e.message);
-      }
-    }
-    if (mock) {
-      try {
-        const { code, signal } = await mock.stop(SHUTDOWN_TIMEOUT_MS);
-        if (code !== 0) {
-          problems.push(`mock-llm exited with code ${code}, signal ${signal}; output:\n` +
-                        mock.tail());
-        }
-      } catch (e) {
-        problems.push(e.message);
-      }
-    }
-    if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
-    assert.deepEqual(problems, [], problems.join('\n\n'));
+    assertNoProblems([await stopGateway(gateway), await stopChild(mock?.child)]);
   });
 
   // ----- chat completions -----

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the openai-SDK end-to-end tests. Env: SWITCHYARD_BIN, MOCK_LLM_BIN (see the test file).
+# Runs the openai-SDK end-to-end tests. Env: SWITCHYARD_BIN, MOCK_LLM_BIN (see harness.mjs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -9,4 +9,4 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules ]]; then
   touch node_modules
 fi
 
-exec node --test --test-timeout=60000 openai_sdk.test.mjs
+exec node --test --test-timeout=60000 openai_sdk.test.mjs resilience.test.mjs
