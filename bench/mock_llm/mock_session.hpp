@@ -10,8 +10,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <thread>
+#include <unordered_map>
 
 namespace switchyard::mock::detail {
 
@@ -34,7 +34,7 @@ struct shared_state {
   options opts;
   stats counters;
   std::mutex last_mutex;
-  recorded_request last;              ///< guarded by last_mutex
+  recorded_request last;  ///< guarded by last_mutex
   /// How often each x-request-id has met a `times=N` fault; guarded by last_mutex.
   std::unordered_map<std::string, std::uint64_t> fault_hits;
   std::unique_ptr<ssl::context> tls;  ///< null = plain HTTP

@@ -296,12 +296,10 @@ void read_breaker(reader& r, const YAML::Node& node, const std::string& path, br
   r.time(node, "max_cooldown", path, b.max_cooldown);
 }
 
-void read_upstream(reader& r, const YAML::Node& node, const std::string& path,
-                   upstream_config& u) {
+void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
   if (!r.check_map(node, path,
-                   {"name", "type", "base_url", "api_key", "pass_authorization",
-                    "max_connections", "idle_timeout", "tls_verify", "ca_file", "headers",
-                    "breaker"})) {
+                   {"name", "type", "base_url", "api_key", "pass_authorization", "max_connections",
+                    "idle_timeout", "tls_verify", "ca_file", "headers", "breaker"})) {
     return;
   }
   r.string(node, "name", path, u.name);
@@ -346,7 +344,9 @@ void read_upstream(reader& r, const YAML::Node& node, const std::string& path,
     return;
   }
   u.tls = url->scheme() == "https";
-  u.host = url->encoded_host_name();
+  // host_address() covers names and IP literals alike (encoded_host_name() is empty for an IP,
+  // which would resolve to loopback); IPv6 comes without brackets, as the resolver wants it.
+  u.host = url->host_address();
   u.port = url->has_port() ? std::string(url->port()) : (u.tls ? "443" : "80");
   u.path_prefix = url->encoded_path();
   while (!u.path_prefix.empty() && u.path_prefix.back() == '/') {
@@ -418,13 +418,16 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
         continue;
       }
       static const std::pair<std::string_view, rate_scope> names[] = {
-          {"global", rate_scope::global}, {"api_key", rate_scope::api_key},
-          {"user", rate_scope::user},     {"model", rate_scope::model},
+          {"global", rate_scope::global},
+          {"api_key", rate_scope::api_key},
+          {"user", rate_scope::user},
+          {"model", rate_scope::model},
           {"variant", rate_scope::variant}};
       auto it = std::find_if(std::begin(names), std::end(names),
                              [&](const auto& n) { return n.first == *v; });
       if (it == std::end(names)) {
-        r.fail(item, path + ".scope", "must be global, api_key, user, model or variant (or a list)");
+        r.fail(item, path + ".scope",
+               "must be global, api_key, user, model or variant (or a list)");
       } else if (it->second != rate_scope::global) {
         l.scope.push_back(it->second);
       }
@@ -454,8 +457,9 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
   r.integer(node, "tokens_per_minute", path, l.tokens_per_minute, 1, 1ull << 40);
   r.integer(node, "concurrent", path, l.concurrent, 1, 1u << 24);
   if (l.requests == 0 && l.tokens_per_minute == 0 && l.concurrent == 0) {
-    r.fail(node, path, "needs requests_per_minute, requests_per_second, requests, "
-                       "tokens_per_minute or concurrent");
+    r.fail(node, path,
+           "needs requests_per_minute, requests_per_second, requests, "
+           "tokens_per_minute or concurrent");
   }
 }
 
@@ -530,8 +534,8 @@ void link(reader& r, const YAML::Node& root, config& c) {
                               [&](const upstream_config& u) { return u.name == fb.upstream; });
       if (fit == c.upstreams.end()) {
         if (!fb.upstream.empty()) {
-          r.fail(root["models"][i]["fallbacks"][f], path + ".fallbacks[" + std::to_string(f) +
-                                                        "].upstream",
+          r.fail(root["models"][i]["fallbacks"][f],
+                 path + ".fallbacks[" + std::to_string(f) + "].upstream",
                  "no upstream named " + fb.upstream);
         }
       } else {
@@ -567,8 +571,8 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return make_error(errc::invalid_request, "invalid YAML: " + e.msg + " (line " +
-                                                 std::to_string(e.mark.line + 1) + ")");
+    return make_error(errc::invalid_request,
+                      "invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
   }
   config c;
   if (!root || root.IsNull()) {
@@ -589,10 +593,10 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   if (!c.data_dir.empty() && c.data_dir.front() != '/') {
     c.data_dir = base_dir + "/" + c.data_dir;
   }
-  if (auto n = root["limits"]; n && r.check_map(n, "limits",
-                                                 {"max_body_bytes", "max_header_bytes",
-                                                  "max_event_bytes",
-                                                  "max_connections_per_worker"})) {
+  if (auto n = root["limits"];
+      n && r.check_map(n, "limits",
+                       {"max_body_bytes", "max_header_bytes", "max_event_bytes",
+                        "max_connections_per_worker"})) {
     r.integer(n, "max_body_bytes", "limits", c.limits.max_body_bytes, 1, 1ull << 32);
     r.integer(n, "max_header_bytes", "limits", c.limits.max_header_bytes, 1024, 1u << 20);
     r.integer(n, "max_event_bytes", "limits", c.limits.max_event_bytes, 1024, 1u << 30);
@@ -611,8 +615,7 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   }
   if (auto n = root["log"]; n && r.check_map(n, "log", {"level", "access"})) {
     r.string(n, "level", "log", c.log.level);
-    static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error",
-                                                  "off"};
+    static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
     if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels)) {
       r.fail(n["level"], "log.level", "must be one of trace, debug, info, warn, error, off");
     }

@@ -64,11 +64,17 @@ boost::json::object error_object(const error& e) {
 
 }  // namespace
 
-const error_info& describe(errc code) noexcept { return table[static_cast<std::size_t>(code)]; }
+const error_info& describe(errc code) noexcept {
+  return table[static_cast<std::size_t>(code)];
+}
 
-std::string error_body(const error& e) { return boost::json::serialize(error_object(e)); }
+std::string error_body(const error& e) {
+  return boost::json::serialize(error_object(e));
+}
 
-std::string error_event(const error& e) { return "data: " + error_body(e) + "\n\n"; }
+std::string error_event(const error& e) {
+  return "data: " + error_body(e) + "\n\n";
+}
 
 void throw_exception_from_error(const error& e, const boost::source_location&) {
   throw std::logic_error("result holds an error: " + e.message);

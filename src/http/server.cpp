@@ -4,8 +4,8 @@
 #include "switchyard/http/worker.hpp"
 #include "switchyard/log/access_log.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 namespace switchyard {
 
@@ -26,7 +26,11 @@ shared_state::shared_state(const config& cfg)
 
 worker::worker(const config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
                spdlog::logger* access, const std::string& models)
-    : cfg(c), shared(sh), draining(drain_flag), access_log(io.get_executor(), access), models_json(models) {
+    : cfg(c),
+      shared(sh),
+      draining(drain_flag),
+      access_log(io.get_executor(), access),
+      models_json(models) {
   for (const auto& up : cfg.upstreams) {
     tls.push_back(up.tls ? make_client_tls_context(up) : nullptr);
     pools.push_back(std::make_unique<upstream_pool>(io.get_executor(), up, tls.back().get()));
@@ -114,8 +118,8 @@ void server::start() {
     w->acceptor->set_option(net::socket_base::reuse_address(true));
     // Each worker accepts on its own socket; the kernel spreads connections across them.
     int one = 1;
-    if (::setsockopt(w->acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
-                     sizeof(one)) != 0) {
+    if (::setsockopt(w->acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) !=
+        0) {
       throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
     }
     w->acceptor->bind(ep);

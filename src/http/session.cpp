@@ -14,8 +14,7 @@ namespace {
 using request_parser = http::request_parser<http::string_body>;
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -34,9 +33,9 @@ std::string_view trim(std::string_view v) {
 // A read error that needs an answer before closing, or nullopt for a quiet close (the client
 // left, went idle, or the gateway is draining).
 std::optional<error> read_error(const beast::error_code& ec) {
-  if (ec == http::error::end_of_stream || ec == net::error::eof ||
-      ec == beast::error::timeout || ec == net::error::operation_aborted ||
-      ec == net::error::connection_reset || ec == net::error::broken_pipe) {
+  if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+      ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+      ec == net::error::broken_pipe) {
     return std::nullopt;
   }
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
@@ -82,10 +81,10 @@ string_response local_response(worker& w, const http::request<http::string_body>
                                access_record& rec) {
   const bool get = req.method() == http::verb::get;
   auto not_allowed = [&] {
-    return error_response(make_error(errc::method_not_allowed,
-                                     "Method " + std::string(req.method_string()) +
-                                         " is not allowed on " + std::string(path) + "."),
-                          req.version(), keep, id);
+    return error_response(
+        make_error(errc::method_not_allowed, "Method " + std::string(req.method_string()) +
+                                                 " is not allowed on " + std::string(path) + "."),
+        req.version(), keep, id);
   };
   if (path == "/healthz") {
     return get ? json_response(http::status::ok, R"({"status":"ok"})", req.version(), keep, id)
@@ -111,9 +110,9 @@ string_response local_response(worker& w, const http::request<http::string_body>
     std::string name(path.substr(std::string_view("/v1/models/").size()));
     rec.model = name;
     if (!w.cfg.find_model(name)) {
-      return error_response(make_error(errc::model_not_found,
-                                        "The model `" + name + "` does not exist.", "model"),
-                            req.version(), keep, id);
+      return error_response(
+          make_error(errc::model_not_found, "The model `" + name + "` does not exist.", "model"),
+          req.version(), keep, id);
     }
     std::string body = R"({"id":")";
     append_json_escaped(body, name);
@@ -123,10 +122,10 @@ string_response local_response(worker& w, const http::request<http::string_body>
   if (proxied_endpoint(path)) {
     return not_allowed();
   }
-  return error_response(make_error(errc::not_found, "Unknown request URL: " +
-                                                        std::string(req.method_string()) + " " +
-                                                        std::string(path) + "."),
-                        req.version(), keep, id);
+  return error_response(
+      make_error(errc::not_found, "Unknown request URL: " + std::string(req.method_string()) + " " +
+                                      std::string(path) + "."),
+      req.version(), keep, id);
 }
 
 // Registers the session with its worker for the session's lifetime (draining finds idle ones).
@@ -142,6 +141,10 @@ struct registration {
 }  // namespace
 
 net::awaitable<void> run_session(worker& w, tcp::socket socket) {
+  // User-level non-blocking: the one synchronous read on this socket (the disconnect watcher,
+  // after a readiness wake-up) must never block the worker's thread.
+  beast::error_code nb_ec;
+  socket.non_blocking(true, nb_ec);
   beast::tcp_stream stream(std::move(socket));
   session_state state{&stream, false};
   registration reg(w, state);
@@ -209,9 +212,10 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     bool keep = false;
     if (refusal) {
       // The framing is not trusted any more: answer and close.
-      auto res = error_response(*refusal, req.version() ? req.version() : 11, false,
-                                rec.request_id);
+      auto res =
+          error_response(*refusal, req.version() ? req.version() : 11, false, rec.request_id);
       rec.status = res.result_int();
+      rec.bytes_out = res.body().size();
       rec.error = describe(refusal->code).error_type;
       co_await write_response(stream, res, cfg.timeouts.stream_idle);
     } else if (auto ep = proxied_endpoint(rec.path); ep && req.method() == http::verb::post) {
@@ -220,6 +224,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       keep = req.keep_alive() && !w.draining.load();
       auto res = local_response(w, req, rec.path, keep, rec.request_id, rec);
       rec.status = res.result_int();
+      rec.bytes_out = res.body().size();
       keep = co_await write_response(stream, res, cfg.timeouts.stream_idle) && keep;
     }
     rec.duration_ms =

@@ -10,6 +10,8 @@ namespace switchyard {
 namespace {
 
 using upstream_parser = http::response_parser<http::buffer_body>;
+using client_response = http::response<http::buffer_body>;
+using client_serializer = http::response_serializer<http::buffer_body>;
 
 constexpr std::size_t relay_buffer_bytes = 16 * 1024;
 constexpr std::uint32_t upstream_header_limit = 64 * 1024;
@@ -76,7 +78,8 @@ class relay {
   net::awaitable<beast::error_code> read_some();
   net::awaitable<attempt_outcome> read_error_answer();
   net::awaitable<bool> hold_stream(attempt_outcome& out);
-  net::awaitable<bool> write_client(std::string_view data);
+  net::awaitable<bool> write_part(client_response& res, client_serializer& sr,
+                                  std::string_view data, bool last);
   error broken(const beast::error_code& ec) const;
 
   attempt_context& ctx_;
@@ -109,12 +112,12 @@ net::awaitable<beast::error_code> relay::read_some() {
 
 error relay::broken(const beast::error_code& ec) const {
   const auto& cfg = ctx_.w.cfg;
-  return make_error(errc::upstream_broken,
-                    "upstream " + pool_.config().name + " " +
-                        (ec == beast::error::timeout
-                             ? "stalled for " + std::to_string(cfg.timeouts.stream_idle.count()) +
-                                   " ms"
-                             : "closed the response early: " + ec.message()));
+  return make_error(
+      errc::upstream_broken,
+      "upstream " + pool_.config().name + " " +
+          (ec == beast::error::timeout
+               ? "stalled for " + std::to_string(cfg.timeouts.stream_idle.count()) + " ms"
+               : "closed the response early: " + ec.message()));
 }
 
 // A non-2xx answer: read it whole (error bodies are small) so that it can be classified, kept
@@ -176,16 +179,16 @@ net::awaitable<bool> relay::hold_stream(attempt_outcome& out) {
   co_return true;
 }
 
-net::awaitable<bool> relay::write_client(std::string_view data) {
+net::awaitable<bool> relay::write_part(client_response& res, client_serializer& sr,
+                                       std::string_view data, bool last) {
+  // buffer_body: Beast frames it (chunked or not) and sends the header with the first part.
+  res.body().data = data.empty() ? nullptr : const_cast<char*>(data.data());
+  res.body().size = data.size();
+  res.body().more = !last;
   ctx_.client.expires_after(ctx_.w.cfg.timeouts.stream_idle);
-  beast::error_code ec;
-  if (chunked_) {
-    auto [e, n] =
-        co_await net::async_write(ctx_.client, http::make_chunk(net::buffer(data)), use_tuple);
-    ec = e;
-  } else {
-    auto [e, n] = co_await net::async_write(ctx_.client, net::buffer(data), use_tuple);
-    ec = e;
+  auto [ec, n] = co_await http::async_write(ctx_.client, sr, use_tuple);
+  if (ec == http::error::need_buffer) {
+    ec = {};  // this part is out; the serializer waits for the next
   }
   ctx_.rec.bytes_out += data.size();
   co_return !ec;
@@ -201,10 +204,18 @@ net::awaitable<attempt_outcome> relay::run() {
     co_return out;
   }
 
+  // A plain body usually arrives with its header: read it first so that header and body leave
+  // in one write. Nothing has reached the client yet, so a failure here is still retriable.
+  if (!sse_ && meter_.ready().empty() && !parser_.is_done()) {
+    if (auto ec = co_await read_some(); ec) {
+      co_return failed(failure_kind::reset_before_response, broken(ec), true);
+    }
+  }
+
   // Committed: from here on the client sees this response, whatever happens.
   out.committed = true;
   const bool has_length = parser_.content_length().has_value();
-  http::response<http::empty_body> res{up.result(), ctx_.req.version()};
+  client_response res{up.result(), ctx_.req.version()};
   build_client_fields(up.base(), res.base());
   add_attempt_headers(ctx_, res.base());
   bool keep = ctx_.req.keep_alive() && !ctx_.w.draining.load();
@@ -223,30 +234,33 @@ net::awaitable<attempt_outcome> relay::run() {
   res.keep_alive(keep);
   ctx_.rec.status = up.result_int();
   ctx_.rec.stream = sse_;
-
-  http::response_serializer<http::empty_body> sr(res);
-  ctx_.client.expires_after(ctx_.w.cfg.timeouts.stream_idle);
-  auto [hec, hn] = co_await http::async_write_header(ctx_.client, sr, use_tuple);
-  if (hec) {
-    co_return out;
-  }
-  ctx_.st.response_started = true;
-  if (ctx_.breaker && !ctx_.breaker_recorded) {
-    ctx_.breaker->record(true, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   steady_clock::now().time_since_epoch())
-                                   .count());
-    ctx_.breaker_recorded = true;
-  }
+  client_serializer sr(res);
 
   std::optional<error> failure;
-  for (;;) {
-    if (!meter_.ready().empty()) {
-      if (!co_await write_client(meter_.ready())) {
+  for (bool first = true;;) {
+    const bool done = parser_.is_done();
+    if (done && meter_.held_bytes() > 0) {
+      meter_.release_held();  // upstream ended cleanly with an unterminated last event
+    }
+    // The header goes at once (an SSE client must see it before the first token); after that,
+    // whatever is ready, and the end of the body with the last bytes.
+    if (first || done || !meter_.ready().empty()) {
+      if (!co_await write_part(res, sr, meter_.ready(), done)) {
         co_return out;
       }
       meter_.ready().clear();
+      if (first) {
+        first = false;
+        ctx_.st.response_started = true;
+        if (ctx_.breaker && !ctx_.breaker_recorded) {
+          ctx_.breaker->record(true, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         steady_clock::now().time_since_epoch())
+                                         .count());
+          ctx_.breaker_recorded = true;
+        }
+      }
     }
-    if (parser_.is_done()) {
+    if (done) {
       break;
     }
     if (auto ec = co_await read_some(); ec) {
@@ -266,20 +280,9 @@ net::awaitable<attempt_outcome> relay::run() {
     if (!sse_ || !chunked_) {
       co_return out;  // no in-band way to say it: a short body and a closed connection
     }
-    // Never a silent clean end: the SDKs raise this as an APIError.
-    if (!co_await write_client(error_event(*failure))) {
-      co_return out;
-    }
-  } else if (meter_.held_bytes() > 0) {
-    meter_.release_held();  // upstream ended cleanly with an unterminated last event
-    if (!co_await write_client(meter_.ready())) {
-      co_return out;
-    }
-  }
-  if (chunked_) {
-    ctx_.client.expires_after(ctx_.w.cfg.timeouts.stream_idle);
-    auto [ec, n] = co_await net::async_write(ctx_.client, http::make_chunk_last(), use_tuple);
-    if (ec) {
+    // Never a silent clean end: the SDKs raise this as an APIError. Whole events only were
+    // relayed, so the error event starts cleanly; the last chunk goes with it.
+    if (!co_await write_part(res, sr, error_event(*failure), true)) {
       co_return out;
     }
   }
@@ -339,16 +342,15 @@ net::awaitable<attempt_outcome> run_attempt(attempt_context& ctx, upstream_pool&
     if (ec == beast::error::timeout) {
       co_return failed(failure_kind::timeout_before_response,
                        make_error(errc::upstream_timeout,
-                                  "upstream " + pool.config().name +
-                                      " sent no response within " +
+                                  "upstream " + pool.config().name + " sent no response within " +
                                       std::to_string(tmo.first_byte.count()) + " ms"),
                        true);
     }
-    co_return failed(failure_kind::reset_before_response,
-                     make_error(errc::upstream_broken, "upstream " + pool.config().name +
-                                                           " failed before responding: " +
-                                                           ec.message()),
-                     true);
+    co_return failed(
+        failure_kind::reset_before_response,
+        make_error(errc::upstream_broken,
+                   "upstream " + pool.config().name + " failed before responding: " + ec.message()),
+        true);
   }
   ctx.rec.ttfb_ms =
       std::chrono::duration<double, std::milli>(steady_clock::now() - ctx.start).count();
@@ -363,7 +365,7 @@ net::awaitable<bool> send_final(attempt_context& ctx, string_response res) {
   ctx.rec.status = res.result_int();
   ctx.rec.bytes_out += res.body().size();
   bool ok = co_await write_response(ctx.client, res, ctx.w.cfg.timeouts.stream_idle);
-  co_return ok && keep;
+  co_return ok&& keep;
 }
 
 }  // namespace switchyard

@@ -96,7 +96,9 @@ void build_upstream_fields(const http::fields& client, const upstream_config& up
     out.set(name, value);
   }
   const bool default_port = up.port == (up.tls ? "443" : "80");
-  out.set(http::field::host, default_port ? up.host : up.host + ":" + up.port);
+  const bool ipv6 = up.host.find(':') != std::string::npos;
+  std::string host = ipv6 ? "[" + up.host + "]" : up.host;
+  out.set(http::field::host, default_port ? host : host + ":" + up.port);
   out.set("x-request-id", request_id);
 }
 

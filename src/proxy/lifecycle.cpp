@@ -45,10 +45,19 @@ net::awaitable<void> watch_client(beast::tcp_stream& client, beast::flat_buffer&
       co_await forever.async_wait(use_tuple);
       co_return;
     }
-    auto [ec, n] = co_await client.socket().async_read_some(
-        buffer.prepare(std::min<std::size_t>(room, 4096)), use_tuple);
-    if (ec == net::error::operation_aborted) {
+    // Wait for readability rather than start a read: no speculative recv() per request (the
+    // common case is that the client sends nothing until the response is done).
+    auto [wec] = co_await client.socket().async_wait(tcp::socket::wait_read, use_tuple);
+    if (wec == net::error::operation_aborted) {
       co_return;  // the exchange finished first
+    }
+    beast::error_code ec = wec;
+    std::size_t n = 0;
+    if (!ec) {
+      n = client.socket().read_some(buffer.prepare(std::min<std::size_t>(room, 4096)), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) {
+        continue;  // spurious wake-up
+      }
     }
     if (ec) {
       st.client_gone = true;
@@ -109,8 +118,7 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
       ctx.rec.fallback = ctx.fallback;
     }
     http::request<http::string_body> upstream_req{
-        http::verb::post, pool.config().path_prefix + std::string(endpoint_path(ep)),
-        11};
+        http::verb::post, pool.config().path_prefix + std::string(endpoint_path(ep)), 11};
     build_upstream_fields(ctx.req.base(), pool.config(), ctx.rec.request_id, upstream_req.base());
     if (upstream_model != fields.model) {
       upstream_req.body() = splice_model(body, fields, upstream_model);
@@ -173,11 +181,12 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
     co_return co_await send_final(ctx, std::move(*last_answer));
   }
   if (!attempted) {
-    auto e = make_error(errc::upstream_ejected,
-                        "every upstream for model " + model.name +
-                            " is temporarily ejected after repeated failures");
+    auto e =
+        make_error(errc::upstream_ejected, "every upstream for model " + model.name +
+                                               " is temporarily ejected after repeated failures");
     auto res = error_response(e, ctx.req.version(), true, ctx.rec.request_id);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ejected_for).count();
+    // Rounded up: a client waiting exactly this long must find the cooldown over.
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(ejected_for).count();
     ms = std::clamp<std::int64_t>(ms, 1, 60'000);
     res.set(http::field::retry_after, std::to_string((ms + 999) / 1000));
     res.set("retry-after-ms", std::to_string(ms));
@@ -203,6 +212,7 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   const bool keep = req.keep_alive() && !w.draining.load();
   auto reply = [&](string_response res) -> net::awaitable<bool> {
     rec.status = res.result_int();
+    rec.bytes_out += res.body().size();
     bool k = res.keep_alive();
     co_return co_await write_response(client, res, w.cfg.timeouts.stream_idle) && k;
   };
@@ -219,10 +229,10 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   rec.stream = fields->stream;
   const model_config* model = w.cfg.find_model(fields->model);
   if (!model) {
-    auto e = make_error(errc::model_not_found,
-                        "The model `" + fields->model +
-                            "` does not exist or you do not have access to it.",
-                        "model");
+    auto e = make_error(
+        errc::model_not_found,
+        "The model `" + fields->model + "` does not exist or you do not have access to it.",
+        "model");
     rec.error = describe(e.code).error_type;
     co_return co_await reply(error_response(e, req.version(), keep, rec.request_id));
   }
@@ -230,27 +240,30 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
 
   // Rate limits: all-or-nothing across every configured scope, tokens reserved up front.
   const auto estimate = estimate_tokens(body.size(), fields->max_tokens, fields->n);
-  rate_request limits_key{bearer_token(req), req[w.shared.user_header], model->name, "",
-                          estimate};
+  rate_request limits_key{bearer_token(req), req[w.shared.user_header], model->name, "", estimate};
   auto admission = w.shared.limiter.admit(limits_key, now_ns());
   http::fields limit_headers;
   apply_headers(admission, limit_headers);
   if (!admission.allowed) {
     // A request that alone exceeds a token limit can never pass: say so, and not to retry.
-    auto e = admission.retryable
-                 ? make_error(errc::rate_limited,
-                              "Rate limit reached for " +
-                                  std::string(admission.refused_scope_label) +
-                                  "; retry after the time in the retry-after header.")
-                 : make_error(errc::over_token_limit,
-                              "Request too large for the " +
-                                  std::string(admission.refused_scope_label) +
-                                  " token limit: it may use up to " + std::to_string(estimate) +
-                                  " tokens (prompt plus max_tokens × n). Lower max_tokens or "
-                                  "shorten the prompt.");
+    auto e =
+        admission.retryable
+            ? make_error(errc::rate_limited,
+                         "Rate limit reached for " + std::string(admission.refused_scope_label) +
+                             "; retry after the time in the retry-after header.")
+            : make_error(errc::over_token_limit,
+                         "Request too large for the " + std::string(admission.refused_scope_label) +
+                             " token limit: it may use up to " + std::to_string(estimate) +
+                             " tokens (prompt plus max_tokens × n). Lower max_tokens or "
+                             "shorten the prompt.");
     auto res = error_response(e, req.version(), keep, rec.request_id);
     for (const auto& h : limit_headers) {
       res.set(h.name_string(), h.value());
+    }
+    if (!admission.retryable) {
+      // No wait makes it fit; a retry-after would only invite a pointless resend.
+      res.erase(http::field::retry_after);
+      res.erase("retry-after-ms");
     }
     rec.error = describe(e.code).error_type;
     co_return co_await reply(std::move(res));
@@ -259,8 +272,19 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   // Call upstream, retrying and falling back, while watching the client.
   in_flight counted(w.shared.budget);
   exchange_state st;
-  attempt_context ctx{w,     client, req, rec, st, model->retry, start, start + model->retry.deadline,
-                      0,     {},     std::move(limit_headers), nullptr, false};
+  attempt_context ctx{w,
+                      client,
+                      req,
+                      rec,
+                      st,
+                      model->retry,
+                      start,
+                      start + model->retry.deadline,
+                      0,
+                      {},
+                      std::move(limit_headers),
+                      nullptr,
+                      false};
   std::optional<token_usage> usage;
   auto outcome = co_await (drive(ctx, *model, *fields, ep, body, usage) ||
                            watch_client(client, client_buffer, st));

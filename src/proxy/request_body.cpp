@@ -183,8 +183,7 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
       if (ep == endpoint::chat_completions) {
         simdjson::ondemand::array messages;
         if (t != json_type::array || value.get_array().get(messages)) {
-          return invalid("messages must be an array, got " + std::string(type_name(t)),
-                         "messages");
+          return invalid("messages must be an array, got " + std::string(type_name(t)), "messages");
         }
         std::size_t count = 0;
         for (auto message : messages) {

@@ -122,10 +122,9 @@ void response_meter::on_event(const sse_event& e, simdjson::ondemand::parser& pa
     return;
   }
   // Cheap scans first: a full parse of every chunk would dominate the relay's cost.
-  if (!saw_content_ &&
-      (data.find("\"content\":\"") != std::string_view::npos ||
-       data.find("\"text\":\"") != std::string_view::npos ||
-       data.find("\"tool_calls\"") != std::string_view::npos)) {
+  if (!saw_content_ && (data.find("\"content\":\"") != std::string_view::npos ||
+                        data.find("\"text\":\"") != std::string_view::npos ||
+                        data.find("\"tool_calls\"") != std::string_view::npos)) {
     bool empty_content = data.find("\"content\":\"\"") != std::string_view::npos &&
                          data.find("\"tool_calls\"") == std::string_view::npos;
     bool empty_text = data.find("\"text\":\"\"") != std::string_view::npos;

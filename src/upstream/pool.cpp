@@ -1,7 +1,6 @@
 #include "switchyard/upstream/pool.hpp"
 
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 
 namespace switchyard {
 
@@ -15,7 +14,9 @@ upstream_lease& upstream_lease::operator=(upstream_lease&& o) noexcept {
   return *this;
 }
 
-upstream_lease::~upstream_lease() { drop(); }
+upstream_lease::~upstream_lease() {
+  drop();
+}
 
 void upstream_lease::drop() {
   if (conn_) {
@@ -36,22 +37,17 @@ void upstream_lease::recycle() {
   }
 }
 
-upstream_pool::upstream_pool(net::any_io_executor ex, const upstream_config& cfg,
-                             ssl::context* tls)
+upstream_pool::upstream_pool(net::any_io_executor ex, const upstream_config& cfg, ssl::context* tls)
     : ex_(std::move(ex)), cfg_(cfg), tls_(tls) {}
 
 namespace {
 
-// A pooled connection is fit for reuse when the peer has neither closed it nor sent anything
-// unsolicited; a non-blocking peek tells without consuming.
-bool still_open(upstream_connection& c) {
-  if (c.buffer.size() != 0) {
-    return false;  // bytes after the last response: framing cannot be trusted
-  }
-  char byte = 0;
-  auto fd = c.lowest().socket().native_handle();
-  auto n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+// A pooled connection is fit for reuse unless bytes arrived after its last response (framing can
+// no longer be trusted). A peer that closed it meanwhile is caught when the request fails before
+// any response byte, and the request is then sent once more on a fresh connection (see
+// run_attempt) — cheaper than a peek syscall on every request.
+bool reusable(const upstream_connection& c) {
+  return c.buffer.size() == 0;
 }
 
 }  // namespace
@@ -61,7 +57,7 @@ net::awaitable<result<upstream_lease>> upstream_pool::acquire(steady_clock::time
     while (!idle_.empty()) {
       auto c = std::move(idle_.back());
       idle_.pop_back();
-      if (steady_clock::now() - c->idle_since < cfg_.idle_timeout && still_open(*c)) {
+      if (steady_clock::now() - c->idle_since < cfg_.idle_timeout && reusable(*c)) {
         co_return upstream_lease(this, std::move(c), true);
       }
       beast::error_code ignored;
@@ -77,9 +73,9 @@ net::awaitable<result<upstream_lease>> upstream_pool::acquire(steady_clock::time
     co_await timer.async_wait(use_tuple);
     std::erase(waiters_, &timer);
     if (steady_clock::now() >= deadline) {
-      co_return make_error(errc::upstream_busy,
-                           "all " + std::to_string(cfg_.max_connections) +
-                               " connections to upstream " + cfg_.name + " are busy");
+      co_return make_error(errc::upstream_busy, "all " + std::to_string(cfg_.max_connections) +
+                                                    " connections to upstream " + cfg_.name +
+                                                    " are busy");
     }
   }
 }
@@ -106,8 +102,8 @@ net::awaitable<result<std::vector<tcp::endpoint>>> upstream_pool::resolve(
   }
   auto [ec, results] = std::get<0>(std::move(outcome));
   if (ec) {
-    co_return make_error(errc::upstream_connect, "cannot resolve upstream " + cfg_.name +
-                                                     " host " + cfg_.host + ": " + ec.message());
+    co_return make_error(errc::upstream_connect, "cannot resolve upstream " + cfg_.name + " host " +
+                                                     cfg_.host + ": " + ec.message());
   }
   resolved_.clear();
   for (const auto& entry : results) {

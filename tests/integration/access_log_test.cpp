@@ -1,8 +1,8 @@
 // The access log as an operator reads it: one JSON line per request, no secrets, no text.
 #include "harness.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -28,14 +28,16 @@ listen: 127.0.0.1:0
 workers: 1
 upstreams: [ { name: mock, base_url: "http://127.0.0.1:{MOCK}/v1", api_key: sk-upstream-secret } ]
 models: [ { name: gpt-4o-mini, upstream: mock } ]
-log: { level: off, access: )" + path.string() + R"( }
+log: { level: off, access: )" +
+          path.string() + R"( }
 )");
     client c(r.port());
-    ASSERT_EQ(c.post("/v1/chat/completions",
-                     R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"PROMPT-TEXT"}]})",
-                     {{"authorization", "Bearer sk-client-secret"}, {"x-request-id", "log-1"}})
-                  .status,
-              200u);
+    ASSERT_EQ(
+        c.post("/v1/chat/completions",
+               R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"PROMPT-TEXT"}]})",
+               {{"authorization", "Bearer sk-client-secret"}, {"x-request-id", "log-1"}})
+            .status,
+        200u);
     auto head = c.start_stream(
         "/v1/chat/completions",
         R"({"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"x"}]})",

@@ -1,8 +1,8 @@
 // The gateway when clients or upstreams misbehave: clear errors, no hangs, nothing mangled.
 #include "harness.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace switchyard::test {
 namespace {
@@ -116,9 +116,10 @@ TEST(errors, chunked_request_body_is_accepted) {
   std::string body = chat_body;
   char size[16];
   std::snprintf(size, sizeof size, "%zx", body.size());
-  c.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-             "Connection: close\r\n\r\n" +
-             std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n");
+  c.send_raw(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Connection: close\r\n\r\n" +
+      std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n");
   auto out = c.read_until_close();
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
 }
@@ -143,7 +144,8 @@ TEST(errors, upstream_connect_failure_is_502) {
   rig r(R"(
 listen: 127.0.0.1:0
 workers: 1
-upstreams: [ { name: down, base_url: "http://127.0.0.1:)" + std::to_string(port) + R"(/v1" } ]
+upstreams: [ { name: down, base_url: "http://127.0.0.1:)" +
+        std::to_string(port) + R"(/v1" } ]
 models: [ { name: gpt-4o-mini, upstream: down } ]
 log: { level: off, access: off }
 )");
@@ -167,8 +169,8 @@ TEST(errors, no_first_byte_in_time_is_504) {
 TEST(errors, upstream_status_and_body_pass_through) {
   rig r(default_yaml("retry: { max_attempts: 1 }\n"));
   client c(r.port());
-  auto res = c.post("/v1/chat/completions", chat_body,
-                    {{"x-mock-fault", "status=429;retry_after=3"}});
+  auto res =
+      c.post("/v1/chat/completions", chat_body, {{"x-mock-fault", "status=429;retry_after=3"}});
   EXPECT_EQ(res.status, 429u);
   EXPECT_EQ(res.header("retry-after"), "3");
   EXPECT_TRUE(error_of(res).is_object());
@@ -190,7 +192,8 @@ TEST(errors, upstream_reset_before_headers_is_502) {
 TEST(streams, upstream_cut_mid_stream_ends_with_an_error_event) {
   rig r(default_yaml());
   client c(r.port());
-  auto head = c.start_stream("/v1/chat/completions", stream_body, {{"x-mock-fault", "cut_after=3"}});
+  auto head =
+      c.start_stream("/v1/chat/completions", stream_body, {{"x-mock-fault", "cut_after=3"}});
   ASSERT_EQ(head.status, 200u);
   std::vector<std::string> events;
   while (auto e = c.next_event()) {

@@ -1,8 +1,8 @@
 // The gateway against the mock LLM: what a client sees on the happy paths.
 #include "harness.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace switchyard::test {
 namespace {
@@ -124,8 +124,9 @@ TEST(proxy, completions_and_embeddings) {
   EXPECT_EQ(boost::json::parse(comp.body).at("object").as_string(), "text_completion");
   EXPECT_EQ(r.upstream().last_request().target, "/v1/completions");
 
-  auto emb = c.post("/v1/embeddings",
-                    R"({"model":"text-embedding-3-small","input":["a","b"],"encoding_format":"float"})");
+  auto emb =
+      c.post("/v1/embeddings",
+             R"({"model":"text-embedding-3-small","input":["a","b"],"encoding_format":"float"})");
   ASSERT_EQ(emb.status, 200u) << emb.body;
   auto v = boost::json::parse(emb.body);
   EXPECT_EQ(v.at("data").as_array().size(), 2u);

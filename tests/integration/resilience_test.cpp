@@ -1,8 +1,8 @@
 // Retries, fallbacks, circuit breaking and rate limits as a client sees them.
 #include "harness.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <latch>
 
@@ -40,8 +40,8 @@ TEST(retries, a_429_with_retry_after_is_waited_out_and_the_client_sees_one_200) 
   rig r(yaml("retry: { base: 10ms, cap: 50ms }\n"));
   client c(r.port());
   auto start = steady_clock::now();
-  auto res = c.post("/v1/chat/completions", chat_body,
-                    fault("status=429;retry_after=1;times=1", "r429"));
+  auto res =
+      c.post("/v1/chat/completions", chat_body, fault("status=429;retry_after=1;times=1", "r429"));
   auto took = steady_clock::now() - start;
   EXPECT_EQ(res.status, 200u) << res.body;
   EXPECT_EQ(res.header("x-switchyard-attempts"), "2");
@@ -89,8 +89,8 @@ TEST(retries, stream_failing_before_content_is_retried_invisibly) {
   rig r(yaml("retry: { base: 5ms, cap: 20ms }\n"));
   client c(r.port());
   // cut_after=0: headers and the role chunk, then the connection drops — no content yet.
-  auto head = c.start_stream("/v1/chat/completions", stream_body,
-                             fault("cut_after=0;times=1", "rcut0"));
+  auto head =
+      c.start_stream("/v1/chat/completions", stream_body, fault("cut_after=0;times=1", "rcut0"));
   ASSERT_EQ(head.status, 200u);
   EXPECT_EQ(head.header("x-switchyard-attempts"), "2");
   std::vector<std::string> events;
@@ -107,8 +107,7 @@ TEST(retries, stream_failing_before_content_is_retried_invisibly) {
 TEST(retries, stream_cut_after_content_is_an_error_event_not_a_retry) {
   rig r(yaml("retry: { base: 5ms, cap: 20ms }\n"));
   client c(r.port());
-  auto head =
-      c.start_stream("/v1/chat/completions", stream_body, fault("cut_after=3", "rcut3"));
+  auto head = c.start_stream("/v1/chat/completions", stream_body, fault("cut_after=3", "rcut3"));
   ASSERT_EQ(head.status, 200u);
   std::string last;
   while (auto e = c.next_event()) {
@@ -135,10 +134,10 @@ TEST(breaker, opens_after_consecutive_failures_and_recovers) {
              ", breaker: { consecutive_failures: 2, cooldown: 200ms, max_cooldown: 1s }"));
   client c(r.port());
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(c.post("/v1/chat/completions", chat_body,
-                     fault("status=500", "rbrk" + std::to_string(i)))
-                  .status,
-              500u);
+    EXPECT_EQ(
+        c.post("/v1/chat/completions", chat_body, fault("status=500", "rbrk" + std::to_string(i)))
+            .status,
+        500u);
   }
   auto fast = c.post("/v1/chat/completions", chat_body);
   EXPECT_EQ(fast.status, 503u) << fast.body;
@@ -148,15 +147,16 @@ TEST(breaker, opens_after_consecutive_failures_and_recovers) {
   EXPECT_FALSE(fast.header("retry-after-ms").empty());
   EXPECT_EQ(r.upstream().counters().requests.load(), 2u) << "ejected: no upstream call";
   // After the cooldown a probe goes through and closes the breaker.
-  EXPECT_TRUE(eventually(
-      [&] { return c.post("/v1/chat/completions", chat_body).status == 200u; }, 3s));
+  EXPECT_TRUE(
+      eventually([&] { return c.post("/v1/chat/completions", chat_body).status == 200u; }, 3s));
   EXPECT_EQ(c.post("/v1/chat/completions", chat_body).status, 200u);
 }
 
 TEST(retry_budget, caps_amplification_when_half_the_calls_fail) {
-  rig r(yaml("retry: { max_attempts: 3, base: 20ms, cap: 40ms, budget_percent: 10, "
-             "budget_min: 1 }\n",
-             "", ", max_connections: 64, breaker: { enabled: false }"));
+  rig r(
+      yaml("retry: { max_attempts: 3, base: 20ms, cap: 40ms, budget_percent: 10, "
+           "budget_min: 1 }\n",
+           "", ", max_connections: 64, breaker: { enabled: false }"));
   constexpr int threads = 16;
   constexpr int per_thread = 40;
   std::vector<std::thread> pool;
@@ -265,6 +265,9 @@ TEST(rate_limits, a_request_that_can_never_fit_says_do_not_retry) {
                     R"({"model":"gpt-4o-mini","max_tokens":5000,"messages":[{}]})");
   EXPECT_EQ(res.status, 429u);
   EXPECT_EQ(res.header("x-should-retry"), "false");
+  EXPECT_EQ(res.header("retry-after"), "") << "no wait makes it fit";
+  EXPECT_EQ(boost::json::parse(res.body).at("error").at("code").as_string(),
+            "request_too_large_for_limit");
 }
 
 }  // namespace

@@ -18,14 +18,14 @@ struct certificate {
   std::filesystem::path dir;
   std::string cert, key;
   certificate() {
-    dir = std::filesystem::temp_directory_path() /
-          ("switchyard-tls-" + std::to_string(::getpid()));
+    dir = std::filesystem::temp_directory_path() / ("switchyard-tls-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     cert = (dir / "cert.pem").string();
     key = (dir / "key.pem").string();
-    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-                      "-addext subjectAltName=DNS:localhost -keyout " +
-                      key + " -out " + cert + " >/dev/null 2>&1";
+    std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) {
       throw std::runtime_error("openssl could not make a test certificate");
     }

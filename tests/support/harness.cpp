@@ -1,10 +1,10 @@
 #include "harness.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 namespace switchyard::test {
 
@@ -173,7 +173,9 @@ std::optional<std::string> client::next_event() {
   return data;
 }
 
-void client::send_raw(std::string_view bytes) { net::write(socket_, net::buffer(bytes)); }
+void client::send_raw(std::string_view bytes) {
+  net::write(socket_, net::buffer(bytes));
+}
 
 std::string client::read_until_close() {
   std::string out(static_cast<const char*>(buffer_.data().data()), buffer_.size());

@@ -1,7 +1,7 @@
 #include "switchyard/log/access_log.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace switchyard {
 namespace {

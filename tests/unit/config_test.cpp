@@ -12,7 +12,9 @@ std::optional<std::string> fake_env(const char* name) {
   return std::nullopt;
 }
 
-result<config> parse(std::string_view yaml) { return parse_config(yaml, "/etc/sy", fake_env); }
+result<config> parse(std::string_view yaml) {
+  return parse_config(yaml, "/etc/sy", fake_env);
+}
 
 constexpr std::string_view minimal = R"(
 upstreams:
@@ -237,6 +239,26 @@ rate_limits:
         "rate_limits[1]: needs requests_per_minute", "rate_limits[2].model: no model named nope"}) {
     EXPECT_NE(msg.find(expected), std::string::npos) << expected << "\n--- got:\n" << msg;
   }
+}
+
+}  // namespace
+}  // namespace switchyard
+
+namespace switchyard {
+namespace {
+
+TEST(config, ip_literal_base_urls_keep_their_host) {
+  auto c = parse(R"(
+upstreams:
+  - { name: v4, base_url: "http://10.1.2.3:8000/v1" }
+  - { name: v6, base_url: "https://[::1]/v1" }
+models: [ { name: m, upstream: v4 } ]
+)");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->upstreams[0].host, "10.1.2.3");
+  EXPECT_EQ(c->upstreams[0].port, "8000");
+  EXPECT_EQ(c->upstreams[1].host, "::1");
+  EXPECT_EQ(c->upstreams[1].port, "443");
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #include "switchyard/core/error.hpp"
 #include "switchyard/http/responses.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace switchyard {
 namespace {
@@ -22,10 +22,9 @@ TEST(error_mapping, statuses_follow_openai_and_rfc_9110) {
 }
 
 TEST(error_mapping, every_kind_maps_into_the_bounded_taxonomy) {
-  const std::set<std::string_view> taxonomy = {"rate_limit",      "timeout",
-                                               "invalid_request", "auth_error",
-                                               "upstream_error",  "upstream_unavailable",
-                                               "internal"};
+  const std::set<std::string_view> taxonomy = {
+      "rate_limit",           "timeout", "invalid_request", "auth_error", "upstream_error",
+      "upstream_unavailable", "internal"};
   std::set<std::string_view> codes;
   for (int i = 0; i <= static_cast<int>(errc::internal); ++i) {
     const auto& info = describe(static_cast<errc>(i));
@@ -40,8 +39,8 @@ TEST(error_mapping, every_kind_maps_into_the_bounded_taxonomy) {
 }
 
 TEST(error_mapping, body_is_openai_shaped) {
-  auto body = error_body(make_error(errc::invalid_request, "messages must be \"an\" array",
-                                    "messages"));
+  auto body =
+      error_body(make_error(errc::invalid_request, "messages must be \"an\" array", "messages"));
   auto v = boost::json::parse(body);
   const auto& e = v.at("error");
   EXPECT_EQ(e.at("message").as_string(), "messages must be \"an\" array");

@@ -1,7 +1,7 @@
 #include "switchyard/proxy/headers.hpp"
 
-#include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
+#include <boost/beast/http.hpp>
 
 namespace switchyard {
 namespace {
@@ -69,6 +69,20 @@ TEST(headers, non_default_port_goes_into_host) {
   http::fields out;
   build_upstream_fields({}, up, "r", out);
   EXPECT_EQ(out[http::field::host], "api.example.com:8000");
+}
+
+TEST(headers, ip_literal_hosts) {
+  auto up = upstream();
+  up.tls = false;
+  up.host = "10.1.2.3";
+  up.port = "8000";
+  http::fields out;
+  build_upstream_fields({}, up, "r", out);
+  EXPECT_EQ(out[http::field::host], "10.1.2.3:8000");
+  up.host = "::1";
+  http::fields out6;
+  build_upstream_fields({}, up, "r", out6);
+  EXPECT_EQ(out6[http::field::host], "[::1]:8000");
 }
 
 TEST(headers, client_response_keeps_upstream_id_under_its_own_name) {

@@ -8,10 +8,10 @@ namespace {
 simdjson::ondemand::parser json;
 
 TEST(find_usage, reads_the_last_usage_object) {
-  auto u = find_usage(json,
-                      R"({"choices":[{"message":{"content":"the \"usage\": {\"prompt_tokens\": 9}"}}],)"
-                      R"("usage":{"prompt_tokens":12,"completion_tokens":30,"total_tokens":42,)"
-                      R"("prompt_tokens_details":{"cached_tokens":0}}})");
+  auto u = find_usage(
+      json, R"({"choices":[{"message":{"content":"the \"usage\": {\"prompt_tokens\": 9}"}}],)"
+            R"("usage":{"prompt_tokens":12,"completion_tokens":30,"total_tokens":42,)"
+            R"("prompt_tokens_details":{"cached_tokens":0}}})");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->prompt_tokens, 12);
   EXPECT_EQ(u->completion_tokens, 30);

@@ -63,8 +63,7 @@ TEST(sse_parser, same_events_at_every_pair_of_split_points) {
   auto whole = parse_all({stream});
   for (std::size_t i = 0; i <= stream.size(); ++i) {
     for (std::size_t j = i; j <= stream.size(); ++j) {
-      auto split =
-          parse_all({stream.substr(0, i), stream.substr(i, j - i), stream.substr(j)});
+      auto split = parse_all({stream.substr(0, i), stream.substr(i, j - i), stream.substr(j)});
       ASSERT_TRUE(same(whole, split)) << "split at " << i << " and " << j;
     }
   }

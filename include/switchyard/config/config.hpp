@@ -52,8 +52,8 @@ struct retry_config {
   std::uint32_t max_attempts = 3;  // attempts per target; 1 = no retry
   duration base{250};              // full jitter: wait uniform in [0, min(cap, base·2^n))
   duration cap{8'000};
-  double budget_percent = 20;       // concurrent retries ≤ this share of in-flight requests…
-  std::uint32_t budget_min = 3;     // …but at least this many
+  double budget_percent = 20;        // concurrent retries ≤ this share of in-flight requests…
+  std::uint32_t budget_min = 3;      // …but at least this many
   duration max_retry_after{60'000};  // an upstream's retry-after is a floor up to this
   duration deadline{600'000};        // all attempts and fallbacks of one request together
   /// A stream is held back until its first content event so that a failure before any content
@@ -66,8 +66,8 @@ struct retry_config {
 struct upstream_config {
   std::string name;
   std::string type = "openai";
-  std::string base_url;  // scheme://host[:port][/path]; the endpoint path is appended
-  std::string api_key;   // sent as `Authorization: Bearer`; empty = send none
+  std::string base_url;             // scheme://host[:port][/path]; the endpoint path is appended
+  std::string api_key;              // sent as `Authorization: Bearer`; empty = send none
   bool pass_authorization = false;  // forward the client's own Authorization instead
   std::uint32_t max_connections = 256;  // per worker
   duration idle_timeout{30'000};        // pooled connection unused this long is closed
@@ -123,7 +123,7 @@ struct rate_limit_config {
 
 /// Log sinks.
 struct log_config {
-  std::string level = "info";  // trace|debug|info|warn|error|off
+  std::string level = "info";     // trace|debug|info|warn|error|off
   std::string access = "stdout";  // stdout | off | a file path
 };
 

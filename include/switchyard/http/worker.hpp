@@ -58,7 +58,7 @@ struct worker {
   shared_state& shared;
   const std::atomic<bool>& draining;
   access_batcher access_log;
-  const std::string& models_json;  // GET /v1/models, built once
+  const std::string& models_json;                     // GET /v1/models, built once
   std::vector<std::unique_ptr<ssl::context>> tls;     // per upstream; null for plain HTTP
   std::vector<std::unique_ptr<upstream_pool>> pools;  // per upstream, same index as cfg.upstreams
   simdjson::ondemand::parser json;                    // reused for every request on this thread

@@ -27,7 +27,7 @@ struct request_fields {
   std::size_t model_offset = 0;  // byte range of the model's JSON string token, quotes included
   std::size_t model_length = 0;
   bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage
+  bool include_usage = false;               // stream_options.include_usage
   std::optional<std::uint64_t> max_tokens;  // max_completion_tokens, else max_tokens
   std::uint64_t n = 1;                      // choices requested
 };

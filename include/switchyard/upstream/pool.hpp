@@ -17,8 +17,10 @@ class upstream_connection {
   using plain_stream = beast::tcp_stream;
   using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
-  upstream_connection(plain_stream s) : stream_(std::move(s)) {}
-  upstream_connection(tls_stream s) : stream_(std::move(s)) {}
+  // The read buffer starts with room for a typical response: an empty flat_buffer makes Beast
+  // read 512 bytes at a time and never grow (one syscall per 512 bytes).
+  explicit upstream_connection(plain_stream s) : stream_(std::move(s)) { buffer.reserve(16384); }
+  explicit upstream_connection(tls_stream s) : stream_(std::move(s)) { buffer.reserve(16384); }
 
   /// Calls `f(stream)` with the concrete stream; every I/O goes through here.
   template <class F>
