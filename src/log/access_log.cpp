@@ -96,12 +96,6 @@ std::shared_ptr<spdlog::logger> make_access_logger(const log_config& cfg) {
   return logger;
 }
 
-void write_access(spdlog::logger* logger, const access_record& r) {
-  if (logger) {
-    logger->info(format_access_line(r));
-  }
-}
-
 }  // namespace switchyard
 
 namespace switchyard {

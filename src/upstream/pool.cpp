@@ -141,7 +141,6 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
                              (ec == beast::error::timeout ? "connect timed out" : ec.message()));
   }
   sock.socket().set_option(tcp::no_delay(true));
-  ++connects_;
   std::unique_ptr<upstream_connection> conn;
   if (!cfg_.tls) {
     conn = std::make_unique<upstream_connection>(std::move(sock));

@@ -43,9 +43,6 @@ std::string format_access_line(const access_record& r);
 /// The access logger: async spdlog to stdout, a file, or nothing (`log.access: off` → nullptr).
 std::shared_ptr<spdlog::logger> make_access_logger(const log_config& cfg);
 
-/// Writes `r` to `logger` if there is one (unbatched; for tools and tests).
-void write_access(spdlog::logger* logger, const access_record& r);
-
 /// Per-worker access-log batching: lines are formatted on the worker's thread into a local
 /// buffer and handed to spdlog at most every `interval` (or when the buffer is large), so the
 /// request path takes no lock; spdlog's queue lock is paid once per batch, not per request.

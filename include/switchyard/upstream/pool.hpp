@@ -92,7 +92,6 @@ class upstream_pool {
   const upstream_config& config() const noexcept { return cfg_; }
   std::size_t open_connections() const noexcept { return open_; }
   std::size_t idle_connections() const noexcept { return idle_.size(); }
-  std::uint64_t connects() const noexcept { return connects_; }
 
   /// Closes idle connections (graceful shutdown).
   void close_idle();
@@ -109,7 +108,6 @@ class upstream_pool {
   ssl::context* tls_;
   std::vector<std::unique_ptr<upstream_connection>> idle_;  // most recent last
   std::size_t open_ = 0;
-  std::uint64_t connects_ = 0;
   std::deque<net::steady_timer*> waiters_;  // woken (cancelled) when a slot frees
   std::vector<tcp::endpoint> resolved_;
   steady_clock::time_point resolved_at_{};
