@@ -13,13 +13,6 @@ namespace {
 
 using request_parser = http::request_parser<http::string_body>;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::string_view trim(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
     v.remove_prefix(1);
@@ -54,7 +47,7 @@ std::optional<error> framing_error(const request_parser::value_type& h) {
     return std::nullopt;
   }
   if (h.count(http::field::transfer_encoding) > 1 || h.count(http::field::content_length) > 0 ||
-      h.version() < 11 || !iequals(trim(h[http::field::transfer_encoding]), "chunked")) {
+      h.version() < 11 || !beast::iequals(trim(h[http::field::transfer_encoding]), "chunked")) {
     return make_error(errc::bad_framing,
                       "Transfer-Encoding must be exactly `chunked`, on HTTP/1.1, without "
                       "Content-Length.");
@@ -185,7 +178,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       refusal = framing_error(parser.get());
     }
     if (!refusal && !parser.is_done()) {
-      if (iequals(parser.get()[http::field::expect], "100-continue")) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         stream.expires_after(cfg.timeouts.request);
         auto [cec, cn] = co_await net::async_write(stream, net::buffer(cont), use_tuple);

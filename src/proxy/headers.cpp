@@ -1,5 +1,6 @@
 #include "switchyard/proxy/headers.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include <array>
@@ -10,20 +11,7 @@ namespace switchyard {
 namespace {
 
 namespace http = boost::beast::http;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto x = static_cast<unsigned char>(a[i]);
-    auto y = static_cast<unsigned char>(b[i]);
-    if (std::tolower(x) != std::tolower(y)) {
-      return false;
-    }
-  }
-  return true;
-}
+namespace beast = boost::beast;
 
 bool hop_by_hop(http::field f) {
   switch (f) {
@@ -58,7 +46,7 @@ bool named_in_connection(const http::fields& fields, std::string_view name) {
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
       token.remove_suffix(1);
     }
-    if (iequals(token, name)) {
+    if (beast::iequals(token, name)) {
       return true;
     }
     if (comma == std::string_view::npos) {
@@ -81,7 +69,7 @@ void build_upstream_fields(const http::fields& client, const upstream_config& up
   for (const auto& f : client) {
     http::field name = f.name();
     if (hop_by_hop(name) || name == http::field::accept_encoding ||
-        iequals(f.name_string(), "x-request-id") ||
+        beast::iequals(f.name_string(), "x-request-id") ||
         (name == http::field::authorization && !up.pass_authorization) ||
         (check_connection && named_in_connection(client, f.name_string()))) {
       continue;
@@ -109,7 +97,7 @@ void build_client_fields(const http::fields& upstream, http::fields& out) {
         (check_connection && named_in_connection(upstream, f.name_string()))) {
       continue;
     }
-    if (iequals(f.name_string(), "x-request-id")) {
+    if (beast::iequals(f.name_string(), "x-request-id")) {
       out.insert("x-upstream-request-id", f.value());
       continue;
     }

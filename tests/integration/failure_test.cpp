@@ -7,11 +7,6 @@
 namespace switchyard::test {
 namespace {
 
-constexpr const char* chat_body =
-    R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]})";
-constexpr const char* stream_body =
-    R"({"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hello"}]})";
-
 boost::json::value error_of(const response& res) {
   auto v = boost::json::parse(res.body);
   return v.at("error");

@@ -7,10 +7,7 @@
 namespace switchyard::test {
 namespace {
 
-constexpr const char* chat_body =
-    R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]})";
-
-std::string stream_body(bool include_usage = false) {
+std::string streaming_body(bool include_usage = false) {
   return std::string(R"({"model":"gpt-4o-mini","stream":true,)") +
          (include_usage ? R"("stream_options":{"include_usage":true},)" : "") +
          R"("messages":[{"role":"user","content":"hello"}]})";
@@ -70,7 +67,7 @@ TEST(proxy, stream_events_reach_the_client_before_the_upstream_has_finished) {
   rig r(default_yaml(), slow);
   client c(r.port());
   auto start = steady_clock::now();
-  auto head = c.start_stream("/v1/chat/completions", stream_body(), {{"x-mock-tokens", "10"}});
+  auto head = c.start_stream("/v1/chat/completions", streaming_body(), {{"x-mock-tokens", "10"}});
   ASSERT_EQ(head.status, 200u);
   EXPECT_EQ(head.header("content-type").rfind("text/event-stream", 0), 0u);
   EXPECT_EQ(head.header("cache-control"), "no-cache");
@@ -101,7 +98,7 @@ TEST(proxy, stream_events_reach_the_client_before_the_upstream_has_finished) {
 TEST(proxy, stream_with_include_usage_ends_with_the_usage_chunk) {
   rig r(default_yaml());
   client c(r.port());
-  auto head = c.start_stream("/v1/chat/completions", stream_body(true));
+  auto head = c.start_stream("/v1/chat/completions", streaming_body(true));
   ASSERT_EQ(head.status, 200u);
   std::vector<std::string> events;
   while (auto e = c.next_event()) {
@@ -159,7 +156,7 @@ TEST(proxy, upstream_connections_are_kept_alive_and_reused) {
   client c(r.port());
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(c.post("/v1/chat/completions", chat_body).status, 200u);
-    auto head = c.start_stream("/v1/chat/completions", stream_body());
+    auto head = c.start_stream("/v1/chat/completions", streaming_body());
     ASSERT_EQ(head.status, 200u);
     while (c.next_event()) {
     }

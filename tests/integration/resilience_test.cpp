@@ -9,11 +9,6 @@
 namespace switchyard::test {
 namespace {
 
-constexpr const char* chat_body =
-    R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]})";
-constexpr const char* stream_body =
-    R"({"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hello"}]})";
-
 std::string yaml(const std::string& extra, const std::string& model_extra = "",
                  const std::string& upstream_extra = "") {
   return R"(

@@ -10,9 +10,6 @@
 namespace switchyard::test {
 namespace {
 
-constexpr const char* chat_body =
-    R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]})";
-
 // A self-signed certificate for localhost, made once per test run with the openssl CLI.
 struct certificate {
   std::filesystem::path dir;

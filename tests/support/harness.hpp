@@ -36,6 +36,12 @@ class rig {
   std::unique_ptr<server> gateway_;
 };
 
+/// A minimal chat request for the `gpt-4o-mini` model of the test configs, and its stream form.
+inline constexpr const char* chat_body =
+    R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]})";
+inline constexpr const char* stream_body =
+    R"({"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hello"}]})";
+
 /// The default test config: one mock upstream, a few models, access log off.
 std::string default_yaml(const std::string& extra_top_level = "");
 
