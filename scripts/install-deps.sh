@@ -9,7 +9,7 @@ build_pkgs=(
   libsimdjson-dev libssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libsqlite3-dev
   ca-certificates
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")

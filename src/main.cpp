@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <thread>
 
 namespace {
@@ -64,7 +66,15 @@ int main(int argc, char** argv) {
   // Signals are caught from before the first accept, so a SIGTERM right after start drains.
   net::io_context signals_io;
   net::signal_set signals(signals_io, SIGINT, SIGTERM);
-  server srv(cfg);
+  net::signal_set hangup(signals_io, SIGHUP);  // reload; queued until the server runs
+  std::optional<server> srv_holder;
+  try {
+    srv_holder.emplace(cfg, config_path);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+  server& srv = *srv_holder;
   try {
     srv.start();
   } catch (const std::exception& e) {
@@ -95,8 +105,21 @@ int main(int argc, char** argv) {
       signals_io.stop();
     });
   });
+  // SIGHUP reloads the configuration (in-flight requests keep their snapshot).
+  std::function<void()> wait_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) {
+        return;
+      }
+      (void)srv.reload();  // logs the outcome
+      wait_hangup();
+    });
+  };
+  wait_hangup();
   signals_io.run();
-  waiter.join();
+  if (waiter.joinable()) {
+    waiter.join();
+  }
   spdlog::info(clean ? "drained, exiting" : "drain deadline passed, exiting");
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "switchyard/config/config.hpp"
 
+#include "yaml_reader.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <boost/url/parse.hpp>
@@ -20,6 +22,73 @@ const model_config* config::find_model(std::string_view name) const noexcept {
     }
   }
   return nullptr;
+}
+
+const prompt_version_config* config::find_prompt(std::string_view ref) const noexcept {
+  auto at = ref.find('@');
+  if (at == std::string_view::npos) {
+    return nullptr;
+  }
+  for (const auto& p : prompts) {
+    if (p.name == ref.substr(0, at)) {
+      for (const auto& v : p.versions) {
+        if (v.version == ref.substr(at + 1)) {
+          return &v;
+        }
+      }
+    }
+  }
+  return nullptr;
+}
+
+const experiment_config* config::find_experiment(std::string_view name) const noexcept {
+  for (const auto& e : experiments) {
+    if (e.name == name) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+std::string restart_required(const config& a, const config& b) {
+  // Listeners, workers, pools, limiters and sinks are built once at start; these keys feed them.
+  if (a.listen_host != b.listen_host || a.listen_port != b.listen_port) {
+    return "listen";
+  }
+  if (a.workers != b.workers) {
+    return "workers";
+  }
+  if (a.data_dir != b.data_dir) {
+    return "data_dir";
+  }
+  if (a.limits != b.limits) {
+    return "limits";
+  }
+  if (a.timeouts != b.timeouts) {
+    return "timeouts";
+  }
+  if (a.upstreams != b.upstreams) {
+    return "upstreams";
+  }
+  if (a.retry != b.retry) {
+    return "retry";
+  }
+  if (a.rate_limits != b.rate_limits) {
+    return "rate_limits";
+  }
+  if (a.log != b.log) {
+    return "log";
+  }
+  if (a.trace != b.trace) {
+    return "trace";
+  }
+  if (a.metrics != b.metrics) {
+    return "metrics";
+  }
+  if (a.stats_flush != b.stats_flush) {
+    return "stats_flush";
+  }
+  return "";
 }
 
 std::optional<duration> parse_duration(std::string_view text) {
@@ -53,205 +122,7 @@ std::optional<duration> parse_duration(std::string_view text) {
 
 namespace {
 
-std::optional<std::string> real_env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::optional<std::string>(v) : std::nullopt;
-}
-
-// Walks the YAML tree, collecting every error with its key path and line, so one run of
-// --check-config shows all problems at once.
-class reader {
- public:
-  explicit reader(env_lookup env) : env_(env ? env : real_env) {}
-
-  void fail(const YAML::Node& node, const std::string& path, const std::string& message) {
-    std::ostringstream out;
-    out << path << ": " << message;
-    if (node.Mark().line >= 0) {
-      out << " (line " << node.Mark().line + 1 << ")";
-    }
-    errors_.push_back(out.str());
-  }
-
-  bool ok() const { return errors_.empty(); }
-
-  std::string joined() const {
-    std::string all;
-    for (const auto& e : errors_) {
-      all += all.empty() ? "" : "\n";
-      all += e;
-    }
-    return all;
-  }
-
-  // Rejects keys the contract does not know, so a typo never silently does nothing.
-  bool check_map(const YAML::Node& node, const std::string& path,
-                 std::initializer_list<std::string_view> allowed) {
-    if (!node.IsMap()) {
-      fail(node, path, "must be a mapping");
-      return false;
-    }
-    for (const auto& kv : node) {
-      auto key = kv.first.as<std::string>();
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        fail(kv.first, join(path, key), "unknown key");
-      }
-    }
-    return true;
-  }
-
-  static std::string join(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
-  }
-
-  // A scalar with ${VAR} / ${VAR:-default} substituted.
-  std::optional<std::string> text(const YAML::Node& node, const std::string& path) {
-    if (!node.IsScalar()) {
-      fail(node, path, "must be a scalar");
-      return std::nullopt;
-    }
-    const std::string& raw = node.Scalar();
-    std::string out;
-    std::size_t pos = 0;
-    while (pos < raw.size()) {
-      auto start = raw.find("${", pos);
-      if (start == std::string::npos) {
-        out.append(raw, pos);
-        break;
-      }
-      out.append(raw, pos, start - pos);
-      auto end = raw.find('}', start);
-      if (end == std::string::npos) {
-        fail(node, path, "unterminated ${ in value");
-        return std::nullopt;
-      }
-      std::string expr = raw.substr(start + 2, end - start - 2);
-      std::optional<std::string> fallback;
-      if (auto sep = expr.find(":-"); sep != std::string::npos) {
-        fallback = expr.substr(sep + 2);
-        expr.resize(sep);
-      }
-      auto value = env_(expr.c_str());
-      if (value && !value->empty()) {
-        out += *value;
-      } else if (fallback) {
-        out += *fallback;
-      } else {
-        fail(node, path,
-             "environment variable " + expr + " is not set (use ${" + expr +
-                 ":-default} to make it optional)");
-        return std::nullopt;
-      }
-      pos = end + 1;
-    }
-    return out;
-  }
-
-  void string(const YAML::Node& map, std::string_view key, const std::string& path,
-              std::string& out) {
-    if (auto node = map[std::string(key)]; node) {
-      if (auto v = text(node, join(path, key))) {
-        out = *v;
-      }
-    }
-  }
-
-  template <class Int>
-  void integer(const YAML::Node& map, std::string_view key, const std::string& path, Int& out,
-               std::uint64_t min, std::uint64_t max) {
-    auto node = map[std::string(key)];
-    if (!node) {
-      return;
-    }
-    auto v = text(node, join(path, key));
-    if (!v) {
-      return;
-    }
-    std::uint64_t n = 0;
-    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc{} || ptr != v->data() + v->size() || n < min || n > max) {
-      fail(node, join(path, key),
-           "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-      return;
-    }
-    out = static_cast<Int>(n);
-  }
-
-  void number(const YAML::Node& map, std::string_view key, const std::string& path, double& out) {
-    auto node = map[std::string(key)];
-    if (!node) {
-      return;
-    }
-    auto v = text(node, join(path, key));
-    if (!v) {
-      return;
-    }
-    double d = 0;
-    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), d);
-    if (ec != std::errc{} || ptr != v->data() + v->size() || d < 0) {
-      fail(node, join(path, key), "must be a number ≥ 0");
-      return;
-    }
-    out = d;
-  }
-
-  void fraction(const YAML::Node& map, std::string_view key, const std::string& path, double& out,
-                double max) {
-    auto node = map[std::string(key)];
-    if (!node) {
-      return;
-    }
-    double d = -1;
-    number(map, key, path, d);
-    if (d < 0) {
-      return;  // number() reported it
-    }
-    if (d > max) {
-      fail(node, join(path, key), "must be at most " + std::to_string(static_cast<int>(max)));
-      return;
-    }
-    out = d;
-  }
-
-  void boolean(const YAML::Node& map, std::string_view key, const std::string& path, bool& out) {
-    auto node = map[std::string(key)];
-    if (!node) {
-      return;
-    }
-    auto v = text(node, join(path, key));
-    if (!v) {
-      return;
-    }
-    if (*v == "true") {
-      out = true;
-    } else if (*v == "false") {
-      out = false;
-    } else {
-      fail(node, join(path, key), "must be true or false");
-    }
-  }
-
-  void time(const YAML::Node& map, std::string_view key, const std::string& path, duration& out) {
-    auto node = map[std::string(key)];
-    if (!node) {
-      return;
-    }
-    auto v = text(node, join(path, key));
-    if (!v) {
-      return;
-    }
-    auto d = parse_duration(*v);
-    if (!d || d->count() <= 0) {
-      fail(node, join(path, key), "must be a positive duration with a unit, like 250ms, 5s or 2m");
-      return;
-    }
-    out = *d;
-  }
-
- private:
-  env_lookup env_;
-  std::vector<std::string> errors_;
-};
+using namespace config_detail;
 
 void read_retry(reader& r, const YAML::Node& node, const std::string& path, retry_config& c,
                 bool global) {
@@ -485,23 +356,6 @@ void read_listen(reader& r, const YAML::Node& node, config& c) {
   c.listen_port = static_cast<std::uint16_t>(port);
 }
 
-template <class T, class Fn>
-void read_list(reader& r, const YAML::Node& root, const char* key, std::vector<T>& out, Fn fn) {
-  auto list = root[key];
-  if (!list) {
-    return;
-  }
-  if (!list.IsSequence()) {
-    r.fail(list, key, "must be a list");
-    return;
-  }
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    T item;
-    fn(r, list[i], std::string(key) + "[" + std::to_string(i) + "]", item);
-    out.push_back(std::move(item));
-  }
-}
-
 // Cross-references: names unique, every model points at a known upstream.
 void link(reader& r, const YAML::Node& root, config& c) {
   std::set<std::string> seen;
@@ -581,7 +435,8 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   reader r(env);
   if (!r.check_map(root, "(top level)",
                    {"listen", "workers", "admin_token", "data_dir", "limits", "timeouts",
-                    "upstreams", "models", "retry", "rate_limits", "log"})) {
+                    "upstreams", "models", "retry", "rate_limits", "log", "trace", "metrics",
+                    "stats_flush", "feedback", "prompts", "experiments"})) {
     return make_error(errc::invalid_request, r.joined());
   }
   if (auto n = root["listen"]) {
@@ -646,7 +501,11 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   if (c.models.empty()) {
     r.fail(root, "models", "at least one model is required");
   }
+  read_observability(r, root, base_dir, c);
+  read_prompts(r, root, base_dir, c);
+  read_experiments(r, root, c);
   link(r, root, c);
+  link_experiments(r, root, c);
   if (!r.ok()) {
     return make_error(errc::invalid_request, r.joined());
   }

@@ -15,7 +15,7 @@ using boost::beast::http::status;
 constexpr auto down = error_source::downstream;
 constexpr auto up = error_source::upstream;
 constexpr auto self = error_source::internal;
-constexpr std::array<error_info, 16> table{{
+constexpr std::array<error_info, 18> table{{
     // status, OpenAI type, OpenAI code, taxonomy, source, close, retry may help
     {status::bad_request, "invalid_request_error", "", "invalid_request", down, false, false},
     {status::not_found, "invalid_request_error", "model_not_found", "invalid_request", down, false,
@@ -45,9 +45,12 @@ constexpr std::array<error_info, 16> table{{
      true, true},
     {status::internal_server_error, "server_error", "internal_error", "internal", self, true,
      false},
+    {status::unauthorized, "invalid_request_error", "invalid_api_key", "auth_error", down, false,
+     false},
+    {status::conflict, "invalid_request_error", "conflict", "invalid_request", down, false, false},
 }};
 
-static_assert(table.size() == static_cast<std::size_t>(errc::internal) + 1,
+static_assert(table.size() == static_cast<std::size_t>(errc::conflict) + 1,
               "every errc needs a row");
 
 boost::json::object error_object(const error& e) {

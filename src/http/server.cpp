@@ -1,6 +1,8 @@
 #include "switchyard/http/server.hpp"
 
+#include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/session.hpp"
+#include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/http/worker.hpp"
 #include "switchyard/log/access_log.hpp"
 
@@ -24,13 +26,15 @@ shared_state::shared_state(const config& cfg)
   }
 }
 
-worker::worker(const config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
-               spdlog::logger* access, const std::string& models)
-    : cfg(c),
+worker::worker(std::size_t i, const config& c, shared_state& sh,
+               const std::atomic<bool>& drain_flag, spdlog::logger* access,
+               spdlog::logger* trace)
+    : index(i),
+      cfg(c),
       shared(sh),
       draining(drain_flag),
       access_log(io.get_executor(), access),
-      models_json(models) {
+      trace_log(io.get_executor(), trace) {
   for (const auto& up : cfg.upstreams) {
     tls.push_back(up.tls ? make_client_tls_context(up) : nullptr);
     pools.push_back(std::make_unique<upstream_pool>(io.get_executor(), up, tls.back().get()));
@@ -50,15 +54,6 @@ worker::~worker() {
 }
 
 namespace {
-
-std::string build_models_json(const config& cfg) {
-  boost::json::array data;
-  for (const auto& m : cfg.models) {
-    data.push_back(
-        {{"id", m.name}, {"object", "model"}, {"created", 0}, {"owned_by", "switchyard"}});
-  }
-  return boost::json::serialize(boost::json::object{{"object", "list"}, {"data", data}});
-}
 
 net::awaitable<void> accept_loop(worker& w) {
   for (;;) {
@@ -93,11 +88,38 @@ net::awaitable<void> accept_loop(worker& w) {
 
 }  // namespace
 
-server::server(std::shared_ptr<const config> cfg)
+server::server(std::shared_ptr<const config> cfg, std::string config_path)
     : cfg_(std::move(cfg)),
-      models_json_(build_models_json(*cfg_)),
       access_log_(make_access_logger(cfg_->log)),
-      shared_(std::make_unique<shared_state>(*cfg_)) {}
+      trace_log_(make_trace_logger(cfg_->trace)),
+      shared_(std::make_unique<shared_state>(*cfg_)) {
+  const unsigned n =
+      cfg_->workers ? cfg_->workers : std::max(1u, std::thread::hardware_concurrency());
+  auto engine = experiment_engine::open(cfg_, std::move(config_path), n);
+  if (!engine) {
+    throw std::runtime_error("experiment store: " + engine.error().message);
+  }
+  experiments_ = std::move(*engine);
+  shared_->experiments = experiments_.get();
+  metrics_ = std::make_unique<gateway_metrics>(*cfg_, n + 1, *shared_);
+  shared_->metrics = metrics_.get();
+  experiments_->on_guardrail = [m = metrics_.get()](const std::string& e, const std::string& v,
+                                                    const std::string& reason) {
+    m->guardrail_trips.with({e, v, reason}).inc();
+  };
+  shared_->reload = [this] { return reload(); };
+}
+
+result<void> server::reload() {
+  auto r = experiments_->reload();
+  if (r) {
+    spdlog::info("configuration reloaded");
+  } else {
+    spdlog::error("configuration reload rejected, keeping the running one: {}",
+                  r.error().message);
+  }
+  return r;
+}
 
 server::~server() {
   if (!threads_.empty()) {
@@ -107,11 +129,14 @@ server::~server() {
 }
 
 void server::start() {
-  unsigned n = cfg_->workers ? cfg_->workers : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n =
+      cfg_->workers ? cfg_->workers : std::max(1u, std::thread::hardware_concurrency());
+  experiments_->start();
   auto address = net::ip::make_address(cfg_->listen_host);
   std::uint16_t port = cfg_->listen_port;
   for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<worker>(*cfg_, *shared_, draining_, access_log_.get(), models_json_);
+    auto w = std::make_unique<worker>(i, *cfg_, *shared_, draining_, access_log_.get(),
+                                      trace_log_.get());
     tcp::endpoint ep(address, port);
     w->acceptor = std::make_unique<tcp::acceptor>(w->io);
     w->acceptor->open(ep.protocol());
@@ -140,6 +165,7 @@ void server::start() {
       }
     });
     threads_.emplace_back([this, wk = w.get()] {
+      metrics::set_thread_shard(wk->index);
       wk->io.run();
       std::lock_guard lock(mutex_);
       --running_;
@@ -188,8 +214,12 @@ bool server::wait(steady_clock::time_point deadline) {
     }
   }
   threads_.clear();
+  experiments_->stop();  // the last statistics reach the store
   if (access_log_) {
     access_log_->flush();
+  }
+  if (trace_log_) {
+    trace_log_->flush();
   }
   return clean;
 }

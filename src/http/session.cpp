@@ -1,6 +1,8 @@
 #include "switchyard/http/session.hpp"
 
+#include "switchyard/http/api.hpp"
 #include "switchyard/http/responses.hpp"
+#include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/lifecycle.hpp"
@@ -92,9 +94,8 @@ string_response local_response(worker& w, const http::request<http::string_body>
                                req.version(), keep, id)
                : json_response(http::status::ok, R"({"status":"ready"})", req.version(), keep, id);
   }
-  if (path == "/v1/models") {
-    return get ? json_response(http::status::ok, w.models_json, req.version(), keep, id)
-               : not_allowed();
+  if (auto res = handle_api(w, req, path, keep, id)) {
+    return std::move(*res);
   }
   if (path.starts_with("/v1/models/")) {
     if (!get) {
@@ -102,7 +103,7 @@ string_response local_response(worker& w, const http::request<http::string_body>
     }
     std::string name(path.substr(std::string_view("/v1/models/").size()));
     rec.model = name;
-    if (!w.cfg.find_model(name)) {
+    if (!w.shared.experiments->current()->cfg->find_model(name)) {
       return error_response(
           make_error(errc::model_not_found, "The model `" + name + "` does not exist.", "model"),
           req.version(), keep, id);
@@ -168,6 +169,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     stream.expires_after(cfg.timeouts.request);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     access_record rec;
+    std::string trace_text;
     std::optional<error> refusal;
     if (hec) {
       refusal = read_error(hec);
@@ -212,6 +214,9 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       rec.error = describe(refusal->code).error_type;
       co_await write_response(stream, res, cfg.timeouts.stream_idle);
     } else if (auto ep = proxied_endpoint(rec.path); ep && req.method() == http::verb::post) {
+      if (w.trace_log.enabled() && cfg.trace.include_text) {
+        trace_text = req.body();  // the proxy moves the body on; the trace wants it as sent
+      }
       keep = co_await proxy_request(w, stream, buffer, req, *ep, rec);
     } else {
       keep = req.keep_alive() && !w.draining.load();
@@ -222,7 +227,12 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     }
     rec.duration_ms =
         std::chrono::duration<double, std::milli>(steady_clock::now() - start).count();
+    w.shared.metrics->observe(rec);
     w.access_log.add(rec);
+    if (w.trace_log.enabled() && !rec.endpoint.empty()) {
+      rec.request_text = trace_text;  // empty unless trace.include_text asks for it
+      w.trace_log.add(rec);
+    }
     if (!keep) {
       break;
     }

@@ -5,6 +5,7 @@
 #include <fmt/chrono.h>
 #include <spdlog/async.h>
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -69,9 +70,47 @@ std::string format_access_line(const access_record& r) {
   if (r.usage) {
     out += fmt::format(",\"prompt_tokens\":{},\"completion_tokens\":{}", r.usage->prompt_tokens,
                        r.usage->completion_tokens);
+    if (r.usage_estimated) {
+      out += ",\"usage_estimated\":true";
+    }
+  }
+  if (r.ttft_ms >= 0) {
+    out += fmt::format(",\"ttft_ms\":{:.3f}", r.ttft_ms);
+  }
+  if (r.cost_usd > 0) {
+    out += fmt::format(",\"cost_usd\":{:.9g}", r.cost_usd);
+  }
+  if (!r.experiment.empty()) {
+    field(out, "experiment", r.experiment);
+    field(out, "variant", r.variant);
+    if (!r.prompt_version.empty()) {
+      field(out, "prompt_version", r.prompt_version);
+    }
+  }
+  if (!r.assignment.empty()) {
+    field(out, "assignment", r.assignment);  // why in (or not in) an experiment
+  }
+  if (!r.request_text.empty()) {
+    field(out, "request_text", r.request_text);  // trace.include_text only
   }
   out += '}';
   return out;
+}
+
+std::shared_ptr<spdlog::logger> make_trace_logger(const trace_config& cfg) {
+  if (cfg.path.empty()) {
+    return nullptr;
+  }
+  // Its own thread pool queue, so a slow trace disk never delays the access log; rotation by
+  // size keeps the disk bounded.
+  auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+      cfg.path, static_cast<std::size_t>(cfg.max_bytes), cfg.max_files);
+  static auto pool = std::make_shared<spdlog::details::thread_pool>(64 * 1024, 1);
+  auto logger = std::make_shared<spdlog::async_logger>(
+      "trace", sink, pool, spdlog::async_overflow_policy::overrun_oldest);
+  logger->set_pattern("%v");
+  logger->set_level(spdlog::level::info);
+  return logger;
 }
 
 std::shared_ptr<spdlog::logger> make_access_logger(const log_config& cfg) {

@@ -1,5 +1,6 @@
 #include "switchyard/proxy/attempt.hpp"
 
+#include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/response_meter.hpp"
 
@@ -69,7 +70,9 @@ class relay {
         parser_(parser),
         sse_(is_event_stream(parser.get().base())),
         meter_(sse_, ctx.w.cfg.limits.max_event_bytes),
-        buf_(std::make_unique<char[]>(relay_buffer_bytes)) {}
+        buf_(std::make_unique<char[]>(relay_buffer_bytes)) {
+    meter_.strip_usage(sse_ && ctx.strip_usage);
+  }
 
   net::awaitable<attempt_outcome> run();
 
@@ -103,8 +106,26 @@ net::awaitable<beast::error_code> relay::read_some() {
   }
   std::size_t got = relay_buffer_bytes - parser_.get().body().size;
   if (got > 0) {
+    const auto events_before = meter_.events();
+    const bool content_before = meter_.saw_content();
     if (auto fed = meter_.feed(std::string_view(buf_.get(), got), ctx_.w.json); !fed) {
       co_return http::error::bad_chunk;  // an over-long event: the framing cannot be trusted
+    }
+    if (meter_.saw_content()) {
+      // Time to first token, then the gaps between events (a read's events share its gap).
+      const auto now = steady_clock::now();
+      const auto fresh = meter_.events() - events_before;
+      if (!content_before) {
+        ctx_.first_token = now;
+      } else if (fresh > 0 && ctx_.on_gap) {
+        const double gap =
+            std::chrono::duration<double>(now - ctx_.last_token).count() / static_cast<double>(fresh);
+        for (std::uint64_t i = 0; i < fresh; ++i) {
+          ctx_.on_gap(ctx_.on_gap_arg, gap);
+        }
+      }
+      ctx_.last_token = now;
+      ctx_.token_events += fresh;
     }
   }
   co_return ec;
@@ -235,6 +256,21 @@ net::awaitable<attempt_outcome> relay::run() {
   ctx_.rec.status = up.result_int();
   ctx_.rec.stream = sse_;
   client_serializer sr(res);
+  struct stream_gauge {  // active SSE streams for /metrics
+    metrics::gauge* g;
+    explicit stream_gauge(metrics::gauge* gg) : g(gg) {
+      if (g) {
+        g->add(1);
+      }
+    }
+    ~stream_gauge() {
+      if (g) {
+        g->sub(1);
+      }
+    }
+    stream_gauge(const stream_gauge&) = delete;
+    stream_gauge& operator=(const stream_gauge&) = delete;
+  } streaming(sse_ ? &ctx_.w.shared.metrics->active_streams.with() : nullptr);
 
   std::optional<error> failure;
   for (bool first = true;;) {

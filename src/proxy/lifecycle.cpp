@@ -3,7 +3,16 @@
 #include "switchyard/http/responses.hpp"
 #include "switchyard/proxy/attempt.hpp"
 #include "switchyard/proxy/headers.hpp"
+#include "switchyard/proxy/rewrite.hpp"
 
+#include "switchyard/experiments/engine.hpp"
+#include "switchyard/experiments/feedback_id.hpp"
+#include "switchyard/metrics/gateway_metrics.hpp"
+
+#include <boost/json.hpp>
+
+#include <cmath>
+#include <cstdio>
 #include <random>
 
 namespace switchyard {
@@ -30,6 +39,201 @@ std::string_view bearer_token(const http::request<http::string_body>& req) {
   if (auth.size() > prefix.size() && beast::iequals(auth.substr(0, prefix.size()), prefix)) {
     return auth.substr(prefix.size());
   }
+  return {};
+}
+
+
+string_response with_headers(string_response res, const http::fields& extra) {
+  for (const auto& h : extra) {
+    res.set(h.name_string(), h.value());
+  }
+  return res;
+}
+
+// A prompt version rendered into the edit: a system message (chat) or the wrapped prompt.
+result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string& body,
+                           const request_fields& f, body_edit& edit) {
+  if (ep == endpoint::completions && !f.prompt_is_string) {
+    return make_error(errc::invalid_request,
+                      "prompt version " + pp.ref + " wraps a string prompt; this request's prompt "
+                      "is an array",
+                      "prompt");
+  }
+  boost::json::object meta;
+  if (const auto* m = f.find("metadata"); m && !pp.tmpl.variables().empty()) {
+    std::size_t i = static_cast<std::size_t>(m - f.members.data());
+    boost::system::error_code ec;
+    auto v = boost::json::parse(
+        std::string_view(body).substr(m->value_begin, f.member_end(body, i) - m->value_begin), ec);
+    if (!ec && v.is_object()) {
+      meta = std::move(v.as_object());
+    }
+  }
+  std::vector<std::string> scratch;  // numbers and booleans given as metadata, as text
+  scratch.reserve(pp.tmpl.variables().size());
+  auto lookup = [&](std::string_view name) -> std::optional<std::string_view> {
+    if (ep == endpoint::completions && name == "input") {
+      return std::string_view(f.prompt);
+    }
+    auto it = meta.find(name);
+    if (it == meta.end() || it->value().is_null()) {
+      return std::nullopt;
+    }
+    if (it->value().is_string()) {
+      return std::string_view(it->value().as_string());
+    }
+    scratch.push_back(boost::json::serialize(it->value()));
+    return std::string_view(scratch.back());
+  };
+  auto text = pp.tmpl.render(lookup, pp.cfg->defaults, pp.ref);
+  if (!text) {
+    return text.error();
+  }
+  if (ep == endpoint::completions) {
+    const auto& vars = pp.tmpl.variables();
+    if (std::find(vars.begin(), vars.end(), "input") == vars.end()) {
+      *text += "\n\n";  // no {{input}}: the client's prompt follows the template
+      *text += f.prompt;
+    }
+    append_json_escaped(edit.prompt, *text);
+  } else {
+    append_json_escaped(edit.system_message, *text);
+    edit.replace_system = pp.cfg->replace_system;
+  }
+  return {};
+}
+
+// Tokens and cost of the finished request (estimated when the upstream gave no usage), and
+// its contribution to the experiment's statistics when its exposure was randomised.
+void account(worker& w, const plan& p, const assignment& a, const model_config& model,
+             access_record& rec, const attempt_context& ctx, steady_clock::time_point start) {
+  const auto now = steady_clock::now();
+  const double ms = std::chrono::duration<double, std::milli>(now - start).count();
+  rec.upstream_ms = std::chrono::duration<double, std::milli>(ctx.upstream_time).count();
+  double in = 0, out = 0;
+  if (rec.usage) {
+    in = static_cast<double>(rec.usage->prompt_tokens);
+    out = static_cast<double>(rec.usage->completion_tokens);
+  } else if (rec.status >= 200 && rec.status < 300) {
+    // About 4 bytes per token; a stream sends about one event per token.
+    rec.usage_estimated = true;
+    in = std::ceil(static_cast<double>(rec.bytes_in) / 4);
+    out = ctx.token_events > 0 ? static_cast<double>(ctx.token_events)
+                               : std::ceil(static_cast<double>(rec.bytes_out) / 4);
+    rec.usage = token_usage{static_cast<std::int64_t>(in), static_cast<std::int64_t>(out),
+                            static_cast<std::int64_t>(in + out)};
+  }
+  rec.cost_usd = cost_usd(model.price, in, out);
+  if (!a.counted || rec.status == 499) {
+    return;  // not randomised (override, paused…) or cut short by the client
+  }
+  experiment_outcome o;
+  o.error = rec.status >= 500 || rec.status == 429;
+  o.latency_ms = ms;
+  o.ttft_ms = rec.ttft_ms;
+  o.input_tokens = in;
+  o.output_tokens = out;
+  o.cost_usd = rec.cost_usd;
+  o.unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  w.shared.experiments->record(w.index, p, a, o);
+}
+
+// Matches the request against the experiments of this snapshot and assigns a variant.
+assignment assign_request(worker& w, const plan& p, const http::request<http::string_body>& req,
+                          endpoint ep, const request_fields& f, const std::string& body) {
+  if (p.experiments.empty()) {
+    return {};
+  }
+  (void)w;
+  request_view view;
+  view.model = f.model;
+  view.endpoint = endpoint_label(ep);
+  view.header = [&req](std::string_view name) { return std::string_view(req[name]); };
+  if (const auto* user = f.find("user")) {
+    // The raw JSON string without its quotes; ids with escapes are rare and hash consistently.
+    std::size_t i = static_cast<std::size_t>(user - f.members.data());
+    std::string_view raw = std::string_view(body).substr(
+        user->value_begin, f.member_end(body, i) - user->value_begin);
+    if (raw.size() >= 2 && raw.front() == '"') {
+      view.body_user = raw.substr(1, raw.size() - 2);
+    }
+  }
+  view.api_key = bearer_token(req);
+  view.override_header = req["x-switchyard-variant"];
+  view.random01 = uniform01();
+  return assign(p, view);
+}
+
+// The response headers and access-log fields that say which experiment and variant served.
+void tag_request(worker& w, const plan& p, const assignment& a,
+                 const http::request<http::string_body>& req, access_record& rec,
+                 http::fields& out) {
+  (void)p;
+  rec.assignment = a.reason;
+  if (!a.experiment) {
+    return;
+  }
+  rec.experiment = a.experiment->cfg->name;
+  rec.variant = a.variant->name;
+  rec.prompt_version = a.variant->prompt ? a.variant->prompt->ref : "";
+  out.set("x-switchyard-experiment", rec.experiment);
+  out.set("x-switchyard-variant", rec.variant);
+  if (!rec.prompt_version.empty()) {
+    out.set("x-switchyard-prompt-version", rec.prompt_version);
+  }
+  // A signed id carries the assignment, so feedback works on any replica and after restarts.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char nonce[17];
+  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(rng()));
+  feedback_claims claims{rec.experiment, rec.variant, rec.prompt_version,
+                         std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count(),
+                         nonce};
+  std::string id = sign_feedback_id(claims, w.shared.experiments->feedback_key());
+  out.set("x-switchyard-feedback-id", id);
+  if (req.count("x-request-id") == 0) {
+    rec.request_id = std::move(id);  // the client has no id of its own: ours is the signed one
+  }
+}
+
+// Applies the variant (model, params, prompt) and turns on stream usage; re-parses the body.
+result<void> rewrite_request(worker& w, const assignment& a, endpoint ep, std::string& body,
+                             request_fields& f, bool& strip_usage) {
+  body_edit edit;
+  if (const variant_plan* v = a.variant) {
+    if (v->model->name != f.model) {
+      std::string quoted = "\"";
+      append_json_escaped(quoted, v->model->name);
+      quoted += '"';
+      edit.set.emplace_back("model", std::move(quoted));
+    }
+    for (const auto& [k, val] : v->params) {
+      edit.set.emplace_back(k, val);
+    }
+    if (v->prompt && ep != endpoint::embeddings) {
+      if (auto r = render_prompt(*v->prompt, ep, body, f, edit); !r) {
+        return r.error();
+      }
+    }
+  }
+  if (auto so = usage_stream_options(body, f)) {
+    edit.set.emplace_back("stream_options", std::move(*so));
+    strip_usage = true;
+  }
+  if (edit.empty()) {
+    return {};
+  }
+  body = apply_edit(body, f, edit);
+  pad_for_simdjson(body);
+  auto again = parse_request_body(ep, w.json, body);
+  if (!again) {
+    return make_error(errc::internal, "the rewritten request does not parse: " +
+                                          again.error().message);
+  }
+  f = std::move(*again);
   return {};
 }
 
@@ -116,6 +320,9 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
     if (t > 0) {
       ctx.fallback = pool.config().name + "/" + upstream_model;
       ctx.rec.fallback = ctx.fallback;
+      w.shared.metrics->fallbacks
+          .with({w.pools[targets[0].upstream_index]->config().name, pool.config().name})
+          .inc();
     }
     http::request<http::string_body> upstream_req{
         http::verb::post, pool.config().path_prefix + std::string(endpoint_path(ep)), 11};
@@ -141,7 +348,9 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
       ctx.rec.upstream = pool.config().name;
       ctx.breaker = &breaker;
       ctx.breaker_recorded = false;
+      const auto attempt_start = steady_clock::now();
       auto outcome = co_await run_attempt(ctx, pool, upstream_req);
+      ctx.upstream_time += steady_clock::now() - attempt_start;
       slot.reset();
       if (ctx.st.client_gone) {
         co_return false;  // proves nothing about the upstream: no breaker record
@@ -170,8 +379,14 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
       }
       slot.emplace(w.shared.budget);
       ++ctx.rec.retries;
+      w.shared.metrics->retries
+          .with({pool.config().name,
+                 reason_label(outcome.failure, last_answer ? last_answer->result_int() : 0)})
+          .inc();
       net::steady_timer pause(w.io, next.wait);
+      const auto pause_start = steady_clock::now();
       co_await pause.async_wait(use_tuple);
+      ctx.upstream_time += steady_clock::now() - pause_start;
       if (ctx.st.client_gone) {
         co_return false;
       }
@@ -217,7 +432,8 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
     co_return co_await write_response(client, res, w.cfg.timeouts.stream_idle) && k;
   };
 
-  // Admit: parse the body once, route by model.
+  // Admit: parse the body once; match an experiment, assign a variant, rewrite; route by model.
+  const auto snapshot = w.shared.experiments->current();  // this request's config, to the end
   std::string& body = req.body();
   pad_for_simdjson(body);
   auto fields = parse_request_body(ep, w.json, body);
@@ -227,20 +443,32 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   }
   rec.model = fields->model;
   rec.stream = fields->stream;
-  const model_config* model = w.cfg.find_model(fields->model);
+  auto a = assign_request(w, *snapshot, req, ep, *fields, body);
+  http::fields exp_headers;
+  tag_request(w, *snapshot, a, req, rec, exp_headers);
+  const model_config* model = a.variant ? a.variant->model : snapshot->cfg->find_model(fields->model);
   if (!model) {
     auto e = make_error(
         errc::model_not_found,
         "The model `" + fields->model + "` does not exist or you do not have access to it.",
         "model");
     rec.error = describe(e.code).error_type;
-    co_return co_await reply(error_response(e, req.version(), keep, rec.request_id));
+    co_return co_await reply(with_headers(error_response(e, req.version(), keep, rec.request_id),
+                                          exp_headers));
+  }
+  rec.model_known = true;
+  bool strip_usage = false;
+  if (auto rewritten = rewrite_request(w, a, ep, body, *fields, strip_usage); !rewritten) {
+    rec.error = describe(rewritten.error().code).error_type;
+    co_return co_await reply(with_headers(
+        error_response(rewritten.error(), req.version(), keep, rec.request_id), exp_headers));
   }
   rec.upstream = w.pools[model->upstream_index]->config().name;
 
   // Rate limits: all-or-nothing across every configured scope, tokens reserved up front.
   const auto estimate = estimate_tokens(body.size(), fields->max_tokens, fields->n);
-  rate_request limits_key{bearer_token(req), req[w.shared.user_header], model->name, "", estimate};
+  rate_request limits_key{bearer_token(req), req[w.shared.user_header], model->name,
+                          rec.experiment.empty() ? std::string_view{} : rec.variant, estimate};
   auto admission = w.shared.limiter.admit(limits_key, now_ns());
   http::fields limit_headers;
   apply_headers(admission, limit_headers);
@@ -256,7 +484,7 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
                              " token limit: it may use up to " + std::to_string(estimate) +
                              " tokens (prompt plus max_tokens × n). Lower max_tokens or "
                              "shorten the prompt.");
-    auto res = error_response(e, req.version(), keep, rec.request_id);
+    auto res = with_headers(error_response(e, req.version(), keep, rec.request_id), exp_headers);
     for (const auto& h : limit_headers) {
       res.set(h.name_string(), h.value());
     }
@@ -266,12 +494,16 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
       res.erase("retry-after-ms");
     }
     rec.error = describe(e.code).error_type;
+    w.shared.metrics->rate_limited.with({admission.refused_scope_label}).inc();
     co_return co_await reply(std::move(res));
   }
 
   // Call upstream, retrying and falling back, while watching the client.
   in_flight counted(w.shared.budget);
   exchange_state st;
+  for (const auto& h : exp_headers) {
+    limit_headers.set(h.name_string(), h.value());
+  }
   attempt_context ctx{w,
                       client,
                       req,
@@ -285,24 +517,38 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
                       std::move(limit_headers),
                       nullptr,
                       false};
+  ctx.strip_usage = strip_usage;
+  ctx.on_gap = [](void* h, double seconds) { static_cast<metrics::histogram*>(h)->observe(seconds); };
+  ctx.on_gap_arg = w.shared.metrics->series_for(rec).inter_token;
+  struct gauge_hold {  // in flight for /metrics, however the coroutine ends
+    metrics::gauge& g;
+    explicit gauge_hold(metrics::gauge& gg) : g(gg) { g.add(1); }
+    ~gauge_hold() { g.sub(1); }
+    gauge_hold(const gauge_hold&) = delete;
+    gauge_hold& operator=(const gauge_hold&) = delete;
+  } inflight_gauge(w.shared.metrics->inflight.with());
   std::optional<token_usage> usage;
   auto outcome = co_await (drive(ctx, *model, *fields, ep, body, usage) ||
                            watch_client(client, client_buffer, st));
   rec.attempts = ctx.attempts;
   rec.usage = usage;
+  if (ctx.first_token != steady_clock::time_point{}) {
+    rec.ttft_ms = std::chrono::duration<double, std::milli>(ctx.first_token - start).count();
+  }
   std::optional<std::uint64_t> actual;
   if (usage) {
     actual = static_cast<std::uint64_t>(usage->total_tokens);
   }
   w.shared.limiter.finish(admission, actual, now_ns());
-  if (outcome.index() == 1 || st.client_gone) {
+  const bool gone = outcome.index() == 1 || st.client_gone;
+  if (gone) {
     if (!st.response_started) {
       rec.status = 499;  // nginx's "client closed request"
     }
     rec.error = "client_closed";
-    co_return false;
   }
-  co_return std::get<0>(outcome);
+  account(w, *snapshot, a, *model, rec, ctx, start);
+  co_return gone ? false : std::get<0>(outcome);
 }
 
 }  // namespace switchyard

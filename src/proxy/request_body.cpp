@@ -112,6 +112,10 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
                                    : ep == endpoint::completions    ? "prompt"
                                                                     : "input";
   for (auto field : obj) {
+    simdjson::ondemand::raw_json_string raw_key;
+    if (field.key().get(raw_key)) {
+      return unparsable();
+    }
     std::string_view key;
     if (field.unescaped_key().get(key)) {
       return unparsable();
@@ -123,6 +127,20 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
     json_type t{};
     if (value.type().get(t)) {
       return unparsable();
+    }
+    {
+      // The raw key starts right after its opening quote and ends before the closing one.
+      const char* k = raw_key.raw();
+      std::string_view token = value.raw_json_token();
+      const auto kb = static_cast<std::size_t>(k - body.data()) - 1;
+      std::size_t ke = kb + 1;
+      while (ke < body.size() && body[ke] != '"') {
+        ke += body[ke] == '\\' ? 2u : 1u;  // skip escaped characters; bounded by the body
+      }
+      ke = std::min(ke, body.size());
+      out.members.push_back(
+          {std::string_view(body).substr(kb + 1, ke - kb - 1), kb,
+           static_cast<std::size_t>(token.data() - body.data())});
     }
     if (key == "model") {
       std::string_view raw;
@@ -158,7 +176,11 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
           out.max_tokens = v;
         }
       }
+    } else if (key == "store" && t == json_type::boolean) {
+      bool b = false;
+      out.store = !value.get_bool().get(b) && b;
     } else if (key == "stream_options" && t == json_type::object) {
+      out.has_stream_options = true;
       simdjson::ondemand::object options;
       if (value.get_object().get(options)) {
         return unparsable();
@@ -196,6 +218,21 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
                                std::string(type_name(mt)),
                            "messages[" + std::to_string(count) + "]");
           }
+          if (count < 2) {
+            simdjson::ondemand::value m;
+            if (message.get(m)) {
+              return unparsable();
+            }
+            auto begin = static_cast<std::size_t>(m.raw_json_token().data() - body.data());
+            (count == 0 ? out.first_message_begin : out.second_message_begin) = begin;
+            if (count == 0) {
+              std::string_view role;
+              simdjson::ondemand::object mo;
+              if (!m.get_object().get(mo) && !mo.find_field_unordered("role").get(role)) {
+                out.first_message_system = role == "system" || role == "developer";
+              }
+            }
+          }
           ++count;
         }
         if (count == 0) {
@@ -205,6 +242,13 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
         return invalid(std::string(payload) + " must be a string or an array, got " +
                            std::string(type_name(t)),
                        std::string(payload));
+      } else if (ep == endpoint::completions && t == json_type::string) {
+        std::string_view text;
+        if (value.get_string().get(text)) {
+          return unparsable();
+        }
+        out.prompt.assign(text);
+        out.prompt_is_string = true;
       }
       has_payload = true;
     }
@@ -212,6 +256,13 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
   const char* trailing = nullptr;
   if (!doc.current_location().get(trailing)) {
     return unparsable();  // bytes after the object: there is a location still in bounds
+  }
+  {
+    std::size_t end = body.size();
+    while (end > 0 && body[end - 1] != '}') {
+      --end;  // trailing whitespace only: the parser rejected anything else
+    }
+    out.object_end = end > 0 ? end - 1 : 0;
   }
   if (!has_model) {
     return invalid("you must provide a model parameter", "model");
@@ -221,6 +272,31 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
                    std::string(payload));
   }
   return out;
+}
+
+const body_member* request_fields::find(std::string_view key) const noexcept {
+  for (const auto& m : members) {
+    if (m.key == key) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+std::size_t request_fields::member_end(std::string_view body, std::size_t i) const noexcept {
+  // Between a value and what follows there is only whitespace and at most one comma.
+  std::size_t end = i + 1 < members.size() ? members[i + 1].begin : object_end;
+  auto ws = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; };
+  while (end > members[i].value_begin && ws(body[end - 1])) {
+    --end;
+  }
+  if (i + 1 < members.size() && end > members[i].value_begin && body[end - 1] == ',') {
+    --end;
+    while (end > members[i].value_begin && ws(body[end - 1])) {
+      --end;
+    }
+  }
+  return end;
 }
 
 void append_json_escaped(std::string& out, std::string_view text) {

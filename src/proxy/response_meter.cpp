@@ -89,7 +89,7 @@ response_meter::response_meter(bool sse, std::size_t max_event_bytes)
 
 result<void> response_meter::feed(std::string_view chunk, simdjson::ondemand::parser& parser) {
   if (!sse_) {
-    ready_.append(chunk);
+    ready_.append(chunk);  // (usage is only injected into streams)
     tail_.append(chunk.substr(chunk.size() > tail_keep ? chunk.size() - tail_keep : 0));
     if (tail_.size() > 2 * tail_keep) {
       tail_.erase(0, tail_.size() - tail_keep);
@@ -108,10 +108,53 @@ result<void> response_meter::feed(std::string_view chunk, simdjson::ondemand::pa
     held_.append(chunk);
     return {};
   }
-  ready_.append(held_);
-  ready_.append(chunk.substr(0, *boundary));
+  if (strip_usage_) {
+    held_.append(chunk.substr(0, *boundary));
+    append_ready(held_);
+  } else {
+    ready_.append(held_);
+    ready_.append(chunk.substr(0, *boundary));
+  }
   held_.assign(chunk.substr(*boundary));
   return {};
+}
+
+void response_meter::append_ready(std::string_view blocks) {
+  strip_usage_events(blocks, ready_);
+}
+
+void strip_usage_events(std::string_view blocks, std::string& out) {
+  while (!blocks.empty()) {
+    // One block ends at a blank line ("\n\n", or "\r\n\r\n").
+    std::size_t end = blocks.find("\n\n");
+    std::size_t crlf = blocks.find("\r\n\r\n");
+    std::size_t len = blocks.size();
+    if (end != std::string_view::npos && (crlf == std::string_view::npos || end < crlf)) {
+      len = end + 2;
+    } else if (crlf != std::string_view::npos) {
+      len = crlf + 4;
+    }
+    std::string_view block = blocks.substr(0, len);
+    blocks.remove_prefix(len);
+    if (block.find("\"choices\":[]") != std::string_view::npos &&
+        block.find("\"usage\":{") != std::string_view::npos) {
+      continue;  // the usage-only chunk
+    }
+    // A key's quote is never inside a string (there it is escaped), so these are real members.
+    for (;;) {
+      std::size_t at = block.find(",\"usage\":null");
+      std::size_t skip = 13;
+      if (at == std::string_view::npos) {
+        at = block.find("\"usage\":null,");
+        if (at == std::string_view::npos) {
+          break;
+        }
+      }
+      out.append(block.substr(0, at));
+      block.remove_prefix(at + skip);
+    }
+    out.append(block);
+  }
 }
 
 void response_meter::on_event(const sse_event& e, simdjson::ondemand::parser& parser) {

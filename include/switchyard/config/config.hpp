@@ -22,6 +22,7 @@ struct limits_config {
   std::uint32_t max_event_bytes = 4 * 1024 * 1024;
   /// Concurrent client connections per worker before new ones are refused.
   std::uint32_t max_connections_per_worker = 20000;
+  bool operator==(const limits_config&) const = default;
 };
 
 /// Every wait in the gateway has one of these deadlines.
@@ -32,6 +33,7 @@ struct timeouts_config {
   duration first_byte{60'000};    // request sent → first response byte from the upstream
   duration stream_idle{300'000};  // gap between two reads/writes while relaying a response
   duration drain{30'000};         // graceful shutdown budget
+  bool operator==(const timeouts_config&) const = default;
 };
 
 /// Circuit breaking for one upstream: eject after `consecutive_failures` in a row, or when the
@@ -45,6 +47,7 @@ struct breaker_config {
   duration window{10'000};
   duration cooldown{5'000};
   duration max_cooldown{300'000};
+  bool operator==(const breaker_config&) const = default;
 };
 
 /// Retries of one upstream call (global, overridable per model).
@@ -60,6 +63,7 @@ struct retry_config {
   /// can be retried invisibly, but no longer than these budgets.
   std::uint32_t stream_hold_bytes = 64 * 1024;
   duration stream_hold_time{10'000};
+  bool operator==(const retry_config&) const = default;
 };
 
 /// Where requests go: an OpenAI-compatible API.
@@ -81,6 +85,7 @@ struct upstream_config {
   std::string host;
   std::string port;
   std::string path_prefix;  // e.g. "/v1"; never ends with '/'
+  bool operator==(const upstream_config&) const = default;
 };
 
 /// Token prices used for cost accounting.
@@ -119,12 +124,101 @@ struct rate_limit_config {
   duration period{60'000};
   std::uint64_t tokens_per_minute = 0;
   std::uint32_t concurrent = 0;  // requests in flight at once
+  bool operator==(const rate_limit_config&) const = default;
 };
 
 /// Log sinks.
 struct log_config {
   std::string level = "info";     // trace|debug|info|warn|error|off
   std::string access = "stdout";  // stdout | off | a file path
+  bool operator==(const log_config&) const = default;
+};
+
+/// Optional JSON Lines trace, one line per request, written off the request path.
+struct trace_config {
+  std::string path;                              // "" = no trace
+  std::uint64_t max_bytes = 100ull * 1024 * 1024;  // rotate when a file reaches this size
+  std::uint32_t max_files = 5;                   // rotated files kept
+  bool include_text = false;  // prompt and completion text, only when asked for
+  bool operator==(const trace_config&) const = default;
+};
+
+/// Histogram buckets (seconds) for /metrics.
+struct metrics_config {
+  std::vector<double> latency_buckets;   // empty = 5 ms .. 120 s
+  std::vector<double> overhead_buckets;  // empty = 10 µs .. 100 ms
+  bool operator==(const metrics_config&) const = default;
+};
+
+/// One immutable version of a prompt.
+struct prompt_version_config {
+  std::string version;
+  std::string text;  // the template, inline or read from `file`
+  std::string file;  // as written in the config ("" = inline)
+  bool replace_system = false;  // chat: replace the client's system message instead of adding one
+  std::map<std::string, std::string, std::less<>> defaults;  // for missing metadata variables
+};
+
+struct prompt_config {
+  std::string name;
+  std::vector<prompt_version_config> versions;
+};
+
+/// One arm of an experiment: a prompt version, a model and parameters.
+struct variant_config {
+  std::string name;
+  double weight = -1;  // < 0 = not given (equal split of what the given weights leave)
+  std::string prompt;  // "name@version", "" = no prompt
+  std::string model;   // a `models:` name, "" = the requested model
+  /// Request fields set on the upstream request, as JSON text (`temperature` → `0.4`).
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+/// How the statistics judge an experiment.
+struct analysis_config {
+  /// feedback_success | score | error_rate | latency | ttft | cost
+  std::string primary_metric = "feedback_success";
+  double minimum_detectable_effect = 0.1;  // relative, for the sample size still needed
+  double alpha = 0.05;
+  double power = 0.8;
+  std::uint64_t min_samples = 100;  // per variant before any verdict
+};
+
+/// Automatic pause of a variant that is significantly worse than control.
+struct guardrails_config {
+  double max_error_rate_increase = -1;   // absolute, e.g. 0.05; < 0 = off
+  double max_p95_latency_increase = -1;  // relative, e.g. 0.5 = 50 % slower; < 0 = off
+  double daily_budget_usd = 0;           // per variant per UTC day; 0 = off
+  std::uint64_t min_requests = 200;      // per variant before a guardrail may trip
+  double alpha = 0.01;                   // one-sided significance for the tests
+};
+
+enum class unit_kind { header, body_user, api_key, request };
+
+struct experiment_config {
+  std::string name;
+  std::string match_model;     // requested model name that enters the experiment
+  std::string match_endpoint;  // "" = any of chat_completions, completions, embeddings
+  std::string match_header;    // "" = none; else only requests with this header…
+  std::string match_header_value;  // …equal to this value ("" = any value)
+  std::string unit = "header:x-user-id";
+  unit_kind unit_type = unit_kind::header;
+  std::string unit_header = "x-user-id";  // for unit_kind::header
+  std::string seed;                       // defaults to the name
+  double coverage = 1;
+  std::string ns;  // namespace name ("" = none): mutually exclusive experiments share it
+  double ns_lo = 0, ns_hi = 1;
+  std::string status = "running";  // running | paused | concluded
+  std::string winner;              // variant everyone gets when concluded
+  bool allow_override = true;      // x-switchyard-variant: <experiment>=<variant>
+  std::vector<variant_config> variants;  // the first is control
+  analysis_config analysis;
+  guardrails_config guardrails;
+};
+
+/// Feedback ids are signed so any replica can verify them without shared state.
+struct feedback_config {
+  std::string signing_key;  // "" = generated once and kept in data_dir/feedback.key
 };
 
 /// The whole configuration, immutable once loaded.
@@ -141,10 +235,24 @@ struct config {
   retry_config retry;
   std::vector<rate_limit_config> rate_limits;
   log_config log;
+  trace_config trace;
+  metrics_config metrics;
+  duration stats_flush{1'000};  // how often experiment statistics reach the store
+  feedback_config feedback;
+  std::vector<prompt_config> prompts;
+  std::vector<experiment_config> experiments;
 
   /// The model entry for a client-facing name, or nullptr.
   const model_config* find_model(std::string_view name) const noexcept;
+  /// The prompt version for "name@version", or nullptr.
+  const prompt_version_config* find_prompt(std::string_view ref) const noexcept;
+  const experiment_config* find_experiment(std::string_view name) const noexcept;
 };
+
+/// What a reload may change without a restart: everything except `listen`, `workers`,
+/// `data_dir`, `limits`, `timeouts`, `upstreams`, `rate_limits`, `retry` (budget) and `log`.
+/// Returns the first key that differs and needs a restart, or "" when `next` can be applied.
+std::string restart_required(const config& current, const config& next);
 
 /// Environment lookup, injectable for tests.
 using env_lookup = std::optional<std::string> (*)(const char* name);

@@ -28,6 +28,8 @@ enum class errc {
   upstream_ejected,    // every target's circuit breaker is open
   shutting_down,       // the gateway is draining
   internal,            // a bug
+  unauthorized,        // an admin route without the right token
+  conflict,            // the request contradicts the current state (e.g. a bad reload)
 };
 
 /// Which side caused the failure (Pingora's error source); used in logs and metrics.

@@ -18,12 +18,16 @@ namespace switchyard {
 
 struct worker;
 struct shared_state;
+class experiment_engine;
+struct gateway_metrics;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag.
 class server {
  public:
-  explicit server(std::shared_ptr<const config> cfg);
+  /// Opens the experiment store (throws std::runtime_error when it cannot). `config_path` is
+  /// what a reload (SIGHUP, POST /api/v1/reload) re-reads; "" = no reload.
+  explicit server(std::shared_ptr<const config> cfg, std::string config_path = "");
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -47,11 +51,18 @@ class server {
 
   bool draining() const noexcept { return draining_.load(); }
 
+  /// Re-reads the config file and applies it atomically, or keeps the running one (logged).
+  result<void> reload();
+
+  experiment_engine& experiments() noexcept { return *experiments_; }
+
  private:
   std::shared_ptr<const config> cfg_;
-  std::string models_json_;
   std::shared_ptr<spdlog::logger> access_log_;
+  std::shared_ptr<spdlog::logger> trace_log_;
   std::unique_ptr<shared_state> shared_;  // outlives the workers (declared before them)
+  std::unique_ptr<experiment_engine> experiments_;
+  std::unique_ptr<gateway_metrics> metrics_;
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;

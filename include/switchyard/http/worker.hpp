@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -21,6 +22,9 @@ class logger;
 }
 
 namespace switchyard {
+
+class experiment_engine;
+struct gateway_metrics;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -35,13 +39,16 @@ struct shared_state {
   retry_budget budget;
   std::vector<std::unique_ptr<circuit_breaker>> breakers;  // per upstream, same index
   std::string user_header;  // where the `user` rate-limit scope reads the user id
+  experiment_engine* experiments = nullptr;  // the config snapshot, statistics, feedback
+  gateway_metrics* metrics = nullptr;        // /metrics
+  std::function<result<void>()> reload;      // POST /api/v1/reload
 };
 
 /// Everything one worker thread owns. Only that thread touches it (shared-nothing hot path);
 /// `draining` is the one cross-thread flag.
 struct worker {
-  worker(const config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
-         spdlog::logger* access, const std::string& models);
+  worker(std::size_t index, const config& c, shared_state& sh,
+         const std::atomic<bool>& drain_flag, spdlog::logger* access, spdlog::logger* trace);
   /// Destroys pending coroutines (after a hard stop) while the pools and the session set they
   /// refer to still exist.
   ~worker();
@@ -54,11 +61,12 @@ struct worker {
 
  public:
   net::io_context& io = *io_owner_;
-  const config& cfg;
+  std::size_t index;  // this worker's statistics and metrics shard
+  const config& cfg;  // the boot config: listeners, limits, timeouts, upstreams (restart-only)
   shared_state& shared;
   const std::atomic<bool>& draining;
   access_batcher access_log;
-  const std::string& models_json;                     // GET /v1/models, built once
+  access_batcher trace_log;  // trace.path; no logger = off
   std::vector<std::unique_ptr<ssl::context>> tls;     // per upstream; null for plain HTTP
   std::vector<std::unique_ptr<upstream_pool>> pools;  // per upstream, same index as cfg.upstreams
   simdjson::ondemand::parser json;                    // reused for every request on this thread

@@ -35,6 +35,17 @@ struct access_record {
   std::uint32_t retries = 0;    // of which retries after a wait
   std::string fallback;         // "upstream/model" when a fallback answered
   std::string_view retry_stop;  // why retrying stopped early, e.g. "retry_budget"
+  // Experiments (names from config; copies, because a reload may free the snapshot first).
+  std::string experiment;
+  std::string variant;
+  std::string prompt_version;
+  std::string_view assignment;  // why (not) in an experiment: assigned, no_unit, override…
+  bool model_known = false;     // `model` is a configured name (a bounded metric label)
+  double ttft_ms = -1;          // first content event of a stream; -1 when none
+  double upstream_ms = 0;       // inside upstream attempts and retry waits
+  bool usage_estimated = false;  // no usage from the upstream: tokens counted approximately
+  double cost_usd = 0;
+  std::string_view request_text;  // the client's request body; set only for the trace log
 };
 
 /// One JSON object on one line. Pure.
@@ -42,6 +53,9 @@ std::string format_access_line(const access_record& r);
 
 /// The access logger: async spdlog to stdout, a file, or nothing (`log.access: off` → nullptr).
 std::shared_ptr<spdlog::logger> make_access_logger(const log_config& cfg);
+
+/// The JSON Lines trace (`trace.path`): async, size-rotated; nullptr when not configured.
+std::shared_ptr<spdlog::logger> make_trace_logger(const trace_config& cfg);
 
 /// Per-worker access-log batching: lines are formatted on the worker's thread into a local
 /// buffer and handed to spdlog at most every `interval` (or when the buffer is large), so the
@@ -59,6 +73,8 @@ class access_batcher {
 
   /// Hands the batch to spdlog now.
   void flush();
+
+  bool enabled() const noexcept { return logger_ != nullptr; }
 
  private:
   net::any_io_executor ex_;

@@ -37,6 +37,17 @@ struct attempt_context {
   /// stream must not keep a half-open probe open), recorded at most once per attempt.
   circuit_breaker* breaker = nullptr;
   bool breaker_recorded = false;
+  /// The gateway turned on stream usage the client did not ask for: strip it from the relay.
+  bool strip_usage = false;
+  /// Stream timing of the committed attempt: first content event and event-gap observations.
+  steady_clock::time_point first_token{};
+  steady_clock::time_point last_token{};
+  std::uint64_t token_events = 0;
+  /// Called with each gap between content events (seconds), for the inter-token histogram.
+  void (*on_gap)(void* arg, double seconds) = nullptr;
+  void* on_gap_arg = nullptr;
+  /// Time spent waiting on upstreams (attempts) and between retries, for the gateway overhead.
+  std::chrono::nanoseconds upstream_time{0};
 };
 
 /// How one upstream attempt ended.

@@ -20,6 +20,10 @@ struct token_usage {
   std::int64_t total_tokens = 0;
 };
 
+/// Complete SSE event blocks without the usage-only chunk and without `"usage":null` members
+/// (the chunks OpenAI sends when `stream_options.include_usage` is on). Pure.
+void strip_usage_events(std::string_view blocks, std::string& out);
+
 /// Finds the last `"usage": {...}` object in `json` (a whole body, a tail of one, or an SSE
 /// event's data) and reads its counts. Pure; `nullopt` when there is none or it is `null`.
 std::optional<token_usage> find_usage(simdjson::ondemand::parser& parser, std::string_view json);
@@ -40,12 +44,20 @@ class response_meter {
 
   /// Moves bytes held back for an incomplete event into `ready()` (the upstream ended cleanly).
   void release_held() {
-    ready_.append(held_);
+    if (strip_usage_) {
+      append_ready(held_);
+    } else {
+      ready_.append(held_);
+    }
     held_.clear();
   }
 
   /// Call at the end of the body (non-SSE) to read `usage` from the tail.
   void finish(simdjson::ondemand::parser& parser);
+
+  /// The gateway asked the upstream for usage the client did not ask for: drop the usage-only
+  /// chunk and the `"usage":null` fields so the client sees the stream it asked for.
+  void strip_usage(bool on) noexcept { strip_usage_ = on; }
 
   bool sse() const noexcept { return sse_; }
   bool saw_content() const noexcept { return saw_content_; }  // a token, text or tool call
@@ -58,7 +70,10 @@ class response_meter {
  private:
   void on_event(const sse_event& e, simdjson::ondemand::parser& parser);
 
+  void append_ready(std::string_view blocks);
+
   bool sse_;
+  bool strip_usage_ = false;
   sse_parser parser_;
   std::vector<sse_event> events_buffer_;
   std::string held_;   // SSE bytes after the last complete block

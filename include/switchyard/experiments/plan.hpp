@@ -1,0 +1,85 @@
+#pragma once
+
+#include "switchyard/config/config.hpp"
+#include "switchyard/experiments/assignment.hpp"
+#include "switchyard/experiments/prompt_template.hpp"
+#include "switchyard/experiments/store.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchyard {
+
+/// A prompt version ready to render: parsed once per config snapshot.
+struct prompt_plan {
+  std::string ref;   // "name@version"
+  std::string hash;  // content hash of the template text
+  const prompt_version_config* cfg = nullptr;
+  prompt_template tmpl;
+};
+
+/// One variant as requests see it.
+struct variant_plan {
+  std::string name;
+  const model_config* model = nullptr;  // where it routes (a `models:` entry)
+  const prompt_plan* prompt = nullptr;  // nullptr = the client's prompt unchanged
+  std::vector<std::pair<std::string, std::string>> params;  // field → JSON text
+  double weight = 0;                                        // normalised
+  bool paused = false;  // by a guardrail or an operator: its units get control
+};
+
+/// One experiment with the operator's controls applied.
+struct experiment_plan {
+  const experiment_config* cfg = nullptr;
+  std::string status;  // running | paused | concluded
+  int winner = -1;     // variant index when concluded
+  std::vector<variant_plan> variants;  // [0] is control
+  std::vector<bucket_range> ranges;    // GrowthBook bucket ranges from weights and coverage
+};
+
+/// Everything a request needs to find its experiment and variant: one immutable snapshot,
+/// rebuilt on reload and on every operator or guardrail change, swapped atomically.
+struct plan {
+  std::shared_ptr<const config> cfg;
+  std::vector<prompt_plan> prompts;  // stable addresses: reserved before filling
+  std::vector<experiment_plan> experiments;
+  std::uint64_t generation = 0;
+
+  const experiment_plan* find(std::string_view name) const noexcept;
+  const prompt_plan* find_prompt(std::string_view ref) const noexcept;
+};
+
+/// Compiles `cfg` with the stored `controls` layered on top. Errors (a template that does not
+/// parse) name the config key path.
+result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg,
+                                               const std::vector<experiment_control>& controls,
+                                               std::uint64_t generation);
+
+/// What the request carries that assignment may read.
+struct request_view {
+  std::string_view model;
+  std::string_view endpoint;  // endpoint_label()
+  std::function<std::string_view(std::string_view)> header;  // lower-case name → value or ""
+  std::string_view body_user;                                // the body's `user` field
+  std::string_view api_key;
+  std::string_view override_header;  // x-switchyard-variant
+  double random01 = 0;               // for unit: request
+};
+
+/// The outcome of matching and assignment.
+struct assignment {
+  const experiment_plan* experiment = nullptr;  // labelled experiment; nullptr = none
+  const variant_plan* variant = nullptr;        // what is applied (may be set without a label)
+  bool counted = false;        // randomised exposure: goes into the statistics
+  std::string_view reason;     // access log: why (not) in the experiment
+  std::uint64_t unit_fingerprint = 0;
+};
+
+/// Matches the first experiment for the request and assigns a variant. Pure.
+assignment assign(const plan& p, const request_view& r);
+
+}  // namespace switchyard

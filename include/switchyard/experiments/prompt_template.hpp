@@ -1,0 +1,81 @@
+#pragma once
+
+#include "switchyard/core/error.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchyard {
+
+/// A prompt version: text with `{{variable}}` placeholders, filled per request from the request's
+/// `metadata`. Parsed once at config load into literal and variable parts, so rendering is a
+/// lookup per variable, one reserve and a few appends.
+///
+/// Placeholder syntax: `{{`, optional spaces or tabs, a name matching [A-Za-z_][A-Za-z0-9_.-]*,
+/// optional spaces or tabs, `}}`. Single braces and a lone `}}` are literal text. There is no
+/// escape for a literal `{{`.
+class prompt_template {
+ public:
+  /// Resolves a variable name to its value for this request; nullopt when not given. The returned
+  /// view must stay valid until the render call returns.
+  using lookup_fn = std::function<std::optional<std::string_view>(std::string_view)>;
+  using defaults_map = std::map<std::string, std::string, std::less<>>;
+
+  /// Parses `text`. Errors (errc::invalid_request) name the byte offset of the offending `{{`:
+  /// "unclosed {{ at offset 12", "empty variable name at offset 3", "invalid variable name `a b`
+  /// at offset 0".
+  static result<prompt_template> parse(std::string_view text);
+
+  /// Distinct variable names in order of first use.
+  const std::vector<std::string>& variables() const noexcept { return variables_; }
+
+  /// The text `parse` was given.
+  const std::string& text() const noexcept { return text_; }
+
+  /// Fills every placeholder with `lookup(name)`, else `defaults[name]`. A variable found in
+  /// neither is an errc::invalid_request error with param "metadata.<name>" and the message
+  /// "prompt `<prompt_ref>` needs variable `<name>`: send it in metadata.<name>". The output is
+  /// raw text; the caller escapes it for its context (JSON).
+  result<std::string> render(const lookup_fn& lookup, const defaults_map& defaults,
+                             std::string_view prompt_ref) const;
+
+  /// Same as `render`, appending to `out` (the hot path splices into a JSON string being built).
+  /// On error `out` is unchanged.
+  result<void> render_to(std::string& out, const lookup_fn& lookup, const defaults_map& defaults,
+                         std::string_view prompt_ref) const;
+
+ private:
+  static constexpr std::size_t literal = static_cast<std::size_t>(-1);
+
+  // A run of literal text (a slice of text_) or one placeholder (an index into variables_).
+  struct part {
+    std::size_t offset = 0;
+    std::size_t length = 0;
+    std::size_t variable = literal;
+  };
+
+  std::string text_;
+  std::vector<part> parts_;
+  std::vector<std::string> variables_;
+  std::size_t literal_size_ = 0;  // total literal bytes, for the reserve
+};
+
+/// "sha256:" + lowercase hex of SHA-256(`text`): identifies a prompt version by content, so a
+/// changed text under an unchanged version name is detectable.
+std::string content_hash(std::string_view text);
+
+/// A line-based unified diff of `a` against `b` in the format of `diff -u` (3 lines of context,
+/// headers `--- a_name` / `+++ b_name` without timestamps, `@@ -l,s +l,s @@` hunks, "\ No newline
+/// at end of file" markers); "" when the texts are equal. Minimal (a longest common subsequence of
+/// lines, Hirschberg's linear-space algorithm), though among equally short diffs it may align
+/// differently from GNU diff. When either side has more
+/// than 5000 lines it returns a one-line note instead of diffing.
+std::string unified_diff(std::string_view a, std::string_view b, std::string_view a_name,
+                         std::string_view b_name);
+
+}  // namespace switchyard

@@ -1,0 +1,58 @@
+#pragma once
+
+#include "switchyard/config/config.hpp"
+#include "switchyard/log/access_log.hpp"
+#include "switchyard/metrics/registry.hpp"
+
+#include <cstdint>
+#include <unordered_map>
+
+namespace switchyard {
+
+struct shared_state;
+
+/// The gateway's metric set (the names are the contract users build dashboards on).
+struct gateway_metrics {
+  gateway_metrics(const config& cfg, std::size_t shards, shared_state& shared);
+
+  /// The series one request feeds, resolved once per request (per worker, cached by label set).
+  struct request_series {
+    metrics::histogram* duration = nullptr;
+    metrics::histogram* ttft = nullptr;
+    metrics::histogram* inter_token = nullptr;
+    metrics::counter* tokens[2][2] = {};  // [prompt|completion][reported|estimated]
+    metrics::counter* cost = nullptr;
+    metrics::counter* assignments = nullptr;  // null outside experiments
+  };
+
+  /// The series for this request's labels (model, upstream, experiment…). Worker thread only.
+  request_series& series_for(const access_record& rec);
+
+  /// Everything a finished request contributes. Worker thread only.
+  void observe(const access_record& rec);
+
+  metrics::registry registry;
+  metrics::family<metrics::counter>& requests;
+  metrics::family<metrics::histogram>& duration;
+  metrics::family<metrics::histogram>& ttft;
+  metrics::family<metrics::histogram>& inter_token;
+  metrics::family<metrics::histogram>& overhead;
+  metrics::family<metrics::histogram>& upstream_duration;
+  metrics::family<metrics::counter>& tokens;
+  metrics::family<metrics::counter>& cost;
+  metrics::family<metrics::counter>& retries;
+  metrics::family<metrics::counter>& fallbacks;
+  metrics::family<metrics::counter>& rate_limited;
+  metrics::family<metrics::gauge>& inflight;
+  metrics::family<metrics::gauge>& active_streams;
+  metrics::family<metrics::counter>& assignments;
+  metrics::family<metrics::counter>& feedback;
+  metrics::family<metrics::histogram>& feedback_score;
+  metrics::family<metrics::counter>& guardrail_trips;
+  metrics::family<metrics::gauge>& upstream_connections;
+};
+
+/// "2xx", "4xx", "5xx"… for a status code.
+std::string_view status_class(unsigned status) noexcept;
+
+}  // namespace switchyard

@@ -1,0 +1,40 @@
+#pragma once
+
+#include "switchyard/proxy/request_body.hpp"
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace switchyard {
+
+/// Changes to a request body, applied member by member: every member not named here keeps the
+/// client's exact bytes (only the whitespace between top-level members is normalised).
+struct body_edit {
+  /// Top-level members set to JSON text: replaced in place when present, appended otherwise.
+  std::vector<std::pair<std::string_view, std::string>> set;
+  /// Top-level members dropped.
+  std::vector<std::string_view> remove;
+  /// Chat: a system message's content, already JSON-escaped (without quotes); "" = none.
+  std::string system_message;
+  /// Chat: the system message replaces messages[0] when that is a system/developer message.
+  bool replace_system = false;
+  /// Completions: the new `prompt`, already JSON-escaped; "" = unchanged.
+  std::string prompt;
+
+  bool empty() const noexcept {
+    return set.empty() && remove.empty() && system_message.empty() && prompt.empty();
+  }
+};
+
+/// `body` (parsed into `fields`) with `edit` applied. Pure.
+std::string apply_edit(std::string_view body, const request_fields& fields, const body_edit& edit);
+
+/// The `stream_options` a streaming request needs so that the upstream reports usage, given the
+/// client's own (`fields`): nullopt when nothing must change (the client asked for usage).
+/// Otherwise the JSON text for the member, keeping the client's other options.
+std::optional<std::string> usage_stream_options(std::string_view body,
+                                                const request_fields& fields);
+
+}  // namespace switchyard

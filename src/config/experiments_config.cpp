@@ -1,0 +1,456 @@
+// The experiment plane of the configuration: prompts, experiments, feedback, trace and metrics.
+#include "yaml_reader.hpp"
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <set>
+
+namespace switchyard::config_detail {
+
+namespace {
+
+// A YAML value as JSON: plain scalars that read as JSON literals or numbers stay typed, quoted
+// scalars are strings. Used for variant `params`, which go into the upstream request verbatim.
+boost::json::value yaml_to_json(const YAML::Node& node) {
+  if (node.IsSequence()) {
+    boost::json::array a;
+    for (const auto& item : node) {
+      a.push_back(yaml_to_json(item));
+    }
+    return a;
+  }
+  if (node.IsMap()) {
+    boost::json::object o;
+    for (const auto& kv : node) {
+      o[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+    }
+    return o;
+  }
+  if (!node.IsScalar()) {
+    return nullptr;
+  }
+  const std::string& text = node.Scalar();
+  if (node.Tag() != "!") {  // "!" marks a quoted scalar
+    if (text == "null" || text == "~") {
+      return nullptr;
+    }
+    if (text == "true" || text == "false") {
+      return text == "true";
+    }
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (!ec && v.is_number()) {
+      return v;
+    }
+  }
+  return boost::json::string(text);
+}
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) {
+    return false;
+  }
+  for (char ch : s) {
+    auto u = static_cast<unsigned char>(ch);
+    if (!(std::isalnum(u) || ch == '_' || ch == '-' || ch == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void require_name(reader& r, const YAML::Node& node, const std::string& path,
+                  const std::string& name) {
+  if (name.empty()) {
+    r.fail(node, path + ".name", "is required");
+  } else if (!valid_name(name)) {
+    r.fail(node["name"], path + ".name",
+           "must be 1-64 characters of letters, digits, '_', '-' or '.' (it becomes a metric "
+           "label and part of request ids)");
+  }
+}
+
+void read_buckets(reader& r, const YAML::Node& node, const std::string& path,
+                  std::vector<double>& out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    r.fail(node, path, "must be a non-empty list of bucket upper bounds in seconds");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    double v = 0;
+    auto text = r.text(node[i], path);
+    if (!text || std::from_chars(text->data(), text->data() + text->size(), v).ptr !=
+                     text->data() + text->size() || v <= 0 || (!out.empty() && v <= out.back())) {
+      r.fail(node[i], path + "[" + std::to_string(i) + "]",
+             "must be a positive number of seconds, increasing");
+      return;
+    }
+    out.push_back(v);
+  }
+}
+
+void read_version(reader& r, const YAML::Node& node, const std::string& path,
+                  const std::string& base_dir, prompt_version_config& v) {
+  if (!r.check_map(node, path, {"version", "template", "file", "mode", "defaults"})) {
+    return;
+  }
+  r.string(node, "version", path, v.version);
+  if (!valid_name(v.version)) {
+    r.fail(node, path + ".version", "is required: letters, digits, '_', '-' or '.'");
+  }
+  if (node["template"] && node["file"]) {
+    r.fail(node, path, "give either template or file, not both");
+  } else if (node["template"]) {
+    r.string(node, "template", path, v.text);
+  } else if (node["file"]) {
+    r.string(node, "file", path, v.file);
+    std::string full = !v.file.empty() && v.file.front() == '/' ? v.file : base_dir + "/" + v.file;
+    std::ifstream in(full, std::ios::binary);
+    if (!in) {
+      r.fail(node["file"], path + ".file", "cannot read " + full);
+    } else {
+      std::stringstream text;
+      text << in.rdbuf();
+      v.text = text.str();
+    }
+  } else {
+    r.fail(node, path, "needs template (inline text) or file (relative to the config)");
+  }
+  std::string mode = "prepend";
+  r.string(node, "mode", path, mode);
+  if (mode != "prepend" && mode != "replace") {
+    r.fail(node["mode"], path + ".mode",
+           "must be prepend (add a system message first) or replace (replace the client's)");
+  }
+  v.replace_system = mode == "replace";
+  if (auto d = node["defaults"]) {
+    if (!d.IsMap()) {
+      r.fail(d, path + ".defaults", "must be a mapping of variable to default text");
+    } else {
+      for (const auto& kv : d) {
+        auto key = kv.first.as<std::string>();
+        if (auto text = r.text(kv.second, path + ".defaults." + key)) {
+          v.defaults.emplace(key, *text);
+        }
+      }
+    }
+  }
+}
+
+void read_prompt(reader& r, const YAML::Node& node, const std::string& path,
+                 const std::string& base_dir, prompt_config& p) {
+  if (!r.check_map(node, path, {"name", "versions"})) {
+    return;
+  }
+  r.string(node, "name", path, p.name);
+  require_name(r, node, path, p.name);
+  auto versions = node["versions"];
+  if (!versions || !versions.IsSequence() || versions.size() == 0) {
+    r.fail(node, path + ".versions", "must be a non-empty list");
+    return;
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    prompt_version_config v;
+    auto vpath = path + ".versions[" + std::to_string(i) + "]";
+    read_version(r, versions[i], vpath, base_dir, v);
+    if (!v.version.empty() && !seen.insert(v.version).second) {
+      r.fail(versions[i], vpath + ".version", "duplicate version " + v.version);
+    }
+    p.versions.push_back(std::move(v));
+  }
+}
+
+void read_variant(reader& r, const YAML::Node& node, const std::string& path, variant_config& v) {
+  if (!r.check_map(node, path, {"name", "weight", "prompt", "model", "params"})) {
+    return;
+  }
+  r.string(node, "name", path, v.name);
+  require_name(r, node, path, v.name);
+  if (node["weight"]) {
+    v.weight = 0;
+    r.number(node, "weight", path, v.weight);
+  }
+  r.string(node, "prompt", path, v.prompt);
+  r.string(node, "model", path, v.model);
+  if (auto params = node["params"]) {
+    if (!params.IsMap()) {
+      r.fail(params, path + ".params", "must be a mapping of request field to value");
+      return;
+    }
+    for (const auto& kv : params) {
+      auto key = kv.first.as<std::string>();
+      static constexpr std::string_view reserved[] = {"model",  "messages",       "prompt",
+                                                      "input",  "stream",         "stream_options",
+                                                      "metadata"};
+      if (std::find(std::begin(reserved), std::end(reserved), key) != std::end(reserved)) {
+        r.fail(kv.first, path + ".params." + key,
+               "is set by the gateway or the client, not by a variant (use model: or prompt:)");
+        continue;
+      }
+      v.params.emplace_back(key, boost::json::serialize(yaml_to_json(kv.second)));
+    }
+  }
+}
+
+void read_unit(reader& r, const YAML::Node& node, const std::string& path, experiment_config& e) {
+  r.string(node, "unit", path, e.unit);
+  if (e.unit.starts_with("header:") && e.unit.size() > 7) {
+    e.unit_type = unit_kind::header;
+    e.unit_header = e.unit.substr(7);
+    std::transform(e.unit_header.begin(), e.unit_header.end(), e.unit_header.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  } else if (e.unit == "body:user") {
+    e.unit_type = unit_kind::body_user;
+  } else if (e.unit == "api_key") {
+    e.unit_type = unit_kind::api_key;
+  } else if (e.unit == "request") {
+    e.unit_type = unit_kind::request;
+  } else {
+    r.fail(node["unit"], path + ".unit",
+           "must be header:<name> (e.g. header:x-user-id), body:user, api_key or request");
+  }
+}
+
+void read_analysis(reader& r, const YAML::Node& node, const std::string& path,
+                   analysis_config& a) {
+  if (!r.check_map(node, path,
+                   {"primary_metric", "minimum_detectable_effect", "alpha", "power",
+                    "min_samples"})) {
+    return;
+  }
+  r.string(node, "primary_metric", path, a.primary_metric);
+  static constexpr std::string_view metrics[] = {"feedback_success", "score", "error_rate",
+                                                 "latency",          "ttft",  "cost"};
+  if (std::find(std::begin(metrics), std::end(metrics), a.primary_metric) == std::end(metrics)) {
+    r.fail(node["primary_metric"], path + ".primary_metric",
+           "must be feedback_success, score, error_rate, latency, ttft or cost");
+  }
+  r.number(node, "minimum_detectable_effect", path, a.minimum_detectable_effect);
+  r.fraction(node, "alpha", path, a.alpha, 1);
+  r.fraction(node, "power", path, a.power, 1);
+  r.integer(node, "min_samples", path, a.min_samples, 2, 1ull << 40);
+  if (a.minimum_detectable_effect <= 0 || a.alpha <= 0 || a.alpha >= 1 || a.power <= 0 ||
+      a.power >= 1) {
+    r.fail(node, path, "minimum_detectable_effect must be > 0; alpha and power in (0, 1)");
+  }
+}
+
+void read_guardrails(reader& r, const YAML::Node& node, const std::string& path,
+                     guardrails_config& g) {
+  if (!r.check_map(node, path,
+                   {"max_error_rate_increase", "max_p95_latency_increase", "daily_budget_usd",
+                    "min_requests", "alpha"})) {
+    return;
+  }
+  r.fraction(node, "max_error_rate_increase", path, g.max_error_rate_increase, 1);
+  r.number(node, "max_p95_latency_increase", path, g.max_p95_latency_increase);
+  r.number(node, "daily_budget_usd", path, g.daily_budget_usd);
+  r.integer(node, "min_requests", path, g.min_requests, 1, 1ull << 40);
+  r.fraction(node, "alpha", path, g.alpha, 1);
+}
+
+void read_match(reader& r, const YAML::Node& node, const std::string& path,
+                experiment_config& e) {
+  if (!r.check_map(node, path, {"model", "endpoint", "header"})) {
+    return;
+  }
+  r.string(node, "model", path, e.match_model);
+  if (e.match_model.empty()) {
+    r.fail(node, path + ".model", "is required: the model name clients request");
+  }
+  r.string(node, "endpoint", path, e.match_endpoint);
+  if (!e.match_endpoint.empty() && e.match_endpoint != "chat_completions" &&
+      e.match_endpoint != "completions" && e.match_endpoint != "embeddings") {
+    r.fail(node["endpoint"], path + ".endpoint",
+           "must be chat_completions, completions or embeddings");
+  }
+  std::string header;
+  r.string(node, "header", path, header);
+  if (!header.empty()) {
+    // "x-tenant" (present) or "x-tenant=acme" (equal).
+    auto eq = header.find('=');
+    e.match_header = header.substr(0, eq);
+    if (eq != std::string::npos) {
+      e.match_header_value = header.substr(eq + 1);
+    }
+    std::transform(e.match_header.begin(), e.match_header.end(), e.match_header.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  }
+}
+
+void read_experiment(reader& r, const YAML::Node& node, const std::string& path,
+                     experiment_config& e) {
+  if (!r.check_map(node, path,
+                   {"name", "match", "unit", "seed", "coverage", "namespace", "status", "winner",
+                    "allow_override", "variants", "analysis", "guardrails"})) {
+    return;
+  }
+  r.string(node, "name", path, e.name);
+  require_name(r, node, path, e.name);
+  if (auto m = node["match"]) {
+    read_match(r, m, path + ".match", e);
+  } else {
+    r.fail(node, path + ".match", "is required, e.g. { model: summarizer }");
+  }
+  read_unit(r, node, path, e);
+  e.seed = e.name;
+  r.string(node, "seed", path, e.seed);
+  r.fraction(node, "coverage", path, e.coverage, 1);
+  if (auto ns = node["namespace"]) {
+    // { name: ns, range: [0, 0.5] }: experiments sharing a namespace with disjoint ranges never
+    // see the same unit (GrowthBook namespaces).
+    if (r.check_map(ns, path + ".namespace", {"name", "range"})) {
+      r.string(ns, "name", path + ".namespace", e.ns);
+      auto range = ns["range"];
+      double lo = -1, hi = -1;
+      if (range && range.IsSequence() && range.size() == 2) {
+        auto a = r.text(range[0], path + ".namespace.range");
+        auto b = r.text(range[1], path + ".namespace.range");
+        if (a && b) {
+          std::from_chars(a->data(), a->data() + a->size(), lo);
+          std::from_chars(b->data(), b->data() + b->size(), hi);
+        }
+      }
+      if (e.ns.empty() || lo < 0 || hi > 1 || lo >= hi) {
+        r.fail(ns, path + ".namespace", "needs name and range: [lo, hi] with 0 <= lo < hi <= 1");
+      } else {
+        e.ns_lo = lo;
+        e.ns_hi = hi;
+      }
+    }
+  }
+  r.string(node, "status", path, e.status);
+  if (e.status != "running" && e.status != "paused" && e.status != "concluded") {
+    r.fail(node["status"], path + ".status", "must be running, paused or concluded");
+  }
+  r.string(node, "winner", path, e.winner);
+  r.boolean(node, "allow_override", path, e.allow_override);
+  read_list(r, node, "variants", e.variants,
+            [&](reader& rr, const YAML::Node& n, const std::string& p, variant_config& v) {
+              read_variant(rr, n, path + "." + p, v);
+            });
+  if (e.variants.size() < 2) {
+    r.fail(node, path + ".variants", "needs at least two variants (the first is control)");
+  }
+  if (auto a = node["analysis"]) {
+    read_analysis(r, a, path + ".analysis", e.analysis);
+  }
+  if (auto g = node["guardrails"]) {
+    read_guardrails(r, g, path + ".guardrails", e.guardrails);
+  }
+}
+
+}  // namespace
+
+void read_observability(reader& r, const YAML::Node& root, const std::string& base_dir,
+                        config& c) {
+  if (auto n = root["trace"];
+      n && r.check_map(n, "trace", {"path", "max_bytes", "max_files", "include_text"})) {
+    r.string(n, "path", "trace", c.trace.path);
+    if (!c.trace.path.empty() && c.trace.path.front() != '/') {
+      c.trace.path = base_dir + "/" + c.trace.path;
+    }
+    r.integer(n, "max_bytes", "trace", c.trace.max_bytes, 4096, 1ull << 40);
+    r.integer(n, "max_files", "trace", c.trace.max_files, 1, 1000);
+    r.boolean(n, "include_text", "trace", c.trace.include_text);
+  }
+  if (auto n = root["metrics"];
+      n && r.check_map(n, "metrics", {"latency_buckets", "overhead_buckets"})) {
+    if (auto b = n["latency_buckets"]) {
+      read_buckets(r, b, "metrics.latency_buckets", c.metrics.latency_buckets);
+    }
+    if (auto b = n["overhead_buckets"]) {
+      read_buckets(r, b, "metrics.overhead_buckets", c.metrics.overhead_buckets);
+    }
+  }
+  r.time(root, "stats_flush", "", c.stats_flush);
+  if (auto n = root["feedback"]; n && r.check_map(n, "feedback", {"signing_key"})) {
+    r.string(n, "signing_key", "feedback", c.feedback.signing_key);
+    if (!c.feedback.signing_key.empty() && c.feedback.signing_key.size() < 16) {
+      r.fail(n["signing_key"], "feedback.signing_key", "must be at least 16 characters");
+    }
+  }
+}
+
+void read_prompts(reader& r, const YAML::Node& root, const std::string& base_dir, config& c) {
+  read_list(r, root, "prompts", c.prompts,
+            [&](reader& rr, const YAML::Node& n, const std::string& p, prompt_config& out) {
+              read_prompt(rr, n, p, base_dir, out);
+            });
+}
+
+void read_experiments(reader& r, const YAML::Node& root, config& c) {
+  read_list(r, root, "experiments", c.experiments, read_experiment);
+}
+
+void link_experiments(reader& r, const YAML::Node& root, config& c) {
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < c.prompts.size(); ++i) {
+    if (!c.prompts[i].name.empty() && !names.insert(c.prompts[i].name).second) {
+      r.fail(root["prompts"][i], "prompts[" + std::to_string(i) + "].name",
+             "duplicate prompt name " + c.prompts[i].name);
+    }
+  }
+  names.clear();
+  for (std::size_t i = 0; i < c.experiments.size(); ++i) {
+    auto& e = c.experiments[i];
+    const auto node = root["experiments"][i];
+    const auto path = "experiments[" + std::to_string(i) + "]";
+    if (!e.name.empty() && !names.insert(e.name).second) {
+      r.fail(node, path + ".name", "duplicate experiment name " + e.name);
+    }
+    std::set<std::string> variants;
+    double given = 0;
+    std::size_t unweighted = 0;
+    for (std::size_t v = 0; v < e.variants.size(); ++v) {
+      auto& var = e.variants[v];
+      const auto vnode = node["variants"][v];
+      const auto vpath = path + ".variants[" + std::to_string(v) + "]";
+      if (!var.name.empty() && !variants.insert(var.name).second) {
+        r.fail(vnode, vpath + ".name", "duplicate variant name " + var.name);
+      }
+      if (!var.prompt.empty() && !c.find_prompt(var.prompt)) {
+        r.fail(vnode["prompt"], vpath + ".prompt",
+               "no prompt version " + var.prompt + " (write name@version, as in prompts:)");
+      }
+      const std::string& routed = var.model.empty() ? e.match_model : var.model;
+      if (!c.find_model(routed)) {
+        r.fail(var.model.empty() ? vnode : vnode["model"], vpath + ".model",
+               var.model.empty() ? "is required: " + e.match_model + " is not in models:"
+                                 : "no model named " + var.model + " in models:");
+      }
+      if (var.weight < 0) {
+        ++unweighted;
+      } else {
+        given += var.weight;
+      }
+    }
+    // Unweighted variants share what the weighted ones leave (all equal when none is given).
+    if (given > 1.0 + 1e-9 && unweighted > 0) {
+      r.fail(node["variants"], path + ".variants",
+             "weights sum past 1 while some variants have none");
+    }
+    double rest = unweighted > 0 ? std::max(0.0, (given > 0 ? 1.0 - given : 1.0)) /
+                                       static_cast<double>(unweighted)
+                                 : 0;
+    double total = 0;
+    for (auto& var : e.variants) {
+      if (var.weight < 0) {
+        var.weight = rest;
+      }
+      total += var.weight;
+    }
+    if (total <= 0 && !e.variants.empty()) {
+      r.fail(node["variants"], path + ".variants", "weights must not all be 0");
+    }
+    if (e.status == "concluded" && !variants.contains(e.winner)) {
+      r.fail(node, path + ".winner", "a concluded experiment needs winner: <one of its variants>");
+    } else if (!e.winner.empty() && !variants.contains(e.winner)) {
+      r.fail(node["winner"], path + ".winner", "no variant named " + e.winner);
+    }
+  }
+}
+
+}  // namespace switchyard::config_detail

@@ -1,0 +1,243 @@
+#pragma once
+// Private to src/config: the YAML walker shared by the config readers (config.cpp,
+// experiments_config.cpp). Every error carries its key path and line.
+
+#include "switchyard/config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace switchyard::config_detail {
+
+inline std::optional<std::string> real_env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+// Walks the YAML tree, collecting every error with its key path and line, so one run of
+// --check-config shows all problems at once.
+class reader {
+ public:
+  explicit reader(env_lookup env) : env_(env ? env : real_env) {}
+
+  void fail(const YAML::Node& node, const std::string& path, const std::string& message) {
+    std::ostringstream out;
+    out << path << ": " << message;
+    if (node.Mark().line >= 0) {
+      out << " (line " << node.Mark().line + 1 << ")";
+    }
+    errors_.push_back(out.str());
+  }
+
+  bool ok() const { return errors_.empty(); }
+
+  std::string joined() const {
+    std::string all;
+    for (const auto& e : errors_) {
+      all += all.empty() ? "" : "\n";
+      all += e;
+    }
+    return all;
+  }
+
+  // Rejects keys the contract does not know, so a typo never silently does nothing.
+  bool check_map(const YAML::Node& node, const std::string& path,
+                 std::initializer_list<std::string_view> allowed) {
+    if (!node.IsMap()) {
+      fail(node, path, "must be a mapping");
+      return false;
+    }
+    for (const auto& kv : node) {
+      auto key = kv.first.as<std::string>();
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        fail(kv.first, join(path, key), "unknown key");
+      }
+    }
+    return true;
+  }
+
+  static std::string join(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+  }
+
+  // A scalar with ${VAR} / ${VAR:-default} substituted.
+  std::optional<std::string> text(const YAML::Node& node, const std::string& path) {
+    if (!node.IsScalar()) {
+      fail(node, path, "must be a scalar");
+      return std::nullopt;
+    }
+    const std::string& raw = node.Scalar();
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < raw.size()) {
+      auto start = raw.find("${", pos);
+      if (start == std::string::npos) {
+        out.append(raw, pos);
+        break;
+      }
+      out.append(raw, pos, start - pos);
+      auto end = raw.find('}', start);
+      if (end == std::string::npos) {
+        fail(node, path, "unterminated ${ in value");
+        return std::nullopt;
+      }
+      std::string expr = raw.substr(start + 2, end - start - 2);
+      std::optional<std::string> fallback;
+      if (auto sep = expr.find(":-"); sep != std::string::npos) {
+        fallback = expr.substr(sep + 2);
+        expr.resize(sep);
+      }
+      auto value = env_(expr.c_str());
+      if (value && !value->empty()) {
+        out += *value;
+      } else if (fallback) {
+        out += *fallback;
+      } else {
+        fail(node, path,
+             "environment variable " + expr + " is not set (use ${" + expr +
+                 ":-default} to make it optional)");
+        return std::nullopt;
+      }
+      pos = end + 1;
+    }
+    return out;
+  }
+
+  void string(const YAML::Node& map, std::string_view key, const std::string& path,
+              std::string& out) {
+    if (auto node = map[std::string(key)]; node) {
+      if (auto v = text(node, join(path, key))) {
+        out = *v;
+      }
+    }
+  }
+
+  template <class Int>
+  void integer(const YAML::Node& map, std::string_view key, const std::string& path, Int& out,
+               std::uint64_t min, std::uint64_t max) {
+    auto node = map[std::string(key)];
+    if (!node) {
+      return;
+    }
+    auto v = text(node, join(path, key));
+    if (!v) {
+      return;
+    }
+    std::uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc{} || ptr != v->data() + v->size() || n < min || n > max) {
+      fail(node, join(path, key),
+           "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+      return;
+    }
+    out = static_cast<Int>(n);
+  }
+
+  void number(const YAML::Node& map, std::string_view key, const std::string& path, double& out) {
+    auto node = map[std::string(key)];
+    if (!node) {
+      return;
+    }
+    auto v = text(node, join(path, key));
+    if (!v) {
+      return;
+    }
+    double d = 0;
+    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), d);
+    if (ec != std::errc{} || ptr != v->data() + v->size() || d < 0) {
+      fail(node, join(path, key), "must be a number ≥ 0");
+      return;
+    }
+    out = d;
+  }
+
+  void fraction(const YAML::Node& map, std::string_view key, const std::string& path, double& out,
+                double max) {
+    auto node = map[std::string(key)];
+    if (!node) {
+      return;
+    }
+    double d = -1;
+    number(map, key, path, d);
+    if (d < 0) {
+      return;  // number() reported it
+    }
+    if (d > max) {
+      fail(node, join(path, key), "must be at most " + std::to_string(static_cast<int>(max)));
+      return;
+    }
+    out = d;
+  }
+
+  void boolean(const YAML::Node& map, std::string_view key, const std::string& path, bool& out) {
+    auto node = map[std::string(key)];
+    if (!node) {
+      return;
+    }
+    auto v = text(node, join(path, key));
+    if (!v) {
+      return;
+    }
+    if (*v == "true") {
+      out = true;
+    } else if (*v == "false") {
+      out = false;
+    } else {
+      fail(node, join(path, key), "must be true or false");
+    }
+  }
+
+  void time(const YAML::Node& map, std::string_view key, const std::string& path, duration& out) {
+    auto node = map[std::string(key)];
+    if (!node) {
+      return;
+    }
+    auto v = text(node, join(path, key));
+    if (!v) {
+      return;
+    }
+    auto d = parse_duration(*v);
+    if (!d || d->count() <= 0) {
+      fail(node, join(path, key), "must be a positive duration with a unit, like 250ms, 5s or 2m");
+      return;
+    }
+    out = *d;
+  }
+
+ private:
+  env_lookup env_;
+  std::vector<std::string> errors_;
+};
+
+template <class T, class Fn>
+void read_list(reader& r, const YAML::Node& root, const char* key, std::vector<T>& out, Fn fn) {
+  auto list = root[key];
+  if (!list) {
+    return;
+  }
+  if (!list.IsSequence()) {
+    r.fail(list, key, "must be a list");
+    return;
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    T item;
+    fn(r, list[i], std::string(key) + "[" + std::to_string(i) + "]", item);
+    out.push_back(std::move(item));
+  }
+}
+
+
+// Sections read in experiments_config.cpp.
+void read_observability(reader& r, const YAML::Node& root, const std::string& base_dir, config& c);
+void read_prompts(reader& r, const YAML::Node& root, const std::string& base_dir, config& c);
+void read_experiments(reader& r, const YAML::Node& root, config& c);
+/// Cross-references of prompts and experiments (models, prompt versions, variant names).
+void link_experiments(reader& r, const YAML::Node& root, config& c);
+
+}  // namespace switchyard::config_detail

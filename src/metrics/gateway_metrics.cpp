@@ -1,0 +1,191 @@
+#include "switchyard/metrics/gateway_metrics.hpp"
+
+#include "switchyard/core/version.hpp"
+#include "switchyard/http/worker.hpp"
+#include "switchyard/metrics/exposition.hpp"
+#include "switchyard/metrics/process_metrics.hpp"
+
+#include <chrono>
+
+namespace switchyard {
+
+std::string_view status_class(unsigned status) noexcept {
+  static constexpr std::string_view classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+  return status >= 100 && status < 600 ? classes[status / 100 - 1] : "other";
+}
+
+namespace {
+
+using label_list = std::vector<std::string>;
+
+const label_list request_labels{"endpoint", "model", "upstream", "experiment", "variant",
+                                "prompt_version"};
+
+std::vector<double> or_default(const std::vector<double>& given, std::vector<double> fallback) {
+  return given.empty() ? fallback : given;
+}
+
+label_list with(label_list base, std::initializer_list<std::string> more) {
+  base.insert(base.end(), more);
+  return base;
+}
+
+std::string_view or_none(std::string_view v) { return v.empty() ? "none" : v; }
+
+}  // namespace
+
+gateway_metrics::gateway_metrics(const config& cfg, std::size_t shards, shared_state& shared)
+    : registry(shards),
+      requests(registry.add_counter("switchyard_requests_total",
+                                    "Requests answered, by outcome.",
+                                    with(request_labels, {"status_class", "error_type"}))),
+      duration(registry.add_histogram(
+          "switchyard_request_duration_seconds", "Whole request, client view.", request_labels,
+          or_default(cfg.metrics.latency_buckets, metrics::default_latency_buckets()))),
+      ttft(registry.add_histogram(
+          "switchyard_time_to_first_token_seconds", "Request start to first content event.",
+          request_labels, or_default(cfg.metrics.latency_buckets, metrics::default_latency_buckets()))),
+      inter_token(registry.add_histogram(
+          "switchyard_inter_token_seconds", "Gap between content events of a stream.",
+          request_labels, metrics::exponential_buckets(0.001, 2, 14))),
+      overhead(registry.add_histogram(
+          "switchyard_gateway_overhead_seconds",
+          "Time in the gateway: the request's duration less upstream attempts and retry waits.",
+          {"endpoint"},
+          or_default(cfg.metrics.overhead_buckets, metrics::default_overhead_buckets()))),
+      upstream_duration(registry.add_histogram(
+          "switchyard_upstream_duration_seconds", "Time inside upstream attempts per request.",
+          {"upstream", "status_class"},
+          or_default(cfg.metrics.latency_buckets, metrics::default_latency_buckets()))),
+      tokens(registry.add_counter(
+          "switchyard_tokens_total", "Tokens, from the upstream's usage or estimated.",
+          {"type", "model", "experiment", "variant", "prompt_version", "source"})),
+      cost(registry.add_counter("switchyard_cost_usd_total", "Cost in USD from configured prices.",
+                                {"model", "experiment", "variant", "prompt_version"})),
+      retries(registry.add_counter("switchyard_retries_total", "Upstream retries, by reason.",
+                                   {"upstream", "reason"})),
+      fallbacks(registry.add_counter("switchyard_fallbacks_total",
+                                     "Requests moved to a fallback target.", {"from", "to"})),
+      rate_limited(registry.add_counter("switchyard_rate_limited_total",
+                                        "Requests refused by a rate limit.", {"scope"})),
+      inflight(registry.add_gauge("switchyard_inflight_requests", "Proxied requests in flight.",
+                                  {})),
+      active_streams(registry.add_gauge("switchyard_active_streams",
+                                        "SSE streams being relayed.", {})),
+      assignments(registry.add_counter("switchyard_experiment_assignments_total",
+                                       "Requests assigned to a variant (randomised).",
+                                       {"experiment", "variant"})),
+      feedback(registry.add_counter("switchyard_feedback_total", "Feedback events recorded.",
+                                    {"experiment", "variant", "event"}, 1000)),
+      feedback_score(registry.add_histogram("switchyard_feedback_score",
+                                            "Feedback values (e.g. 1-5 scores).",
+                                            {"experiment", "variant"},
+                                            {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})),
+      guardrail_trips(registry.add_counter("switchyard_guardrail_trips_total",
+                                           "Variants paused by a guardrail.",
+                                           {"experiment", "variant", "reason"})),
+      upstream_connections(registry.add_gauge("switchyard_upstream_connections",
+                                              "Pooled upstream connections.",
+                                              {"upstream", "state"})) {
+  std::vector<std::string> names;
+  for (const auto& u : cfg.upstreams) {
+    names.push_back(u.name);
+  }
+  registry.add_callback("switchyard_circuit_open", "1 while an upstream is ejected.", "gauge",
+                        [&shared, names](std::string& out, bool) {
+                          auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         steady_clock::now().time_since_epoch())
+                                         .count();
+                          for (std::size_t i = 0; i < names.size(); ++i) {
+                            bool open =
+                                shared.breakers[i]->current(now) == breaker_state::open;
+                            metrics::append_sample(out, "switchyard_circuit_open",
+                                                   {{"upstream", names[i]}}, open ? 1 : 0);
+                          }
+                        });
+  registry.add_callback("switchyard_build_info", "Build version.", "gauge",
+                        [](std::string& out, bool) {
+                          metrics::append_sample(out, "switchyard_build_info",
+                                                 {{"version", version_string}}, 1);
+                        });
+  (void)metrics::add_process_metrics(registry);  // /proc missing: no process_* series
+}
+
+gateway_metrics::request_series& gateway_metrics::series_for(const access_record& rec) {
+  const std::string_view model = rec.model_known ? std::string_view(rec.model) : "other";
+  const std::string_view labels[] = {or_none(rec.endpoint),   model,
+                                     or_none(rec.upstream),   or_none(rec.experiment),
+                                     or_none(rec.variant),    or_none(rec.prompt_version)};
+  // FNV-1a over the label values: no allocation to find an existing label set.
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ reinterpret_cast<std::uintptr_t>(this);
+  for (auto v : labels) {
+    for (char ch : v) {
+      h = (h ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
+    }
+    h = (h ^ 0x1f) * 0x100000001b3ULL;
+  }
+  struct entry {
+    std::vector<std::string> values;
+    request_series series;
+  };
+  thread_local std::unordered_map<std::uint64_t, entry> cache;
+  auto it = cache.find(h);
+  if (it != cache.end() &&
+      std::equal(std::begin(labels), std::end(labels), it->second.values.begin())) {
+    return it->second.series;
+  }
+  entry e;
+  e.values.assign(std::begin(labels), std::end(labels));
+  auto& s = e.series;
+  s.duration = &duration.with(labels);
+  s.ttft = &ttft.with(labels);
+  s.inter_token = &inter_token.with(labels);
+  static constexpr std::string_view types[] = {"prompt", "completion"};
+  static constexpr std::string_view sources[] = {"reported", "estimated"};
+  for (int t = 0; t < 2; ++t) {
+    for (int src = 0; src < 2; ++src) {
+      s.tokens[t][src] = &tokens.with(
+          {types[t], labels[1], labels[3], labels[4], labels[5], sources[src]});
+    }
+  }
+  s.cost = &cost.with({labels[1], labels[3], labels[4], labels[5]});
+  if (!rec.experiment.empty()) {
+    s.assignments = &assignments.with({labels[3], labels[4]});
+  }
+  return cache.insert_or_assign(h, std::move(e)).first->second.series;
+}
+
+void gateway_metrics::observe(const access_record& rec) {
+  const std::string_view model = rec.model_known ? std::string_view(rec.model) : "other";
+  const std::string_view error = rec.error.empty() ? "none" : rec.error;
+  requests
+      .with({or_none(rec.endpoint), model, or_none(rec.upstream), or_none(rec.experiment),
+             or_none(rec.variant), or_none(rec.prompt_version), status_class(rec.status), error})
+      .inc();
+  if (rec.endpoint.empty()) {
+    return;  // not a proxied request
+  }
+  auto& s = series_for(rec);
+  const double seconds = rec.duration_ms / 1000;
+  s.duration->observe(seconds);
+  if (rec.ttft_ms >= 0) {
+    s.ttft->observe(rec.ttft_ms / 1000);
+  }
+  if (rec.usage) {
+    const int src = rec.usage_estimated ? 1 : 0;
+    s.tokens[0][src]->inc(static_cast<double>(rec.usage->prompt_tokens));
+    s.tokens[1][src]->inc(static_cast<double>(rec.usage->completion_tokens));
+  }
+  if (rec.cost_usd > 0) {
+    s.cost->inc(rec.cost_usd);
+  }
+  if (s.assignments && rec.assignment == "assigned") {
+    s.assignments->inc();
+  }
+  if (!rec.upstream.empty() && rec.attempts > 0) {
+    overhead.with({rec.endpoint}).observe(std::max(0.0, rec.duration_ms - rec.upstream_ms) / 1000);
+    upstream_duration.with({rec.upstream, status_class(rec.status)}).observe(rec.upstream_ms / 1000);
+  }
+}
+
+}  // namespace switchyard

@@ -1,0 +1,115 @@
+#include "switchyard/proxy/rewrite.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+namespace switchyard {
+
+namespace {
+
+bool named(const std::vector<std::string_view>& keys, std::string_view key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+const std::string* set_value(const body_edit& e, std::string_view key) {
+  for (const auto& [k, v] : e.set) {
+    if (k == key) {
+      return &v;
+    }
+  }
+  return nullptr;
+}
+
+// Chat messages with the system prompt first: inserted, or in place of messages[0].
+void append_messages(std::string& out, std::string_view body, const request_fields& f,
+                     std::size_t value_begin, std::size_t value_end, const body_edit& e) {
+  out += R"([{"role":"system","content":")";
+  out += e.system_message;
+  out += "\"}";
+  std::size_t rest = value_begin + 1;  // after '['
+  if (e.replace_system && f.first_message_system) {
+    // Drop messages[0]: continue at messages[1], or close the array when it was the only one.
+    rest = f.second_message_begin ? f.second_message_begin : value_end - 1;
+  }
+  std::string_view tail = body.substr(rest, value_end - rest);
+  std::size_t first = tail.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && tail[first] != ']') {
+    out.push_back(',');
+  }
+  out.append(tail);
+}
+
+}  // namespace
+
+std::string apply_edit(std::string_view body, const request_fields& f, const body_edit& e) {
+  std::string out;
+  out.reserve(body.size() + e.system_message.size() + e.prompt.size() + 128);
+  out.push_back('{');
+  bool first = true;
+  auto sep = [&] {
+    if (!first) {
+      out.push_back(',');
+    }
+    first = false;
+  };
+  std::vector<std::string_view> done;
+  for (std::size_t i = 0; i < f.members.size(); ++i) {
+    const auto& m = f.members[i];
+    if (named(e.remove, m.key) || named(done, m.key)) {
+      continue;  // removed, or a duplicate key already replaced
+    }
+    const std::size_t end = f.member_end(body, i);
+    const std::string_view head = body.substr(m.begin, m.value_begin - m.begin);  // "key":
+    sep();
+    if (const auto* v = set_value(e, m.key)) {
+      out.append(head);
+      out += *v;
+      done.push_back(m.key);
+    } else if (m.key == "messages" && !e.system_message.empty()) {
+      out.append(head);
+      append_messages(out, body, f, m.value_begin, end, e);
+    } else if (m.key == "prompt" && !e.prompt.empty()) {
+      out.append(head);
+      out.push_back('"');
+      out += e.prompt;
+      out.push_back('"');
+    } else {
+      out.append(body.substr(m.begin, end - m.begin));
+    }
+  }
+  for (const auto& [k, v] : e.set) {
+    if (!named(done, k)) {
+      sep();
+      out.push_back('"');
+      out.append(k);
+      out += "\":";
+      out += v;
+    }
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::optional<std::string> usage_stream_options(std::string_view body,
+                                                const request_fields& f) {
+  if (!f.stream || f.include_usage) {
+    return std::nullopt;
+  }
+  const auto* m = f.find("stream_options");
+  if (!m || !f.has_stream_options) {
+    return std::string(R"({"include_usage":true})");
+  }
+  // The client set other options (or include_usage: false): keep them, turn usage on.
+  std::size_t i = static_cast<std::size_t>(m - f.members.data());
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body.substr(m->value_begin, f.member_end(body, i) - m->value_begin),
+                              ec);
+  if (ec || !v.is_object()) {
+    return std::string(R"({"include_usage":true})");
+  }
+  v.as_object()["include_usage"] = true;
+  return boost::json::serialize(v);
+}
+
+}  // namespace switchyard

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Real-Prometheus integration test: mock LLM + gateway with an A/B experiment, traffic through
+# both variants, `promtool check metrics` on a scrape taken while a stream is open, then a real
+# Prometheus scraping the gateway every second, asked for per-variant counts, latency quantiles,
+# tokens and cost (checked against the usage the mock reported), every dashboard expression and
+# the health of every alerting rule.
+#
+# Env: SWITCHYARD_BIN, MOCK_LLM_BIN (built binaries). Exit 0 = pass, 1 = fail, 77 = promtool or
+# prometheus not installed (ctest SKIP). Every wait is a bounded poll; no fixed sleeps.
+set -euo pipefail
+
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "SKIP: promtool/prometheus not installed (Debian package prometheus)"
+  exit 77
+fi
+for tool in curl python3; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool is required"; exit 1; }
+done
+: "${SWITCHYARD_BIN:?set SWITCHYARD_BIN to the switchyard binary}"
+: "${MOCK_LLM_BIN:?set MOCK_LLM_BIN to the mock-llm binary}"
+for bin in "$SWITCHYARD_BIN" "$MOCK_LLM_BIN"; do
+  [[ -x $bin ]] || { echo "FAIL: $bin is missing or not executable"; exit 1; }
+done
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+tmp=$(mktemp -d)
+pids=()
+
+# SIGTERM, a bounded wait, then SIGKILL: a stuck child must not outlive the test.
+stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    stop_pid "$pid"
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM  # the EXIT trap still runs
+
+tail_of() {  # tail_of LABEL FILE
+  [[ -s $2 ]] || return 0
+  echo "--- $1 (last 30 lines) ---"
+  tail -n 30 "$2"
+}
+# fail MESSAGE: prints it and the diagnostics to stderr (also from inside $(...)), exits 1.
+fail() {
+  exec >&2
+  echo "FAIL: $*"
+  if compgen -G "$tmp/answers/*.json" >/dev/null; then
+    echo "--- last Prometheus answers ---"
+    for f in "$tmp"/answers/*.json; do
+      echo "$(basename "$f" .json): $(head -c 1500 "$f")"
+    done
+  fi
+  tail_of "gateway stderr" "$tmp/gateway.err"
+  tail_of "gateway stdout" "$tmp/gateway.out"
+  tail_of "mock-llm output" "$tmp/mock.out"
+  tail_of "prometheus log" "$tmp/prometheus.log"
+  exit 1
+}
+
+# wait_for_port NAME PID FILE REGEX: polls FILE (up to 20 s) for REGEX, whose first group is
+# the port; prints the port. Fails early if PID exits.
+wait_for_port() {
+  local name=$1 pid=$2 file=$3 regex=$4 i line
+  for ((i = 0; i < 200; i++)); do
+    if line=$(grep -Eo "$regex" "$file" 2>/dev/null | head -n 1) && [[ -n $line ]]; then
+      [[ $line =~ $regex ]] && echo "${BASH_REMATCH[1]}" && return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || fail "$name exited before it was ready"
+    sleep 0.1
+  done
+  fail "$name printed no 'listening' line within 20 s"
+}
+
+mkdir -p "$tmp/answers" "$tmp/responses" "$tmp/data"
+python3 "$here/verify.py" --self-test >/dev/null || fail "tests/prometheus/verify.py is broken"
+verify() { python3 "$here/verify.py" "$@"; }
+
+# ---- mock LLM and gateway ------------------------------------------------------------------
+"$MOCK_LLM_BIN" --host 127.0.0.1 --port 0 >"$tmp/mock.out" 2>&1 &
+pids+=($!)
+mock_port=$(wait_for_port mock-llm "${pids[-1]}" "$tmp/mock.out" 'listening on [^ :]+:([0-9]+)')
+
+cat >"$tmp/switchyard.yaml" <<YAML
+listen: 127.0.0.1:0
+workers: 1
+data_dir: $tmp/data
+admin_token: test-admin
+upstreams:
+  - { name: mock, base_url: "http://127.0.0.1:$mock_port/v1" }
+models:
+  - { name: gpt-4o-mini, upstream: mock, price: { input_per_mtok: 0.15, output_per_mtok: 0.60 } }
+  - { name: gpt-4o, upstream: mock, price: { input_per_mtok: 2.50, output_per_mtok: 10.00 } }
+prompts:
+  - name: assistant
+    versions:
+      - { version: v1, template: "You are helpful." }
+      - { version: v2, template: "You are concise and helpful." }
+experiments:
+  - name: tone
+    match: { model: assistant }
+    unit: header:x-user-id
+    variants:
+      - { name: control, weight: 0.5, prompt: assistant@v1, model: gpt-4o-mini }
+      - { name: treatment, weight: 0.5, prompt: assistant@v2, model: gpt-4o }
+log: { level: warn, access: off }
+YAML
+"$SWITCHYARD_BIN" --config "$tmp/switchyard.yaml" >"$tmp/gateway.out" 2>"$tmp/gateway.err" &
+pids+=($!)
+gateway_pid=${pids[-1]}
+gw_port=$(wait_for_port switchyard "$gateway_pid" "$tmp/gateway.err" \
+  'listening on [^ :]+:([0-9]+) with [0-9]+ workers')
+gw=http://127.0.0.1:$gw_port
+echo "mock-llm on port $mock_port, switchyard on port $gw_port"
+
+# ---- traffic ---------------------------------------------------------------------------------
+# request VARIANT N [CURL ARGS...]: one chat completion for the experiment "tone", forced into
+# VARIANT by the QA override header; every third one streams. The mock's usage (prompt tokens =
+# body bytes / 4, completion tokens = x-mock-tokens) comes back in the response, from which
+# verify.py computes the expected tokens and cost.
+request() {
+  local variant=$1 n=$2 stream=false
+  shift 2
+  ((n % 3 == 0)) && stream=true
+  local body="{\"model\":\"assistant\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello, number $n\"}]"
+  if [[ $stream == true ]]; then
+    body+=',"stream":true,"stream_options":{"include_usage":true}'
+  fi
+  body+='}'
+  local out=$tmp/responses/$variant.$n code
+  code=$(curl -sS --max-time 15 -o "$out" -w '%{http_code}' \
+    -H 'content-type: application/json' -H "x-switchyard-variant: tone=$variant" \
+    -H "x-user-id: user-$n" -H 'x-mock-tokens: 5' "$@" -d "$body" "$gw/v1/chat/completions") ||
+    fail "request $variant #$n: curl failed"
+  [[ $code == 200 ]] || fail "request $variant #$n: HTTP $code: $(head -c 500 "$out")"
+}
+burst() {  # burst VARIANT FIRST LAST
+  local n
+  for ((n = $2; n <= $3; n++)); do
+    request "$1" "$n"
+  done
+}
+scrape() {  # scrape FILE
+  curl -sS -f --max-time 5 -H 'authorization: Bearer test-admin' "$gw/metrics" >"$1" ||
+    fail "GET /metrics failed"
+}
+
+n_control=30 n_treatment=20
+# Burst 1 starts with a slow stream (8 tokens, 300 ms apart), so that a scrape sees it open.
+request control 3 -H 'x-mock-tokens: 8' -H 'x-mock-inter-token-ms: 300' &
+slow_pid=$!
+pids+=("$slow_pid")
+seen_stream=0
+for ((i = 0; i < 50; i++)); do
+  scrape "$tmp/scrape-under-traffic.txt"
+  if verify gauge-at-least "$tmp/scrape-under-traffic.txt" switchyard_active_streams 1; then
+    seen_stream=1
+    break
+  fi
+  sleep 0.1
+done
+((seen_stream)) || fail "no scrape showed switchyard_active_streams >= 1 while a stream was open"
+if ! promtool check metrics <"$tmp/scrape-under-traffic.txt" >"$tmp/promtool.out" 2>&1; then
+  cat "$tmp/promtool.out"
+  fail "promtool check metrics found problems in the gateway's /metrics"
+fi
+echo "ok   promtool check metrics on a scrape with a stream open"
+burst control 1 2
+burst control 4 15
+burst treatment 1 10
+wait "$slow_pid" || fail "the slow stream failed"
+scrape "$tmp/scrape-after-burst1.txt"
+verify text-counts "$tmp/scrape-after-burst1.txt" control=15 treatment=10 ||
+  fail "/metrics after burst 1: switchyard_requests_total{experiment=\"tone\"} is not 15/10"
+echo "ok   burst 1 (15 control, 10 treatment) counted on /metrics"
+
+# ---- Prometheus ------------------------------------------------------------------------------
+cat >"$tmp/prometheus.yml" <<YAML
+global: { scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s }
+rule_files: ["$root/deploy/prometheus/switchyard-alerts.yml"]
+scrape_configs:
+  - job_name: switchyard
+    authorization: { credentials: test-admin }
+    static_configs: [ { targets: ["127.0.0.1:$gw_port"] } ]
+YAML
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+# start_prometheus: true once a Prometheus of ours answers /-/ready; false if it exited (the
+# port was taken between free_port and its bind) or was not ready within 20 s.
+start_prometheus() {
+  local i
+  prom_port=$(free_port)
+  prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
+    --web.listen-address="127.0.0.1:$prom_port" >>"$tmp/prometheus.log" 2>&1 &
+  prom_pid=$!
+  pids+=("$prom_pid")
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$prom_pid" 2>/dev/null || return 1
+    if curl -sf --max-time 2 "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1; then
+      kill -0 "$prom_pid" 2>/dev/null && return 0  # not someone else's server on that port
+      return 1
+    fi
+    sleep 0.1
+  done
+  stop_pid "$prom_pid"
+  return 1
+}
+started=0
+for attempt in 1 2 3; do
+  if start_prometheus; then
+    started=1
+    break
+  fi
+  echo "prometheus attempt $attempt on port $prom_port failed; retrying on another port"
+done
+((started)) || fail "prometheus did not start"
+prom=http://127.0.0.1:$prom_port
+echo "prometheus on port $prom_port"
+
+q() {  # q NAME EXPR: instant query, answer saved as $tmp/answers/NAME.json
+  curl -sS -G --max-time 5 --data-urlencode "query=$2" "$prom/api/v1/query" \
+    >"$tmp/answers/$1.json" 2>&1
+}
+# poll_until DESCRIPTION FUNCTION: calls FUNCTION every 0.1 s, up to 30 s, until it succeeds.
+poll_until() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    "$2" && return 0
+    sleep 0.1
+  done
+  fail "$1 (waited 30 s)"
+}
+
+by_variant='sum by (variant) (switchyard_requests_total{experiment="tone"})'
+burst1_scraped() {
+  q requests "$by_variant" && verify vector-equals "$tmp/answers/requests.json" variant \
+    control=15 treatment=10
+}
+poll_until "Prometheus never saw burst 1 (control=15, treatment=10)" burst1_scraped
+echo "ok   Prometheus scraped burst 1"
+
+# Burst 2 after Prometheus holds burst 1: rate() over [1m] then has samples before and after.
+burst control 16 30
+burst treatment 11 20
+t_end=$(python3 -c 'import time; print(time.time())')
+verify usage "$tmp/responses" "$tmp/expected.json" || fail "could not read usage from responses"
+
+all_scraped() {
+  q scrape_time 'timestamp(up{job="switchyard"} == 1)' &&
+    verify scraped-after "$tmp/answers/scrape_time.json" "$t_end" &&
+    q requests "$by_variant" &&
+    verify vector-equals "$tmp/answers/requests.json" variant \
+      control=$n_control treatment=$n_treatment
+}
+poll_until "requests by variant never reached control=$n_control treatment=$n_treatment" \
+  all_scraped
+echo "ok   sum by (variant) (switchyard_requests_total{experiment=\"tone\"}): control=$n_control treatment=$n_treatment"
+
+q p95 'histogram_quantile(0.95, sum by (le, variant) (rate(switchyard_request_duration_seconds_bucket{experiment="tone"}[1m])))'
+verify finite-positive "$tmp/answers/p95.json" variant control treatment ||
+  fail "p95 request duration per variant is not finite and positive"
+echo "ok   p95 latency per variant: $(verify show "$tmp/answers/p95.json" variant)"
+
+q tokens 'sum by (variant, type) (switchyard_tokens_total{experiment="tone", source="reported"})'
+verify tokens "$tmp/answers/tokens.json" "$tmp/expected.json" ||
+  fail "reported tokens per variant differ from the usage the mock returned"
+echo "ok   reported tokens per variant and type match the mock's usage"
+
+q cost 'sum by (variant) (switchyard_cost_usd_total{experiment="tone"})'
+verify cost "$tmp/answers/cost.json" "$tmp/expected.json" ||
+  fail "cost per variant differs from tokens x price"
+echo "ok   cost per variant = tokens x price: $(verify show "$tmp/answers/cost.json" variant)"
+
+# Every dashboard expression must evaluate; panels fed by this traffic must show data.
+python3 "$root/deploy/grafana/check_dashboard.py" exprs --range 5m --rate-interval 1m \
+  "$root/deploy/grafana/switchyard-dashboard.json" >"$tmp/dashboard-exprs.jsonl" ||
+  fail "could not extract the dashboard's expressions"
+verify dashboard "$prom" "$tmp/dashboard-exprs.jsonl" ||
+  fail "dashboard expressions failed against real data"
+echo "ok   every dashboard expression evaluates; panels fed by the traffic have data"
+
+rules_evaluated() { verify rules "$prom"; }
+poll_until "alerting rules not all evaluated with health ok" rules_evaluated
+verify no-alerts "$prom" || fail "alerts are pending or firing on healthy traffic"
+echo "ok   alerting rules evaluate cleanly on real metrics; none pending or firing"
+
+kill -0 "$gateway_pid" 2>/dev/null || fail "the gateway died during the test"
+echo "PASS: real Prometheus test (control=$n_control, treatment=$n_treatment requests)"

@@ -1,0 +1,137 @@
+#include "switchyard/experiments/feedback_id.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+namespace switchyard {
+namespace {
+
+constexpr std::string_view key = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+feedback_claims sample() {
+  return feedback_claims{"summary-style", "concise", "summarizer@v2", 1'750'000'000,
+                         "9f86d081884c7d65"};
+}
+
+bool is_signature_error(const result<feedback_claims>& r) {
+  return !r && r.error().code == errc::invalid_request && r.error().param == "request_id" &&
+         r.error().message.find("signature does not match") != std::string::npos;
+}
+
+bool is_shape_error(const result<feedback_claims>& r) {
+  return !r && r.error().code == errc::invalid_request && r.error().param == "request_id" &&
+         r.error().message.find("not a Switchyard request id") != std::string::npos;
+}
+
+TEST(feedback_id, round_trip) {
+  const std::string id = sign_feedback_id(sample(), key);
+  EXPECT_TRUE(id.starts_with("sy1."));
+  const auto back = verify_feedback_id(id, key);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, sample());
+  EXPECT_EQ(sign_feedback_id(sample(), key), id);  // deterministic for the same claims
+}
+
+TEST(feedback_id, round_trip_of_edge_values) {
+  feedback_claims c{"e", "v", "", -1, ""};
+  EXPECT_EQ(*verify_feedback_id(sign_feedback_id(c, key), key), c);
+  // The nonce is last, so it may hold any bytes, the separator included.
+  c = feedback_claims{"exp.1", "arm_b", "p@v10", 0, std::string("\x1f\x00\xff.", 4)};
+  EXPECT_EQ(*verify_feedback_id(sign_feedback_id(c, key), key), c);
+  // An empty key still signs and verifies consistently.
+  EXPECT_EQ(*verify_feedback_id(sign_feedback_id(sample(), ""), ""), sample());
+}
+
+TEST(feedback_id, tampering_or_another_key_fails_the_signature) {
+  const std::string id = sign_feedback_id(sample(), key);
+  std::string payload_tampered = id;
+  payload_tampered[4] = payload_tampered[4] == 'A' ? 'B' : 'A';
+  EXPECT_TRUE(is_signature_error(verify_feedback_id(payload_tampered, key)));
+
+  std::string mac_tampered = id;
+  const std::size_t mac_at = id.rfind('.') + 1;
+  mac_tampered[mac_at] = mac_tampered[mac_at] == 'A' ? 'B' : 'A';
+  EXPECT_TRUE(is_signature_error(verify_feedback_id(mac_tampered, key)));
+
+  EXPECT_TRUE(is_signature_error(verify_feedback_id(id, "another key")));
+
+  // Claims re-signed under another key do not pass either.
+  EXPECT_TRUE(is_signature_error(verify_feedback_id(sign_feedback_id(sample(), "k2"), key)));
+}
+
+TEST(feedback_id, malformed_ids_are_not_ours) {
+  const std::string id = sign_feedback_id(sample(), key);
+  EXPECT_TRUE(is_shape_error(verify_feedback_id("", key)));
+  EXPECT_TRUE(is_shape_error(verify_feedback_id("chatcmpl-abc123", key)));
+  EXPECT_TRUE(is_shape_error(verify_feedback_id("sy1.", key)));
+  EXPECT_TRUE(is_shape_error(verify_feedback_id("sy1..AAAA", key)));
+  EXPECT_TRUE(is_shape_error(verify_feedback_id("sy2." + id.substr(4), key)));
+  EXPECT_TRUE(is_shape_error(verify_feedback_id(id + ".x", key)));
+  EXPECT_TRUE(is_shape_error(verify_feedback_id(id + "A", key)));  // MAC no longer 16 bytes
+  EXPECT_TRUE(is_shape_error(verify_feedback_id(id.substr(0, id.rfind('.')), key)));
+  for (std::size_t n = 0; n + 1 < id.size(); ++n) {
+    EXPECT_FALSE(verify_feedback_id(id.substr(0, n), key)) << n;  // every truncation
+  }
+  std::string bad_char = id;
+  bad_char[5] = '+';  // standard base64, not base64url
+  EXPECT_TRUE(is_shape_error(verify_feedback_id(bad_char, key)));
+  EXPECT_TRUE(is_shape_error(verify_feedback_id("sy1." + std::string(600, 'A') + ".x", key)));
+}
+
+TEST(feedback_id, random_strings_never_verify_or_crash) {
+  std::mt19937 rng(2024);
+  std::uniform_int_distribution<int> len(0, 80);
+  std::uniform_int_distribution<std::size_t> pick(0, 65);
+  const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.+";
+  for (int i = 0; i < 3000; ++i) {
+    std::string id = "sy1.";
+    const int n = len(rng);
+    for (int k = 0; k < n; ++k) {
+      id += chars[pick(rng)];
+    }
+    EXPECT_FALSE(verify_feedback_id(id, key)) << id;
+  }
+}
+
+TEST(feedback_id, ids_are_url_and_header_safe_and_unique_per_nonce) {
+  feedback_claims a = sample();
+  feedback_claims b = sample();
+  b.nonce = "0000000000000001";
+  const std::string ia = sign_feedback_id(a, key);
+  const std::string ib = sign_feedback_id(b, key);
+  EXPECT_NE(ia, ib);
+  for (const std::string& id : {ia, ib}) {
+    EXPECT_LE(id.size(), max_feedback_id_size);
+    EXPECT_TRUE(std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
+    })) << id;
+  }
+}
+
+TEST(feedback_id, names_with_the_separator_or_too_long_are_bugs) {
+  feedback_claims c = sample();
+  c.variant =
+      "a\x1f"
+      "b";
+  EXPECT_THROW(sign_feedback_id(c, key), std::invalid_argument);
+  c = sample();
+  c.experiment = std::string(400, 'e');
+  EXPECT_THROW(sign_feedback_id(c, key), std::invalid_argument);
+}
+
+TEST(feedback_id, generated_keys_are_64_hex_chars_and_differ) {
+  const std::string k1 = generate_feedback_key();
+  const std::string k2 = generate_feedback_key();
+  EXPECT_EQ(k1.size(), 64u);
+  EXPECT_TRUE(std::all_of(k1.begin(), k1.end(),
+                          [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }));
+  EXPECT_NE(k1, k2);
+}
+
+}  // namespace
+}  // namespace switchyard
