@@ -521,7 +521,7 @@ json::array guardrails_json(const std::vector<guardrail_event>& events) {
 // Buckets are whole hours (rows are hourly), at most a leap year so the arithmetic cannot overflow.
 std::int64_t effective_bucket(std::int64_t seconds) {
   constexpr std::int64_t hour = 3600, most = 366 * 24 * hour;
-  return std::clamp((std::max<std::int64_t>(seconds, 1) + hour - 1) / hour * hour, hour, most);
+  return (std::clamp(seconds, hour, most) + hour - 1) / hour * hour;
 }
 
 std::int64_t bucket_start(std::int64_t t, std::int64_t bucket) {
@@ -641,10 +641,6 @@ boost::json::object experiment_report(const analysis_input& in) {
   o["winner"] = text_or_null(in.winner);
   return o;
 }
-
-}  // namespace switchyard
-
-namespace switchyard {
 
 boost::json::object experiment_timeline(const analysis_input& in, std::int64_t bucket_seconds) {
   const std::int64_t bucket = effective_bucket(bucket_seconds);

@@ -11,20 +11,21 @@ namespace {
 constexpr double bucket_ratio = 1.02;
 constexpr double min_ms = 0.01;
 // Bucket k > 0 holds (min_ms·bucket_ratio^(k−1), min_ms·bucket_ratio^k]; bucket 0 holds [0,
-// min_ms]. The last index is ceil(ln(1e7 / 0.01) / ln(1.02)) = 1047, so 1e7 ms still has a bucket
-// of its own. The serialized form depends on this layout: changing it needs a new `format_version`.
+// min_ms]. The last index is ceil(ln(1e7 / 0.01) / ln(1.02)) = 1047, so values up to 1e7 ms keep
+// the 1% accuracy. The serialized form depends on this layout: changing it needs a new
+// `format_version`.
 constexpr std::size_t bucket_count = 1048;
 constexpr unsigned char format_version = 1;
 constexpr std::uint32_t max_bucket = std::numeric_limits<std::uint32_t>::max();
 
 // Precomputed so that `add` is one log and one multiply.
-const double inv_log_gamma = 1.0 / std::log(bucket_ratio);
+const double inv_log_ratio = 1.0 / std::log(bucket_ratio);
 
 std::size_t index_of(double ms) noexcept {
   if (!(ms > min_ms)) {
     return 0;
   }
-  const double k = std::ceil(std::log(ms / min_ms) * inv_log_gamma);
+  const double k = std::ceil(std::log(ms / min_ms) * inv_log_ratio);
   // Compared as double first: a huge or infinite `ms` must not reach the conversion.
   if (!(k < static_cast<double>(bucket_count - 1))) {
     return bucket_count - 1;

@@ -1,5 +1,6 @@
 #include "switchyard/http/session.hpp"
 
+#include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/api.hpp"
 #include "switchyard/http/responses.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"

@@ -2,16 +2,17 @@
 """Assertions of tests/prometheus/run.sh, one subcommand each; exit 0 = holds, 1 = does not
 (with the reason on stderr).
 
-  gauge-at-least SCRAPE NAME MIN      sum of NAME's samples in a /metrics text >= MIN
   text-counts SCRAPE V=N...           switchyard_requests_total{experiment="tone"} by variant
-  vector-equals ANSWER LABEL V=N...   a Prometheus vector answer, by LABEL, is exactly that
-  scraped-after ANSWER T              the newest sample timestamp in ANSWER is later than T
+  text-sum SCRAPE NAME N L=V...       the samples of NAME with all labels L=V sum to N
+  wait-counts PROM DIR T V=N...       polls (30 s) until Prometheus has scraped the gateway
+                                      after unix time T and the tone requests by variant are
+                                      exactly V=N...; answers saved in DIR
   finite-positive ANSWER LABEL V...   each V has a finite value > 0
   usage RESPONSES_DIR OUT.json        token usage per variant from the saved responses
   tokens ANSWER EXPECTED.json         sum by (variant, type) equals the usage exactly
   cost ANSWER EXPECTED.json           sum by (variant) equals usage x price (1e-9 relative)
   dashboard PROM EXPRS.jsonl          every expression evaluates; REQUIRED panels have data
-  rules PROM                          every rule evaluated, health ok
+  wait-rules PROM                     polls (30 s) until every rule evaluated with health ok
   no-alerts PROM                      no alert pending or firing
   show ANSWER LABEL                   "v1=x v2=y" for messages
   --self-test                         checks the parsers on fixed inputs
@@ -23,12 +24,15 @@ import math
 import os
 import re
 import sys
+import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
 # USD per million tokens, as in run.sh's gateway config: control → gpt-4o-mini, treatment →
 # gpt-4o.
 PRICES = {"control": (0.15, 0.60), "treatment": (2.50, 10.00)}
+REQUESTS_BY_VARIANT = 'sum by (variant) (switchyard_requests_total{experiment="tone"})'
 
 # Dashboard panels the test traffic feeds (requests, streams, tokens, cost): they must have data.
 # Feedback, guardrails, retries, fallbacks, rate limiting and circuits see no events here.
@@ -66,17 +70,18 @@ def read(path):
         return f.read()
 
 
-def gauge_at_least(scrape, name, minimum):
-    total = sum(v for n, _, v in samples(read(scrape)) if n == name)
-    return 0 if total >= float(minimum) else complain(f"{name} = {total} < {minimum}")
-
-
 def text_counts(scrape, expected):
     got = {}
     for n, labels, v in samples(read(scrape)):
         if n == "switchyard_requests_total" and labels.get("experiment") == "tone":
             got[labels.get("variant")] = got.get(labels.get("variant"), 0) + v
     return compare(got, expected)
+
+
+def text_sum(scrape, name, want, matchers):
+    total = sum(v for n, labels, v in samples(read(scrape))
+                if n == name and all(labels.get(k) == m for k, m in matchers.items()))
+    return 0 if total == float(want) else complain(f"{name}{matchers}: {total}, want {want}")
 
 
 # ---- Prometheus answers -----------------------------------------------------------------------
@@ -101,9 +106,44 @@ def compare(got, expected):
     return 0
 
 
-def scraped_after(answer, t):
-    newest = max(vector(read(answer), "job").values(), default=0.0)
-    return 0 if newest > float(t) else complain(f"newest scrape {newest} <= {t}")
+def poll(check, seconds=30.0):
+    """Calls check() every 0.1 s until it returns None (success) or time is up; returns the
+    last complaint or None."""
+    deadline = time.monotonic() + seconds
+    while True:
+        why = check()
+        if why is None or time.monotonic() > deadline:
+            return why
+        time.sleep(0.1)
+
+
+def query_to(prom, directory, name, expr):
+    """Instant query; the raw answer is also saved as DIR/NAME.json for failure reports."""
+    url = f"{prom}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            text = r.read().decode()
+    except (urllib.error.URLError, OSError) as e:
+        text = json.dumps({"status": "error", "error": str(e)})
+    with open(os.path.join(directory, name + ".json"), "w", encoding="utf-8") as f:
+        f.write(text)
+    return text
+
+
+def wait_counts(prom, directory, after, expected):
+    def check():
+        try:
+            ts = vector(query_to(prom, directory, "scrape_time",
+                                 'timestamp(up{job="switchyard"} == 1)'), "job")
+            if max(ts.values(), default=0.0) <= float(after):
+                return f"no scrape after {after} yet (newest: {ts})"
+            got = vector(query_to(prom, directory, "requests", REQUESTS_BY_VARIANT), "variant")
+        except ValueError as e:
+            return str(e)
+        return None if got == expected else f"got {got}, want {expected}"
+
+    why = poll(check)
+    return complain(why) if why else 0
 
 
 def finite_positive(answer, label, keys):
@@ -201,14 +241,16 @@ def dashboard(prom, exprs_path):
     return 1 if problems else 0
 
 
-def rules(prom):
-    ans = api(prom, "/api/v1/rules")
-    rs = [r for g in ans.get("data", {}).get("groups", []) for r in g["rules"]]
-    bad = [f"{r['name']}: {r.get('health')} {r.get('lastError', '')}" for r in rs
-           if r.get("health") != "ok"]
-    if not rs or bad:
-        return complain(f"{len(rs)} rules; not ok: {bad}")
-    return 0
+def wait_rules(prom):
+    def check():
+        ans = api(prom, "/api/v1/rules")
+        rs = [r for g in ans.get("data", {}).get("groups", []) for r in g["rules"]]
+        bad = [f"{r['name']}: {r.get('health')} {r.get('lastError', '')}" for r in rs
+               if r.get("health") != "ok"]
+        return f"{len(rs)} rules; not ok: {bad}" if not rs or bad else None
+
+    why = poll(check)
+    return complain(why) if why else 0
 
 
 def no_alerts(prom):
@@ -233,7 +275,8 @@ def self_test():
     sse = ('data: {"choices":[],"usage":null}\n\ndata: {"choices":[],"usage":'
            '{"prompt_tokens":7,"completion_tokens":5}}\n\ndata: [DONE]\n\n')
     assert response_usage(sse) == {"prompt_tokens": 7, "completion_tokens": 5}
-    assert response_usage('{"usage":{"prompt_tokens":1,"completion_tokens":2}}')["prompt_tokens"] == 1
+    whole = '{"usage":{"prompt_tokens":1,"completion_tokens":2}}'
+    assert response_usage(whole)["completion_tokens"] == 2
     ans = '{"status":"success","data":{"resultType":"vector","result":[' \
           '{"metric":{"variant":"a"},"value":[1,"2.5"]}]}}'
     assert vector(ans, "variant") == {"a": 2.5}
@@ -244,17 +287,16 @@ def self_test():
 def main(argv):
     cmd, args = (argv[1], argv[2:]) if len(argv) > 1 else ("", [])
     table = {
-        "gauge-at-least": lambda: gauge_at_least(*args),
         "text-counts": lambda: text_counts(args[0], parse_expected(args[1:])),
-        "vector-equals": lambda: compare(vector(read(args[0]), args[1]),
-                                         parse_expected(args[2:])),
-        "scraped-after": lambda: scraped_after(*args),
+        "text-sum": lambda: text_sum(args[0], args[1], args[2],
+                                     dict(a.split("=", 1) for a in args[3:])),
+        "wait-counts": lambda: wait_counts(args[0], args[1], args[2], parse_expected(args[3:])),
         "finite-positive": lambda: finite_positive(args[0], args[1], args[2:]),
         "usage": lambda: usage(*args),
         "tokens": lambda: tokens(*args),
         "cost": lambda: cost(*args),
         "dashboard": lambda: dashboard(*args),
-        "rules": lambda: rules(*args),
+        "wait-rules": lambda: wait_rules(*args),
         "no-alerts": lambda: no_alerts(*args),
         "show": lambda: show(*args),
         "--self-test": self_test,

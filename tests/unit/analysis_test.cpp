@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -266,6 +267,10 @@ TEST(analysis, timeline_merges_two_hourly_rows_into_a_two_hour_bucket) {
   // Buckets are whole hours: 5000 s becomes 7200.
   EXPECT_EQ(experiment_timeline(in, 5000).at("bucket_seconds").as_int64(), 7200);
   EXPECT_EQ(experiment_timeline(in, 3600).at("buckets").as_array().size(), 3u);
+  EXPECT_EQ(experiment_timeline(in, -1).at("bucket_seconds").as_int64(), 3600);
+  const json::object year = experiment_timeline(in, std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(year.at("bucket_seconds").as_int64(), 366 * 24 * 3600);
+  EXPECT_EQ(year.at("buckets").as_array().size(), 1u);
   expect_clean_json(t);
 }
 

@@ -72,9 +72,9 @@ boost::json::object experiment_summary(const analysis_input& in);
 boost::json::object experiment_report(const analysis_input& in);
 
 /// For GET /api/v1/experiments/{name}/timeline: rows and `in.feedback` (per hour here) summed
-/// into buckets of `bucket_seconds` (rounded up to a positive multiple of 3600, the effective
-/// value is returned) aligned to the Unix epoch: {bucket_seconds, buckets: [{start, start_iso
-/// (UTC, "2024-05-01T13:00:00Z"), variants: {name: {requests, errors, latency_ms_mean,
+/// into buckets of `bucket_seconds` (rounded up to a multiple of 3600 within [1 h, 366 days]; the
+/// effective value is returned) aligned to the Unix epoch: {bucket_seconds, buckets: [{start,
+/// start_iso (UTC, "2024-05-01T13:00:00Z"), variants: {name: {requests, errors, latency_ms_mean,
 /// ttft_ms_mean, cost_usd, input_tokens, output_tokens, feedback_success, feedback_failure}}}]}
 /// ordered by time. Only buckets with data appear; each lists the configured variants and any
 /// other variant seen in the data.
@@ -95,7 +95,8 @@ struct prompt_input {
 /// "replace"), variables, file (null when inline), calls, errors, error_rate, latency_ms {mean,
 /// p50, p95}, cost_usd {total, mean_per_call}, input_tokens, output_tokens (totals), feedback
 /// {success_rate, score_mean, events}}]}: configured versions in order, then versions seen only
-/// in the data (removed from the config; hash, mode and file null). Empty when `in.cfg` is null.
+/// in the data (removed from the config: mode and file null, hash only if `hashes` has it).
+/// Counts are JSON integers. An empty object when `in.cfg` is null.
 boost::json::object prompt_report(const prompt_input& in);
 
 /// For GET /api/v1/prompts/{name}/versions/{v}: that version's entry plus `text`, its template.

@@ -71,10 +71,11 @@ std::string content_hash(std::string_view text);
 
 /// A line-based unified diff of `a` against `b` in the format of `diff -u` (3 lines of context,
 /// headers `--- a_name` / `+++ b_name` without timestamps, `@@ -l,s +l,s @@` hunks, "\ No newline
-/// at end of file" markers); "" when the texts are equal. Minimal (a longest common subsequence of
-/// lines, Hirschberg's linear-space algorithm), though among equally short diffs it may align
-/// differently from GNU diff. When either side has more
-/// than 5000 lines it returns a one-line note instead of diffing.
+/// at end of file" markers); "" when the texts are equal. The diff is minimal (a longest common
+/// subsequence of lines, Hirschberg's linear-space algorithm) and inserted or deleted runs are
+/// placed as GNU diff places them, but where several equally short diffs exist it may still pick
+/// another one than GNU diff. When either side has more than 5000 lines it returns a one-line
+/// note instead of diffing.
 std::string unified_diff(std::string_view a, std::string_view b, std::string_view a_name,
                          std::string_view b_name);
 

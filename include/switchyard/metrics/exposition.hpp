@@ -45,7 +45,8 @@ std::vector<std::string> exposed_names(std::string_view name, metric_type type);
 /// series is created.
 std::string sanitize_utf8(std::string_view text);
 
-/// Appends `value` escaped for use inside `label="..."`: `\` → `\\`, `"` → `\"`, newline → `\n`.
+/// Appends `value` escaped for use inside `label="..."`: backslash, double quote and newline
+/// become `\\`, `\"` and `\n`.
 void append_label_value(std::string& out, std::string_view value);
 
 /// Appends `a="x",b="y"` (no braces) for these names and values; each value is made valid UTF-8

@@ -46,10 +46,6 @@ inline std::size_t shard_index(std::size_t shards) noexcept {
 // 64 rather than std::hardware_destructive_interference_size, which GCC warns is not ABI-stable.
 inline constexpr std::size_t cache_line = 64;
 
-}  // namespace detail
-
-namespace detail {
-
 // A double per shard, each on its own cache line: the state of a counter or a gauge.
 class sharded_sum {
  public:
