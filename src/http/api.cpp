@@ -7,8 +7,6 @@
 #include "switchyard/metrics/gateway_metrics.hpp"
 
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/parse_query.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -163,6 +161,21 @@ analysis_input gather(experiment_engine& engine, const experiment_plan& e, bool 
   return in;
 }
 
+// The value of `key` in a query string ("" when absent). Our values are plain tokens (1h, v2);
+// percent-decoding is not needed for them.
+std::string_view query_param(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto item = query.substr(0, amp);
+    auto eq = item.find('=');
+    if (item.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+    }
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+  }
+  return {};
+}
+
 std::optional<std::int64_t> parse_bucket(std::string_view text) {
   auto d = parse_duration(text);
   if (!d || d->count() % 3'600'000 != 0 || d->count() == 0) {
@@ -271,17 +284,13 @@ string_response experiments(const call& c, std::string_view rest, std::string_vi
   }
   if (sub == "timeline") {
     std::int64_t bucket = 3600;
-    if (auto params = boost::urls::parse_query(query); params) {
-      for (auto param : *params) {
-        if (param.key == "bucket") {
-          auto b = parse_bucket(param.value);
-          if (!b) {
-            return c.fail(errc::invalid_request, "bucket must be whole hours, like 1h or 24h",
-                          "bucket");
-          }
-          bucket = *b;
-        }
+    if (auto text = query_param(query, "bucket"); !text.empty()) {
+      auto b = parse_bucket(text);
+      if (!b) {
+        return c.fail(errc::invalid_request, "bucket must be whole hours, like 1h or 24h",
+                      "bucket");
       }
+      bucket = *b;
     }
     return c.ok(experiment_timeline(gather(engine, *e, true), bucket));
   }
@@ -344,13 +353,7 @@ string_response prompts(const call& c, std::string_view rest, std::string_view q
     return c.ok(r);
   }
   if (sub == "compare") {
-    std::string a, b;
-    if (auto params = boost::urls::parse_query(query); params) {
-      for (auto param : *params) {
-        (param.key == "a" ? a : param.key == "b" ? b : a) =
-            param.key == "a" || param.key == "b" ? std::string(param.value) : a;
-      }
-    }
+    std::string a(query_param(query, "a")), b(query_param(query, "b"));
     auto known = [&](const std::string& v) { return in.hashes.contains(v); };
     if (!known(a) || !known(b)) {
       return c.fail(errc::invalid_request, "compare needs ?a=<version>&b=<version> of this prompt",
