@@ -63,7 +63,9 @@ models:
 prompts:
   - name: assistant
     versions:
-      - { version: v1, template: "You are helpful to {{audience}}.", defaults: { audience: everyone } }
+      - version: v1
+        template: "You are helpful to {{audience}}."
+        defaults: { audience: everyone }
       - { version: v2, template: "Be concise.", mode: replace }
 )" + k.extra_versions +
          R"(
