@@ -10,41 +10,54 @@ namespace switchyard::config_detail {
 
 namespace {
 
-// A YAML value as JSON: plain scalars that read as JSON literals or numbers stay typed, quoted
-// scalars are strings. Used for variant `params`, which go into the upstream request verbatim.
-boost::json::value yaml_to_json(const YAML::Node& node) {
+// A YAML value as JSON text: plain scalars that read as JSON literals or numbers stay typed and
+// keep the text as written (`4e-1` stays `4e-1`), quoted scalars are strings. Used for variant
+// `params`, which go into the upstream request verbatim.
+void yaml_to_json(const YAML::Node& node, std::string& out) {
   if (node.IsSequence()) {
-    boost::json::array a;
-    for (const auto& item : node) {
-      a.push_back(yaml_to_json(item));
+    out.push_back('[');
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      out += i ? "," : "";
+      yaml_to_json(node[i], out);
     }
-    return a;
+    out.push_back(']');
+    return;
   }
   if (node.IsMap()) {
-    boost::json::object o;
+    out.push_back('{');
+    bool first = true;
     for (const auto& kv : node) {
-      o[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+      out += first ? "" : ",";
+      first = false;
+      out += boost::json::serialize(boost::json::string(kv.first.as<std::string>()));
+      out.push_back(':');
+      yaml_to_json(kv.second, out);
     }
-    return o;
+    out.push_back('}');
+    return;
   }
   if (!node.IsScalar()) {
-    return nullptr;
+    out += "null";
+    return;
   }
   const std::string& text = node.Scalar();
   if (node.Tag() != "!") {  // "!" marks a quoted scalar
     if (text == "null" || text == "~") {
-      return nullptr;
+      out += "null";
+      return;
     }
     if (text == "true" || text == "false") {
-      return text == "true";
+      out += text;
+      return;
     }
     boost::system::error_code ec;
     auto v = boost::json::parse(text, ec);
     if (!ec && v.is_number()) {
-      return v;
+      out += text;
+      return;
     }
   }
-  return boost::json::string(text);
+  out += boost::json::serialize(boost::json::string(text));
 }
 
 bool valid_name(std::string_view s) {
@@ -189,7 +202,9 @@ void read_variant(reader& r, const YAML::Node& node, const std::string& path, va
                "is set by the gateway or the client, not by a variant (use model: or prompt:)");
         continue;
       }
-      v.params.emplace_back(key, boost::json::serialize(yaml_to_json(kv.second)));
+      std::string json;
+      yaml_to_json(kv.second, json);
+      v.params.emplace_back(key, std::move(json));
     }
   }
 }

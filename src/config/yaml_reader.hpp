@@ -1,6 +1,6 @@
 #pragma once
 // Private to src/config: the YAML walker shared by the config readers (config.cpp,
-// experiments_config.cpp). Every error carries its key path and line.
+// routing_config.cpp, experiments_config.cpp). Every error carries its key path and line.
 
 #include "switchyard/config/config.hpp"
 
@@ -232,6 +232,17 @@ void read_list(reader& r, const YAML::Node& root, const char* key, std::vector<T
   }
 }
 
+// Sections read in routing_config.cpp.
+/// One retry block; `global` is false for a model's override (the budget keys are gateway-wide).
+void read_retry(reader& r, const YAML::Node& node, const std::string& path, retry_config& c,
+                bool global);
+/// One entry of `upstreams` (its breaker included); fills host, port and tls from base_url.
+void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u);
+/// One entry of `models`, without its retry block (parse_config layers that on the global one).
+void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m);
+/// One entry of `rate_limits`.
+void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
+                     rate_limit_config& l);
 
 // Sections read in experiments_config.cpp.
 void read_observability(reader& r, const YAML::Node& root, const std::string& base_dir, config& c);

@@ -1,8 +1,6 @@
 #include "switchyard/experiments/analysis.hpp"
 
-#include "switchyard/experiments/latency_sketch.hpp"
-#include "switchyard/experiments/prompt_template.hpp"
-#include "switchyard/experiments/statistics.hpp"
+#include "analysis_detail.hpp"
 
 #include <boost/json.hpp>
 
@@ -12,50 +10,10 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
-#include <set>
 
 namespace switchyard {
-namespace {
 
-namespace json = boost::json;
-
-// Boost.JSON prints NaN and infinity as invalid JSON, so every double goes through here.
-json::value num(double x) {
-  return std::isfinite(x) ? json::value(x) : json::value(nullptr);
-}
-
-// Counts and sums of counts print as integers; anything else (or too large) as a double.
-json::value whole(double x) {
-  constexpr double exact = 9007199254740992.0;  // 2^53: every integer below is a double
-  if (x >= 0 && x <= exact && x == std::floor(x)) {
-    return static_cast<std::uint64_t>(x);
-  }
-  return num(x);
-}
-
-json::value ratio(double x, double n) {
-  return n > 0 ? num(x / n) : json::value(nullptr);
-}
-
-json::value mean_of(const moments& m) {
-  return m.n > 0 ? num(m.mean()) : json::value(nullptr);
-}
-
-json::value text_or_null(const std::string& s) {
-  return s.empty() ? json::value(nullptr) : json::value(s);
-}
-
-double as_double(std::uint64_t x) {
-  return static_cast<double>(x);
-}
-
-std::string format(const char* spec, double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, spec, x);
-  return buf;
-}
-
-std::string iso_utc(std::int64_t unix_seconds) {
+std::string analysis_detail::iso_utc(std::int64_t unix_seconds) {
   using namespace std::chrono;
   const sys_seconds tp{seconds{unix_seconds}};
   const auto day = floor<days>(tp);
@@ -69,66 +27,14 @@ std::string iso_utc(std::int64_t unix_seconds) {
   return buf;
 }
 
-// One variant's (or prompt version's) rows and feedback, summed.
-struct totals {
-  std::uint64_t requests = 0, errors = 0;
-  moments latency_ms, ttft_ms, input_tokens, output_tokens, cost_usd, score;
-  latency_sketch latency, ttft;
-  double success = 0, failure = 0;
-  std::map<std::string, std::uint64_t> events;
+namespace {
 
-  void add(const variant_hour_stats& r, bool with_sketches = true) {
-    requests += r.requests;
-    errors += r.errors;
-    latency_ms += r.latency_ms;
-    ttft_ms += r.ttft_ms;
-    input_tokens += r.input_tokens;
-    output_tokens += r.output_tokens;
-    cost_usd += r.cost_usd;
-    if (with_sketches) {
-      merge_sketch(latency, r.latency_sketch);
-      merge_sketch(ttft, r.ttft_sketch);
-    }
-  }
-  void add(const feedback_summary& f) {
-    events[f.event] += f.count;
-    success += f.event == "success" ? as_double(f.count) : 0;
-    failure += f.event == "failure" ? as_double(f.count) : 0;
-    score += f.value;
-  }
-  // A sketch that does not parse only narrows the percentiles; the moments still count it.
-  static void merge_sketch(latency_sketch& into, const std::string& bytes) {
-    if (bytes.empty()) {
-      return;
-    }
-    if (auto s = latency_sketch::deserialize(bytes)) {
-      into.merge(*s);
-    }
-  }
-};
+using namespace analysis_detail;
 
-enum class metric { error_rate, success_rate, latency_ms, ttft_ms, cost_usd, output_tokens, score };
-
-struct metric_def {
-  metric id;
-  const char* key;          // in vs_control
-  const char* config_name;  // as analysis.primary_metric names it ("" = cannot be primary)
-  bool higher_is_better;
-  moments totals::*values;  // null for the rates
-};
-
-constexpr std::array<metric_def, 7> metrics{{
-    {metric::error_rate, "error_rate", "error_rate", false, nullptr},
-    {metric::success_rate, "success_rate", "feedback_success", true, nullptr},
-    {metric::latency_ms, "latency_ms", "latency", false, &totals::latency_ms},
-    {metric::ttft_ms, "ttft_ms", "ttft", false, &totals::ttft_ms},
-    {metric::cost_usd, "cost_usd", "cost", false, &totals::cost_usd},
-    {metric::output_tokens, "output_tokens", "", false, &totals::output_tokens},
-    {metric::score, "score", "score", true, &totals::score},
-}};
-
-const metric_def& def_of(metric m) {
-  return metrics[static_cast<std::size_t>(m)];  // `metrics` is in enum order
+std::string format(const char* spec, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, spec, x);
+  return buf;
 }
 
 // The config's primary_metric (validated at load) to the metric compared.
@@ -145,76 +51,12 @@ bool is_rate(metric m) {
   return def_of(m).values == nullptr;
 }
 
-const moments& moments_of(metric m, const totals& t) {
-  return t.*def_of(m).values;  // only called for the means
-}
-
-// The samples behind a metric: requests, judged feedback events or recorded values.
-double sample_n(metric m, const totals& t) {
-  if (m == metric::error_rate) {
-    return as_double(t.requests);
-  }
-  return m == metric::success_rate ? t.success + t.failure : moments_of(m, t).n;
-}
-
 double value_of(metric m, const totals& t) {
   const double n = sample_n(m, t);
   if (m == metric::error_rate) {
     return n > 0 ? as_double(t.errors) / n : 0;
   }
   return m == metric::success_rate ? (n > 0 ? t.success / n : 0) : moments_of(m, t).mean();
-}
-
-stats::comparison compare(metric m, const totals& c, const totals& t, double alpha) {
-  if (m == metric::error_rate) {
-    return stats::two_proportion(as_double(c.errors), as_double(c.requests), as_double(t.errors),
-                                 as_double(t.requests), alpha);
-  }
-  if (m == metric::success_rate) {
-    return stats::two_proportion(c.success, c.success + c.failure, t.success, t.success + t.failure,
-                                 alpha);
-  }
-  return stats::welch(moments_of(m, c), moments_of(m, t), alpha);
-}
-
-json::array pair(double lo, double hi) {
-  return json::array{num(lo), num(hi)};
-}
-
-// A side without data shows null; inference fields are null unless the test could be run.
-json::object comparison_json(metric m, const stats::comparison& c, const totals& ctl,
-                             const totals& trt, double alpha) {
-  const bool has_c = sample_n(m, ctl) > 0;
-  const bool has_t = sample_n(m, trt) > 0;
-  const bool has_rel = has_c && has_t && c.control != 0;
-  json::object o;
-  o["control"] = has_c ? num(c.control) : nullptr;
-  o["treatment"] = has_t ? num(c.treatment) : nullptr;
-  o["diff"] = has_c && has_t ? num(c.treatment - c.control) : nullptr;
-  o["diff_ci"] = c.valid ? json::value(pair(c.diff_lo, c.diff_hi)) : nullptr;
-  o["rel"] = has_rel ? num((c.treatment - c.control) / c.control) : nullptr;
-  o["rel_ci"] = c.valid && has_rel ? json::value(pair(c.rel_lo, c.rel_hi)) : nullptr;
-  o["p_value"] = c.valid ? num(c.p_value) : nullptr;
-  o["p_adjusted"] = c.valid ? num(c.p_adjusted) : nullptr;
-  o["significant"] = c.valid && c.p_adjusted < alpha;
-  return o;
-}
-
-json::object spread_json(const moments& m, const latency_sketch& s) {
-  return {{"mean", mean_of(m)},
-          {"p50", s.empty() ? json::value(nullptr) : num(s.quantile(0.5))},
-          {"p95", s.empty() ? json::value(nullptr) : num(s.quantile(0.95))}};
-}
-
-json::object feedback_json(const totals& t) {
-  json::object events;
-  for (const auto& [event, count] : t.events) {
-    events[event] = count;
-  }
-  return {
-      {"events", std::move(events)},    {"success", whole(t.success)},
-      {"failure", whole(t.failure)},    {"success_rate", ratio(t.success, t.success + t.failure)},
-      {"score_mean", mean_of(t.score)}, {"score_n", whole(t.score.n)}};
 }
 
 void add_stats(json::object& o, const totals& t) {
@@ -516,105 +358,6 @@ json::array guardrails_json(const std::vector<guardrail_event>& events) {
   return out;
 }
 
-// ---- timeline ----
-
-// Buckets are whole hours (rows are hourly), at most a leap year so the arithmetic cannot overflow.
-std::int64_t effective_bucket(std::int64_t seconds) {
-  constexpr std::int64_t hour = 3600, most = 366 * 24 * hour;
-  return (std::clamp(seconds, hour, most) + hour - 1) / hour * hour;
-}
-
-std::int64_t bucket_start(std::int64_t t, std::int64_t bucket) {
-  const std::int64_t q = t / bucket - (t % bucket < 0 ? 1 : 0);  // floor, also before 1970
-  return q * bucket;
-}
-
-json::object timeline_cell(const totals& t) {
-  return {{"requests", t.requests},
-          {"errors", t.errors},
-          {"latency_ms_mean", mean_of(t.latency_ms)},
-          {"ttft_ms_mean", mean_of(t.ttft_ms)},
-          {"cost_usd", num(t.cost_usd.sum)},
-          {"input_tokens", whole(t.input_tokens.sum)},
-          {"output_tokens", whole(t.output_tokens.sum)},
-          {"feedback_success", whole(t.success)},
-          {"feedback_failure", whole(t.failure)}};
-}
-
-// ---- prompts ----
-
-const prompt_version_config* find_version(const prompt_config& p, std::string_view version) {
-  for (const prompt_version_config& v : p.versions) {
-    if (v.version == version) {
-      return &v;
-    }
-  }
-  return nullptr;
-}
-
-totals version_totals(const prompt_input& in, std::string_view version) {
-  const std::string ref = in.cfg->name + "@" + std::string(version);
-  totals t;
-  for (const variant_hour_stats& r : in.rows) {
-    if (r.prompt_version == ref) {
-      t.add(r);
-    }
-  }
-  for (const feedback_summary& f : in.feedback) {
-    if (f.prompt_version == ref) {
-      t.add(f);
-    }
-  }
-  return t;
-}
-
-// `v` is null for a version seen in the data but no longer configured.
-json::object version_json(const prompt_input& in, const std::string& version,
-                          const prompt_version_config* v, const totals& t) {
-  const auto hash = in.hashes.find(version);
-  json::array variables;
-  if (const auto it = in.variables.find(version); it != in.variables.end()) {
-    for (const std::string& name : it->second) {
-      variables.push_back(json::value(name));
-    }
-  }
-  const json::object feedback = feedback_json(t);
-  return {{"version", version},
-          {"hash", hash == in.hashes.end() ? json::value(nullptr) : json::value(hash->second)},
-          {"mode", v ? json::value(v->replace_system ? "replace" : "prepend") : nullptr},
-          {"variables", std::move(variables)},
-          {"file", v ? text_or_null(v->file) : nullptr},
-          {"calls", t.requests},
-          {"errors", t.errors},
-          {"error_rate", ratio(as_double(t.errors), as_double(t.requests))},
-          {"latency_ms", spread_json(t.latency_ms, t.latency)},
-          {"cost_usd", {{"total", num(t.cost_usd.sum)}, {"mean_per_call", mean_of(t.cost_usd)}}},
-          {"input_tokens", whole(t.input_tokens.sum)},
-          {"output_tokens", whole(t.output_tokens.sum)},
-          {"feedback",
-           {{"success_rate", feedback.at("success_rate")},
-            {"score_mean", feedback.at("score_mean")},
-            {"events", feedback.at("events")}}}};
-}
-
-// Versions in the data that are no longer configured, in name order.
-std::set<std::string> unconfigured_versions(const prompt_input& in) {
-  const std::string prefix = in.cfg->name + "@";
-  std::set<std::string> out;
-  const auto see = [&](const std::string& ref) {
-    if (ref.starts_with(prefix) && !find_version(*in.cfg, ref.substr(prefix.size()))) {
-      out.insert(ref.substr(prefix.size()));
-    }
-  };
-  for (const variant_hour_stats& r : in.rows) {
-    see(r.prompt_version);
-  }
-  for (const feedback_summary& f : in.feedback) {
-    see(f.prompt_version);
-  }
-  return out;
-}
-
 }  // namespace
 
 boost::json::object experiment_summary(const analysis_input& in) {
@@ -640,88 +383,6 @@ boost::json::object experiment_report(const analysis_input& in) {
   o["paused_variants"] = std::move(paused);
   o["winner"] = text_or_null(in.winner);
   return o;
-}
-
-boost::json::object experiment_timeline(const analysis_input& in, std::int64_t bucket_seconds) {
-  const std::int64_t bucket = effective_bucket(bucket_seconds);
-  std::vector<std::string> names;  // configured variants first, then others as they appear
-  std::set<std::string> seen;
-  const auto name = [&](const std::string& v) {
-    if (seen.insert(v).second) {
-      names.push_back(v);
-    }
-  };
-  if (in.cfg != nullptr) {
-    for (const variant_config& v : in.cfg->variants) {
-      name(v.name);
-    }
-  }
-  std::map<std::int64_t, std::map<std::string, totals>> buckets;
-  for (const variant_hour_stats& r : in.rows) {
-    name(r.variant);
-    buckets[bucket_start(r.hour, bucket)][r.variant].add(r, false);
-  }
-  for (const feedback_summary& f : in.feedback) {
-    name(f.variant);
-    buckets[bucket_start(f.hour, bucket)][f.variant].add(f);
-  }
-  json::array out;
-  const totals none;
-  for (const auto& [start, cells] : buckets) {
-    json::object variants;
-    for (const std::string& v : names) {
-      const auto it = cells.find(v);
-      variants[v] = timeline_cell(it == cells.end() ? none : it->second);
-    }
-    out.push_back(json::object{
-        {"start", start}, {"start_iso", iso_utc(start)}, {"variants", std::move(variants)}});
-  }
-  return {{"bucket_seconds", bucket}, {"buckets", std::move(out)}};
-}
-
-boost::json::object prompt_report(const prompt_input& in) {
-  if (in.cfg == nullptr) {
-    return {};
-  }
-  json::array versions;
-  for (const prompt_version_config& v : in.cfg->versions) {
-    versions.push_back(version_json(in, v.version, &v, version_totals(in, v.version)));
-  }
-  for (const std::string& v : unconfigured_versions(in)) {
-    versions.push_back(version_json(in, v, nullptr, version_totals(in, v)));
-  }
-  return {{"name", in.cfg->name}, {"versions", std::move(versions)}};
-}
-
-boost::json::object prompt_version_report(const prompt_input& in, std::string_view version) {
-  const prompt_version_config* v = in.cfg ? find_version(*in.cfg, version) : nullptr;
-  if (v == nullptr) {
-    return {};
-  }
-  json::object o = version_json(in, v->version, v, version_totals(in, v->version));
-  o["text"] = v->text;
-  return o;
-}
-
-boost::json::object prompt_compare(const prompt_input& in, std::string_view a, std::string_view b) {
-  const prompt_version_config* va = in.cfg ? find_version(*in.cfg, a) : nullptr;
-  const prompt_version_config* vb = in.cfg ? find_version(*in.cfg, b) : nullptr;
-  if (va == nullptr || vb == nullptr) {
-    return {};
-  }
-  const totals ta = version_totals(in, a);
-  const totals tb = version_totals(in, b);
-  constexpr double alpha = 0.05;  // prompts carry no analysis config; the conventional level
-  json::object vs;
-  for (metric m : {metric::error_rate, metric::success_rate, metric::latency_ms, metric::cost_usd,
-                   metric::score}) {
-    vs[def_of(m).key] = comparison_json(m, compare(m, ta, tb, alpha), ta, tb, alpha);
-  }
-  const std::string name = in.cfg->name + "@";
-  return {{"a", version_json(in, va->version, va, ta)},
-          {"b", version_json(in, vb->version, vb, tb)},
-          {"diff", unified_diff(va->text, vb->text, name + va->version, name + vb->version)},
-          {"vs", std::move(vs)}};
 }
 
 }  // namespace switchyard

@@ -154,6 +154,25 @@ void server::start() {
   }
   port_ = port;
   running_ = workers_.size();
+  // Pools belong to their workers; they publish counts that any thread may read.
+  metrics_->registry.add_callback(
+      "switchyard_upstream_connections", "Pooled upstream connections (active = in use).",
+      "gauge", [this](std::string& out, bool) {
+        for (std::size_t u = 0; u < cfg_->upstreams.size(); ++u) {
+          std::int64_t open = 0, idle = 0;
+          for (const auto& w : workers_) {
+            open += w->pools[u]->published_open();
+            idle += w->pools[u]->published_idle();
+          }
+          const auto& name = cfg_->upstreams[u].name;
+          metrics::append_sample(out, "switchyard_upstream_connections",
+                                 {{"upstream", name}, {"state", "active"}},
+                                 static_cast<double>(open - idle));
+          metrics::append_sample(out, "switchyard_upstream_connections",
+                                 {{"upstream", name}, {"state", "idle"}},
+                                 static_cast<double>(idle));
+        }
+      });
   for (auto& w : workers_) {
     net::co_spawn(w->io, accept_loop(*w), [](std::exception_ptr e) {
       if (e) {

@@ -171,6 +171,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     access_record rec;
     std::string trace_text;
+    std::string trace_response;
     std::optional<error> refusal;
     if (hec) {
       refusal = read_error(hec);
@@ -217,6 +218,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     } else if (auto ep = proxied_endpoint(rec.path); ep && req.method() == http::verb::post) {
       if (w.trace_log.enabled() && cfg.trace.include_text) {
         trace_text = req.body();  // the proxy moves the body on; the trace wants it as sent
+        rec.response_capture = &trace_response;
       }
       keep = co_await proxy_request(w, stream, buffer, req, *ep, rec);
     } else {
@@ -232,6 +234,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     w.access_log.add(rec);
     if (w.trace_log.enabled() && !rec.endpoint.empty()) {
       rec.request_text = trace_text;  // empty unless trace.include_text asks for it
+      rec.response_text = trace_response;
       w.trace_log.add(rec);
     }
     if (!keep) {

@@ -43,6 +43,9 @@ std::string format_access_line(const access_record& r) {
   if (!r.model.empty()) {
     field(out, "model", r.model);
   }
+  if (!r.routed_model.empty()) {
+    field(out, "routed_model", r.routed_model);
+  }
   if (!r.upstream.empty()) {
     field(out, "upstream", r.upstream);
   }
@@ -93,6 +96,9 @@ std::string format_access_line(const access_record& r) {
   if (!r.request_text.empty()) {
     field(out, "request_text", r.request_text);  // trace.include_text only
   }
+  if (!r.response_text.empty()) {
+    field(out, "response_text", r.response_text);  // trace.include_text only
+  }
   out += '}';
   return out;
 }
@@ -110,6 +116,7 @@ std::shared_ptr<spdlog::logger> make_trace_logger(const trace_config& cfg) {
       "trace", sink, pool, spdlog::async_overflow_policy::overrun_oldest);
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::info);
+  logger->flush_on(spdlog::level::info);  // one write per batch (at most every 50 ms per worker)
   return logger;
 }
 

@@ -32,6 +32,15 @@ label_list with(label_list base, std::initializer_list<std::string> more) {
 
 std::string_view or_none(std::string_view v) { return v.empty() ? "none" : v; }
 
+// The model that served the request (a variant may route elsewhere than the name asked for);
+// unknown names collapse to "other" so clients cannot grow the label set.
+std::string_view model_label(const access_record& rec) {
+  if (!rec.routed_model.empty()) {
+    return rec.routed_model;
+  }
+  return rec.model_known ? std::string_view(rec.model) : "other";
+}
+
 }  // namespace
 
 gateway_metrics::gateway_metrics(const config& cfg, std::size_t shards, shared_state& shared)
@@ -83,10 +92,7 @@ gateway_metrics::gateway_metrics(const config& cfg, std::size_t shards, shared_s
                                             {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})),
       guardrail_trips(registry.add_counter("switchyard_guardrail_trips_total",
                                            "Variants paused by a guardrail.",
-                                           {"experiment", "variant", "reason"})),
-      upstream_connections(registry.add_gauge("switchyard_upstream_connections",
-                                              "Pooled upstream connections.",
-                                              {"upstream", "state"})) {
+                                           {"experiment", "variant", "reason"})) {
   std::vector<std::string> names;
   for (const auto& u : cfg.upstreams) {
     names.push_back(u.name);
@@ -112,7 +118,7 @@ gateway_metrics::gateway_metrics(const config& cfg, std::size_t shards, shared_s
 }
 
 gateway_metrics::request_series& gateway_metrics::series_for(const access_record& rec) {
-  const std::string_view model = rec.model_known ? std::string_view(rec.model) : "other";
+  const std::string_view model = model_label(rec);
   const std::string_view labels[] = {or_none(rec.endpoint),   model,
                                      or_none(rec.upstream),   or_none(rec.experiment),
                                      or_none(rec.variant),    or_none(rec.prompt_version)};
@@ -156,7 +162,7 @@ gateway_metrics::request_series& gateway_metrics::series_for(const access_record
 }
 
 void gateway_metrics::observe(const access_record& rec) {
-  const std::string_view model = rec.model_known ? std::string_view(rec.model) : "other";
+  const std::string_view model = model_label(rec);
   const std::string_view error = rec.error.empty() ? "none" : rec.error;
   requests
       .with({or_none(rec.endpoint), model, or_none(rec.upstream), or_none(rec.experiment),

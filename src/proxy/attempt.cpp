@@ -206,6 +206,9 @@ net::awaitable<bool> relay::write_part(client_response& res, client_serializer& 
   res.body().data = data.empty() ? nullptr : const_cast<char*>(data.data());
   res.body().size = data.size();
   res.body().more = !last;
+  if (ctx_.capture && ctx_.capture->size() < (1u << 20)) {
+    ctx_.capture->append(data.substr(0, (1u << 20) - ctx_.capture->size()));
+  }
   ctx_.client.expires_after(ctx_.w.cfg.timeouts.stream_idle);
   auto [ec, n] = co_await http::async_write(ctx_.client, sr, use_tuple);
   if (ec == http::error::need_buffer) {

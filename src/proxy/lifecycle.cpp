@@ -457,6 +457,9 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
                                           exp_headers));
   }
   rec.model_known = true;
+  if (model->name != fields->model) {
+    rec.routed_model = model->name;
+  }
   bool strip_usage = false;
   if (auto rewritten = rewrite_request(w, a, ep, body, *fields, strip_usage); !rewritten) {
     rec.error = describe(rewritten.error().code).error_type;
@@ -518,6 +521,7 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
                       nullptr,
                       false};
   ctx.strip_usage = strip_usage;
+  ctx.capture = rec.response_capture;
   ctx.on_gap = [](void* h, double seconds) { static_cast<metrics::histogram*>(h)->observe(seconds); };
   ctx.on_gap_arg = w.shared.metrics->series_for(rec).inter_token;
   struct gauge_hold {  // in flight for /metrics, however the coroutine ends

@@ -57,12 +57,14 @@ net::awaitable<result<upstream_lease>> upstream_pool::acquire(steady_clock::time
     while (!idle_.empty()) {
       auto c = std::move(idle_.back());
       idle_.pop_back();
+      publish();
       if (steady_clock::now() - c->idle_since < cfg_.idle_timeout && reusable(*c)) {
         co_return upstream_lease(this, std::move(c), true);
       }
       beast::error_code ignored;
       c->lowest().socket().close(ignored);
       --open_;
+      publish();
     }
     if (open_ < cfg_.max_connections) {
       co_return co_await dial(deadline);
@@ -117,6 +119,7 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
   // Reserve the slot before suspending so concurrent dials respect the maximum; give it back
   // on every failure path.
   ++open_;
+  publish();
   struct slot_guard {
     upstream_pool* pool;
     bool armed = true;
@@ -172,6 +175,7 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
 void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
   c->idle_since = steady_clock::now();
   idle_.push_back(std::move(c));
+  publish();
   if (!waiters_.empty()) {
     waiters_.front()->cancel();
     waiters_.pop_front();
@@ -180,6 +184,7 @@ void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
 
 void upstream_pool::forget() {
   --open_;
+  publish();
   if (!waiters_.empty()) {
     waiters_.front()->cancel();
     waiters_.pop_front();
@@ -193,6 +198,7 @@ void upstream_pool::close_idle() {
   }
   open_ -= idle_.size();
   idle_.clear();
+  publish();
 }
 
 std::unique_ptr<ssl::context> make_client_tls_context(const upstream_config& cfg) {

@@ -22,6 +22,7 @@ struct access_record {
   std::string_view path;  // without the query string
   std::string_view endpoint;
   std::string model;          // as requested by the client
+  std::string routed_model;   // the `models:` entry that served it, when an experiment chose it
   std::string_view upstream;  // upstream name, "" when none was called
   unsigned status = 0;        // sent to the client; 499 = client went away first
   std::string_view error;     // error label, "" on success
@@ -46,6 +47,8 @@ struct access_record {
   bool usage_estimated = false;  // no usage from the upstream: tokens counted approximately
   double cost_usd = 0;
   std::string_view request_text;  // the client's request body; set only for the trace log
+  std::string* response_capture = nullptr;  // where the relay copies the response (trace only)
+  std::string_view response_text;           // what was captured, for the trace line
 };
 
 /// One JSON object on one line. Pure.

@@ -49,7 +49,6 @@ struct gateway_metrics {
   metrics::family<metrics::counter>& feedback;
   metrics::family<metrics::histogram>& feedback_score;
   metrics::family<metrics::counter>& guardrail_trips;
-  metrics::family<metrics::gauge>& upstream_connections;
 };
 
 /// "2xx", "4xx", "5xx"… for a status code.

@@ -48,6 +48,8 @@ struct attempt_context {
   void* on_gap_arg = nullptr;
   /// Time spent waiting on upstreams (attempts) and between retries, for the gateway overhead.
   std::chrono::nanoseconds upstream_time{0};
+  /// trace.include_text: a copy of the response body sent to the client, up to 1 MiB.
+  std::string* capture = nullptr;
 };
 
 /// How one upstream attempt ended.

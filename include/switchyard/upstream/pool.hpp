@@ -1,5 +1,8 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/net.hpp"
 
@@ -92,6 +95,9 @@ class upstream_pool {
   const upstream_config& config() const noexcept { return cfg_; }
   std::size_t open_connections() const noexcept { return open_; }
   std::size_t idle_connections() const noexcept { return idle_.size(); }
+  /// The counts as last published, readable from any thread (/metrics).
+  std::int64_t published_open() const noexcept { return pub_open_.load(std::memory_order_relaxed); }
+  std::int64_t published_idle() const noexcept { return pub_idle_.load(std::memory_order_relaxed); }
 
   /// Closes idle connections (graceful shutdown).
   void close_idle();
@@ -108,6 +114,12 @@ class upstream_pool {
   ssl::context* tls_;
   std::vector<std::unique_ptr<upstream_connection>> idle_;  // most recent last
   std::size_t open_ = 0;
+  void publish() noexcept {
+    pub_open_.store(static_cast<std::int64_t>(open_), std::memory_order_relaxed);
+    pub_idle_.store(static_cast<std::int64_t>(idle_.size()), std::memory_order_relaxed);
+  }
+  std::atomic<std::int64_t> pub_open_{0};
+  std::atomic<std::int64_t> pub_idle_{0};
   std::deque<net::steady_timer*> waiters_;  // woken (cancelled) when a slot frees
   std::vector<tcp::endpoint> resolved_;
   steady_clock::time_point resolved_at_{};

@@ -1,0 +1,230 @@
+// The routing part of the configuration: upstreams (with their circuit breaker), models (with
+// fallbacks and prices), retry policy and rate limits. Declared in yaml_reader.hpp.
+
+#include "yaml_reader.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace switchyard::config_detail {
+
+namespace {
+
+void read_breaker(reader& r, const YAML::Node& node, const std::string& path, breaker_config& b) {
+  if (!r.check_map(node, path,
+                   {"enabled", "consecutive_failures", "failure_rate", "min_requests", "window",
+                    "cooldown", "max_cooldown"})) {
+    return;
+  }
+  r.boolean(node, "enabled", path, b.enabled);
+  r.integer(node, "consecutive_failures", path, b.consecutive_failures, 1, 100000);
+  r.fraction(node, "failure_rate", path, b.failure_rate, 1);
+  r.integer(node, "min_requests", path, b.min_requests, 1, 1000000);
+  r.time(node, "window", path, b.window);
+  r.time(node, "cooldown", path, b.cooldown);
+  r.time(node, "max_cooldown", path, b.max_cooldown);
+}
+
+}  // namespace
+
+void read_retry(reader& r, const YAML::Node& node, const std::string& path, retry_config& c,
+                bool global) {
+  if (!r.check_map(node, path,
+                   {"max_attempts", "base", "cap", "budget_percent", "budget_min",
+                    "max_retry_after", "deadline", "stream_hold_bytes", "stream_hold_time"})) {
+    return;
+  }
+  // The retry budget is one for the whole gateway (it bounds retries against all in-flight
+  // requests), so a per-model value would silently do nothing.
+  for (const char* key : {"budget_percent", "budget_min"}) {
+    if (!global && node[key]) {
+      r.fail(node[key], path + "." + key, "is gateway-wide: set it under the top-level retry");
+    }
+  }
+  r.integer(node, "max_attempts", path, c.max_attempts, 1, 20);
+  r.time(node, "base", path, c.base);
+  r.time(node, "cap", path, c.cap);
+  r.fraction(node, "budget_percent", path, c.budget_percent, 100);
+  r.integer(node, "budget_min", path, c.budget_min, 0, 100000);
+  r.time(node, "max_retry_after", path, c.max_retry_after);
+  r.time(node, "deadline", path, c.deadline);
+  r.integer(node, "stream_hold_bytes", path, c.stream_hold_bytes, 0, 1u << 24);
+  r.time(node, "stream_hold_time", path, c.stream_hold_time);
+  if (c.cap < c.base) {
+    r.fail(node, path + ".cap", "must be ≥ base");
+  }
+}
+
+void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
+  if (!r.check_map(node, path,
+                   {"name", "type", "base_url", "api_key", "pass_authorization", "max_connections",
+                    "idle_timeout", "tls_verify", "ca_file", "headers", "breaker"})) {
+    return;
+  }
+  r.string(node, "name", path, u.name);
+  if (u.name.empty()) {
+    r.fail(node, path + ".name", "is required");
+  }
+  r.string(node, "type", path, u.type);
+  if (u.type != "openai") {
+    r.fail(node["type"], path + ".type", "must be openai (azure and anthropic come later)");
+  }
+  r.string(node, "api_key", path, u.api_key);
+  r.boolean(node, "pass_authorization", path, u.pass_authorization);
+  r.integer(node, "max_connections", path, u.max_connections, 1, 100000);
+  r.time(node, "idle_timeout", path, u.idle_timeout);
+  r.boolean(node, "tls_verify", path, u.tls_verify);
+  r.string(node, "ca_file", path, u.ca_file);
+  if (auto breaker = node["breaker"]) {
+    read_breaker(r, breaker, path + ".breaker", u.breaker);
+  }
+  if (auto headers = node["headers"]) {
+    if (!headers.IsMap()) {
+      r.fail(headers, path + ".headers", "must be a mapping of header name to value");
+    } else {
+      for (const auto& kv : headers) {
+        auto name = kv.first.as<std::string>();
+        if (auto value = r.text(kv.second, path + ".headers." + name)) {
+          u.headers.emplace_back(name, *value);
+        }
+      }
+    }
+  }
+  r.string(node, "base_url", path, u.base_url);
+  if (u.base_url.empty()) {
+    r.fail(node, path + ".base_url", "is required");
+    return;
+  }
+  auto url = boost::urls::parse_uri(u.base_url);
+  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty() ||
+      url->has_query() || url->has_fragment()) {
+    r.fail(node["base_url"], path + ".base_url",
+           "must be an http:// or https:// URL without query, like https://api.openai.com/v1");
+    return;
+  }
+  u.tls = url->scheme() == "https";
+  // host_address() covers names and IP literals alike (encoded_host_name() is empty for an IP,
+  // which would resolve to loopback); IPv6 comes without brackets, as the resolver wants it.
+  u.host = url->host_address();
+  u.port = url->has_port() ? std::string(url->port()) : (u.tls ? "443" : "80");
+  u.path_prefix = url->encoded_path();
+  while (!u.path_prefix.empty() && u.path_prefix.back() == '/') {
+    u.path_prefix.pop_back();
+  }
+}
+
+void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
+  if (!r.check_map(node, path, {"name", "upstream", "model", "price", "fallbacks", "retry"})) {
+    return;
+  }
+  r.string(node, "name", path, m.name);
+  r.string(node, "upstream", path, m.upstream);
+  r.string(node, "model", path, m.model);
+  if (m.name.empty()) {
+    r.fail(node, path + ".name", "is required");
+  }
+  if (m.upstream.empty()) {
+    r.fail(node, path + ".upstream", "is required");
+  }
+  if (m.model.empty()) {
+    m.model = m.name;
+  }
+  if (auto fallbacks = node["fallbacks"]) {
+    if (!fallbacks.IsSequence()) {
+      r.fail(fallbacks, path + ".fallbacks", "must be a list of { upstream, model }");
+    } else {
+      for (std::size_t i = 0; i < fallbacks.size(); ++i) {
+        auto fpath = path + ".fallbacks[" + std::to_string(i) + "]";
+        fallback_config f;
+        if (r.check_map(fallbacks[i], fpath, {"upstream", "model"})) {
+          r.string(fallbacks[i], "upstream", fpath, f.upstream);
+          r.string(fallbacks[i], "model", fpath, f.model);
+          if (f.upstream.empty()) {
+            r.fail(fallbacks[i], fpath + ".upstream", "is required");
+          }
+        }
+        m.fallbacks.push_back(std::move(f));
+      }
+    }
+  }
+  if (auto price = node["price"]) {
+    if (r.check_map(price, path + ".price", {"input_per_mtok", "output_per_mtok"})) {
+      r.number(price, "input_per_mtok", path + ".price", m.price.input_per_mtok);
+      r.number(price, "output_per_mtok", path + ".price", m.price.output_per_mtok);
+    }
+  }
+}
+
+void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
+                     rate_limit_config& l) {
+  if (!r.check_map(node, path,
+                   {"scope", "user_header", "model", "requests", "period", "requests_per_second",
+                    "requests_per_minute", "tokens_per_minute", "concurrent"})) {
+    return;
+  }
+  if (auto scope = node["scope"]) {
+    std::vector<YAML::Node> items;
+    if (scope.IsSequence()) {
+      for (const auto& s : scope) {
+        items.push_back(s);
+      }
+    } else {
+      items.push_back(scope);
+    }
+    for (const auto& item : items) {
+      auto v = r.text(item, path + ".scope");
+      if (!v) {
+        continue;
+      }
+      static const std::pair<std::string_view, rate_scope> names[] = {
+          {"global", rate_scope::global},
+          {"api_key", rate_scope::api_key},
+          {"user", rate_scope::user},
+          {"model", rate_scope::model},
+          {"variant", rate_scope::variant}};
+      auto it = std::find_if(std::begin(names), std::end(names),
+                             [&](const auto& n) { return n.first == *v; });
+      if (it == std::end(names)) {
+        r.fail(item, path + ".scope",
+               "must be global, api_key, user, model or variant (or a list)");
+      } else if (it->second != rate_scope::global) {
+        l.scope.push_back(it->second);
+      }
+    }
+  }
+  r.string(node, "user_header", path, l.user_header);
+  r.string(node, "model", path, l.model);
+  int request_keys = 0;
+  if (node["requests"]) {
+    ++request_keys;
+    r.integer(node, "requests", path, l.requests, 1, 1ull << 40);
+    r.time(node, "period", path, l.period);
+  }
+  if (node["requests_per_second"]) {
+    ++request_keys;
+    r.integer(node, "requests_per_second", path, l.requests, 1, 1ull << 40);
+    l.period = duration(1000);
+  }
+  if (node["requests_per_minute"]) {
+    ++request_keys;
+    r.integer(node, "requests_per_minute", path, l.requests, 1, 1ull << 40);
+    l.period = duration(60'000);
+  }
+  if (request_keys > 1) {
+    r.fail(node, path, "give one of requests (+ period), requests_per_second, requests_per_minute");
+  }
+  r.integer(node, "tokens_per_minute", path, l.tokens_per_minute, 1, 1ull << 40);
+  r.integer(node, "concurrent", path, l.concurrent, 1, 1u << 24);
+  if (l.requests == 0 && l.tokens_per_minute == 0 && l.concurrent == 0) {
+    r.fail(node, path,
+           "needs requests_per_minute, requests_per_second, requests, "
+           "tokens_per_minute or concurrent");
+  }
+}
+
+}  // namespace switchyard::config_detail

@@ -1,0 +1,124 @@
+#pragma once
+// Private to src/experiments: the thin layer over the SQLite C API that sqlite_store.cpp builds
+// on — owning handles, one use of a prepared statement (binding, stepping, reading columns) and a
+// write-transaction guard. Errors name the experiment store, the only user.
+
+#include "switchyard/core/error.hpp"
+
+#include <sqlite3.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchyard::sqlite {
+
+struct db_closer {
+  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+struct stmt_finalizer {
+  void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+};
+/// An open connection, closed on destruction.
+using db_ptr = std::unique_ptr<sqlite3, db_closer>;
+/// A prepared statement, finalized on destruction (before its connection closes).
+using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
+
+/// errc::internal "experiment store: <what>: <SQLite's last message on db>". Build it before a
+/// rollback, which would replace that message.
+error db_error(sqlite3* db, const std::string& what);
+
+/// Runs `sql` (statements without result rows); fails with db_error(db, what).
+result<void> exec(sqlite3* db, const char* sql, const std::string& what);
+
+/// SQLite's "copy the buffer" destructor; the SQLITE_TRANSIENT macro is an old-style cast.
+sqlite3_destructor_type transient() noexcept;
+
+/// The bytes of a blob argument of an SQL function (empty for NULL); valid until the call returns.
+std::string_view value_bytes(sqlite3_value* v);
+
+/// One use of a prepared statement: binds in order, steps, reads columns. Resets on scope exit so
+/// that the statement releases its read snapshot and the buffers it borrowed: text and blobs are
+/// bound without a copy, so they must outlive the query object.
+class query {
+ public:
+  explicit query(sqlite3_stmt* s) noexcept : s_(s) {}
+  ~query();
+  query(const query&) = delete;
+  query& operator=(const query&) = delete;
+
+  query& text(std::string_view v);
+  query& blob(std::string_view v);
+  query& integer(std::int64_t v) { return check(sqlite3_bind_int64(s_, next_++, v)); }
+  query& real(double v) { return check(sqlite3_bind_double(s_, next_++, v)); }
+  /// SQL NULL when `v` is empty.
+  query& optional_real(std::optional<double> v) {
+    return v ? real(*v) : check(sqlite3_bind_null(s_, next_++));
+  }
+
+  /// SQLITE_ROW, SQLITE_DONE, or the error (a failed bind included).
+  int step() { return rc_ != SQLITE_OK ? rc_ : sqlite3_step(s_); }
+
+  /// Columns of the current row (after step() returned SQLITE_ROW); NULL reads as empty or 0.
+  std::string text_at(int col) const;
+  std::string blob_at(int col) const;
+  std::int64_t int_at(int col) const { return sqlite3_column_int64(s_, col); }
+  std::uint64_t count_at(int col) const { return static_cast<std::uint64_t>(int_at(col)); }
+  double real_at(int col) const { return sqlite3_column_double(s_, col); }
+
+ private:
+  // Keeps the first failure, so a chain of binds reports it at step().
+  query& check(int rc) {
+    if (rc_ == SQLITE_OK) {
+      rc_ = rc;
+    }
+    return *this;
+  }
+  std::size_t bytes_at(int col) const {
+    return static_cast<std::size_t>(sqlite3_column_bytes(s_, col));
+  }
+
+  sqlite3_stmt* s_;
+  int next_ = 1;
+  int rc_ = SQLITE_OK;
+};
+
+/// Calls `row(q)` for each result row; false on a SQLite error (see db_error).
+template <class Row>
+bool for_each_row(query& q, Row row) {
+  int rc = SQLITE_OK;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    row(q);
+  }
+  return rc == SQLITE_DONE;
+}
+
+/// BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way with
+/// SQLITE_BUSY on lock upgrade. Rolls back unless committed.
+class transaction {
+ public:
+  explicit transaction(sqlite3* db) noexcept : db_(db) {}
+  ~transaction();
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+
+  /// `what` names the operation in the error.
+  result<void> begin(const std::string& what);
+  result<void> commit(const std::string& what);
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+/// Single-row PRAGMA read (user_version, journal_mode); errors name the database file `path`.
+result<std::string> pragma(sqlite3* db, const char* sql, const std::string& path);
+
+/// Opens (creating) the database file `path` in WAL mode with synchronous=NORMAL and a 5 s busy
+/// timeout; fails when the file system does not allow WAL.
+result<db_ptr> open_wal(const std::string& path);
+
+}  // namespace switchyard::sqlite
