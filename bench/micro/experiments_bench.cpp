@@ -2,8 +2,8 @@
 // params) with its re-parse, signing the feedback id, and the per-request metrics.
 #include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/experiments/plan.hpp"
-#include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/http/worker.hpp"
+#include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/proxy/rewrite.hpp"
 
 #include <benchmark/benchmark.h>

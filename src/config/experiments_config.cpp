@@ -93,8 +93,10 @@ void read_buckets(reader& r, const YAML::Node& node, const std::string& path,
   for (std::size_t i = 0; i < node.size(); ++i) {
     double v = 0;
     auto text = r.text(node[i], path);
-    if (!text || std::from_chars(text->data(), text->data() + text->size(), v).ptr !=
-                     text->data() + text->size() || v <= 0 || (!out.empty() && v <= out.back())) {
+    if (!text ||
+        std::from_chars(text->data(), text->data() + text->size(), v).ptr !=
+            text->data() + text->size() ||
+        v <= 0 || (!out.empty() && v <= out.back())) {
       r.fail(node[i], path + "[" + std::to_string(i) + "]",
              "must be a positive number of seconds, increasing");
       return;
@@ -194,9 +196,8 @@ void read_variant(reader& r, const YAML::Node& node, const std::string& path, va
     }
     for (const auto& kv : params) {
       auto key = kv.first.as<std::string>();
-      static constexpr std::string_view reserved[] = {"model",  "messages",       "prompt",
-                                                      "input",  "stream",         "stream_options",
-                                                      "metadata"};
+      static constexpr std::string_view reserved[] = {
+          "model", "messages", "prompt", "input", "stream", "stream_options", "metadata"};
       if (std::find(std::begin(reserved), std::end(reserved), key) != std::end(reserved)) {
         r.fail(kv.first, path + ".params." + key,
                "is set by the gateway or the client, not by a variant (use model: or prompt:)");
@@ -228,11 +229,10 @@ void read_unit(reader& r, const YAML::Node& node, const std::string& path, exper
   }
 }
 
-void read_analysis(reader& r, const YAML::Node& node, const std::string& path,
-                   analysis_config& a) {
-  if (!r.check_map(node, path,
-                   {"primary_metric", "minimum_detectable_effect", "alpha", "power",
-                    "min_samples"})) {
+void read_analysis(reader& r, const YAML::Node& node, const std::string& path, analysis_config& a) {
+  if (!r.check_map(
+          node, path,
+          {"primary_metric", "minimum_detectable_effect", "alpha", "power", "min_samples"})) {
     return;
   }
   r.string(node, "primary_metric", path, a.primary_metric);
@@ -266,8 +266,7 @@ void read_guardrails(reader& r, const YAML::Node& node, const std::string& path,
   r.fraction(node, "alpha", path, g.alpha, 1);
 }
 
-void read_match(reader& r, const YAML::Node& node, const std::string& path,
-                experiment_config& e) {
+void read_match(reader& r, const YAML::Node& node, const std::string& path, experiment_config& e) {
   if (!r.check_map(node, path, {"model", "endpoint", "header"})) {
     return;
   }
@@ -359,8 +358,7 @@ void read_experiment(reader& r, const YAML::Node& node, const std::string& path,
 
 }  // namespace
 
-void read_observability(reader& r, const YAML::Node& root, const std::string& base_dir,
-                        config& c) {
+void read_observability(reader& r, const YAML::Node& root, const std::string& base_dir, config& c) {
   if (auto n = root["trace"];
       n && r.check_map(n, "trace", {"path", "max_bytes", "max_files", "include_text"})) {
     r.string(n, "path", "trace", c.trace.path);

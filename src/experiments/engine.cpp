@@ -59,8 +59,8 @@ result<std::string> load_feedback_key(const config& cfg) {
     return make_error(errc::internal, "cannot write the feedback key to " + path);
   }
   out.close();
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   return key;
 }
 
@@ -95,7 +95,9 @@ result<std::unique_ptr<experiment_engine>> experiment_engine::open(
   return e;
 }
 
-experiment_engine::~experiment_engine() { stop(); }
+experiment_engine::~experiment_engine() {
+  stop();
+}
 
 result<void> experiment_engine::rebuild(std::shared_ptr<const config> cfg) {
   auto controls = store_->load_controls();
@@ -246,9 +248,8 @@ void experiment_engine::check_guardrails() {
   const std::int64_t day = now / 86400 * 86400;
   for (const auto& e : p->experiments) {
     const auto& g = e.cfg->guardrails;
-    if (e.status != "running" ||
-        (g.max_error_rate_increase < 0 && g.max_p95_latency_increase < 0 &&
-         g.daily_budget_usd <= 0)) {
+    if (e.status != "running" || (g.max_error_rate_increase < 0 && g.max_p95_latency_increase < 0 &&
+                                  g.daily_budget_usd <= 0)) {
       continue;
     }
     auto rows = store_->read_stats(e.cfg->name, 0, now + 3600);

@@ -65,9 +65,9 @@ result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg
       const auto& v = pr.versions[j];
       auto tmpl = prompt_template::parse(v.text);
       if (!tmpl) {
-        return make_error(errc::invalid_request,
-                          "prompts[" + std::to_string(i) + "].versions[" + std::to_string(j) +
-                              "]: " + tmpl.error().message);
+        return make_error(errc::invalid_request, "prompts[" + std::to_string(i) + "].versions[" +
+                                                     std::to_string(j) +
+                                                     "]: " + tmpl.error().message);
       }
       p->prompts.push_back({pr.name + "@" + v.version, content_hash(v.text), &v, std::move(*tmpl)});
     }
@@ -118,8 +118,7 @@ result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg
 
 namespace {
 
-std::string_view unit_id(const experiment_config& e, const request_view& r,
-                         std::string& scratch) {
+std::string_view unit_id(const experiment_config& e, const request_view& r, std::string& scratch) {
   switch (e.unit_type) {
     case unit_kind::header:
       return r.header(e.unit_header);

@@ -6,8 +6,8 @@
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -52,8 +52,7 @@ std::optional<string_response> check_admin(const call& c, const config& cfg) {
   constexpr std::string_view prefix = "Bearer ";
   if (auth.size() <= prefix.size() || !beast::iequals(auth.substr(0, prefix.size()), prefix) ||
       auth.substr(prefix.size()) != cfg.admin_token) {
-    return c.fail(errc::unauthorized,
-                  "Admin routes need Authorization: Bearer <admin_token>.");
+    return c.fail(errc::unauthorized, "Admin routes need Authorization: Bearer <admin_token>.");
   }
   return std::nullopt;
 }
@@ -61,8 +60,7 @@ std::optional<string_response> check_admin(const call& c, const config& cfg) {
 string_response models(const call& c, const plan& p) {
   json::array data;
   auto add = [&](const std::string& name) {
-    data.push_back(
-        {{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "switchyard"}});
+    data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "switchyard"}});
   };
   for (const auto& m : p.cfg->models) {
     add(m.name);
@@ -80,8 +78,9 @@ string_response feedback(const call& c) {
   json::error_code ec;
   auto v = json::parse(c.req.body(), ec);
   if (ec || !v.is_object()) {
-    return c.fail(errc::invalid_request,
-                  R"(The body must be a JSON object like {"request_id": "...", "event": "success"}.)");
+    return c.fail(
+        errc::invalid_request,
+        R"(The body must be a JSON object like {"request_id": "...", "event": "success"}.)");
   }
   const auto& o = v.as_object();
   const auto* rid = o.if_contains("request_id");
@@ -111,8 +110,12 @@ string_response feedback(const call& c) {
   if (!claims) {
     return error_response(claims.error(), c.req.version(), c.keep, c.id);
   }
-  feedback_record f{id,           std::string(ev->as_string()), claims->experiment,
-                    claims->variant, claims->prompt_version,     value,
+  feedback_record f{id,
+                    std::string(ev->as_string()),
+                    claims->experiment,
+                    claims->variant,
+                    claims->prompt_version,
+                    value,
                     claims->unix_seconds};
   auto fresh = engine.store().add_feedback(f);
   if (!fresh) {
@@ -210,8 +213,7 @@ string_response control(const call& c, experiment_engine& engine, const experime
       known = known || (w && w->is_string() && var.name == w->as_string());
     }
     if (!known) {
-      return c.fail(errc::invalid_request, "conclude needs winner: one of the variants",
-                    "winner");
+      return c.fail(errc::invalid_request, "conclude needs winner: one of the variants", "winner");
     }
     ctl.status = "concluded";
     ctl.winner = std::string(w->as_string());
@@ -403,8 +405,8 @@ std::optional<string_response> handle_api(worker& w, const http::request<http::s
     auto r = w.shared.reload ? w.shared.reload()
                              : result<void>(make_error(errc::internal, "reload is not wired"));
     if (!r) {
-      return c.fail(errc::conflict, "Reload rejected; the running configuration is kept: " +
-                                        r.error().message);
+      return c.fail(errc::conflict,
+                    "Reload rejected; the running configuration is kept: " + r.error().message);
     }
     return c.ok(json::object{{"status", "reloaded"},
                              {"generation", w.shared.experiments->current()->generation}});

@@ -2,9 +2,9 @@
 
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/session.hpp"
-#include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/http/worker.hpp"
 #include "switchyard/log/access_log.hpp"
+#include "switchyard/metrics/gateway_metrics.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
@@ -27,8 +27,7 @@ shared_state::shared_state(const config& cfg)
 }
 
 worker::worker(std::size_t i, const config& c, shared_state& sh,
-               const std::atomic<bool>& drain_flag, spdlog::logger* access,
-               spdlog::logger* trace)
+               const std::atomic<bool>& drain_flag, spdlog::logger* access, spdlog::logger* trace)
     : index(i),
       cfg(c),
       shared(sh),
@@ -115,8 +114,7 @@ result<void> server::reload() {
   if (r) {
     spdlog::info("configuration reloaded");
   } else {
-    spdlog::error("configuration reload rejected, keeping the running one: {}",
-                  r.error().message);
+    spdlog::error("configuration reload rejected, keeping the running one: {}", r.error().message);
   }
   return r;
 }
@@ -156,8 +154,8 @@ void server::start() {
   running_ = workers_.size();
   // Pools belong to their workers; they publish counts that any thread may read.
   metrics_->registry.add_callback(
-      "switchyard_upstream_connections", "Pooled upstream connections (active = in use).",
-      "gauge", [this](std::string& out, bool) {
+      "switchyard_upstream_connections", "Pooled upstream connections (active = in use).", "gauge",
+      [this](std::string& out, bool) {
         for (std::size_t u = 0; u < cfg_->upstreams.size(); ++u) {
           std::int64_t open = 0, idle = 0;
           for (const auto& w : workers_) {

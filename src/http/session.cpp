@@ -3,8 +3,8 @@
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/api.hpp"
 #include "switchyard/http/responses.hpp"
-#include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/log/access_log.hpp"
+#include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/lifecycle.hpp"
 

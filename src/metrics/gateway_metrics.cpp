@@ -18,8 +18,8 @@ namespace {
 
 using label_list = std::vector<std::string>;
 
-const label_list request_labels{"endpoint", "model", "upstream", "experiment", "variant",
-                                "prompt_version"};
+const label_list request_labels{"endpoint",   "model",   "upstream",
+                                "experiment", "variant", "prompt_version"};
 
 std::vector<double> or_default(const std::vector<double>& given, std::vector<double> fallback) {
   return given.empty() ? fallback : given;
@@ -30,7 +30,9 @@ label_list with(label_list base, std::initializer_list<std::string> more) {
   return base;
 }
 
-std::string_view or_none(std::string_view v) { return v.empty() ? "none" : v; }
+std::string_view or_none(std::string_view v) {
+  return v.empty() ? "none" : v;
+}
 
 // The model that served the request (a variant may route elsewhere than the name asked for);
 // unknown names collapse to "other" so clients cannot grow the label set.
@@ -45,18 +47,18 @@ std::string_view model_label(const access_record& rec) {
 
 gateway_metrics::gateway_metrics(const config& cfg, std::size_t shards, shared_state& shared)
     : registry(shards),
-      requests(registry.add_counter("switchyard_requests_total",
-                                    "Requests answered, by outcome.",
+      requests(registry.add_counter("switchyard_requests_total", "Requests answered, by outcome.",
                                     with(request_labels, {"status_class", "error_type"}))),
       duration(registry.add_histogram(
           "switchyard_request_duration_seconds", "Whole request, client view.", request_labels,
           or_default(cfg.metrics.latency_buckets, metrics::default_latency_buckets()))),
       ttft(registry.add_histogram(
           "switchyard_time_to_first_token_seconds", "Request start to first content event.",
-          request_labels, or_default(cfg.metrics.latency_buckets, metrics::default_latency_buckets()))),
-      inter_token(registry.add_histogram(
-          "switchyard_inter_token_seconds", "Gap between content events of a stream.",
-          request_labels, metrics::exponential_buckets(0.001, 2, 14))),
+          request_labels,
+          or_default(cfg.metrics.latency_buckets, metrics::default_latency_buckets()))),
+      inter_token(registry.add_histogram("switchyard_inter_token_seconds",
+                                         "Gap between content events of a stream.", request_labels,
+                                         metrics::exponential_buckets(0.001, 2, 14))),
       overhead(registry.add_histogram(
           "switchyard_gateway_overhead_seconds",
           "Time in the gateway: the request's duration less upstream attempts and retry waits.",
@@ -77,19 +79,18 @@ gateway_metrics::gateway_metrics(const config& cfg, std::size_t shards, shared_s
                                      "Requests moved to a fallback target.", {"from", "to"})),
       rate_limited(registry.add_counter("switchyard_rate_limited_total",
                                         "Requests refused by a rate limit.", {"scope"})),
-      inflight(registry.add_gauge("switchyard_inflight_requests", "Proxied requests in flight.",
-                                  {})),
-      active_streams(registry.add_gauge("switchyard_active_streams",
-                                        "SSE streams being relayed.", {})),
+      inflight(
+          registry.add_gauge("switchyard_inflight_requests", "Proxied requests in flight.", {})),
+      active_streams(
+          registry.add_gauge("switchyard_active_streams", "SSE streams being relayed.", {})),
       assignments(registry.add_counter("switchyard_experiment_assignments_total",
                                        "Requests assigned to a variant (randomised).",
                                        {"experiment", "variant"})),
       feedback(registry.add_counter("switchyard_feedback_total", "Feedback events recorded.",
                                     {"experiment", "variant", "event"}, 1000)),
-      feedback_score(registry.add_histogram("switchyard_feedback_score",
-                                            "Feedback values (e.g. 1-5 scores).",
-                                            {"experiment", "variant"},
-                                            {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})),
+      feedback_score(
+          registry.add_histogram("switchyard_feedback_score", "Feedback values (e.g. 1-5 scores).",
+                                 {"experiment", "variant"}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})),
       guardrail_trips(registry.add_counter("switchyard_guardrail_trips_total",
                                            "Variants paused by a guardrail.",
                                            {"experiment", "variant", "reason"})) {
@@ -103,25 +104,23 @@ gateway_metrics::gateway_metrics(const config& cfg, std::size_t shards, shared_s
                                          steady_clock::now().time_since_epoch())
                                          .count();
                           for (std::size_t i = 0; i < names.size(); ++i) {
-                            bool open =
-                                shared.breakers[i]->current(now) == breaker_state::open;
+                            bool open = shared.breakers[i]->current(now) == breaker_state::open;
                             metrics::append_sample(out, "switchyard_circuit_open",
                                                    {{"upstream", names[i]}}, open ? 1 : 0);
                           }
                         });
-  registry.add_callback("switchyard_build_info", "Build version.", "gauge",
-                        [](std::string& out, bool) {
-                          metrics::append_sample(out, "switchyard_build_info",
-                                                 {{"version", version_string}}, 1);
-                        });
+  registry.add_callback(
+      "switchyard_build_info", "Build version.", "gauge", [](std::string& out, bool) {
+        metrics::append_sample(out, "switchyard_build_info", {{"version", version_string}}, 1);
+      });
   (void)metrics::add_process_metrics(registry);  // /proc missing: no process_* series
 }
 
 gateway_metrics::request_series& gateway_metrics::series_for(const access_record& rec) {
   const std::string_view model = model_label(rec);
-  const std::string_view labels[] = {or_none(rec.endpoint),   model,
-                                     or_none(rec.upstream),   or_none(rec.experiment),
-                                     or_none(rec.variant),    or_none(rec.prompt_version)};
+  const std::string_view labels[] = {or_none(rec.endpoint), model,
+                                     or_none(rec.upstream), or_none(rec.experiment),
+                                     or_none(rec.variant),  or_none(rec.prompt_version)};
   // FNV-1a over the label values: no allocation to find an existing label set.
   std::uint64_t h = 0xcbf29ce484222325ULL ^ reinterpret_cast<std::uintptr_t>(this);
   for (auto v : labels) {
@@ -150,8 +149,8 @@ gateway_metrics::request_series& gateway_metrics::series_for(const access_record
   static constexpr std::string_view sources[] = {"reported", "estimated"};
   for (int t = 0; t < 2; ++t) {
     for (int src = 0; src < 2; ++src) {
-      s.tokens[t][src] = &tokens.with(
-          {types[t], labels[1], labels[3], labels[4], labels[5], sources[src]});
+      s.tokens[t][src] =
+          &tokens.with({types[t], labels[1], labels[3], labels[4], labels[5], sources[src]});
     }
   }
   s.cost = &cost.with({labels[1], labels[3], labels[4], labels[5]});
@@ -190,7 +189,8 @@ void gateway_metrics::observe(const access_record& rec) {
   }
   if (!rec.upstream.empty() && rec.attempts > 0) {
     overhead.with({rec.endpoint}).observe(std::max(0.0, rec.duration_ms - rec.upstream_ms) / 1000);
-    upstream_duration.with({rec.upstream, status_class(rec.status)}).observe(rec.upstream_ms / 1000);
+    upstream_duration.with({rec.upstream, status_class(rec.status)})
+        .observe(rec.upstream_ms / 1000);
   }
 }
 

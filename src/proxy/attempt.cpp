@@ -118,8 +118,8 @@ net::awaitable<beast::error_code> relay::read_some() {
       if (!content_before) {
         ctx_.first_token = now;
       } else if (fresh > 0 && ctx_.on_gap) {
-        const double gap =
-            std::chrono::duration<double>(now - ctx_.last_token).count() / static_cast<double>(fresh);
+        const double gap = std::chrono::duration<double>(now - ctx_.last_token).count() /
+                           static_cast<double>(fresh);
         for (std::uint64_t i = 0; i < fresh; ++i) {
           ctx_.on_gap(ctx_.on_gap_arg, gap);
         }

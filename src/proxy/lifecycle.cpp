@@ -42,7 +42,6 @@ std::string_view bearer_token(const http::request<http::string_body>& req) {
   return {};
 }
 
-
 string_response with_headers(string_response res, const http::fields& extra) {
   for (const auto& h : extra) {
     res.set(h.name_string(), h.value());
@@ -55,8 +54,9 @@ result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string
                            const request_fields& f, body_edit& edit) {
   if (ep == endpoint::completions && !f.prompt_is_string) {
     return make_error(errc::invalid_request,
-                      "prompt version " + pp.ref + " wraps a string prompt; this request's prompt "
-                      "is an array",
+                      "prompt version " + pp.ref +
+                          " wraps a string prompt; this request's prompt "
+                          "is an array",
                       "prompt");
   }
   boost::json::object meta;
@@ -154,8 +154,8 @@ assignment assign_request(worker& w, const plan& p, const http::request<http::st
   if (const auto* user = f.find("user")) {
     // The raw JSON string without its quotes; ids with escapes are rare and hash consistently.
     std::size_t i = static_cast<std::size_t>(user - f.members.data());
-    std::string_view raw = std::string_view(body).substr(
-        user->value_begin, f.member_end(body, i) - user->value_begin);
+    std::string_view raw =
+        std::string_view(body).substr(user->value_begin, f.member_end(body, i) - user->value_begin);
     if (raw.size() >= 2 && raw.front() == '"') {
       view.body_user = raw.substr(1, raw.size() - 2);
     }
@@ -230,8 +230,8 @@ result<void> rewrite_request(worker& w, const assignment& a, endpoint ep, std::s
   pad_for_simdjson(body);
   auto again = parse_request_body(ep, w.json, body);
   if (!again) {
-    return make_error(errc::internal, "the rewritten request does not parse: " +
-                                          again.error().message);
+    return make_error(errc::internal,
+                      "the rewritten request does not parse: " + again.error().message);
   }
   f = std::move(*again);
   return {};
@@ -446,15 +446,16 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   auto a = assign_request(w, *snapshot, req, ep, *fields, body);
   http::fields exp_headers;
   tag_request(w, *snapshot, a, req, rec, exp_headers);
-  const model_config* model = a.variant ? a.variant->model : snapshot->cfg->find_model(fields->model);
+  const model_config* model =
+      a.variant ? a.variant->model : snapshot->cfg->find_model(fields->model);
   if (!model) {
     auto e = make_error(
         errc::model_not_found,
         "The model `" + fields->model + "` does not exist or you do not have access to it.",
         "model");
     rec.error = describe(e.code).error_type;
-    co_return co_await reply(with_headers(error_response(e, req.version(), keep, rec.request_id),
-                                          exp_headers));
+    co_return co_await reply(
+        with_headers(error_response(e, req.version(), keep, rec.request_id), exp_headers));
   }
   rec.model_known = true;
   if (model->name != fields->model) {
@@ -522,7 +523,9 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
                       false};
   ctx.strip_usage = strip_usage;
   ctx.capture = rec.response_capture;
-  ctx.on_gap = [](void* h, double seconds) { static_cast<metrics::histogram*>(h)->observe(seconds); };
+  ctx.on_gap = [](void* h, double seconds) {
+    static_cast<metrics::histogram*>(h)->observe(seconds);
+  };
   ctx.on_gap_arg = w.shared.metrics->series_for(rec).inter_token;
   struct gauge_hold {  // in flight for /metrics, however the coroutine ends
     metrics::gauge& g;

@@ -138,9 +138,8 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
         ke += body[ke] == '\\' ? 2u : 1u;  // skip escaped characters; bounded by the body
       }
       ke = std::min(ke, body.size());
-      out.members.push_back(
-          {std::string_view(body).substr(kb + 1, ke - kb - 1), kb,
-           static_cast<std::size_t>(token.data() - body.data())});
+      out.members.push_back({std::string_view(body).substr(kb + 1, ke - kb - 1), kb,
+                             static_cast<std::size_t>(token.data() - body.data())});
     }
     if (key == "model") {
       std::string_view raw;

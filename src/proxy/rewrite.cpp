@@ -91,8 +91,7 @@ std::string apply_edit(std::string_view body, const request_fields& f, const bod
   return out;
 }
 
-std::optional<std::string> usage_stream_options(std::string_view body,
-                                                const request_fields& f) {
+std::optional<std::string> usage_stream_options(std::string_view body, const request_fields& f) {
   if (!f.stream || f.include_usage) {
     return std::nullopt;
   }
@@ -103,8 +102,8 @@ std::optional<std::string> usage_stream_options(std::string_view body,
   // The client set other options (or include_usage: false): keep them, turn usage on.
   std::size_t i = static_cast<std::size_t>(m - f.members.data());
   boost::system::error_code ec;
-  auto v = boost::json::parse(body.substr(m->value_begin, f.member_end(body, i) - m->value_begin),
-                              ec);
+  auto v =
+      boost::json::parse(body.substr(m->value_begin, f.member_end(body, i) - m->value_begin), ec);
   if (ec || !v.is_object()) {
     return std::string(R"({"include_usage":true})");
   }

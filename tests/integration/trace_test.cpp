@@ -35,12 +35,14 @@ std::string config(const temp_dir& dir, bool include_text, const std::string& ex
   return R"(
 listen: 127.0.0.1:0
 workers: 1
-data_dir: )" + dir.path.string() +
+data_dir: )" +
+         dir.path.string() +
          R"(
 admin_token: test-admin
 stats_flush: 50ms
 log: { level: off, access: off }
-trace: { path: )" + (dir.path / "trace.jsonl").string() +
+trace: { path: )" +
+         (dir.path / "trace.jsonl").string() +
          ", include_text: " + (include_text ? "true" : "false") + R"( }
 upstreams: [ { name: mock, base_url: "http://127.0.0.1:{MOCK}/v1" } ]
 models:
@@ -118,7 +120,8 @@ TEST(trace, include_text_adds_the_prompt_and_the_completion) {
 TEST(guardrails, a_variant_failing_more_than_control_is_paused_and_reported) {
   temp_dir dir;
   // No retries and no breaker: each failure is one failed request, and control keeps working.
-  auto yaml = config(dir, false, R"(    guardrails: { max_error_rate_increase: 0.05, min_requests: 40 }
+  auto yaml =
+      config(dir, false, R"(    guardrails: { max_error_rate_increase: 0.05, min_requests: 40 }
 retry: { max_attempts: 1 }
 )");
   yaml.replace(yaml.find("/v1\" }"), 6, "/v1\", breaker: { enabled: false } }");

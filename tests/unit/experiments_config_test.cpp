@@ -10,7 +10,9 @@ upstreams: [ { name: up, base_url: "http://127.0.0.1:9/v1" } ]
 models: [ { name: small, upstream: up }, { name: big, upstream: up } ]
 )";
 
-result<config> parse(const std::string& extra) { return parse_config(base + extra); }
+result<config> parse(const std::string& extra) {
+  return parse_config(base + extra);
+}
 
 TEST(experiments_config, reads_variants_params_and_defaults) {
   auto c = parse(R"(
@@ -73,8 +75,7 @@ experiments:
             std::string::npos);
   EXPECT_NE(m.find("experiments[0].variants[0].model: is required: nowhere is not in models:"),
             std::string::npos);
-  EXPECT_NE(m.find("experiments[0].variants[1].name: duplicate variant name c"),
-            std::string::npos);
+  EXPECT_NE(m.find("experiments[0].variants[1].name: duplicate variant name c"), std::string::npos);
   EXPECT_NE(m.find("experiments[0].variants[1].weight: must be a number"), std::string::npos);
   EXPECT_NE(m.find("(line "), std::string::npos);
 }

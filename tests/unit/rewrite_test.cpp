@@ -1,5 +1,5 @@
-#include "switchyard/proxy/response_meter.hpp"
 #include "switchyard/proxy/rewrite.hpp"
+#include "switchyard/proxy/response_meter.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,7 +29,9 @@ std::unique_ptr<parsed> parse(endpoint ep, std::string body) {
   return p;
 }
 
-boost::json::value json(std::string_view text) { return boost::json::parse(text); }
+boost::json::value json(std::string_view text) {
+  return boost::json::parse(text);
+}
 
 TEST(rewrite, sets_replaces_and_appends_members_keeping_the_rest_byte_for_byte) {
   auto p = parse(endpoint::chat_completions,
@@ -40,9 +42,8 @@ TEST(rewrite, sets_replaces_and_appends_members_keeping_the_rest_byte_for_byte) 
   e.set.emplace_back("temperature", "0.4");
   e.set.emplace_back("top_p", "0.9");
   auto out = apply_edit(p->body, p->fields, e);
-  EXPECT_EQ(out,
-            R"({"model": "gpt-4o","messages":[{"role":"user","content":"hi \"there\""}],)"
-            R"("temperature": 0.4,"tools":[{"type":"function"}],"top_p":0.9})");
+  EXPECT_EQ(out, R"({"model": "gpt-4o","messages":[{"role":"user","content":"hi \"there\""}],)"
+                 R"("temperature": 0.4,"tools":[{"type":"function"}],"top_p":0.9})");
   EXPECT_NO_THROW(json(out));
 }
 
@@ -145,15 +146,19 @@ TEST(rewrite, stream_usage_is_requested_only_when_the_client_did_not) {
 TEST(strip_usage, drops_the_usage_chunk_and_null_usage_members) {
   std::string in =
       "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}\n\n"
-      "data: {\"id\":\"c\",\"usage\":null,\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\":null\"}}]}\n\n"
-      "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n"
+      "data: "
+      "{\"id\":\"c\",\"usage\":null,\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\":null\"}}]}"
+      "\n\n"
+      "data: "
+      "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n"
       "data: [DONE]\n\n";
   std::string out;
   strip_usage_events(in, out);
-  EXPECT_EQ(out,
-            "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
-            "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\":null\"}}]}\n\n"
-            "data: [DONE]\n\n");
+  EXPECT_EQ(
+      out,
+      "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\":null\"}}]}\n\n"
+      "data: [DONE]\n\n");
 }
 
 TEST(strip_usage, meter_strips_across_chunk_boundaries_but_still_reads_usage) {

@@ -136,9 +136,9 @@ struct log_config {
 
 /// Optional JSON Lines trace, one line per request, written off the request path.
 struct trace_config {
-  std::string path;                              // "" = no trace
+  std::string path;                                // "" = no trace
   std::uint64_t max_bytes = 100ull * 1024 * 1024;  // rotate when a file reaches this size
-  std::uint32_t max_files = 5;                   // rotated files kept
+  std::uint32_t max_files = 5;                     // rotated files kept
   bool include_text = false;  // prompt and completion text, only when asked for
   bool operator==(const trace_config&) const = default;
 };
@@ -153,8 +153,8 @@ struct metrics_config {
 /// One immutable version of a prompt.
 struct prompt_version_config {
   std::string version;
-  std::string text;  // the template, inline or read from `file`
-  std::string file;  // as written in the config ("" = inline)
+  std::string text;             // the template, inline or read from `file`
+  std::string file;             // as written in the config ("" = inline)
   bool replace_system = false;  // chat: replace the client's system message instead of adding one
   std::map<std::string, std::string, std::less<>> defaults;  // for missing metadata variables
 };
@@ -197,9 +197,9 @@ enum class unit_kind { header, body_user, api_key, request };
 
 struct experiment_config {
   std::string name;
-  std::string match_model;     // requested model name that enters the experiment
-  std::string match_endpoint;  // "" = any of chat_completions, completions, embeddings
-  std::string match_header;    // "" = none; else only requests with this header…
+  std::string match_model;         // requested model name that enters the experiment
+  std::string match_endpoint;      // "" = any of chat_completions, completions, embeddings
+  std::string match_header;        // "" = none; else only requests with this header…
   std::string match_header_value;  // …equal to this value ("" = any value)
   std::string unit = "header:x-user-id";
   unit_kind unit_type = unit_kind::header;
@@ -208,9 +208,9 @@ struct experiment_config {
   double coverage = 1;
   std::string ns;  // namespace name ("" = none): mutually exclusive experiments share it
   double ns_lo = 0, ns_hi = 1;
-  std::string status = "running";  // running | paused | concluded
-  std::string winner;              // variant everyone gets when concluded
-  bool allow_override = true;      // x-switchyard-variant: <experiment>=<variant>
+  std::string status = "running";        // running | paused | concluded
+  std::string winner;                    // variant everyone gets when concluded
+  bool allow_override = true;            // x-switchyard-variant: <experiment>=<variant>
   std::vector<variant_config> variants;  // the first is control
   analysis_config analysis;
   guardrails_config guardrails;

@@ -35,8 +35,8 @@ struct variant_plan {
 /// One experiment with the operator's controls applied.
 struct experiment_plan {
   const experiment_config* cfg = nullptr;
-  std::string status;  // running | paused | concluded
-  int winner = -1;     // variant index when concluded
+  std::string status;                  // running | paused | concluded
+  int winner = -1;                     // variant index when concluded
   std::vector<variant_plan> variants;  // [0] is control
   std::vector<bucket_range> ranges;    // GrowthBook bucket ranges from weights and coverage
 };
@@ -62,7 +62,7 @@ result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg
 /// What the request carries that assignment may read.
 struct request_view {
   std::string_view model;
-  std::string_view endpoint;  // endpoint_label()
+  std::string_view endpoint;                                 // endpoint_label()
   std::function<std::string_view(std::string_view)> header;  // lower-case name → value or ""
   std::string_view body_user;                                // the body's `user` field
   std::string_view api_key;
@@ -74,8 +74,8 @@ struct request_view {
 struct assignment {
   const experiment_plan* experiment = nullptr;  // labelled experiment; nullptr = none
   const variant_plan* variant = nullptr;        // what is applied (may be set without a label)
-  bool counted = false;        // randomised exposure: goes into the statistics
-  std::string_view reason;     // access log: why (not) in the experiment
+  bool counted = false;                         // randomised exposure: goes into the statistics
+  std::string_view reason;                      // access log: why (not) in the experiment
   std::uint64_t unit_fingerprint = 0;
 };
 

@@ -13,7 +13,7 @@ namespace switchyard {
 /// `/api/v1/experiments…`, `/api/v1/prompts…`, `/api/v1/reload`. nullopt = not one of these.
 /// Writes (POST under /api/v1) need `Authorization: Bearer <admin_token>`.
 std::optional<string_response> handle_api(worker& w, const http::request<http::string_body>& req,
-                                           std::string_view path, bool keep,
-                                           const std::string& request_id);
+                                          std::string_view path, bool keep,
+                                          const std::string& request_id);
 
 }  // namespace switchyard

@@ -38,7 +38,7 @@ struct shared_state {
   rate_limiter limiter;
   retry_budget budget;
   std::vector<std::unique_ptr<circuit_breaker>> breakers;  // per upstream, same index
-  std::string user_header;  // where the `user` rate-limit scope reads the user id
+  std::string user_header;                   // where the `user` rate-limit scope reads the user id
   experiment_engine* experiments = nullptr;  // the config snapshot, statistics, feedback
   gateway_metrics* metrics = nullptr;        // /metrics
   std::function<result<void>()> reload;      // POST /api/v1/reload
@@ -47,8 +47,8 @@ struct shared_state {
 /// Everything one worker thread owns. Only that thread touches it (shared-nothing hot path);
 /// `draining` is the one cross-thread flag.
 struct worker {
-  worker(std::size_t index, const config& c, shared_state& sh,
-         const std::atomic<bool>& drain_flag, spdlog::logger* access, spdlog::logger* trace);
+  worker(std::size_t index, const config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
+         spdlog::logger* access, spdlog::logger* trace);
   /// Destroys pending coroutines (after a hard stop) while the pools and the session set they
   /// refer to still exist.
   ~worker();
@@ -66,7 +66,7 @@ struct worker {
   shared_state& shared;
   const std::atomic<bool>& draining;
   access_batcher access_log;
-  access_batcher trace_log;  // trace.path; no logger = off
+  access_batcher trace_log;                           // trace.path; no logger = off
   std::vector<std::unique_ptr<ssl::context>> tls;     // per upstream; null for plain HTTP
   std::vector<std::unique_ptr<upstream_pool>> pools;  // per upstream, same index as cfg.upstreams
   simdjson::ondemand::parser json;                    // reused for every request on this thread

@@ -40,13 +40,13 @@ struct access_record {
   std::string experiment;
   std::string variant;
   std::string prompt_version;
-  std::string_view assignment;  // why (not) in an experiment: assigned, no_unit, override…
-  bool model_known = false;     // `model` is a configured name (a bounded metric label)
-  double ttft_ms = -1;          // first content event of a stream; -1 when none
-  double upstream_ms = 0;       // inside upstream attempts and retry waits
+  std::string_view assignment;   // why (not) in an experiment: assigned, no_unit, override…
+  bool model_known = false;      // `model` is a configured name (a bounded metric label)
+  double ttft_ms = -1;           // first content event of a stream; -1 when none
+  double upstream_ms = 0;        // inside upstream attempts and retry waits
   bool usage_estimated = false;  // no usage from the upstream: tokens counted approximately
   double cost_usd = 0;
-  std::string_view request_text;  // the client's request body; set only for the trace log
+  std::string_view request_text;            // the client's request body; set only for the trace log
   std::string* response_capture = nullptr;  // where the relay copies the response (trace only)
   std::string_view response_text;           // what was captured, for the trace line
 };

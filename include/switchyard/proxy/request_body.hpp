@@ -2,8 +2,8 @@
 
 #include "switchyard/core/error.hpp"
 
-#include <boost/container/small_vector.hpp>
 #include <simdjson.h>
+#include <boost/container/small_vector.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +25,7 @@ std::string_view endpoint_label(endpoint e) noexcept;
 /// Where one top-level member of the request object sits in the body (byte offsets), so that a
 /// rewrite can keep every other byte as the client sent it.
 struct body_member {
-  std::string_view key;  // raw (still escaped) key text, a view into the body
+  std::string_view key;         // raw (still escaped) key text, a view into the body
   std::size_t begin = 0;        // the key's opening quote
   std::size_t value_begin = 0;  // first byte of the value
 };
@@ -41,14 +41,14 @@ struct request_fields {
   std::uint64_t n = 1;                      // choices requested
   // For rewriting (experiments, usage injection); offsets into the parsed body.
   boost::container::small_vector<body_member, 16> members;
-  std::size_t object_end = 0;           // the closing '}'
+  std::size_t object_end = 0;  // the closing '}'
   bool has_stream_options = false;
-  bool store = false;                   // `store: true` (OpenAI accepts metadata only then)
-  std::size_t first_message_begin = 0;  // chat: messages[0]'s '{' (0 = none)
-  std::size_t second_message_begin = 0; // chat: messages[1]'s '{' (0 = none)
-  bool first_message_system = false;    // chat: messages[0].role is system or developer
-  bool prompt_is_string = false;        // completions: `prompt` is one string…
-  std::string prompt;                   // …unescaped (only kept for completions)
+  bool store = false;                    // `store: true` (OpenAI accepts metadata only then)
+  std::size_t first_message_begin = 0;   // chat: messages[0]'s '{' (0 = none)
+  std::size_t second_message_begin = 0;  // chat: messages[1]'s '{' (0 = none)
+  bool first_message_system = false;     // chat: messages[0].role is system or developer
+  bool prompt_is_string = false;         // completions: `prompt` is one string…
+  std::string prompt;                    // …unescaped (only kept for completions)
   const body_member* find(std::string_view key) const noexcept;
   /// Offset just past member `i`'s value.
   std::size_t member_end(std::string_view body, std::size_t i) const noexcept;
