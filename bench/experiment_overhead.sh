@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# What an experiment adds end to end: the same mock upstream behind two gateways, one proxying
-# `gpt-4o-mini` as is, one sending `assistant` through a two-variant experiment (assignment,
-# prompt rendering, model and params rewrite, re-parse, signed feedback id, statistics shard).
+# What an experiment adds end to end: the same mock upstream behind two gateways with the same
+# config; one gets `gpt-4o-mini` (no experiment), the other `assistant`, which goes through a
+# two-variant experiment (assignment, prompt rendering, model and params rewrite, re-parse,
+# signed feedback id, statistics shard). Same wrk script, same body otherwise.
 # Interleaved rounds; medians of throughput, latency and gateway CPU per request.
-# Usage: bench/experiment_overhead.sh [build-dir] [rounds] [seconds]   (loopback only)
+# Usage: [BENCH_USERS=N] bench/experiment_overhead.sh [build-dir] [rounds] [seconds]
+# (loopback only). BENCH_USERS cycles the x-user-id over N users; unset, every request is a new
+# user, the worst case for the store (one new unit row per request).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${1:-$here/../build}
@@ -68,14 +71,14 @@ done
 
 cpu() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
 run() {  # gateway round conns
-  local g=$1 r=$2 c=$3 script=$here/chat.lua
-  [[ $g == experiment ]] && script=$here/experiment.lua
+  local g=$1 r=$2 c=$3 model=assistant
+  [[ $g == plain ]] && model=gpt-4o-mini
   local c0 c1
   c0=$(cpu "${pid[$g]}")
-  wrk -t1 -c"$c" -d"${secs}s" --latency -s "$script" \
+  BENCH_MODEL=$model wrk -t1 -c"$c" -d"${secs}s" --latency -s "$here/experiment.lua" \
     "http://127.0.0.1:${port[$g]}/v1/chat/completions" >"$tmp/$g-$c-$r.txt" 2>&1
   c1=$(cpu "${pid[$g]}")
-  echo "CPU s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')" >>"$tmp/$g-$c-$r.txt"
+  echo "CPU cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')" >>"$tmp/$g-$c-$r.txt"
 }
 kv() { grep -o "$2=[0-9.]*" "$1" | head -1 | cut -d= -f2; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -94,8 +97,8 @@ for c in 32 1; do
     for ((r = 1; r <= rounds; r++)); do
       f=$tmp/$g-$c-$r.txt
       rps+=("$(kv "$f" rps)"); p50+=("$(kv "$f" p50_us)"); p99+=("$(kv "$f" p99_us)")
-      n=$(kv "$f" requests); s=$(kv "$f" s)
-      cpr+=("$(awk -v s="$s" -v n="$n" 'BEGIN { printf "%.1f", n > 0 ? s * 1e6 / n : 0 }')")
+      n=$(kv "$f" requests); s=$(kv "$f" cpu_s)
+      cpr+=("$(awk -v s="$s" -v n="$n" 'BEGIN { printf "%.1f", (n > 0 ? s * 1e6 / n : 0) }')")
       bad=$((bad + $(kv "$f" non2xx)))
     done
     echo "| c=$c | $g | $(median "${rps[@]}") | $(median "${p50[@]}") | $(median "${p99[@]}") | $(median "${cpr[@]}") | $bad |"

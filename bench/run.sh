@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Switchyard benchmark: the mock LLM directly, nginx -> mock and switchyard (1 worker) -> mock,
-# in one run on loopback, under the same load; writes bench/RESULTS.md (overwritten).
+# in one run on loopback, under the same load; writes bench/RESULTS.md (overwritten, except the
+# sections after the "kept by run.sh" marker).
 #
 #   bench/run.sh            full run (about 5 minutes)
 #   bench/run.sh --quick    smoke run (about 1 minute): short durations, 1 round, 1,000 streams
@@ -27,6 +28,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 build=${BUILD_DIR:-$root/build}
 out=${RESULTS:-$here/RESULTS.md}
+# Sections other benchmarks recorded (experiments, micro benchmarks) survive a new run.
+kept=""
+if [[ -f $out ]] && grep -q '^<!-- kept by run.sh' "$out"; then
+  kept=$(sed -n '/^<!-- kept by run.sh/,$p' "$out")
+fi
 switchyard_bin=$build/switchyard
 mock_bin=$build/bench/mock-llm
 hold_bin=$build/bench/stream-hold
@@ -700,5 +706,8 @@ EOF
     printf "\n"
   }'
 } >"$out"
+if [[ -n $kept ]]; then
+  printf '\n%s\n' "$kept" >>"$out"
+fi
 
 log "wrote $out (${t_total} s)"

@@ -1,13 +1,15 @@
 #include "switchyard/experiments/feedback_id.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <charconv>
 #include <stdexcept>
+#include <string>
 
 namespace switchyard {
 
@@ -76,16 +78,45 @@ bool decode_base64url(std::string_view text, std::string& out) {
   return (acc & ((1u << bits) - 1)) == 0;
 }
 
+// One HMAC context per thread, keyed once: OpenSSL 3's one-shot HMAC() fetches the algorithm
+// and builds a context on every call (about 1 µs), and ids are signed on the request path.
+struct mac_context {
+  EVP_MAC_CTX* ctx = nullptr;
+  std::string key;
+  mac_context() = default;
+  mac_context(const mac_context&) = delete;
+  mac_context& operator=(const mac_context&) = delete;
+  ~mac_context() { EVP_MAC_CTX_free(ctx); }
+};
+
 std::array<unsigned char, EVP_MAX_MD_SIZE> mac_of(std::string_view signed_part,
                                                   std::string_view key) {
+  static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  thread_local mac_context m;
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int md_len = 0;
-  static const unsigned char no_key = 0;  // HMAC wants a non-null pointer even for an empty key
-  const void* key_ptr = key.empty() ? &no_key : static_cast<const void*>(key.data());
-  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(),
-           md.data(), &md_len) == nullptr ||
-      md_len < mac_size) {
+  std::size_t md_len = 0;
+  bool ok = hmac != nullptr;
+  if (ok && (!m.ctx || m.key != key)) {
+    EVP_MAC_CTX_free(m.ctx);
+    m.ctx = EVP_MAC_CTX_new(hmac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                           OSSL_PARAM_construct_end()};
+    static const unsigned char no_key = 0;  // a non-null pointer even for an empty key
+    const auto* key_ptr =
+        key.empty() ? &no_key : reinterpret_cast<const unsigned char*>(key.data());
+    ok = m.ctx && EVP_MAC_init(m.ctx, key_ptr, key.size(), params) == 1;
+    m.key = ok ? std::string(key) : std::string();
+  } else if (ok) {
+    ok = EVP_MAC_init(m.ctx, nullptr, 0, nullptr) == 1;  // same key: restart the MAC
+  }
+  ok = ok &&
+       EVP_MAC_update(m.ctx, reinterpret_cast<const unsigned char*>(signed_part.data()),
+                      signed_part.size()) == 1 &&
+       EVP_MAC_final(m.ctx, md.data(), &md_len, md.size()) == 1 && md_len >= mac_size;
+  if (!ok) {
+    EVP_MAC_CTX_free(m.ctx);
+    m.ctx = nullptr;
     throw std::runtime_error("HMAC-SHA256 failed");  // only without a usable libcrypto
   }
   return md;
