@@ -22,24 +22,6 @@ namespace json = boost::json;
 const std::vector<std::pair<std::string, std::string>> admin{
     {"authorization", "Bearer test-admin"}};
 
-/// A fresh directory for one gateway's store, removed at the end of the test.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char name[] = "/tmp/sy-experiments-XXXXXX";
-    if (!::mkdtemp(name)) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path = name;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
-
 /// What the tests vary in the config.
 struct knobs {
   std::string control_weight = "0.5", treatment_weight = "0.5";

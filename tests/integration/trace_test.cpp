@@ -14,35 +14,18 @@ namespace {
 
 namespace json = boost::json;
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    char name[] = "/tmp/sy-trace-XXXXXX";
-    if (!::mkdtemp(name)) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path = name;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
-
 std::string config(const temp_dir& dir, bool include_text, const std::string& extra = "") {
   return R"(
 listen: 127.0.0.1:0
 workers: 1
 data_dir: )" +
-         dir.path.string() +
+         dir.path +
          R"(
 admin_token: test-admin
 stats_flush: 50ms
 log: { level: off, access: off }
 trace: { path: )" +
-         (dir.path / "trace.jsonl").string() +
+         (std::filesystem::path(dir.path) / "trace.jsonl").string() +
          ", include_text: " + (include_text ? "true" : "false") + R"( }
 upstreams: [ { name: mock, base_url: "http://127.0.0.1:{MOCK}/v1" } ]
 models:
@@ -78,7 +61,7 @@ TEST(trace, one_line_per_request_with_experiment_cost_and_no_text_by_default) {
   }
   std::vector<json::object> lines;
   ASSERT_TRUE(eventually([&] {
-    lines = read_lines(dir.path / "trace.jsonl");
+    lines = read_lines(std::filesystem::path(dir.path) / "trace.jsonl");
     return lines.size() == 1;
   }));
   const auto& l = lines[0];
@@ -91,7 +74,7 @@ TEST(trace, one_line_per_request_with_experiment_cost_and_no_text_by_default) {
   EXPECT_GT(l.at("cost_usd").to_number<double>(), 0);
   EXPECT_GT(l.at("prompt_tokens").to_number<int>(), 0);
   EXPECT_EQ(l.at("attempts").to_number<int>(), 1);
-  std::ifstream in(dir.path / "trace.jsonl");
+  std::ifstream in(std::filesystem::path(dir.path) / "trace.jsonl");
   std::stringstream all;
   all << in.rdbuf();
   EXPECT_EQ(all.str().find("SECRET-PROMPT"), std::string::npos);
@@ -108,7 +91,7 @@ TEST(trace, include_text_adds_the_prompt_and_the_completion) {
         json::parse(res.body).at("choices").at(0).at("message").at("content").as_string();
     std::vector<json::object> lines;
     ASSERT_TRUE(eventually([&] {
-      lines = read_lines(dir.path / "trace.jsonl");
+      lines = read_lines(std::filesystem::path(dir.path) / "trace.jsonl");
       return lines.size() == 1;
     }));
     EXPECT_NE(lines[0].at("request_text").as_string().find("SECRET-PROMPT"), std::string::npos);

@@ -1,5 +1,10 @@
 #include "harness.hpp"
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <stdexcept>
+
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <condition_variable>
@@ -210,6 +215,19 @@ bool client::peer_closed() {
 void client::close() {
   beast::error_code ignored;
   socket_.close(ignored);
+}
+
+temp_dir::temp_dir() {
+  char name[] = "/tmp/switchyard-test-XXXXXX";
+  if (!::mkdtemp(name)) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  path = name;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
 }
 
 }  // namespace switchyard::test

@@ -104,4 +104,13 @@ class client {
   bool finished_ = false;
 };
 
+/// A fresh directory (a gateway's data_dir, a trace file), removed with everything in it.
+struct temp_dir {
+  std::string path;
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
+
 }  // namespace switchyard::test
