@@ -118,17 +118,33 @@ class reader {
     }
   }
 
-  template <class Int>
-  void integer(const YAML::Node& map, std::string_view key, const std::string& path, Int& out,
-               std::uint64_t min, std::uint64_t max) {
+  // The scalar text at `key` with its node, or nullopt when absent (or reported as not a scalar).
+  struct scalar_value {
+    YAML::Node node;
+    std::string text;
+  };
+  std::optional<scalar_value> scalar_at(const YAML::Node& map, std::string_view key,
+                                        const std::string& path) {
     auto node = map[std::string(key)];
     if (!node) {
-      return;
+      return std::nullopt;
     }
     auto v = text(node, join(path, key));
     if (!v) {
+      return std::nullopt;
+    }
+    return scalar_value{node, std::move(*v)};
+  }
+
+  template <class Int>
+  void integer(const YAML::Node& map, std::string_view key, const std::string& path, Int& out,
+               std::uint64_t min, std::uint64_t max) {
+    auto s = scalar_at(map, key, path);
+    if (!s) {
       return;
     }
+    const auto& node = s->node;
+    const auto* v = &s->text;
     std::uint64_t n = 0;
     auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
     if (ec != std::errc{} || ptr != v->data() + v->size() || n < min || n > max) {
@@ -140,14 +156,12 @@ class reader {
   }
 
   void number(const YAML::Node& map, std::string_view key, const std::string& path, double& out) {
-    auto node = map[std::string(key)];
-    if (!node) {
+    auto s = scalar_at(map, key, path);
+    if (!s) {
       return;
     }
-    auto v = text(node, join(path, key));
-    if (!v) {
-      return;
-    }
+    const auto& node = s->node;
+    const auto* v = &s->text;
     double d = 0;
     auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), d);
     if (ec != std::errc{} || ptr != v->data() + v->size() || d < 0) {
@@ -176,35 +190,28 @@ class reader {
   }
 
   void boolean(const YAML::Node& map, std::string_view key, const std::string& path, bool& out) {
-    auto node = map[std::string(key)];
-    if (!node) {
+    auto s = scalar_at(map, key, path);
+    if (!s) {
       return;
     }
-    auto v = text(node, join(path, key));
-    if (!v) {
-      return;
-    }
-    if (*v == "true") {
+    if (s->text == "true") {
       out = true;
-    } else if (*v == "false") {
+    } else if (s->text == "false") {
       out = false;
     } else {
-      fail(node, join(path, key), "must be true or false");
+      fail(s->node, join(path, key), "must be true or false");
     }
   }
 
   void time(const YAML::Node& map, std::string_view key, const std::string& path, duration& out) {
-    auto node = map[std::string(key)];
-    if (!node) {
+    auto s = scalar_at(map, key, path);
+    if (!s) {
       return;
     }
-    auto v = text(node, join(path, key));
-    if (!v) {
-      return;
-    }
-    auto d = parse_duration(*v);
+    auto d = parse_duration(s->text);
     if (!d || d->count() <= 0) {
-      fail(node, join(path, key), "must be a positive duration with a unit, like 250ms, 5s or 2m");
+      fail(s->node, join(path, key),
+           "must be a positive duration with a unit, like 250ms, 5s or 2m");
       return;
     }
     out = *d;

@@ -129,19 +129,14 @@ gateway_metrics::request_series& gateway_metrics::series_for(const access_record
     }
     h = (h ^ 0x1f) * 0x100000001b3ULL;
   }
-  struct entry {
-    std::vector<std::string> values;
-    request_series series;
-  };
-  thread_local std::unordered_map<std::uint64_t, entry> cache;
+  thread_local std::unordered_map<std::uint64_t, request_series> cache;
   auto it = cache.find(h);
   if (it != cache.end() &&
-      std::equal(std::begin(labels), std::end(labels), it->second.values.begin())) {
-    return it->second.series;
+      std::equal(std::begin(labels), std::end(labels), it->second.labels.begin())) {
+    return it->second;
   }
-  entry e;
-  e.values.assign(std::begin(labels), std::end(labels));
-  auto& s = e.series;
+  request_series s;
+  s.labels.assign(std::begin(labels), std::end(labels));
   s.duration = &duration.with(labels);
   s.ttft = &ttft.with(labels);
   s.inter_token = &inter_token.with(labels);
@@ -157,20 +152,35 @@ gateway_metrics::request_series& gateway_metrics::series_for(const access_record
   if (!rec.experiment.empty()) {
     s.assignments = &assignments.with({labels[3], labels[4]});
   }
-  return cache.insert_or_assign(h, std::move(e)).first->second.series;
+  return cache.insert_or_assign(h, std::move(s)).first->second;
+}
+
+metrics::counter& gateway_metrics::request_series::requests_for(gateway_metrics& m,
+                                                                std::string_view status_class,
+                                                                std::string_view error_type) {
+  for (const auto& o : outcomes) {
+    if (o.status_class == status_class && o.error_type == error_type) {
+      return *o.counter;
+    }
+  }
+  const std::string_view values[] = {labels[0], labels[1], labels[2],    labels[3],
+                                     labels[4], labels[5], status_class, error_type};
+  auto& c = m.requests.with(values);
+  outcomes.push_back({status_class, std::string(error_type), &c});
+  return c;
 }
 
 void gateway_metrics::observe(const access_record& rec) {
-  const std::string_view model = model_label(rec);
   const std::string_view error = rec.error.empty() ? "none" : rec.error;
-  requests
-      .with({or_none(rec.endpoint), model, or_none(rec.upstream), or_none(rec.experiment),
-             or_none(rec.variant), or_none(rec.prompt_version), status_class(rec.status), error})
-      .inc();
-  if (rec.endpoint.empty()) {
-    return;  // not a proxied request
+  if (rec.endpoint.empty()) {  // answered by the gateway itself (health, API, 404…)
+    requests
+        .with({"none", model_label(rec), or_none(rec.upstream), or_none(rec.experiment),
+               or_none(rec.variant), or_none(rec.prompt_version), status_class(rec.status), error})
+        .inc();
+    return;
   }
   auto& s = series_for(rec);
+  s.requests_for(*this, status_class(rec.status), error).inc();
   const double seconds = rec.duration_ms / 1000;
   s.duration->observe(seconds);
   if (rec.ttft_ms >= 0) {

@@ -141,12 +141,11 @@ void account(worker& w, const plan& p, const assignment& a, const model_config& 
 }
 
 // Matches the request against the experiments of this snapshot and assigns a variant.
-assignment assign_request(worker& w, const plan& p, const http::request<http::string_body>& req,
-                          endpoint ep, const request_fields& f, const std::string& body) {
+assignment assign_request(const plan& p, const http::request<http::string_body>& req, endpoint ep,
+                          const request_fields& f, const std::string& body) {
   if (p.experiments.empty()) {
     return {};
   }
-  (void)w;
   request_view view;
   view.model = f.model;
   view.endpoint = endpoint_label(ep);
@@ -167,10 +166,8 @@ assignment assign_request(worker& w, const plan& p, const http::request<http::st
 }
 
 // The response headers and access-log fields that say which experiment and variant served.
-void tag_request(worker& w, const plan& p, const assignment& a,
-                 const http::request<http::string_body>& req, access_record& rec,
-                 http::fields& out) {
-  (void)p;
+void tag_request(worker& w, const assignment& a, const http::request<http::string_body>& req,
+                 access_record& rec, http::fields& out) {
   rec.assignment = a.reason;
   if (!a.experiment) {
     return;
@@ -443,9 +440,9 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   }
   rec.model = fields->model;
   rec.stream = fields->stream;
-  auto a = assign_request(w, *snapshot, req, ep, *fields, body);
+  auto a = assign_request(*snapshot, req, ep, *fields, body);
   http::fields exp_headers;
-  tag_request(w, *snapshot, a, req, rec, exp_headers);
+  tag_request(w, a, req, rec, exp_headers);
   const model_config* model =
       a.variant ? a.variant->model : snapshot->cfg->find_model(fields->model);
   if (!model) {

@@ -23,6 +23,16 @@ struct gateway_metrics {
     metrics::counter* tokens[2][2] = {};  // [prompt|completion][reported|estimated]
     metrics::counter* cost = nullptr;
     metrics::counter* assignments = nullptr;  // null outside experiments
+    std::vector<std::string> labels;          // the six values, to tell hash collisions apart
+    /// switchyard_requests_total per outcome seen with these labels (a handful at most).
+    struct outcome {
+      std::string_view status_class;  // static text from status_class()
+      std::string error_type;
+      metrics::counter* counter = nullptr;
+    };
+    std::vector<outcome> outcomes;
+    metrics::counter& requests_for(gateway_metrics& m, std::string_view status_class,
+                                   std::string_view error_type);
   };
 
   /// The series for this request's labels (model, upstream, experiment…). Worker thread only.
