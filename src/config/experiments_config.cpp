@@ -230,9 +230,9 @@ void read_unit(reader& r, const YAML::Node& node, const std::string& path, exper
 }
 
 void read_analysis(reader& r, const YAML::Node& node, const std::string& path, analysis_config& a) {
-  if (!r.check_map(
-          node, path,
-          {"primary_metric", "minimum_detectable_effect", "alpha", "power", "min_samples"})) {
+  if (!r.check_map(node, path,
+                   {"primary_metric", "minimum_detectable_effect", "alpha", "power", "min_samples",
+                    "method", "planned_sample"})) {
     return;
   }
   r.string(node, "primary_metric", path, a.primary_metric);
@@ -246,6 +246,13 @@ void read_analysis(reader& r, const YAML::Node& node, const std::string& path, a
   r.fraction(node, "alpha", path, a.alpha, 1);
   r.fraction(node, "power", path, a.power, 1);
   r.integer(node, "min_samples", path, a.min_samples, 2, 1ull << 40);
+  r.string(node, "method", path, a.method);
+  if (a.method != "sequential" && a.method != "fixed_horizon") {
+    r.fail(node["method"], path + ".method", "must be sequential or fixed_horizon");
+  }
+  if (node["planned_sample"]) {
+    r.integer(node, "planned_sample", path, a.planned_sample, 2, 1ull << 40);
+  }
   if (a.minimum_detectable_effect <= 0 || a.alpha <= 0 || a.alpha >= 1 || a.power <= 0 ||
       a.power >= 1) {
     r.fail(node, path, "minimum_detectable_effect must be > 0; alpha and power in (0, 1)");
@@ -255,12 +262,13 @@ void read_analysis(reader& r, const YAML::Node& node, const std::string& path, a
 void read_guardrails(reader& r, const YAML::Node& node, const std::string& path,
                      guardrails_config& g) {
   if (!r.check_map(node, path,
-                   {"max_error_rate_increase", "max_p95_latency_increase", "daily_budget_usd",
-                    "min_requests", "alpha"})) {
+                   {"max_error_rate_increase", "max_p95_latency_increase", "max_cost_increase",
+                    "daily_budget_usd", "min_requests", "alpha"})) {
     return;
   }
   r.fraction(node, "max_error_rate_increase", path, g.max_error_rate_increase, 1);
   r.number(node, "max_p95_latency_increase", path, g.max_p95_latency_increase);
+  r.number(node, "max_cost_increase", path, g.max_cost_increase);
   r.number(node, "daily_budget_usd", path, g.daily_budget_usd);
   r.integer(node, "min_requests", path, g.min_requests, 1, 1ull << 40);
   r.fraction(node, "alpha", path, g.alpha, 1);

@@ -2,6 +2,8 @@
 
 #include "analysis_detail.hpp"
 
+#include "switchyard/experiments/sequential.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -31,12 +33,6 @@ namespace {
 
 using namespace analysis_detail;
 
-std::string format(const char* spec, double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, spec, x);
-  return buf;
-}
-
 // The config's primary_metric (validated at load) to the metric compared.
 metric primary_of(const std::string& name) {
   for (const metric_def& def : metrics) {
@@ -52,6 +48,9 @@ bool is_rate(metric m) {
 }
 
 double value_of(metric m, const totals& t) {
+  if (per_unit(m, t)) {
+    return unit_moments_of(m, t).ratio();  // ΣM/ΣD: the same rate or mean, over units
+  }
   const double n = sample_n(m, t);
   if (m == metric::error_rate) {
     return n > 0 ? as_double(t.errors) / n : 0;
@@ -72,20 +71,6 @@ void add_stats(json::object& o, const totals& t) {
 
 // ---- experiments ----
 
-// Everything the report derives from the input, computed once.
-struct experiment_data {
-  std::vector<totals> arms;  // in cfg->variants order; the first is control
-  std::vector<std::uint64_t> units;
-  // Per metric (in `metrics` order), per variant: the comparison with control (index 0 unused).
-  std::array<std::vector<stats::comparison>, metrics.size()> vs;
-  metric primary = metric::success_rate;
-  std::string srm_basis = "units";
-  std::vector<double> srm_observed;
-  stats::srm_result srm;
-  std::optional<double> baseline, needed;  // absent when control gives no estimate
-  double have_min = 0;
-};
-
 totals* arm_of(const analysis_input& in, experiment_data& d, const std::string& name) {
   const auto& vars = in.cfg->variants;
   for (std::size_t i = 0; i < vars.size(); ++i) {
@@ -97,6 +82,8 @@ totals* arm_of(const analysis_input& in, experiment_data& d, const std::string& 
 }
 
 // Holm adjusts over the variants whose test could be run: an impossible test is not a test.
+// Sequentially, each comparison is made always-valid first (n = both arms' samples on that
+// metric), so Holm adjusts always-valid p-values.
 void compare_all(const analysis_config& a, experiment_data& d) {
   for (const metric_def& def : metrics) {
     auto& vs = d.vs[static_cast<std::size_t>(def.id)];
@@ -104,6 +91,10 @@ void compare_all(const analysis_config& a, experiment_data& d) {
     std::vector<double> raw;
     for (std::size_t i = 1; i < d.arms.size(); ++i) {
       vs[i] = compare(def.id, d.arms[0], d.arms[i], a.alpha);
+      if (d.sequential) {
+        const double n = sample_n(def.id, d.arms[0]) + sample_n(def.id, d.arms[i]);
+        vs[i] = stats::always_valid(vs[i], n, a.alpha, d.tuning_n);
+      }
       if (vs[i].valid) {
         raw.push_back(vs[i].p_value);
       }
@@ -149,7 +140,12 @@ void size_sample(const analysis_config& a, experiment_data& d) {
   const double base = value_of(d.primary, ctl);
   d.baseline = base;
   double needed = 0;
-  if (is_rate(d.primary)) {
+  if (per_unit(d.primary, ctl)) {
+    // Units needed for a ratio metric: the means formula with its per-unit (delta) variance.
+    const ratio_moments& r = unit_moments_of(d.primary, ctl);
+    needed = stats::sample_size_means(
+        std::sqrt(r.variance()), a.minimum_detectable_effect * std::abs(base), a.alpha, a.power);
+  } else if (is_rate(d.primary)) {
     const double target = std::min(1.0, base * (1 + a.minimum_detectable_effect));
     needed = stats::sample_size_proportions(base, target, a.alpha, a.power);
   } else if (moments_of(d.primary, ctl).n >= 2) {
@@ -160,6 +156,18 @@ void size_sample(const analysis_config& a, experiment_data& d) {
   if (needed > 0) {
     d.needed = needed;
   }
+}
+
+// The planned sample per variant (configured, else estimated) and the sequential tuning: the
+// planned total of a pair (GrowthBook's default when nothing is known yet).
+void plan_sample(const analysis_config& a, experiment_data& d) {
+  d.sequential = a.method != "fixed_horizon";
+  if (a.planned_sample > 0) {
+    d.planned = as_double(a.planned_sample);
+  } else if (d.needed) {
+    d.planned = d.needed;
+  }
+  d.tuning_n = d.planned ? 2 * *d.planned : stats::default_tuning_n;
 }
 
 // `sketches` = false skips parsing the latency sketches, for callers that show no percentiles.
@@ -181,92 +189,22 @@ experiment_data gather(const analysis_input& in, bool sketches) {
     const auto it = in.units.find(v.name);
     d.units.push_back(it == in.units.end() ? 0 : it->second);
   }
+  d.by_unit = in.per_unit && cfg.unit_type != unit_kind::request && !in.per_unit->units.empty();
+  for (std::size_t i = 0; d.by_unit && i < cfg.variants.size(); ++i) {
+    totals& t = d.arms[i];
+    t.by_unit = true;
+    if (const auto it = in.per_unit->variants.find(cfg.variants[i].name);
+        it != in.per_unit->variants.end()) {
+      t.per_unit = it->second;
+      t.unit_n = it->second.errors.units;
+    }
+  }
   d.primary = primary_of(cfg.analysis.primary_metric);
+  size_sample(cfg.analysis, d);
+  plan_sample(cfg.analysis, d);
   compare_all(cfg.analysis, d);
   check_srm(in, d);
-  size_sample(cfg.analysis, d);
   return d;
-}
-
-struct verdict {
-  std::string state, variant, summary;
-};
-
-std::string change_text(const analysis_config& a) {
-  return "a " + format("%.3g", 100 * a.minimum_detectable_effect) + "% relative change";
-}
-
-verdict significant_verdict(const analysis_input& in, const experiment_data& d) {
-  const auto& vs = d.vs[static_cast<std::size_t>(d.primary)];
-  const metric_def& def = def_of(d.primary);
-  std::optional<std::size_t> best, worst;
-  auto gain = [&](std::size_t i) { return def.higher_is_better ? vs[i].diff : -vs[i].diff; };
-  for (std::size_t i = 1; i < vs.size(); ++i) {
-    if (!vs[i].valid || !(vs[i].p_adjusted < in.cfg->analysis.alpha) || vs[i].diff == 0) {
-      continue;
-    }
-    if (gain(i) > 0 && (!best || gain(i) > gain(*best))) {
-      best = i;
-    }
-    if (gain(i) < 0 && (!worst || gain(i) < gain(*worst))) {
-      worst = i;
-    }
-  }
-  if (!best && !worst) {
-    return {};
-  }
-  const std::size_t i = best ? *best : *worst;
-  const stats::comparison& c = vs[i];
-  std::string text = "`" + in.cfg->variants[i].name + "` is " + (best ? "better" : "worse") +
-                     " than `" + in.cfg->variants[0].name + "` on " +
-                     in.cfg->analysis.primary_metric + ": " + format("%.4g", c.treatment) + " vs " +
-                     format("%.4g", c.control);
-  if (c.control != 0) {
-    text += " (" + format("%+.3g", 100 * c.diff / c.control) + "% relative)";
-  }
-  text += ", Holm-adjusted p = " + format("%.2g", c.p_adjusted) + ".";
-  return {best ? "variant_better" : "variant_worse", in.cfg->variants[i].name, text};
-}
-
-verdict judge(const analysis_input& in, const experiment_data& d) {
-  const analysis_config& a = in.cfg->analysis;
-  const std::string& name = a.primary_metric;
-  if (d.arms.empty()) {
-    return {"collecting", "", "The experiment has no variants."};
-  }
-  for (std::size_t i = 0; i < d.arms.size(); ++i) {
-    const double n = sample_n(d.primary, d.arms[i]);
-    if (n < as_double(a.min_samples)) {
-      return {"collecting", "",
-              "Collecting data: `" + in.cfg->variants[i].name + "` has " + format("%.0f", n) +
-                  " of the " + std::to_string(a.min_samples) + " samples on " + name +
-                  " needed before any verdict."};
-    }
-  }
-  if (d.srm.mismatch) {
-    const std::string test =
-        "chi2 = " + format("%.4g", d.srm.chi2) + ", p = " + format("%.2g", d.srm.p_value);
-    return {"sample_ratio_mismatch", "",
-            "Sample ratio mismatch: the " + d.srm_basis + " per variant do not match the " +
-                "configured weights (" + test + "), so the results are not trustworthy."};
-  }
-  if (verdict v = significant_verdict(in, d); !v.state.empty()) {
-    return v;
-  }
-  if (d.needed && d.have_min >= *d.needed) {
-    return {"no_detectable_difference", "",
-            "No detectable difference on " + name + ": every variant has at least the " +
-                format("%.0f", *d.needed) + " samples needed to detect " + change_text(a) + "."};
-  }
-  if (d.needed) {
-    return {"collecting", "",
-            "No significant difference on " + name + " yet: about " +
-                format("%.0f", *d.needed - d.have_min) +
-                " more samples per variant are needed to detect " + change_text(a) + "."};
-  }
-  return {"collecting", "",
-          "No significant difference on " + name + " yet; the control's baseline does not " +
-              "allow estimating the sample size needed."};
 }
 
 json::object verdict_json(const analysis_input& in, const experiment_data& d) {
@@ -343,7 +281,68 @@ json::object sample_size_json(const analysis_config& a, const experiment_data& d
           {"minimum_detectable_effect", num(a.minimum_detectable_effect)},
           {"needed_per_variant", d.needed ? whole(*d.needed) : nullptr},
           {"have_min", whole(d.have_min)},
-          {"remaining", d.needed ? whole(std::max(0.0, *d.needed - d.have_min)) : nullptr}};
+          {"planned_per_variant", d.planned ? whole(*d.planned) : nullptr},
+          {"remaining", d.planned ? whole(std::max(0.0, *d.planned - d.have_min)) : nullptr}};
+}
+
+// How to read the numbers: the method, its tuning, and whether a verdict may be taken now.
+json::object method_json(const analysis_config& a, const experiment_data& d) {
+  const bool reached = d.planned && d.have_min >= *d.planned;
+  json::object o{{"method", d.sequential ? "sequential" : "fixed_horizon"},
+                 {"alpha", num(a.alpha)},
+                 {"planned_per_variant", d.planned ? whole(*d.planned) : nullptr},
+                 {"planned_source", a.planned_sample > 0 ? "config"
+                                    : d.planned          ? "estimate"
+                                                         : "none"},
+                 {"planned_reached", reached},
+                 {"decision_ready", d.sequential || reached}};
+  if (d.sequential) {
+    o["tuning_n"] = num(d.tuning_n);
+    o["note"] =
+        "Always-valid intervals and p-values: safe to look at any time; a verdict of better or "
+        "worse holds whenever it appears.";
+  } else {
+    o["note"] = reached ? "Fixed-horizon test at the planned sample: read the verdict once; "
+                          "looking again as data grows is peeking."
+                        : "Fixed-horizon test before the planned sample: the p-values are not a "
+                          "decision.";
+  }
+  return o;
+}
+
+json::object phase_record_json(const phase_record& p) {
+  json::array variants, weights;
+  for (const std::string& v : p.variants) {
+    variants.push_back(json::value(v));
+  }
+  for (double w : p.weights) {
+    weights.push_back(num(w));
+  }
+  return {{"phase", p.phase},   {"start_unix", p.start_unix},      {"start", iso_utc(p.start_unix)},
+          {"reason", p.reason}, {"variants", std::move(variants)}, {"weights", std::move(weights)}};
+}
+
+// The analysed phase, and the units left out because they saw more than one variant.
+json::object phase_json(const analysis_input& in) {
+  json::object o;
+  o["phase"] = in.phase > 0 ? json::value(in.phase) : nullptr;
+  o["current"] = in.phases.empty() || in.phases.back().phase == in.phase;
+  for (const phase_record& p : in.phases) {
+    if (p.phase == in.phase) {
+      o["start"] = iso_utc(p.start_unix);
+      o["reason"] = p.reason;
+    }
+  }
+  double single = 0;
+  const double mixed = in.per_unit ? as_double(in.per_unit->mixed) : 0;
+  if (in.per_unit) {
+    for (const auto& [name, n] : in.per_unit->units) {
+      single += as_double(n);
+    }
+  }
+  o["units_multiple_variants"] = whole(mixed);
+  o["units_multiple_variants_share"] = ratio(mixed, single + mixed);
+  return o;
 }
 
 json::array guardrails_json(const std::vector<guardrail_event>& events) {
@@ -375,6 +374,14 @@ boost::json::object experiment_report(const analysis_input& in) {
   json::object o = summary_json(in, d, true);
   o["srm"] = srm_json(in, d);
   o["sample_size"] = sample_size_json(in.cfg->analysis, d);
+  o["analysis"] = method_json(in.cfg->analysis, d);
+  o["analysis"].as_object()["unit_of_analysis"] = d.by_unit ? "unit" : "request";
+  o["phase"] = phase_json(in);
+  json::array phases;
+  for (const phase_record& p : in.phases) {
+    phases.push_back(phase_record_json(p));
+  }
+  o["phases"] = std::move(phases);
   o["guardrails"] = guardrails_json(in.guardrails);
   json::array paused;
   for (const std::string& v : in.paused_variants) {

@@ -3,6 +3,7 @@
 // prompt reports (analysis_prompts.cpp) share: per-variant totals, the metric table, the
 // comparison of two totals and the JSON number helpers.
 
+#include "switchyard/experiments/analysis.hpp"
 #include "switchyard/experiments/latency_sketch.hpp"
 #include "switchyard/experiments/moments.hpp"
 #include "switchyard/experiments/statistics.hpp"
@@ -13,8 +14,11 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace switchyard::analysis_detail {
 
@@ -50,6 +54,12 @@ inline double as_double(std::uint64_t x) {
   return static_cast<double>(x);
 }
 
+inline std::string format(const char* spec, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, spec, x);
+  return buf;
+}
+
 /// `unix_seconds` as 2024-05-01T12:00:00Z (UTC).
 std::string iso_utc(std::int64_t unix_seconds);
 
@@ -60,6 +70,11 @@ struct totals {
   latency_sketch latency, ttft;
   double success = 0, failure = 0;
   std::map<std::string, std::uint64_t> events;
+  // Per unit of assignment (when the unit is not the request and units were recorded): the
+  // request metrics become ratio metrics over units (delta method).
+  bool by_unit = false;
+  double unit_n = 0;
+  unit_aggregate per_unit;
 
   void add(const variant_hour_stats& r, bool with_sketches = true) {
     requests += r.requests;
@@ -98,17 +113,20 @@ struct metric_def {
   const char* key;          // in vs_control
   const char* config_name;  // as analysis.primary_metric names it ("" = cannot be primary)
   bool higher_is_better;
-  moments totals::*values;  // null for the rates
+  moments totals::*values;                     // null for the rates
+  ratio_moments unit_aggregate::*unit_values;  // per unit; null for the feedback metrics
 };
 
 inline constexpr std::array<metric_def, 7> metrics{{
-    {metric::error_rate, "error_rate", "error_rate", false, nullptr},
-    {metric::success_rate, "success_rate", "feedback_success", true, nullptr},
-    {metric::latency_ms, "latency_ms", "latency", false, &totals::latency_ms},
-    {metric::ttft_ms, "ttft_ms", "ttft", false, &totals::ttft_ms},
-    {metric::cost_usd, "cost_usd", "cost", false, &totals::cost_usd},
-    {metric::output_tokens, "output_tokens", "", false, &totals::output_tokens},
-    {metric::score, "score", "score", true, &totals::score},
+    {metric::error_rate, "error_rate", "error_rate", false, nullptr, &unit_aggregate::errors},
+    {metric::success_rate, "success_rate", "feedback_success", true, nullptr, nullptr},
+    {metric::latency_ms, "latency_ms", "latency", false, &totals::latency_ms,
+     &unit_aggregate::latency_ms},
+    {metric::ttft_ms, "ttft_ms", "ttft", false, &totals::ttft_ms, &unit_aggregate::ttft_ms},
+    {metric::cost_usd, "cost_usd", "cost", false, &totals::cost_usd, &unit_aggregate::cost_usd},
+    {metric::output_tokens, "output_tokens", "", false, &totals::output_tokens,
+     &unit_aggregate::output_tokens},
+    {metric::score, "score", "score", true, &totals::score, nullptr},
 }};
 
 inline const metric_def& def_of(metric m) {
@@ -119,16 +137,33 @@ inline const moments& moments_of(metric m, const totals& t) {
   return t.*def_of(m).values;  // only called for the means
 }
 
-// The samples behind a metric: requests, judged feedback events or recorded values.
+/// True when `m` is analysed per unit for these totals (a ratio metric over units).
+inline bool per_unit(metric m, const totals& t) {
+  return t.by_unit && def_of(m).unit_values != nullptr;
+}
+
+inline const ratio_moments& unit_moments_of(metric m, const totals& t) {
+  return t.per_unit.*def_of(m).unit_values;  // only called when per_unit(m, t)
+}
+
+// The samples behind a metric: units (per-unit metrics), requests, judged feedback events or
+// recorded values.
 inline double sample_n(metric m, const totals& t) {
+  if (per_unit(m, t)) {
+    return unit_moments_of(m, t).units;
+  }
   if (m == metric::error_rate) {
     return as_double(t.requests);
   }
   return m == metric::success_rate ? t.success + t.failure : moments_of(m, t).n;
 }
 
-/// Control `c` against treatment `t` on `m`: two proportions for the rates, Welch for the means.
+/// Control `c` against treatment `t` on `m`: per unit, ratio metrics by the delta method; else
+/// two proportions for the rates, Welch for the means.
 inline stats::comparison compare(metric m, const totals& c, const totals& t, double alpha) {
+  if (per_unit(m, c) && per_unit(m, t)) {
+    return stats::ratio_welch(unit_moments_of(m, c), unit_moments_of(m, t), alpha);
+  }
   if (m == metric::error_rate) {
     return stats::two_proportion(as_double(c.errors), as_double(c.requests), as_double(t.errors),
                                  as_double(t.requests), alpha);
@@ -183,5 +218,30 @@ inline json::object feedback_json(const totals& t) {
       {"failure", whole(t.failure)},    {"success_rate", ratio(t.success, t.success + t.failure)},
       {"score_mean", mean_of(t.score)}, {"score_n", whole(t.score.n)}};
 }
+
+// Everything the experiment report derives from its input, computed once.
+struct experiment_data {
+  std::vector<totals> arms;  // in cfg->variants order; the first is control
+  std::vector<std::uint64_t> units;
+  // Per metric (in `metrics` order), per variant: the comparison with control (index 0 unused).
+  std::array<std::vector<stats::comparison>, metrics.size()> vs;
+  metric primary = metric::success_rate;
+  std::string srm_basis = "units";
+  std::vector<double> srm_observed;
+  stats::srm_result srm;
+  std::optional<double> baseline, needed;  // absent when control gives no estimate
+  double have_min = 0;
+  bool sequential = true;         // analysis.method
+  std::optional<double> planned;  // per variant: analysis.planned_sample, else `needed`
+  double tuning_n = 0;            // the sequential tuning: 2 × planned (GrowthBook's default)
+  bool by_unit = false;           // request metrics analysed per unit
+};
+
+struct verdict {
+  std::string state, variant, summary;
+};
+
+/// The verdict on the primary metric (analysis_verdict.cpp), as experiment_report documents.
+verdict judge(const analysis_input& in, const experiment_data& d);
 
 }  // namespace switchyard::analysis_detail

@@ -1,6 +1,8 @@
 #include "switchyard/experiments/engine.hpp"
 
 #include "switchyard/experiments/feedback_id.hpp"
+#include "switchyard/experiments/guardrails.hpp"
+#include "switchyard/experiments/sequential.hpp"
 #include "switchyard/experiments/sqlite_store.hpp"
 #include "switchyard/experiments/statistics.hpp"
 
@@ -104,7 +106,34 @@ result<void> experiment_engine::rebuild(std::shared_ptr<const config> cfg) {
   if (!controls) {
     return controls.error();
   }
-  auto p = build_plan(std::move(cfg), *controls, ++generation_);
+  // Built once to learn each experiment's effective variants, weights and status, then again
+  // with the phases those start (a plan is immutable once published).
+  auto draft = build_plan(cfg, *controls, generation_ + 1);
+  if (!draft) {
+    return draft.error();
+  }
+  const auto before = current();
+  std::map<std::string, std::int64_t> phases;
+  for (const auto& e : (*draft)->experiments) {
+    auto history = store_->phases(e.cfg->name);
+    if (!history) {
+      return history.error();
+    }
+    const experiment_plan* old = before ? before->find(e.cfg->name) : nullptr;
+    const bool resumed = old && old->status != "running" && e.status == "running";
+    if (auto next = next_phase(*history, e, resumed, unix_now())) {
+      if (auto r = store_->add_phase(*next); !r) {
+        return r.error();
+      }
+      if (!history->empty()) {
+        spdlog::info("experiment {}: phase {} starts ({})", e.cfg->name, next->phase, next->reason);
+      }
+      phases[e.cfg->name] = next->phase;
+    } else {
+      phases[e.cfg->name] = history->back().phase;
+    }
+  }
+  auto p = build_plan(std::move(cfg), *controls, ++generation_, phases);
   if (!p) {
     return p.error();
   }
@@ -124,6 +153,7 @@ void experiment_engine::record(std::size_t shard_index, const plan& p, const ass
     c.sums.variant = a.variant->name;
     c.sums.prompt_version = a.variant->prompt ? a.variant->prompt->ref : "";
     c.sums.hour = hour;
+    c.sums.phase = a.experiment->phase;
   }
   ++c.sums.requests;
   c.sums.errors += o.error ? 1 : 0;
@@ -136,8 +166,17 @@ void experiment_engine::record(std::size_t shard_index, const plan& p, const ass
   c.sums.input_tokens.add(o.input_tokens);
   c.sums.output_tokens.add(o.output_tokens);
   c.sums.cost_usd.add(o.cost_usd);
-  if (a.unit_fingerprint != 0 && (c.units.empty() || c.units.back() != a.unit_fingerprint)) {
-    c.units.push_back(a.unit_fingerprint);
+  if (a.unit_fingerprint != 0) {
+    unit_sums& u = c.units[a.unit_fingerprint];
+    u.requests += 1;
+    u.errors += o.error ? 1 : 0;
+    u.latency_ms += o.latency_ms;
+    if (o.ttft_ms >= 0) {
+      u.ttft_n += 1;
+      u.ttft_ms += o.ttft_ms;
+    }
+    u.cost_usd += o.cost_usd;
+    u.output_tokens += o.output_tokens;
   }
 }
 
@@ -154,10 +193,9 @@ result<void> experiment_engine::flush() {
     for (auto& [key, c] : taken) {
       c.sums.latency_sketch = c.latency.serialize();
       c.sums.ttft_sketch = c.ttft.serialize();
-      std::sort(c.units.begin(), c.units.end());
-      c.units.erase(std::unique(c.units.begin(), c.units.end()), c.units.end());
-      for (auto u : c.units) {
-        units.push_back({c.sums.experiment, c.sums.variant, u, c.sums.hour});
+      for (const auto& [fingerprint, sums] : c.units) {
+        units.push_back(
+            {c.sums.experiment, c.sums.variant, fingerprint, c.sums.hour, c.sums.phase, sums});
       }
       rows.push_back(std::move(c.sums));
     }
@@ -242,89 +280,82 @@ result<void> experiment_engine::apply_control(const experiment_control& c) {
   return rebuild(current()->cfg);
 }
 
+namespace {
+
+// The sequential tuning of the guardrails: the planned total of a pair when configured, else
+// GrowthBook's default (the guardrails run before any estimate of the needed sample exists).
+double guardrail_tuning(const experiment_config& e) {
+  return e.analysis.planned_sample > 0 ? 2 * static_cast<double>(e.analysis.planned_sample)
+                                       : stats::default_tuning_n;
+}
+
+bool any_guardrail(const guardrails_config& g) {
+  return g.max_error_rate_increase >= 0 || g.max_p95_latency_increase >= 0 ||
+         g.max_cost_increase >= 0 || g.daily_budget_usd > 0;
+}
+
+}  // namespace
+
 void experiment_engine::check_guardrails() {
   auto p = current();
   const std::int64_t now = unix_now();
   const std::int64_t day = now / 86400 * 86400;
   for (const auto& e : p->experiments) {
     const auto& g = e.cfg->guardrails;
-    if (e.status != "running" || (g.max_error_rate_increase < 0 && g.max_p95_latency_increase < 0 &&
-                                  g.daily_budget_usd <= 0)) {
+    if (e.status != "running" || !any_guardrail(g)) {
       continue;
     }
     auto rows = store_->read_stats(e.cfg->name, 0, now + 3600);
-    if (!rows) {
+    auto units = store_->read_units(e.cfg->name, e.phase);
+    if (!rows || !units) {
       continue;
     }
-    struct totals {
-      double requests = 0, errors = 0, cost_today = 0;
-      latency_sketch latency;
-    };
-    std::vector<totals> t(e.variants.size());
+    std::vector<guardrail_arm> t(e.variants.size());
+    for (std::size_t i = 0; i < e.variants.size(); ++i) {
+      if (const auto it = units->variants.find(e.variants[i].name); it != units->variants.end()) {
+        t[i].error_units = it->second.errors;
+        t[i].cost_units = it->second.cost_usd;
+      }
+    }
     for (const auto& r : *rows) {
       for (std::size_t i = 0; i < e.variants.size(); ++i) {
-        if (e.variants[i].name == r.variant) {
-          t[i].requests += static_cast<double>(r.requests);
-          t[i].errors += static_cast<double>(r.errors);
-          if (r.hour >= day) {
-            t[i].cost_today += r.cost_usd.sum;
-          }
-          if (auto s = latency_sketch::deserialize(r.latency_sketch)) {
-            t[i].latency.merge(*s);
-          }
+        if (e.variants[i].name != r.variant) {
+          continue;
+        }
+        if (r.hour >= day) {
+          t[i].cost_today += r.cost_usd.sum;  // the budget is per day, whatever the phase
+        }
+        if (r.phase != e.phase) {
+          continue;  // the tests compare the current phase only
+        }
+        t[i].requests += static_cast<double>(r.requests);
+        t[i].errors += static_cast<double>(r.errors);
+        t[i].cost_usd += r.cost_usd;
+        if (auto sk = latency_sketch::deserialize(r.latency_sketch)) {
+          t[i].latency.merge(*sk);
         }
       }
     }
-    const double z = stats::z_quantile(1 - g.alpha);
     for (std::size_t i = 1; i < e.variants.size(); ++i) {
       if (e.variants[i].paused) {
         continue;
       }
-      std::string reason, detail;
-      const auto& c = t[0];
-      const auto& v = t[i];
-      const bool enough = c.requests >= static_cast<double>(g.min_requests) &&
-                          v.requests >= static_cast<double>(g.min_requests);
-      if (g.daily_budget_usd > 0 && v.cost_today > g.daily_budget_usd) {
-        reason = "daily_budget";
-        detail = "spent " + std::to_string(v.cost_today) + " USD today, budget " +
-                 std::to_string(g.daily_budget_usd);
-      } else if (enough && g.max_error_rate_increase >= 0) {
-        // One-sided: is the variant's error rate above control's by more than the margin?
-        double pc = c.errors / c.requests, pv = v.errors / v.requests;
-        double se = std::sqrt(pc * (1 - pc) / c.requests + pv * (1 - pv) / v.requests);
-        double stat = se > 0 ? (pv - pc - g.max_error_rate_increase) / se : 0;
-        if (stat > z) {
-          reason = "error_rate";
-          detail = "error rate " + std::to_string(pv) + " vs control " + std::to_string(pc);
-        }
-      }
-      if (reason.empty() && enough && g.max_p95_latency_increase >= 0) {
-        // Under "p95 at most control's p95 × (1 + margin)", at most 5 % of the variant's
-        // requests are slower than that; significantly more means it is worse.
-        double limit = c.latency.quantile(0.95) * (1 + g.max_p95_latency_increase);
-        double share = v.latency.fraction_above(limit);
-        double se = std::sqrt(0.05 * 0.95 / v.requests);
-        if ((share - 0.05) / se > z) {
-          reason = "p95_latency";
-          detail = "p95 " + std::to_string(v.latency.quantile(0.95)) + " ms vs control " +
-                   std::to_string(c.latency.quantile(0.95)) + " ms";
-        }
-      }
-      if (reason.empty()) {
+      const auto trip = check_guardrail(g, t[0], t[i], guardrail_tuning(*e.cfg));
+      if (!trip) {
         continue;
       }
       auto ctl = control(e.cfg->name);
       ctl.paused_variants.push_back(e.variants[i].name);
       ctl.updated_unix = now;
       spdlog::warn("guardrail: experiment {} variant {} paused ({}: {})", e.cfg->name,
-                   e.variants[i].name, reason, detail);
-      (void)store_->add_guardrail_event({e.cfg->name, e.variants[i].name, reason, detail, now});
+                   e.variants[i].name, trip->reason, trip->detail);
+      (void)store_->add_guardrail_event(
+          {e.cfg->name, e.variants[i].name, trip->reason, trip->detail, now});
       if (auto r = apply_control(ctl); !r) {
         spdlog::error("guardrail: cannot pause {}: {}", e.variants[i].name, r.error().message);
       }
       if (on_guardrail) {
-        on_guardrail(e.cfg->name, e.variants[i].name, reason);
+        on_guardrail(e.cfg->name, e.variants[i].name, trip->reason);
       }
     }
   }

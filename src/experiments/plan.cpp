@@ -2,7 +2,11 @@
 
 #include "switchyard/experiments/prompt_template.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace switchyard {
@@ -50,7 +54,8 @@ int variant_index(const experiment_plan& e, std::string_view name) {
 
 result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg,
                                                const std::vector<experiment_control>& controls,
-                                               std::uint64_t generation) {
+                                               std::uint64_t generation,
+                                               const std::map<std::string, std::int64_t>& phases) {
   auto p = std::make_shared<plan>();
   p->cfg = cfg;
   p->generation = generation;
@@ -76,6 +81,9 @@ result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg
     experiment_plan ep;
     ep.cfg = &e;
     ep.status = e.status;
+    if (const auto it = phases.find(e.name); it != phases.end()) {
+      ep.phase = it->second;
+    }
     const experiment_control* ctl = control_for(controls, e.name);
     if (ctl && !ctl->status.empty()) {
       ep.status = ctl->status;
@@ -116,6 +124,59 @@ result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg
   return std::shared_ptr<const plan>(std::move(p));
 }
 
+std::optional<phase_record> next_phase(const std::vector<phase_record>& history,
+                                       const experiment_plan& e, bool resumed,
+                                       std::int64_t now_unix) {
+  phase_record next;
+  next.experiment = e.cfg->name;
+  next.start_unix = now_unix;
+  for (const auto& v : e.variants) {
+    next.variants.push_back(v.name);
+    next.weights.push_back(v.weight);
+  }
+  if (history.empty()) {
+    next.reason = "start";
+    return next;
+  }
+  const phase_record& last = history.back();
+  next.phase = last.phase + 1;
+  const auto same_weights = [&] {
+    for (std::size_t i = 0; i < next.weights.size(); ++i) {
+      if (std::abs(next.weights[i] - last.weights[i]) > 1e-9) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (last.variants != next.variants || last.weights.size() != next.weights.size()) {
+    next.reason = "variants_changed";
+  } else if (!same_weights()) {
+    next.reason = "weights_changed";
+  } else if (resumed) {
+    next.reason = "resumed";
+  } else {
+    return std::nullopt;
+  }
+  return next;
+}
+
+std::string_view decode_body_user(std::string_view raw, std::string& scratch) {
+  if (raw.find('\\') == std::string_view::npos) {
+    return raw;
+  }
+  // A real JSON parser decodes the escapes: the quoted raw text is one JSON string value.
+  std::string quoted;
+  quoted.reserve(raw.size() + 2);
+  quoted.append(1, '"').append(raw).append(1, '"');
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(quoted, ec);
+  if (ec || !v.is_string()) {
+    return raw;
+  }
+  scratch.assign(v.get_string().data(), v.get_string().size());
+  return scratch;
+}
+
 namespace {
 
 std::string_view unit_id(const experiment_config& e, const request_view& r, std::string& scratch) {
@@ -123,7 +184,7 @@ std::string_view unit_id(const experiment_config& e, const request_view& r, std:
     case unit_kind::header:
       return r.header(e.unit_header);
     case unit_kind::body_user:
-      return r.body_user;
+      return decode_body_user(r.body_user, scratch);
     case unit_kind::api_key:
       return r.api_key;
     case unit_kind::request:

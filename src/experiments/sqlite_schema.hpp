@@ -12,21 +12,29 @@
 namespace switchyard::store_schema {
 
 /// The schema version this build creates and reads (`PRAGMA user_version`).
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
 
 /// Creates every table and index of schema_version in an empty database, and sets user_version.
 extern const char* const schema_sql;
+
+/// Upgrades a version 1 database (no phases, no per-unit sums) to version 2 in place.
+extern const char* const migrate_v1_sql;
 
 /// The prepared statements, indexing statement_sql() and the store's statement array.
 enum stmt_id : std::size_t {
   upsert_stats,
   insert_unit,
+  update_unit,
   bump_unit_count,
   insert_feedback,
   select_stats,
   select_prompt_stats,
   select_unit_counts,
+  select_units,
+  select_phases,
+  replace_phase,
   select_feedback,
+  select_feedback_between,
   select_prompt_feedback,
   select_controls,
   replace_control,
@@ -41,6 +49,13 @@ std::array<std::string, stmt_count> statement_sql();
 
 /// Binds a row in upsert_stats's column order.
 void bind_stats(sqlite::query& q, const variant_hour_stats& s);
+
+/// Binds a unit in insert_unit's parameter order with `limit` (the phase's bound), or in
+/// update_unit's with limit 0.
+void bind_unit(sqlite::query& q, const unit_record& u, std::uint64_t limit);
+
+/// Adds the current row of select_units to `out`.
+void read_units_row(const sqlite::query& q, unit_summary& out);
 
 /// The current row of select_stats or select_prompt_stats.
 variant_hour_stats read_stats_row(const sqlite::query& q);

@@ -19,6 +19,7 @@
 #include <new>
 #include <optional>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace switchyard {
@@ -113,23 +114,29 @@ class sqlite_store final : public experiment_store {
       }
     }
     // Counted here so that unit_counts need not scan every unit of an experiment.
-    std::map<std::pair<std::string_view, std::string_view>, std::int64_t> new_units;
+    std::map<std::tuple<std::string_view, std::int64_t, std::string_view>, std::int64_t> new_units;
     for (const unit_record& u : units) {
-      query q(stmt(insert_unit));
-      q.text(u.experiment).integer(std::bit_cast<std::int64_t>(u.fingerprint));
-      q.text(u.variant).integer(u.hour);
-      if (q.step() != SQLITE_DONE) {
+      query insert(stmt(insert_unit));
+      bind_unit(insert, u, max_units_per_phase);
+      if (insert.step() != SQLITE_DONE) {
         return fail("write_batch: recording a unit of experiment '" + u.experiment + "'");
       }
       if (sqlite3_changes(db_.get()) == 1) {
-        ++new_units[{u.experiment, u.variant}];
+        ++new_units[{u.experiment, u.phase, u.variant}];
+        continue;
+      }
+      query update(stmt(update_unit));  // known unit (or the phase is full: then a no-op)
+      bind_unit(update, u, 0);
+      if (update.step() != SQLITE_DONE) {
+        return fail("write_batch: adding to a unit of experiment '" + u.experiment + "'");
       }
     }
     for (const auto& [key, n] : new_units) {
       query q(stmt(bump_unit_count));
-      q.text(key.first).text(key.second).integer(n);
+      q.text(std::get<0>(key)).integer(std::get<1>(key)).text(std::get<2>(key)).integer(n);
       if (q.step() != SQLITE_DONE) {
-        return fail("write_batch: counting units of experiment '" + std::string(key.first) + "'");
+        return fail("write_batch: counting units of experiment '" + std::string(std::get<0>(key)) +
+                    "'");
       }
     }
     return tx.commit("write_batch");
@@ -174,12 +181,72 @@ class sqlite_store final : public experiment_store {
     return out;
   }
 
+  result<unit_summary> read_units(std::string_view experiment, std::int64_t phase) override {
+    std::lock_guard lock(mu_);
+    query q(stmt(select_units));
+    q.text(experiment).integer(phase);
+    unit_summary out;
+    if (!for_each_row(q, [&](const query& r) { read_units_row(r, out); })) {
+      return fail("read_units");
+    }
+    return out;
+  }
+
+  result<std::vector<phase_record>> phases(std::string_view experiment) override {
+    std::lock_guard lock(mu_);
+    query q(stmt(select_phases));
+    q.text(experiment);
+    std::vector<phase_record> out;
+    bool malformed = false;
+    auto row = [&](const query& r) {
+      phase_record& p = out.emplace_back();
+      p.experiment = r.text_at(0);
+      p.phase = r.int_at(1);
+      p.start_unix = r.int_at(2);
+      p.reason = r.text_at(5);
+      malformed = malformed || !decode_list(r.text_at(3), p.variants) ||
+                  !decode_list(r.text_at(4), p.weights);
+    };
+    if (!for_each_row(q, row)) {
+      return fail("phases");
+    }
+    if (malformed) {
+      return make_error(errc::internal, "experiment store: the phases of '" +
+                                            std::string(experiment) +
+                                            "' have variants or weights that are not JSON arrays");
+    }
+    return out;
+  }
+
+  result<void> add_phase(const phase_record& p) override {
+    const std::string variants = encode_list(p.variants);
+    const std::string weights = encode_list(p.weights);
+    std::lock_guard lock(mu_);
+    query q(stmt(replace_phase));
+    q.text(p.experiment).integer(p.phase).integer(p.start_unix).text(variants).text(weights);
+    q.text(p.reason);
+    if (q.step() != SQLITE_DONE) {
+      return fail("add_phase: recording phase " + std::to_string(p.phase) + " of '" + p.experiment +
+                  "'");
+    }
+    return {};
+  }
+
   result<std::vector<feedback_summary>> read_feedback(std::string_view experiment,
                                                       bool per_hour) override {
     std::lock_guard lock(mu_);
     query q(stmt(select_feedback));
     q.text(experiment).integer(per_hour ? 1 : 0);
     return collect<feedback_summary>(q, read_feedback_row, "read_feedback");
+  }
+
+  result<std::vector<feedback_summary>> read_feedback_between(std::string_view experiment,
+                                                              std::int64_t from_unix,
+                                                              std::int64_t to_unix) override {
+    std::lock_guard lock(mu_);
+    query q(stmt(select_feedback_between));
+    q.text(experiment).integer(from_unix).integer(to_unix);
+    return collect<feedback_summary>(q, read_feedback_row, "read_feedback_between");
   }
 
   result<std::vector<feedback_summary>> read_prompt_feedback(
@@ -292,6 +359,10 @@ result<void> migrate(sqlite3* db, const std::string& path) {
   }
   if (v == 0) {
     if (auto r = exec(db, schema_sql, "creating the schema of " + path); !r) {
+      return r.error();
+    }
+  } else if (v == 1) {
+    if (auto r = exec(db, migrate_v1_sql, "upgrading " + path + " to phases"); !r) {
       return r.error();
     }
   }

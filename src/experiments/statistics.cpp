@@ -41,6 +41,7 @@ struct arm {
 // overflow or underflow on its own; if it still is not finite, rel is left at 0.
 void fill_intervals(comparison& c, const arm& ctl, const arm& trt, double se, double q) {
   c.diff = trt.mean - ctl.mean;
+  c.diff_se = se;
   c.diff_lo = c.diff - q * se;
   c.diff_hi = c.diff + q * se;
   if (ctl.mean == 0) {
@@ -53,6 +54,7 @@ void fill_intervals(comparison& c, const arm& ctl, const arm& trt, double se, do
   const double half = q * std::sqrt(var_rel);
   if (std::isfinite(rel) && std::isfinite(half)) {
     c.rel = rel;
+    c.rel_se = std::sqrt(var_rel);
     c.rel_lo = rel - half;
     c.rel_hi = rel + half;
   }
@@ -60,8 +62,9 @@ void fill_intervals(comparison& c, const arm& ctl, const arm& trt, double se, do
 
 // `c` if every field is finite, else the invalid comparison with only the observed values kept.
 comparison finite_or_invalid(const comparison& c) {
-  const double fields[] = {c.control, c.treatment, c.diff,      c.diff_lo, c.diff_hi, c.rel,
-                           c.rel_lo,  c.rel_hi,    c.statistic, c.df,      c.p_value, c.p_adjusted};
+  const double fields[] = {c.control,   c.treatment, c.diff,    c.diff_lo,   c.diff_hi,
+                           c.rel,       c.rel_lo,    c.rel_hi,  c.diff_se,   c.rel_se,
+                           c.statistic, c.df,        c.p_value, c.p_adjusted};
   if (std::all_of(std::begin(fields), std::end(fields),
                   [](double x) { return std::isfinite(x); })) {
     return c;
@@ -139,18 +142,18 @@ comparison two_proportion(double x1, double n1, double x2, double n2, double alp
   return finite_or_invalid(c);
 }
 
-comparison welch(const moments& control, const moments& treatment, double alpha) {
-  require_probability(alpha, "alpha");
+namespace {
+
+// Welch's t-test between two arms given as (n, mean, per-unit variance).
+comparison welch_arms(const arm& ctl, const arm& trt, double alpha) {
   comparison c;
-  c.control = finite_or_zero(control.mean());
-  c.treatment = finite_or_zero(treatment.mean());
-  const double nc = control.n;
-  const double nt = treatment.n;
+  c.control = finite_or_zero(ctl.mean);
+  c.treatment = finite_or_zero(trt.mean);
+  const double nc = ctl.n;
+  const double nt = trt.n;
   if (!(nc >= 2 && nt >= 2) || !std::isfinite(nc) || !std::isfinite(nt)) {
     return c;
   }
-  const arm ctl{nc, control.mean(), control.variance()};
-  const arm trt{nt, treatment.mean(), treatment.variance()};
   const double vc = ctl.var / nc;  // squared standard error of each mean
   const double vt = trt.var / nt;
   const double se2 = vc + vt;
@@ -170,6 +173,27 @@ comparison welch(const moments& control, const moments& treatment, double alpha)
   c.p_adjusted = c.p_value;
   c.valid = true;
   return finite_or_invalid(c);
+}
+
+}  // namespace
+
+comparison welch(const moments& control, const moments& treatment, double alpha) {
+  require_probability(alpha, "alpha");
+  return welch_arms({control.n, control.mean(), control.variance()},
+                    {treatment.n, treatment.mean(), treatment.variance()}, alpha);
+}
+
+comparison ratio_welch(const ratio_moments& control, const ratio_moments& treatment, double alpha) {
+  require_probability(alpha, "alpha");
+  comparison c = welch_arms({control.units, control.ratio(), control.variance()},
+                            {treatment.units, treatment.ratio(), treatment.variance()}, alpha);
+  if (control.d_sum == 0 || treatment.d_sum == 0) {
+    comparison invalid;
+    invalid.control = c.control;
+    invalid.treatment = c.treatment;
+    return invalid;
+  }
+  return c;
 }
 
 std::vector<double> holm(std::span<const double> p) {

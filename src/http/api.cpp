@@ -9,8 +9,10 @@
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 namespace switchyard {
 
@@ -135,7 +137,11 @@ string_response feedback(const call& c) {
                            {"event", f.event}});
 }
 
-analysis_input gather(experiment_engine& engine, const experiment_plan& e, bool per_hour) {
+// What the analysis reads from the store. The report, the summary and the guardrails read one
+// phase (`phase` 0 = the current one): its rows, units, feedback and weights; the timeline
+// (per_hour) reads every phase.
+analysis_input gather(experiment_engine& engine, const experiment_plan& e, bool per_hour,
+                      std::int64_t phase = 0) {
   analysis_input in;
   in.cfg = e.cfg;
   in.status = e.status;
@@ -149,16 +155,40 @@ analysis_input gather(experiment_engine& engine, const experiment_plan& e, bool 
     in.winner = e.variants[static_cast<std::size_t>(e.winner)].name;
   }
   const auto& name = e.cfg->name;
-  if (auto rows = engine.store().read_stats(name, 0, unix_now() + 3600)) {
+  auto& store = engine.store();
+  if (auto phases = store.phases(name)) {
+    in.phases = std::move(*phases);
+  }
+  in.phase = phase > 0 ? phase : e.phase;
+  std::int64_t from = 0, to = std::numeric_limits<std::int64_t>::max();
+  for (std::size_t i = 0; i < in.phases.size(); ++i) {
+    if (in.phases[i].phase == in.phase) {
+      from = i == 0 ? 0 : in.phases[i].start_unix;  // phase 1 also holds what came before phases
+      to = i + 1 < in.phases.size() ? in.phases[i + 1].start_unix : to;
+      if (in.phases[i].weights.size() == in.weights.size()) {
+        in.weights = in.phases[i].weights;  // SRM against the weights the units were assigned by
+      }
+    }
+  }
+  if (auto rows = store.read_stats(name, 0, unix_now() + 3600)) {
     in.rows = std::move(*rows);
+    if (!per_hour) {
+      std::erase_if(in.rows, [&](const variant_hour_stats& r) { return r.phase != in.phase; });
+    }
   }
-  if (auto units = engine.store().unit_counts(name)) {
-    in.units = std::move(*units);
+  if (!per_hour) {
+    if (auto units = store.read_units(name, in.phase)) {
+      in.units = units->units;
+      in.per_unit = std::move(*units);
+    }
+  } else if (auto counts = store.unit_counts(name)) {
+    in.units = std::move(*counts);
   }
-  if (auto fb = engine.store().read_feedback(name, per_hour)) {
+  if (auto fb = per_hour ? store.read_feedback(name, true)
+                         : store.read_feedback_between(name, from, to)) {
     in.feedback = std::move(*fb);
   }
-  if (auto g = engine.store().guardrail_events(name)) {
+  if (auto g = store.guardrail_events(name)) {
     in.guardrails = std::move(*g);
   }
   return in;
@@ -282,7 +312,16 @@ string_response experiments(const call& c, std::string_view rest, std::string_vi
     return c.not_allowed("/api/v1/experiments/" + std::string(name));
   }
   if (sub.empty()) {
-    return c.ok(experiment_report(gather(engine, *e, false)));
+    std::int64_t phase = 0;
+    if (auto text = query_param(query, "phase"); !text.empty()) {
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), phase);
+      if (ec != std::errc{} || ptr != text.data() + text.size() || phase < 1 || phase > e->phase) {
+        return c.fail(errc::invalid_request,
+                      "phase must be a phase number from 1 to " + std::to_string(e->phase),
+                      "phase");
+      }
+    }
+    return c.ok(experiment_report(gather(engine, *e, false, phase)));
   }
   if (sub == "timeline") {
     std::int64_t bucket = 3600;

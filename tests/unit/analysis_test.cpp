@@ -21,8 +21,12 @@ namespace json = boost::json;
 
 constexpr std::int64_t may_1_2024 = 1714521600;  // 2024-05-01T00:00:00Z
 
+// The fixed-horizon test with the planned sample reached (1000 per variant in most inputs below),
+// so that the reference values of experiments.md §5 decide the verdict; the sequential default
+// has its own tests at the end.
 experiment_config make_config(const std::vector<std::string>& names,
-                              const std::string& primary = "feedback_success") {
+                              const std::string& primary = "feedback_success",
+                              std::uint64_t planned = 1000) {
   experiment_config cfg;
   cfg.name = "summarizer_tone";
   cfg.match_model = "summarizer";
@@ -37,6 +41,8 @@ experiment_config make_config(const std::vector<std::string>& names,
   cfg.analysis.min_samples = 100;
   cfg.analysis.alpha = 0.05;
   cfg.analysis.minimum_detectable_effect = 0.1;
+  cfg.analysis.method = "fixed_horizon";
+  cfg.analysis.planned_sample = planned;
   return cfg;
 }
 
@@ -199,7 +205,7 @@ TEST(analysis, below_min_samples_is_collecting) {
 
 TEST(analysis, equal_rates_need_1562_per_variant_before_no_detectable_difference) {
   // Baseline 0.5 and a 10% relative effect: 0.50 vs 0.55 needs 1562 per arm (§5.4).
-  const experiment_config cfg = make_config({"control", "treatment"});
+  const experiment_config cfg = make_config({"control", "treatment"}, "feedback_success", 0);
   analysis_input in = success_input(cfg, {500, 500});
   json::object r = experiment_report(in);
   EXPECT_EQ(state(r), "collecting");
@@ -356,7 +362,7 @@ TEST(analysis, prompt_report_counts_calls_per_version_and_compare_diffs_the_text
 }
 
 TEST(analysis, empty_input_is_valid_json_with_nulls_and_collecting) {
-  const experiment_config cfg = make_config({"control", "treatment"});
+  const experiment_config cfg = make_config({"control", "treatment"}, "feedback_success", 0);
   analysis_input in;
   in.cfg = &cfg;
   in.weights = {0.5, 0.5};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
 
 namespace switchyard {
 namespace {
@@ -144,6 +145,81 @@ TEST(plan, namespaces_make_experiments_mutually_exclusive) {
   }
   EXPECT_GT(in_a, 100);
   EXPECT_GT(in_b, 100);
+}
+
+// GrowthBook's SDKs hash the id after JSON.parse: an escaped `user` must land where the decoded
+// one does. Expected buckets computed with GrowthBook's hashFnv32a (packages/sdk-js/src/util.ts)
+// in Node on JSON.parse('"' + raw + '"'), seed "tone", hash version 2.
+TEST(plan, body_user_hashes_the_decoded_json_string_like_growthbook) {
+  struct vector_case {
+    const char* raw;      // between the quotes in the request body
+    const char* decoded;  // UTF-8
+    double bucket;        // GrowthBook hash("tone", decoded, 2)
+  };
+  const vector_case cases[] = {
+      {"jos\\u00e9", "jos\xc3\xa9", 0.7359},
+      {"jos\xc3\xa9", "jos\xc3\xa9", 0.7359},
+      {"a\\\"b", "a\"b", 0.7906},
+      {"tab\\tx", "tab\tx", 0.4712},
+      {"\\ud83d\\ude00smile", "\xf0\x9f\x98\x80smile", 0.8622},
+      {"sl\\/ash", "sl/ash", 0.55},
+  };
+  for (const auto& c : cases) {
+    std::string scratch;
+    const std::string_view id = decode_body_user(c.raw, scratch);
+    EXPECT_EQ(id, c.decoded) << c.raw;
+    EXPECT_NEAR(*gb_hash("tone", id, 2), c.bucket, 1e-12) << c.raw;
+  }
+  // Through assignment: the escaped and the plain spelling are one unit in one variant.
+  auto p = make();
+  std::map<std::string, std::string> h;
+  for (int i = 0; i < 50; ++i) {
+    const std::string plain = "us\xc3\xa9r" + std::to_string(i);
+    const std::string escaped = "us\\u00e9r" + std::to_string(i);
+    auto a = view("small", &h);
+    a.body_user = plain;
+    auto b = view("small", &h);
+    b.body_user = escaped;
+    const auto x = assign(*p, a), y = assign(*p, b);
+    EXPECT_EQ(x.variant, y.variant);
+    EXPECT_EQ(x.unit_fingerprint, y.unit_fingerprint);
+  }
+  // A lone surrogate has no UTF-8 form: the raw text is kept (and still hashes consistently).
+  std::string scratch;
+  EXPECT_EQ(decode_body_user("x\\ud800", scratch), "x\\ud800");
+}
+
+TEST(plan, phases_start_on_weights_variants_and_resume) {
+  auto p = make();
+  const experiment_plan& e = *p->find("tone");
+  auto first = next_phase({}, e, false, 100);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, (phase_record{"tone", 1, 100, {"control", "treatment"}, {0.5, 0.5}, "start"}));
+  const std::vector<phase_record> history{*first};
+  EXPECT_FALSE(next_phase(history, e, false, 200));  // nothing changed: the phase goes on
+  const auto resumed = next_phase(history, e, true, 200);
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->phase, 2);
+  EXPECT_EQ(resumed->reason, "resumed");
+
+  experiment_control weights{"tone", "", {1, 3}, "", {}, 0};
+  auto pw = make({weights});
+  const auto reweighted = next_phase(history, *pw->find("tone"), false, 300);
+  ASSERT_TRUE(reweighted);
+  EXPECT_EQ(reweighted->reason, "weights_changed");
+  EXPECT_EQ(reweighted->weights, (std::vector<double>{0.25, 0.75}));
+  EXPECT_EQ(reweighted->start_unix, 300);
+
+  phase_record three_variants = *first;
+  three_variants.variants.push_back("removed");
+  three_variants.weights = {0.4, 0.4, 0.2};
+  EXPECT_EQ(next_phase({three_variants}, e, false, 400)->reason, "variants_changed");
+
+  // The phase a plan is built with is what its statistics are recorded under.
+  auto pp = build_plan(p->cfg, {}, 2, {{"tone", 3}});
+  ASSERT_TRUE(pp);
+  EXPECT_EQ((*pp)->find("tone")->phase, 3);
+  EXPECT_EQ((*pp)->find("ns_a")->phase, 1);
 }
 
 TEST(plan, unmatched_models_get_nothing) {

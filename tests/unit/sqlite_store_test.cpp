@@ -165,6 +165,121 @@ TEST_F(sqlite_store_test, first_unit_assignment_wins_and_units_are_counted_per_v
   EXPECT_TRUE(none->empty());
 }
 
+// Per-unit sums add up across flushes; the aggregates are the sums, squares and cross products
+// the ratio metrics need; a unit seen with a second variant is mixed and leaves the aggregates.
+TEST_F(sqlite_store_test, units_keep_per_unit_sums_per_phase_and_mark_mixed_units) {
+  auto unit = [](std::string variant, std::uint64_t fp, std::int64_t phase, double requests,
+                 double errors) {
+    unit_record u{"exp", std::move(variant), fp, h0, phase, {}};
+    u.sums.requests = requests;
+    u.sums.errors = errors;
+    u.sums.latency_ms = 100 * requests;
+    return u;
+  };
+  std::vector<unit_record> a = {unit("control", 1, 1, 2, 1), unit("control", 2, 1, 3, 0),
+                                unit("treatment", 3, 1, 1, 1)};
+  ASSERT_TRUE(store().write_batch({}, a));
+  std::vector<unit_record> b = {unit("control", 1, 1, 2, 1),  // user 1 again: 4 requests, 2 errors
+                                unit("treatment", 2, 1, 1, 0),   // user 2 now in treatment: mixed
+                                unit("treatment", 1, 2, 5, 5)};  // phase 2: user 1 moved: mixed
+  ASSERT_TRUE(store().write_batch({}, b));
+  auto p1 = store().read_units("exp", 1);
+  ASSERT_TRUE(p1) << p1.error().message;
+  EXPECT_EQ(p1->mixed, 1u);
+  EXPECT_EQ(p1->units, (std::map<std::string, std::uint64_t>{{"control", 1}, {"treatment", 1}}));
+  const ratio_moments& c = p1->variants.at("control").errors;
+  EXPECT_EQ(c, (ratio_moments{1, 2, 4, 4, 16, 8}));  // one unit: M 2, D 4
+  EXPECT_EQ(p1->variants.at("control").latency_ms.m_sum, 400);
+  auto p2 = store().read_units("exp", 2);
+  ASSERT_TRUE(p2);
+  EXPECT_EQ(p2->mixed, 1u);
+  EXPECT_TRUE(p2->variants.empty());
+  EXPECT_EQ(store().unit_counts("exp")->at("treatment"), 2u);  // over phases
+}
+
+TEST_F(sqlite_store_test, phases_round_trip_in_order) {
+  const phase_record one{"exp", 1, h0, {"control", "treatment"}, {0.5, 0.5}, "start"};
+  const phase_record two{
+      "exp", 2, h0 + 60, {"control", "treatment"}, {0.2, 0.8}, "weights_changed"};
+  ASSERT_TRUE(store().add_phase(two));
+  ASSERT_TRUE(store().add_phase(one));
+  ASSERT_TRUE(store().add_phase({"other", 1, h0, {"a"}, {1}, "start"}));
+  auto p = store().phases("exp");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(*p, (std::vector<phase_record>{one, two}));
+  reopen();
+  EXPECT_EQ(*store().phases("exp"), (std::vector<phase_record>{one, two}));
+}
+
+TEST_F(sqlite_store_test, feedback_between_selects_a_phase_by_time) {
+  ASSERT_TRUE(store().add_feedback(feedback("r1", "success", std::nullopt, h0)));
+  ASSERT_TRUE(store().add_feedback(feedback("r2", "success", std::nullopt, h0 + 10)));
+  ASSERT_TRUE(store().add_feedback(feedback("r3", "success", std::nullopt, h0 + 20)));
+  auto f = store().read_feedback_between("exp", h0 + 10, h0 + 20);
+  ASSERT_TRUE(f) << f.error().message;
+  ASSERT_EQ(f->size(), 1u);
+  EXPECT_EQ(f->at(0).count, 1u);
+  EXPECT_EQ(f->at(0).variant, "control");
+}
+
+// A database written by the previous schema (no phases) is upgraded in place: its rows and units
+// become phase 1.
+TEST_F(sqlite_store_test, a_version_1_database_is_upgraded_to_phases) {
+  store_.reset();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/switchyard.db").c_str(), &db), SQLITE_OK);
+  const char* v1 = R"sql(
+CREATE TABLE variant_hours (
+  experiment TEXT NOT NULL, variant TEXT NOT NULL, prompt_version TEXT NOT NULL,
+  hour INTEGER NOT NULL, requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+  latency_n REAL NOT NULL, latency_sum REAL NOT NULL, latency_sum_sq REAL NOT NULL,
+  ttft_n REAL NOT NULL, ttft_sum REAL NOT NULL, ttft_sum_sq REAL NOT NULL,
+  input_n REAL NOT NULL, input_sum REAL NOT NULL, input_sum_sq REAL NOT NULL,
+  output_n REAL NOT NULL, output_sum REAL NOT NULL, output_sum_sq REAL NOT NULL,
+  cost_n REAL NOT NULL, cost_sum REAL NOT NULL, cost_sum_sq REAL NOT NULL,
+  latency_sketch BLOB NOT NULL, ttft_sketch BLOB NOT NULL,
+  PRIMARY KEY (experiment, hour, variant, prompt_version));
+CREATE INDEX variant_hours_by_prompt ON variant_hours (prompt_version);
+CREATE TABLE units (
+  experiment TEXT NOT NULL, fingerprint INTEGER NOT NULL, variant TEXT NOT NULL,
+  hour INTEGER NOT NULL, PRIMARY KEY (experiment, fingerprint)) WITHOUT ROWID;
+CREATE TABLE unit_counts (
+  experiment TEXT NOT NULL, variant TEXT NOT NULL, units INTEGER NOT NULL,
+  PRIMARY KEY (experiment, variant)) WITHOUT ROWID;
+CREATE TABLE feedback (
+  request_id TEXT NOT NULL, event TEXT NOT NULL, experiment TEXT NOT NULL,
+  variant TEXT NOT NULL, prompt_version TEXT NOT NULL, value REAL,
+  unix_seconds INTEGER NOT NULL, PRIMARY KEY (request_id, event)) WITHOUT ROWID;
+CREATE TABLE controls (
+  experiment TEXT PRIMARY KEY NOT NULL, status TEXT NOT NULL, weights TEXT NOT NULL,
+  winner TEXT NOT NULL, paused_variants TEXT NOT NULL, updated_unix INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE guardrail_events (
+  id INTEGER PRIMARY KEY, experiment TEXT NOT NULL, variant TEXT NOT NULL,
+  reason TEXT NOT NULL, detail TEXT NOT NULL, unix_seconds INTEGER NOT NULL);
+INSERT INTO variant_hours VALUES ('exp', 'control', '', 1699999200, 7, 1, 7, 70, 700, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 7, 0.7, 0.07, x'', x'');
+INSERT INTO units VALUES ('exp', 42, 'control', 1699999200);
+INSERT INTO unit_counts VALUES ('exp', 'control', 1);
+PRAGMA user_version = 1;
+)sql";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  reopen();
+  const auto rows = read_all(store(), "exp");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].requests, 7u);
+  EXPECT_EQ(rows[0].phase, 1);
+  EXPECT_EQ(rows[0].cost_usd.sum, 0.7);
+  EXPECT_EQ(store().unit_counts("exp")->at("control"), 1u);
+  EXPECT_EQ(store().read_units("exp", 1)->units.at("control"), 1u);
+  const unit_record same{"exp", "control", 42, h0, 1, {}};
+  ASSERT_TRUE(store().write_batch({}, {&same, 1}));
+  EXPECT_EQ(store().unit_counts("exp")->at("control"), 1u);  // still the same unit
+}
+
 TEST_F(sqlite_store_test, duplicate_feedback_returns_false_and_keeps_the_first) {
   auto first = store().add_feedback(feedback("req-1", "thumbs", 1.0, h0 + 10));
   ASSERT_TRUE(first) << first.error().message;
@@ -334,14 +449,14 @@ TEST_F(sqlite_store_test, refuses_a_database_with_a_newer_schema) {
   sqlite3* db = nullptr;
   const std::string path = dir_ + "/switchyard.db";
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 
   auto s = open_sqlite_store(dir_, merge());
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, errc::internal);
-  EXPECT_NE(s.error().message.find("schema version 2"), std::string::npos) << s.error().message;
-  EXPECT_NE(s.error().message.find("newer than this build supports (1)"), std::string::npos);
+  EXPECT_NE(s.error().message.find("schema version 3"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("newer than this build supports (2)"), std::string::npos);
   EXPECT_NE(s.error().message.find(path), std::string::npos);
 }
 

@@ -182,13 +182,21 @@ struct analysis_config {
   double alpha = 0.05;
   double power = 0.8;
   std::uint64_t min_samples = 100;  // per variant before any verdict
+  /// sequential: always-valid intervals, safe to watch (the verdict may come at any look);
+  /// fixed_horizon: classic tests, the verdict waits for the planned sample.
+  std::string method = "sequential";
+  /// Planned units (or requests) per variant: the sequential tuning and the sample at which
+  /// no_detectable_difference (or a fixed-horizon verdict) is given; 0 = estimated from
+  /// minimum_detectable_effect, power and the control's baseline.
+  std::uint64_t planned_sample = 0;
 };
 
 /// Automatic pause of a variant that is significantly worse than control.
 struct guardrails_config {
   double max_error_rate_increase = -1;   // absolute, e.g. 0.05; < 0 = off
   double max_p95_latency_increase = -1;  // relative, e.g. 0.5 = 50 % slower; < 0 = off
-  double daily_budget_usd = 0;           // per variant per UTC day; 0 = off
+  double max_cost_increase = -1;         // relative cost per request, e.g. 0.2; < 0 = off
+  double daily_budget_usd = 0;           // per variant per UTC day; 0 = off (a hard limit)
   std::uint64_t min_requests = 200;      // per variant before a guardrail may trip
   double alpha = 0.01;                   // one-sided significance for the tests
 };

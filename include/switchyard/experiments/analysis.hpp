@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,12 @@ struct analysis_input {
   std::map<std::string, std::uint64_t> units;  // distinct units per variant
   std::vector<feedback_summary> feedback;      // per (variant, prompt_version, event[, hour])
   std::vector<guardrail_event> guardrails;
+  /// The analysed phase's per-unit sums (read_units); when present and cfg->unit is not
+  /// `request`, the request metrics are analysed per unit (ratio metrics, delta method), and
+  /// units that saw more than one variant are left out and reported.
+  std::optional<unit_summary> per_unit;
+  std::int64_t phase = 0;            // the analysed phase (0 = phases not tracked)
+  std::vector<phase_record> phases;  // every phase of the experiment, oldest first
 };
 
 /// For GET /api/v1/experiments: {name, status, match {model, endpoint, header, header_value},
@@ -53,22 +60,34 @@ boost::json::object experiment_summary(const analysis_input& in);
 /// {event: count}, success, failure, success_rate, score_mean, score_n}, and for each non-control
 /// variant `vs_control` {error_rate, success_rate, latency_ms, ttft_ms, cost_usd, output_tokens,
 /// score}, each {control, treatment, diff, diff_ci [lo, hi], rel, rel_ci, p_value, p_adjusted,
-/// significant}. p_adjusted is Holm's over the non-control variants whose test could be run for
-/// that metric; significant = p_adjusted < alpha.
+/// significant}. Under analysis.method sequential (the default) the intervals and p-values are
+/// always-valid (sequential.hpp, tuned at 2 × the planned sample); under fixed_horizon they are
+/// the classic ones. p_adjusted is Holm's over the non-control variants whose test could be run
+/// for that metric; significant = p_adjusted < alpha (sequentially: the always-valid interval
+/// excludes 0). When `per_unit` applies, error_rate, latency_ms, ttft_ms, cost_usd and
+/// output_tokens are ratio metrics over units (their n is units); the feedback metrics stay per
+/// event.
 ///
 /// Plus srm {basis ("units", or "requests" when no units were recorded), observed, expected_share
-/// (the weights), chi2, df, p_value, mismatch (p < 0.001)}; sample_size {metric (the primary),
-/// baseline (control's value), minimum_detectable_effect (relative), needed_per_variant (null
-/// when the baseline does not allow an estimate, e.g. a rate or mean of 0), have_min (the
-/// smallest per-variant n on the primary metric), remaining}; guardrails [{variant, reason,
-/// detail, unix_seconds, time}], status, paused_variants, winner (null when none).
+/// (the phase's weights), chi2, df, p_value, mismatch (p < 0.001)}; sample_size {metric (the
+/// primary), baseline (control's value), minimum_detectable_effect (relative), needed_per_variant
+/// (null when the baseline does not allow an estimate, e.g. a rate or mean of 0), have_min (the
+/// smallest per-variant n on the primary metric), planned_per_variant (analysis.planned_sample,
+/// else needed_per_variant), remaining (to the planned)}; analysis {method, alpha,
+/// planned_per_variant, planned_source (config | estimate | none), planned_reached,
+/// decision_ready (false for fixed_horizon before the planned sample), tuning_n (sequential),
+/// note, unit_of_analysis (unit | request)}; phase {phase, current, start, reason,
+/// units_multiple_variants, units_multiple_variants_share}; phases [{phase, start_unix, start,
+/// reason, variants, weights}]; guardrails [{variant, reason, detail, unix_seconds, time}],
+/// status, paused_variants, winner (null when none).
 ///
 /// verdict.state, first rule that applies: "collecting" while a variant has fewer than
 /// min_samples on the primary metric; "sample_ratio_mismatch" (results not trustworthy);
+/// fixed_horizon only: "collecting" until every variant has the planned sample; then
 /// "variant_better"/"variant_worse" when a variant differs significantly from control on the
 /// primary metric after Holm (the best better one, else the worst worse one, by the direction of
 /// the metric: success and score higher is better, the rest lower); "no_detectable_difference"
-/// once every variant has needed_per_variant; else "collecting". `summary` is one sentence.
+/// once every variant has the planned sample; else "collecting". `summary` is one sentence.
 boost::json::object experiment_report(const analysis_input& in);
 
 /// For GET /api/v1/experiments/{name}/timeline: rows and `in.feedback` (per hour here) summed

@@ -93,7 +93,7 @@ class experiment_engine {
   struct cell {
     variant_hour_stats sums;  // names filled at creation; sketches below
     latency_sketch latency, ttft;
-    std::vector<std::uint64_t> units;
+    std::unordered_map<std::uint64_t, unit_sums> units;  // by unit fingerprint
   };
   struct shard {
     std::mutex mutex;  // the worker's own; the flusher takes it once per flush

@@ -6,6 +6,7 @@
 #include "switchyard/experiments/store.hpp"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,7 @@ struct experiment_plan {
   int winner = -1;                     // variant index when concluded
   std::vector<variant_plan> variants;  // [0] is control
   std::vector<bucket_range> ranges;    // GrowthBook bucket ranges from weights and coverage
+  std::int64_t phase = 1;              // what its statistics are recorded under (phase_record)
 };
 
 /// Everything a request needs to find its experiment and variant: one immutable snapshot,
@@ -53,18 +55,28 @@ struct plan {
   const prompt_plan* find_prompt(std::string_view ref) const noexcept;
 };
 
-/// Compiles `cfg` with the stored `controls` layered on top. Errors (a template that does not
-/// parse) name the config key path.
-result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg,
-                                               const std::vector<experiment_control>& controls,
-                                               std::uint64_t generation);
+/// Compiles `cfg` with the stored `controls` layered on top; `phases` gives each experiment's
+/// current phase by name (absent = 1). Errors (a template that does not parse) name the config
+/// key path.
+result<std::shared_ptr<const plan>> build_plan(
+    std::shared_ptr<const config> cfg, const std::vector<experiment_control>& controls,
+    std::uint64_t generation, const std::map<std::string, std::int64_t>& phases = {});
+
+/// The phase `e` starts now, if any (GrowthBook's model): the first one ("start") when `history`
+/// is empty; a new one when the variants (names, in order) differ from the last phase's
+/// ("variants_changed"), when the weights do ("weights_changed"), or when `resumed` — the
+/// experiment runs again after a pause or a conclusion ("resumed"). Otherwise nullopt: the last
+/// phase goes on. Pure.
+std::optional<phase_record> next_phase(const std::vector<phase_record>& history,
+                                       const experiment_plan& e, bool resumed,
+                                       std::int64_t now_unix);
 
 /// What the request carries that assignment may read.
 struct request_view {
   std::string_view model;
   std::string_view endpoint;                                 // endpoint_label()
   std::function<std::string_view(std::string_view)> header;  // lower-case name → value or ""
-  std::string_view body_user;                                // the body's `user` field
+  std::string_view body_user;  // the body's `user` string as raw JSON text between the quotes
   std::string_view api_key;
   std::string_view override_header;  // x-switchyard-variant
   double random01 = 0;               // for unit: request
@@ -78,6 +90,14 @@ struct assignment {
   std::string_view reason;                      // access log: why (not) in the experiment
   std::uint64_t unit_fingerprint = 0;
 };
+
+/// The unit id of a `body:user` string given as its raw JSON text between the quotes: the decoded
+/// string (UTF-8), which is what GrowthBook's SDKs hash after JSON.parse — `"jos\u00e9"` and
+/// `"josé"` are one user, as are `"a\"b"` and the string a"b. Without a backslash `raw` is
+/// returned as is; otherwise the decoded text is written to `scratch` and a view of it returned.
+/// Escapes that do not decode (a lone surrogate such as `\ud800`, which has no UTF-8 form) leave
+/// `raw` as is.
+std::string_view decode_body_user(std::string_view raw, std::string& scratch);
 
 /// Matches the first experiment for the request and assigns a variant. Pure.
 assignment assign(const plan& p, const request_view& r);

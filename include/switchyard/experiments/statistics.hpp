@@ -24,6 +24,8 @@ struct comparison {
   double rel = 0;         // diff / control; 0 with rel_lo = rel_hi = 0 when control is 0
   double rel_lo = 0;      // its (1 − alpha) interval, delta method:
   double rel_hi = 0;      //   var ≈ var_t/(n_t·μc²) + μt²·var_c/(n_c·μc⁴)
+  double diff_se = 0;     // standard error of diff (unpooled)
+  double rel_se = 0;      // standard error of rel (delta method); 0 when rel is 0
   double statistic = 0;   // z (proportions) or Welch t (means), for diff
   double df = 0;          // Welch–Satterthwaite degrees of freedom; 0 for z
   double p_value = 1;     // two-sided, for diff
@@ -44,6 +46,13 @@ comparison two_proportion(double x1, double n1, double x2, double n2, double alp
 /// t quantile (as GrowthBook's TwoSidedTTest). Invalid when an arm has n < 2 or both variances
 /// are 0, or any moment is not finite. `alpha` as for `two_proportion`.
 comparison welch(const moments& control, const moments& treatment, double alpha = 0.05);
+
+/// A ratio metric compared per unit of assignment (delta method): like `welch`, with each arm's
+/// n = its units, mean = ΣM/ΣD and per-unit variance = `ratio_moments::variance()`, so requests of
+/// one user are not counted as independent samples. Welch–Satterthwaite df over units. Invalid
+/// when an arm has fewer than 2 units or ΣD = 0, both variances are 0, or a sum is not finite.
+comparison ratio_welch(const ratio_moments& control, const ratio_moments& treatment,
+                       double alpha = 0.05);
 
 /// Holm step-down adjusted p-values (§5.6), in the order of `p`: sorted ascending,
 /// p_adj(k) = max over j ≤ k of min(1, (m − j + 1)·p(j)). Inputs are clamped to [0, 1], NaN → 1.

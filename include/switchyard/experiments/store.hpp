@@ -18,21 +18,74 @@ namespace switchyard {
 /// field below is a value of this function.
 std::int64_t hour_of(std::int64_t unix_seconds) noexcept;
 
-/// One experiment variant's sufficient statistics for one UTC hour (see `hour_of`).
+/// One experiment variant's sufficient statistics for one UTC hour (see `hour_of`) of one phase.
 struct variant_hour_stats {
   std::string experiment, variant, prompt_version;  // prompt_version like "summarizer@v2" or ""
   std::int64_t hour = 0;
+  std::int64_t phase = 1;                  // see phase_record
   std::uint64_t requests = 0, errors = 0;  // errors: status >= 500, 429, or gateway error
   moments latency_ms, ttft_ms, input_tokens, output_tokens, cost_usd;
   std::string latency_sketch, ttft_sketch;  // serialized sketches (opaque bytes, may be empty)
 };
 
-/// A unit's first assignment in an experiment (the unit id itself is never stored, only a 64-bit
-/// fingerprint).
+/// What one unit's requests added up to (in one flush, or in a phase): the per-unit sums that the
+/// ratio metrics square and cross (store.hpp's unit_aggregate).
+struct unit_sums {
+  double requests = 0, errors = 0, latency_ms = 0, ttft_n = 0, ttft_ms = 0, cost_usd = 0,
+         output_tokens = 0;
+  unit_sums& operator+=(const unit_sums& o) noexcept {
+    requests += o.requests;
+    errors += o.errors;
+    latency_ms += o.latency_ms;
+    ttft_n += o.ttft_n;
+    ttft_ms += o.ttft_ms;
+    cost_usd += o.cost_usd;
+    output_tokens += o.output_tokens;
+    return *this;
+  }
+  bool operator==(const unit_sums&) const = default;
+};
+
+/// A unit's assignment in one phase of an experiment and what its requests added (the unit id
+/// itself is never stored, only a 64-bit fingerprint).
 struct unit_record {
   std::string experiment, variant;
   std::uint64_t fingerprint = 0;
   std::int64_t hour = 0;
+  std::int64_t phase = 1;
+  unit_sums sums{};
+};
+
+/// At most this many units are stored per experiment phase (about 100 bytes each in SQLite, so
+/// ~100 MB at the bound); later units still count in the per-request rows, not in the per-unit
+/// analysis. A batch may overshoot by its own size.
+inline constexpr std::uint64_t max_units_per_phase = 1'000'000;
+
+/// Per variant, over the units of one phase that saw only that variant: the ratio metrics of
+/// the unit-level analysis (M_u / D_u with D_u the unit's requests, or its streams for TTFT).
+struct unit_aggregate {
+  ratio_moments errors, latency_ms, ttft_ms, cost_usd, output_tokens;
+};
+
+/// The units of one phase: per variant, the single-variant units' aggregates; and the units that
+/// saw more than one variant (in this phase or an earlier one), excluded from the aggregates.
+struct unit_summary {
+  std::map<std::string, unit_aggregate> variants;
+  std::map<std::string, std::uint64_t> units;  // single-variant units per variant
+  std::uint64_t mixed = 0;                     // units that saw more than one variant
+};
+
+/// A phase: the period over which an experiment's variants and weights stayed the same
+/// (GrowthBook's model). A new one starts on a weight change, a variant added or removed, or a
+/// resume after a pause.
+struct phase_record {
+  std::string experiment;
+  std::int64_t phase = 1;
+  std::int64_t start_unix = 0;
+  std::vector<std::string> variants;  // names, control first
+  std::vector<double> weights;        // normalised, same order
+  std::string reason;                 // start | weights_changed | variants_changed | resumed
+  bool operator==(const phase_record&) const = default;
 };
 
 /// One feedback event (a metric or a flag) about one request. `value` absent = a flag/count
@@ -82,9 +135,11 @@ class experiment_store {
  public:
   virtual ~experiment_store() = default;
 
-  /// In one transaction (all or nothing): adds the sums of each row into (experiment, variant,
-  /// prompt_version, hour), merging sketches with the merge function; inserts units (first
-  /// assignment wins: a unit already recorded for (experiment, fingerprint) keeps its variant).
+  /// In one transaction (all or nothing): adds the sums of each row into (experiment, phase,
+  /// variant, prompt_version, hour), merging sketches with the merge function; records units per
+  /// (experiment, phase, fingerprint): the first assignment's variant is kept, the sums add up,
+  /// and a unit seen with another variant (now or in an earlier phase) is marked mixed. At most
+  /// max_units_per_phase units are kept per phase.
   virtual result<void> write_batch(std::span<const variant_hour_stats> rows,
                                    std::span<const unit_record> units) = 0;
 
@@ -103,13 +158,28 @@ class experiment_store {
   virtual result<std::vector<variant_hour_stats>> read_prompt_stats(
       std::string_view prompt_name) = 0;
 
-  /// Distinct units per variant (variants without units are absent).
+  /// Distinct units per variant, summed over phases (variants without units are absent).
   virtual result<std::map<std::string, std::uint64_t>> unit_counts(std::string_view experiment) = 0;
+
+  /// The per-unit analysis of one phase (see unit_summary).
+  virtual result<unit_summary> read_units(std::string_view experiment, std::int64_t phase) = 0;
+
+  /// The phases of one experiment, oldest first.
+  virtual result<std::vector<phase_record>> phases(std::string_view experiment) = 0;
+
+  /// Appends a phase (replacing one with the same number).
+  virtual result<void> add_phase(const phase_record& p) = 0;
 
   /// Feedback of one experiment aggregated per (variant, prompt_version, event) — per hour when
   /// `per_hour`, else hour = 0; ordered by hour, variant, prompt_version, event.
   virtual result<std::vector<feedback_summary>> read_feedback(std::string_view experiment,
                                                               bool per_hour) = 0;
+
+  /// Feedback of one experiment about requests made in [from_unix, to_unix) (a phase),
+  /// aggregated per (variant, prompt_version, event), hour = 0; ordered as read_feedback.
+  virtual result<std::vector<feedback_summary>> read_feedback_between(std::string_view experiment,
+                                                                      std::int64_t from_unix,
+                                                                      std::int64_t to_unix) = 0;
 
   /// Feedback for a prompt's versions (prompt_version starts with name + "@") across experiments,
   /// aggregated per (prompt_version, event); variant = "" and hour = 0. Ordered by
