@@ -103,8 +103,10 @@ TEST(trace, include_text_adds_the_prompt_and_the_completion) {
 TEST(guardrails, a_variant_failing_more_than_control_is_paused_and_reported) {
   temp_dir dir;
   // No retries and no breaker: each failure is one failed request, and control keeps working.
+  // The guardrail is a sequential test tuned by the planned sample: a small plan, small data.
   auto yaml =
       config(dir, false, R"(    guardrails: { max_error_rate_increase: 0.05, min_requests: 40 }
+    analysis: { planned_sample: 100 }
 retry: { max_attempts: 1 }
 )");
   yaml.replace(yaml.find("/v1\" }"), 6, "/v1\", breaker: { enabled: false } }");
@@ -116,16 +118,23 @@ retry: { max_attempts: 1 }
     auto probe = c.post("/v1/chat/completions", ask, {{"x-user-id", user}});
     ASSERT_EQ(probe.status, 200u);
     if (probe.header("x-switchyard-variant") == "treatment") {
-      // The same user again, now with an upstream failure: treatment's error rate is ~50 %.
-      auto bad = c.post("/v1/chat/completions", ask,
-                        {{"x-user-id", user}, {"x-mock-fault", "status=503"}});
-      EXPECT_EQ(bad.status, 503u);
+      // Every other treatment user then fails twice: treatment's error rate is ~1/3, and the
+      // users differ (the unit of analysis is the user: errors are compared per user).
+      const bool failing = treatment % 2 == 0;
+      for (int k = 0; k < 2; ++k) {
+        std::vector<std::pair<std::string, std::string>> headers{{"x-user-id", user}};
+        if (failing) {
+          headers.emplace_back("x-mock-fault", "status=503");
+        }
+        auto again = c.post("/v1/chat/completions", ask, headers);
+        EXPECT_EQ(again.status, failing ? 503u : 200u);
+      }
       ++treatment;
     } else {
       ++control;
     }
   }
-  ASSERT_GE(treatment, 20);  // 40+ treatment requests: two per user
+  ASSERT_GE(treatment, 20);  // 60+ treatment requests: three per user
   ASSERT_GE(control, 40);
   json::value report;
   ASSERT_TRUE(eventually(

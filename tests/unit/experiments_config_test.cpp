@@ -80,6 +80,38 @@ experiments:
   EXPECT_NE(m.find("(line "), std::string::npos);
 }
 
+TEST(experiments_config, analysis_method_planned_sample_and_cost_guardrail) {
+  const std::string exp = R"(
+experiments:
+  - name: e
+    match: { model: small }
+    variants: [ { name: c }, { name: t } ]
+)";
+  auto defaults = parse(exp);
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->experiments[0].analysis.method, "sequential");  // always-valid by default
+  EXPECT_EQ(defaults->experiments[0].analysis.planned_sample, 0u);
+  EXPECT_LT(defaults->experiments[0].guardrails.max_cost_increase, 0);
+
+  auto set = parse(exp + R"(    analysis: { method: fixed_horizon, planned_sample: 2500 }
+    guardrails: { max_cost_increase: 0.25 }
+)");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->experiments[0].analysis.method, "fixed_horizon");
+  EXPECT_EQ(set->experiments[0].analysis.planned_sample, 2500u);
+  EXPECT_DOUBLE_EQ(set->experiments[0].guardrails.max_cost_increase, 0.25);
+
+  auto bad = parse(exp + "    analysis: { method: bayesian }\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("experiments[0].analysis.method: must be sequential or "
+                                     "fixed_horizon"),
+            std::string::npos)
+      << bad.error().message;
+  auto tiny = parse(exp + "    analysis: { planned_sample: 1 }\n");
+  ASSERT_FALSE(tiny);
+  EXPECT_NE(tiny.error().message.find("planned_sample"), std::string::npos);
+}
+
 TEST(experiments_config, needs_two_variants_and_a_winner_when_concluded) {
   auto c = parse(R"(
 experiments:

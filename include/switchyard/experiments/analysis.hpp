@@ -20,8 +20,11 @@
 //
 // Metrics: error_rate = errors/requests; success_rate = success/(success + failure) over feedback
 // events named exactly "success" and "failure"; score = every feedback value of any event, pooled;
-// latency_ms, ttft_ms, cost_usd, output_tokens = means of the per-request moments. Rates are
-// compared with the two-proportion z-test, means with Welch's t-test, at cfg->analysis.alpha.
+// latency_ms, ttft_ms, cost_usd, output_tokens = means of the per-request moments (ratio metrics
+// over units when the unit is not the request). Rates are compared with the two-proportion
+// z-test, means with Welch's t-test, per-unit ratios with the delta method, at
+// cfg->analysis.alpha — made always-valid (sequential.hpp) unless analysis.method is
+// fixed_horizon.
 
 namespace switchyard {
 
