@@ -47,6 +47,12 @@ experiments:
     variants:
       - { name: short, model: gpt-4o-mini }
       - { name: long, model: gpt-4o-mini, params: { max_tokens: 400 } }
+  - name: body
+    match: { model: by-user }
+    unit: body:user
+    variants:
+      - { name: a, model: gpt-4o-mini }
+      - { name: b, model: gpt-4o-mini }
 )";
 }
 
@@ -176,6 +182,32 @@ TEST(ExperimentStats, a_conversation_keeps_its_variant_with_the_session_header) 
   // One user, many conversations: both variants are used (the session is the unit, not the user).
   EXPECT_GT(per_variant["short"], 0);
   EXPECT_GT(per_variant["long"], 0);
+}
+
+// GrowthBook's SDKs hash the JSON-decoded id: an escaped `user` lands where the plain one does.
+TEST(ExperimentStats, body_user_is_hashed_after_json_decoding) {
+  temp_dir dir;
+  rig r(yaml(dir.path));
+  client c(r.port());
+  const auto ranges = bucket_ranges(2, 1.0, std::vector<double>{0.5, 0.5});
+  auto variant = [&](const std::string& user_json) {
+    auto res =
+        c.post("/v1/chat/completions", R"({"model":"by-user","user":)" + user_json +
+                                           R"(,"messages":[{"role":"user","content":"hi"}]})");
+    EXPECT_EQ(res.status, 200u) << res.body;
+    return res.header("x-switchyard-variant");
+  };
+  int differs_raw = 0;
+  for (int i = 0; i < 20; ++i) {
+    const std::string n = std::to_string(i);
+    const std::string decoded = "jos\xc3\xa9-" + n + "\"q";  // josé-<i>"q
+    const std::string want = assign_unit("body", decoded, ranges).variant == 0 ? "a" : "b";
+    EXPECT_EQ(variant(R"("jos\u00e9-)" + n + R"(\"q")"), want) << i;  // escaped
+    EXPECT_EQ(variant("\"jos\xc3\xa9-" + n + R"(\"q")"), want) << i;  // UTF-8, quote escaped
+    differs_raw += assign_unit("body", R"(jos\u00e9-)" + n + R"(\"q)", ranges).variant !=
+                   assign_unit("body", decoded, ranges).variant;
+  }
+  EXPECT_GT(differs_raw, 0);  // hashing the raw token would have put some elsewhere
 }
 
 TEST(ExperimentStats, a_weight_change_starts_a_phase_and_older_phases_stay_readable) {
