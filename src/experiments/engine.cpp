@@ -306,7 +306,10 @@ void experiment_engine::check_guardrails() {
       continue;
     }
     auto rows = store_->read_stats(e.cfg->name, 0, now + 3600);
-    auto units = store_->read_units(e.cfg->name, e.phase);
+    // Per-unit sums (a scan of the phase's units) only when a per-unit test will use them.
+    const bool by_unit = e.cfg->unit_type != unit_kind::request &&
+                         (g.max_error_rate_increase >= 0 || g.max_cost_increase >= 0);
+    auto units = by_unit ? store_->read_units(e.cfg->name, e.phase) : result<unit_summary>{};
     if (!rows || !units) {
       continue;
     }

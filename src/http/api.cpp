@@ -137,7 +137,7 @@ string_response feedback(const call& c) {
                            {"event", f.event}});
 }
 
-// What the analysis reads from the store. The report, the summary and the guardrails read one
+// What the analysis reads from the store. The report and the summary read one
 // phase (`phase` 0 = the current one): its rows, units, feedback and weights; the timeline
 // (per_hour) reads every phase.
 analysis_input gather(experiment_engine& engine, const experiment_plan& e, bool per_hour,
