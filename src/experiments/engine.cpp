@@ -120,7 +120,12 @@ result<void> experiment_engine::rebuild(std::shared_ptr<const config> cfg) {
       return history.error();
     }
     const experiment_plan* old = before ? before->find(e.cfg->name) : nullptr;
-    const bool resumed = old && old->status != "running" && e.status == "running";
+    bool resumed = old && old->status != "running" && e.status == "running";
+    // A paused variant running again gets its units back from control: a new phase too.
+    for (std::size_t i = 0; old && i < e.variants.size() && i < old->variants.size(); ++i) {
+      resumed = resumed || (old->variants[i].paused && !e.variants[i].paused);
+    }
+
     if (auto next = next_phase(*history, e, resumed, unix_now())) {
       if (auto r = store_->add_phase(*next); !r) {
         return r.error();

@@ -152,6 +152,14 @@ retry: { max_attempts: 1 }
     EXPECT_EQ(res.header("x-switchyard-variant"), "control");
   }
   auto metrics = c.request(http::verb::get, "/metrics").body;
+  // The operator resumes it: its units come back from control, so a new phase starts.
+  auto resumed = c.post("/api/v1/experiments/tone", R"({"action":"resume"})",
+                        {{"authorization", "Bearer test-admin"}});
+  ASSERT_EQ(resumed.status, 200u) << resumed.body;
+  auto after = json::parse(c.request(http::verb::get, "/api/v1/experiments/tone").body);
+  EXPECT_EQ(after.at("phase").at("phase").as_int64(), 2) << after;
+  EXPECT_EQ(after.at("phase").at("reason").as_string(), "resumed");
+  EXPECT_TRUE(after.at("paused_variants").as_array().empty());
   EXPECT_NE(metrics.find("switchyard_guardrail_trips_total{experiment=\"tone\","
                          "variant=\"treatment\",reason=\"error_rate\"} 1"),
             std::string::npos);

@@ -65,8 +65,8 @@ result<std::shared_ptr<const plan>> build_plan(
 /// The phase `e` starts now, if any (GrowthBook's model): the first one ("start") when `history`
 /// is empty; a new one when the variants (names, in order) differ from the last phase's
 /// ("variants_changed"), when the weights do ("weights_changed"), or when `resumed` — the
-/// experiment runs again after a pause or a conclusion ("resumed"). Otherwise nullopt: the last
-/// phase goes on. Pure.
+/// experiment runs again after a pause or a conclusion, or a paused variant (by a guardrail or
+/// an operator) runs again ("resumed"). Otherwise nullopt: the last phase goes on. Pure.
 std::optional<phase_record> next_phase(const std::vector<phase_record>& history,
                                        const experiment_plan& e, bool resumed,
                                        std::int64_t now_unix);
