@@ -114,19 +114,20 @@ struct metric_def {
   const char* config_name;  // as analysis.primary_metric names it ("" = cannot be primary)
   bool higher_is_better;
   moments totals::*values;                     // null for the rates
-  ratio_moments unit_aggregate::*unit_values;  // per unit; null for the feedback metrics
+  ratio_moments unit_aggregate::*unit_values;  // per unit
 };
 
 inline constexpr std::array<metric_def, 7> metrics{{
     {metric::error_rate, "error_rate", "error_rate", false, nullptr, &unit_aggregate::errors},
-    {metric::success_rate, "success_rate", "feedback_success", true, nullptr, nullptr},
+    {metric::success_rate, "success_rate", "feedback_success", true, nullptr,
+     &unit_aggregate::success},
     {metric::latency_ms, "latency_ms", "latency", false, &totals::latency_ms,
      &unit_aggregate::latency_ms},
     {metric::ttft_ms, "ttft_ms", "ttft", false, &totals::ttft_ms, &unit_aggregate::ttft_ms},
     {metric::cost_usd, "cost_usd", "cost", false, &totals::cost_usd, &unit_aggregate::cost_usd},
     {metric::output_tokens, "output_tokens", "", false, &totals::output_tokens,
      &unit_aggregate::output_tokens},
-    {metric::score, "score", "score", true, &totals::score, nullptr},
+    {metric::score, "score", "score", true, &totals::score, &unit_aggregate::score},
 }};
 
 inline const metric_def& def_of(metric m) {
@@ -137,9 +138,15 @@ inline const moments& moments_of(metric m, const totals& t) {
   return t.*def_of(m).values;  // only called for the means
 }
 
-/// True when `m` is analysed per unit for these totals (a ratio metric over units).
+/// True when `m` is analysed per unit for these totals (a ratio metric over units). The feedback
+/// metrics are per unit only when their feedback carried units (ids signed with the unit).
 inline bool per_unit(metric m, const totals& t) {
-  return t.by_unit && def_of(m).unit_values != nullptr;
+  const auto member = def_of(m).unit_values;
+  if (!t.by_unit || member == nullptr) {
+    return false;
+  }
+  const bool feedback = m == metric::success_rate || m == metric::score;
+  return !feedback || (t.per_unit.*member).units > 0;
 }
 
 inline const ratio_moments& unit_moments_of(metric m, const totals& t) {

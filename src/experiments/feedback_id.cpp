@@ -8,6 +8,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -16,6 +17,7 @@ namespace switchyard {
 namespace {
 
 constexpr std::string_view prefix = "sy1.";
+constexpr std::string_view prefix_with_unit = "sy2.";  // same length
 constexpr char separator = '\x1f';
 constexpr std::size_t mac_size = 16;  // 128 bits: forging one takes 2^128 tries
 constexpr std::string_view alphabet =
@@ -127,21 +129,29 @@ error not_ours() {
                     "request_id");
 }
 
-// Splits the payload into its five fields; the nonce takes the rest.
-bool parse_payload(std::string_view payload, feedback_claims& c) {
-  std::array<std::string_view, 4> head;
-  for (std::string_view& field : head) {
+// Splits the payload into its five fields (six with a unit); the nonce takes the rest.
+bool parse_payload(std::string_view payload, bool with_unit, feedback_claims& c) {
+  std::array<std::string_view, 5> head;
+  const std::size_t fields = with_unit ? 5 : 4;
+  for (std::size_t i = 0; i < fields; ++i) {
     const std::size_t end = payload.find(separator);
     if (end == std::string_view::npos) {
       return false;
     }
-    field = payload.substr(0, end);
+    head[i] = payload.substr(0, end);
     payload.remove_prefix(end + 1);
   }
   const char* last = head[3].data() + head[3].size();
   const auto [ptr, ec] = std::from_chars(head[3].data(), last, c.unix_seconds);
   if (ec != std::errc{} || ptr != last || head[3].empty()) {
     return false;
+  }
+  if (with_unit) {
+    const char* end = head[4].data() + head[4].size();
+    const auto [uptr, uec] = std::from_chars(head[4].data(), end, c.unit, 16);
+    if (uec != std::errc{} || uptr != end || head[4].size() != 16 || c.unit == 0) {
+      return false;
+    }
   }
   c.experiment = head[0];
   c.variant = head[1];
@@ -166,8 +176,14 @@ std::string sign_feedback_id(const feedback_claims& c, std::string_view key) {
   payload += separator;
   payload += std::to_string(c.unix_seconds);
   payload += separator;
+  if (c.unit != 0) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(c.unit));
+    payload += hex;
+    payload += separator;
+  }
   payload += c.nonce;
-  std::string id = std::string(prefix) + base64url(payload);
+  std::string id = std::string(c.unit != 0 ? prefix_with_unit : prefix) + base64url(payload);
   const auto mac = mac_of(id, key);
   id += '.';
   id += base64url(std::string_view(reinterpret_cast<const char*>(mac.data()), mac_size));
@@ -178,7 +194,8 @@ std::string sign_feedback_id(const feedback_claims& c, std::string_view key) {
 }
 
 result<feedback_claims> verify_feedback_id(std::string_view id, std::string_view key) {
-  if (id.empty() || id.size() > max_feedback_id_size || !id.starts_with(prefix)) {
+  const bool with_unit = id.starts_with(prefix_with_unit);
+  if (id.empty() || id.size() > max_feedback_id_size || !(id.starts_with(prefix) || with_unit)) {
     return not_ours();
   }
   const std::size_t dot = id.find('.', prefix.size());
@@ -199,7 +216,7 @@ result<feedback_claims> verify_feedback_id(std::string_view id, std::string_view
                       "request_id");
   }
   feedback_claims c;
-  if (!parse_payload(payload, c)) {
+  if (!parse_payload(payload, with_unit, c)) {
     return not_ours();  // correctly signed, so only a different id version could get here
   }
   return c;

@@ -86,7 +86,8 @@ const char* const schema_sql = SY_VARIANT_HOURS_TABLE SY_UNITS_TABLES R"sql(
 CREATE TABLE feedback (
   request_id TEXT NOT NULL, event TEXT NOT NULL, experiment TEXT NOT NULL,
   variant TEXT NOT NULL, prompt_version TEXT NOT NULL, value REAL,
-  unix_seconds INTEGER NOT NULL, PRIMARY KEY (request_id, event)) WITHOUT ROWID;
+  unix_seconds INTEGER NOT NULL, unit INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (request_id, event)) WITHOUT ROWID;
 CREATE INDEX feedback_by_experiment ON feedback (experiment);
 CREATE INDEX feedback_by_prompt ON feedback (prompt_version);
 CREATE TABLE controls (
@@ -97,7 +98,7 @@ CREATE TABLE guardrail_events (
   id INTEGER PRIMARY KEY, experiment TEXT NOT NULL, variant TEXT NOT NULL,
   reason TEXT NOT NULL, detail TEXT NOT NULL, unix_seconds INTEGER NOT NULL);
 CREATE INDEX guardrail_events_by_experiment ON guardrail_events (experiment, unix_seconds);
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 )sql";
 
 // Version 1 had no phases and no per-unit sums: everything recorded so far becomes phase 1.
@@ -114,6 +115,11 @@ const char* const migrate_v1_sql =
     "DROP TABLE units_v1;\n"
     "DROP TABLE unit_counts_v1;\n"
     "PRAGMA user_version = 2;\n";
+
+// Version 2 had no unit on feedback: older feedback counts per event only.
+const char* const migrate_v2_sql =
+    "ALTER TABLE feedback ADD COLUMN unit INTEGER NOT NULL DEFAULT 0;\n"
+    "PRAGMA user_version = 3;\n";
 
 #undef SY_VARIANT_HOURS_TABLE
 #undef SY_UNITS_TABLES
@@ -159,7 +165,8 @@ std::array<std::string, stmt_count> statement_sql() {
       "INSERT INTO unit_counts (experiment, phase, variant, units) VALUES (?, ?, ?, ?) "
       "ON CONFLICT (experiment, phase, variant) DO UPDATE SET units = units + excluded.units",
       "INSERT INTO feedback (request_id, event, experiment, variant, prompt_version, value, "
-      "unix_seconds) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, event) DO NOTHING",
+      "unix_seconds, unit) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (request_id, event) DO NOTHING",
       "SELECT " + cols +
           " FROM variant_hours WHERE experiment = ?1 AND hour >= ?2 AND hour < ?3 "
           "ORDER BY hour, variant, prompt_version",
@@ -181,6 +188,16 @@ std::array<std::string, stmt_count> statement_sql() {
       "SELECT variant, prompt_version, event, 0, " + agg +
           " FROM feedback WHERE experiment = ?1 AND unix_seconds >= ?2 AND unix_seconds < ?3 "
           "GROUP BY variant, prompt_version, event ORDER BY variant, prompt_version, event",
+      // Per unit first (its successes s of j judged events, its values' sum v of vn), then the
+      // sums over units per variant; units with no such event add zeros.
+      "SELECT variant, COUNT(CASE WHEN j > 0 THEN 1 END), TOTAL(s), TOTAL(s * s), TOTAL(j), "
+      "TOTAL(j * j), TOTAL(s * j), COUNT(CASE WHEN vn > 0 THEN 1 END), TOTAL(v), TOTAL(v * v), "
+      "TOTAL(vn), TOTAL(vn * vn), TOTAL(v * vn) FROM (SELECT variant, unit, "
+      "SUM(event = 'success') AS s, SUM(event IN ('success', 'failure')) AS j, "
+      "TOTAL(value) AS v, COUNT(value) AS vn FROM feedback WHERE experiment = ?1 AND unit != 0 "
+      "AND unix_seconds >= ?3 AND unix_seconds < ?4 AND unit NOT IN (SELECT fingerprint FROM "
+      "units WHERE experiment = ?1 AND phase = ?2 AND mixed = 1) GROUP BY variant, unit) "
+      "GROUP BY variant",
       "SELECT '', prompt_version, event, 0, " + agg +
           " FROM feedback WHERE prompt_version >= ?1 AND prompt_version < ?2 "
           "GROUP BY prompt_version, event ORDER BY prompt_version, event",
@@ -255,6 +272,19 @@ variant_hour_stats read_stats_row(const query& q) {
   s.ttft_sketch = q.blob_at(col++);
   s.phase = q.int_at(col);
   return s;
+}
+
+void read_feedback_units_row(const query& q, std::map<std::string, unit_aggregate>& out) {
+  unit_aggregate& a = out[q.text_at(0)];
+  int col = 1;
+  for (ratio_moments* r : {&a.success, &a.score}) {
+    r->units = static_cast<double>(q.count_at(col++));
+    r->m_sum = q.real_at(col++);
+    r->m_sq = q.real_at(col++);
+    r->d_sum = q.real_at(col++);
+    r->d_sq = q.real_at(col++);
+    r->md_sum = q.real_at(col++);
+  }
 }
 
 feedback_summary read_feedback_row(const query& q) {

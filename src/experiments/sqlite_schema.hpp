@@ -12,13 +12,16 @@
 namespace switchyard::store_schema {
 
 /// The schema version this build creates and reads (`PRAGMA user_version`).
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 
 /// Creates every table and index of schema_version in an empty database, and sets user_version.
 extern const char* const schema_sql;
 
 /// Upgrades a version 1 database (no phases, no per-unit sums) to version 2 in place.
 extern const char* const migrate_v1_sql;
+
+/// Upgrades a version 2 database (feedback without units) to version 3 in place.
+extern const char* const migrate_v2_sql;
 
 /// The prepared statements, indexing statement_sql() and the store's statement array.
 enum stmt_id : std::size_t {
@@ -35,6 +38,7 @@ enum stmt_id : std::size_t {
   replace_phase,
   select_feedback,
   select_feedback_between,
+  select_feedback_units,
   select_prompt_feedback,
   select_controls,
   replace_control,
@@ -59,6 +63,9 @@ void read_units_row(const sqlite::query& q, unit_summary& out);
 
 /// The current row of select_stats or select_prompt_stats.
 variant_hour_stats read_stats_row(const sqlite::query& q);
+
+/// Adds the current row of select_feedback_units to `out`.
+void read_feedback_units_row(const sqlite::query& q, std::map<std::string, unit_aggregate>& out);
 
 /// The current row of select_feedback or select_prompt_feedback.
 feedback_summary read_feedback_row(const sqlite::query& q);

@@ -146,7 +146,7 @@ class sqlite_store final : public experiment_store {
     std::lock_guard lock(mu_);
     query q(stmt(insert_feedback));
     q.text(f.request_id).text(f.event).text(f.experiment).text(f.variant).text(f.prompt_version);
-    q.optional_real(f.value).integer(f.unix_seconds);
+    q.optional_real(f.value).integer(f.unix_seconds).integer(std::bit_cast<std::int64_t>(f.unit));
     if (q.step() != SQLITE_DONE) {
       return fail("add_feedback: recording '" + f.event + "' for request '" + f.request_id + "'");
     }
@@ -247,6 +247,20 @@ class sqlite_store final : public experiment_store {
     query q(stmt(select_feedback_between));
     q.text(experiment).integer(from_unix).integer(to_unix);
     return collect<feedback_summary>(q, read_feedback_row, "read_feedback_between");
+  }
+
+  result<std::map<std::string, unit_aggregate>> read_feedback_units(std::string_view experiment,
+                                                                    std::int64_t phase,
+                                                                    std::int64_t from_unix,
+                                                                    std::int64_t to_unix) override {
+    std::lock_guard lock(mu_);
+    query q(stmt(select_feedback_units));
+    q.text(experiment).integer(phase).integer(from_unix).integer(to_unix);
+    std::map<std::string, unit_aggregate> out;
+    if (!for_each_row(q, [&](const query& r) { read_feedback_units_row(r, out); })) {
+      return fail("read_feedback_units");
+    }
+    return out;
   }
 
   result<std::vector<feedback_summary>> read_prompt_feedback(
@@ -361,8 +375,13 @@ result<void> migrate(sqlite3* db, const std::string& path) {
     if (auto r = exec(db, schema_sql, "creating the schema of " + path); !r) {
       return r.error();
     }
-  } else if (v == 1) {
-    if (auto r = exec(db, migrate_v1_sql, "upgrading " + path + " to phases"); !r) {
+  } else if (v < schema_version) {
+    if (v == 1) {
+      if (auto r = exec(db, migrate_v1_sql, "upgrading " + path + " to phases"); !r) {
+        return r.error();
+      }
+    }
+    if (auto r = exec(db, migrate_v2_sql, "upgrading " + path + " to per-unit feedback"); !r) {
       return r.error();
     }
   }

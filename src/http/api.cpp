@@ -119,6 +119,7 @@ string_response feedback(const call& c) {
                     claims->prompt_version,
                     value,
                     claims->unix_seconds};
+  f.unit = claims->unit;  // per-unit analysis of feedback
   auto fresh = engine.store().add_feedback(f);
   if (!fresh) {
     spdlog::error("feedback not stored: {}", fresh.error().message);
@@ -180,6 +181,12 @@ analysis_input gather(experiment_engine& engine, const experiment_plan& e, bool 
     if (auto units = store.read_units(name, in.phase)) {
       in.units = units->units;
       in.per_unit = std::move(*units);
+      if (auto fb = store.read_feedback_units(name, in.phase, from, to)) {
+        for (auto& [variant, a] : *fb) {
+          in.per_unit->variants[variant].success = a.success;
+          in.per_unit->variants[variant].score = a.score;
+        }
+      }
     }
   } else if (auto counts = store.unit_counts(name)) {
     in.units = std::move(*counts);

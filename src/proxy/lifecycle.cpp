@@ -189,6 +189,7 @@ void tag_request(worker& w, const assignment& a, const http::request<http::strin
                              std::chrono::system_clock::now().time_since_epoch())
                              .count(),
                          nonce};
+  claims.unit = a.unit_fingerprint;  // feedback is then analysed per unit of assignment
   std::string id = sign_feedback_id(claims, w.shared.experiments->feedback_key());
   out.set("x-switchyard-feedback-id", id);
   if (req.count("x-request-id") == 0) {

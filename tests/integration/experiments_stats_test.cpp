@@ -98,7 +98,8 @@ TEST(ExperimentStats, per_user_intervals_match_an_independent_delta_method_compu
   client c(r.port());
   // 80 users with 1–6 requests each; every fifth user's requests all fail (a user-level effect:
   // what makes requests of one user correlated).
-  std::map<std::string, arm_sums> arms;
+  std::map<std::string, arm_sums> arms, feedback;
+  std::vector<std::pair<std::string, bool>> verdicts;  // feedback id, success
   int total = 0;
   for (int u = 0; u < 80; ++u) {
     const std::string user = "user-" + std::to_string(u);
@@ -118,8 +119,15 @@ TEST(ExperimentStats, per_user_intervals_match_an_independent_delta_method_compu
       variant = v;
       errors += res.status >= 500 || res.status == 429 ? 1 : 0;
       ++total;
+      verdicts.emplace_back(res.header("x-switchyard-feedback-id"), u % 3 != 0);
     }
     arms[variant].add(errors, requests);
+    feedback[variant].add(u % 3 != 0 ? requests : 0, requests);  // a user is happy or not
+  }
+  for (const auto& [id, success] : verdicts) {
+    auto res = c.post("/v1/feedback", R"({"request_id":")" + id + R"(","event":")" +
+                                          (success ? "success" : "failure") + R"("})");
+    ASSERT_EQ(res.status, 200u) << res.body;
   }
   ASSERT_EQ(arms.size(), 2u);
 
@@ -155,6 +163,14 @@ TEST(ExperimentStats, per_user_intervals_match_an_independent_delta_method_compu
   EXPECT_NEAR(vs.at("diff_ci").at(0).as_double(), diff - half, 1e-9) << vs;
   EXPECT_NEAR(vs.at("diff_ci").at(1).as_double(), diff + half, 1e-9) << vs;
   EXPECT_NEAR(vs.at("p_value").as_double(), p, 1e-9) << vs;
+  // Feedback: the ids carry the user, so the success rate is a per-user ratio metric as well.
+  const arm_sums& fc = feedback["control"];
+  const arm_sums& ft = feedback["treatment"];
+  const double fdiff = ft.ratio() - fc.ratio();
+  const double fse = std::sqrt(fc.unit_variance() / fc.n + ft.unit_variance() / ft.n);
+  const auto& sr = report.at("variants").at(1).at("vs_control").at("success_rate");
+  EXPECT_NEAR(sr.at("diff").as_double(), fdiff, 1e-12) << sr;
+  EXPECT_NEAR(sr.at("diff_ci").at(1).as_double(), fdiff + fse / se * half, 1e-9) << sr;
   EXPECT_EQ(report.at("srm").at("observed").at(0).to_number<double>(), ctl.n);
   EXPECT_EQ(report.at("srm").at("observed").at(1).to_number<double>(), trt.n);
 }

@@ -167,5 +167,49 @@ TEST(analysis_sequential, units_are_the_unit_of_analysis_and_mixed_units_are_rep
   EXPECT_EQ(experiment_report(in).at("analysis").at("unit_of_analysis").as_string(), "request");
 }
 
+// Feedback whose ids carried the unit is analysed per unit too; without, per event.
+TEST(analysis_sequential, feedback_is_per_unit_when_its_ids_carried_the_unit) {
+  const experiment_config cfg = make_config("sequential", "feedback_success", 1000);
+  analysis_input in = errors_input(cfg, 1000, 0, 0);
+  for (const char* v : {"control", "treatment"}) {
+    feedback_summary ok;
+    ok.variant = v;
+    ok.event = "success";
+    ok.count = std::string(v) == "control" ? 300 : 400;
+    feedback_summary ko = ok;
+    ko.event = "failure";
+    ko.count = 1000 - ok.count;
+    in.feedback.push_back(ok);
+    in.feedback.push_back(ko);
+  }
+  unit_summary u;
+  for (int i = 0; i < 100; ++i) {  // 100 users of 10 judged requests each: all or nothing
+    u.variants["control"].errors.add(0, 10);
+    u.variants["treatment"].errors.add(0, 10);
+    u.variants["control"].success.add(i < 30 ? 10 : 0, 10);
+    u.variants["treatment"].success.add(i < 40 ? 10 : 0, 10);
+  }
+  u.units = {{"control", 100}, {"treatment", 100}};
+  in.units = u.units;
+  in.per_unit = u;
+  const json::object r = experiment_report(in);
+  const auto& sr = r.at("variants").at(1).at("vs_control").at("success_rate").as_object();
+  const stats::comparison expected = stats::always_valid(
+      stats::ratio_welch(u.variants["control"].success, u.variants["treatment"].success), 200, 0.05,
+      2000);
+  EXPECT_NEAR(sr.at("diff_ci").at(0).as_double(), expected.diff_lo, 1e-12);
+  EXPECT_NEAR(sr.at("diff").as_double(), 0.1, 1e-12);
+  EXPECT_FALSE(sr.at("significant").as_bool());  // per event (1000 vs 1000) it would be
+  const stats::comparison per_event =
+      stats::always_valid(stats::two_proportion(300, 1000, 400, 1000), 2000, 0.05, 2000);
+  EXPECT_LT(per_event.p_value, 0.05);
+
+  in.per_unit->variants["control"].success = {};  // ids without units: per event again
+  in.per_unit->variants["treatment"].success = {};
+  const json::object e = experiment_report(in);
+  EXPECT_NEAR(e.at("variants").at(1).at("vs_control").at("success_rate").at("p_value").as_double(),
+              per_event.p_value, 1e-12);
+}
+
 }  // namespace
 }  // namespace switchyard

@@ -36,6 +36,25 @@ TEST(feedback_id, round_trip) {
   EXPECT_EQ(sign_feedback_id(sample(), key), id);  // deterministic for the same claims
 }
 
+// With the unit's fingerprint the id is "sy2." and carries it, so feedback can be analysed per
+// unit; ids without a unit keep the "sy1." form, so ids issued before stay valid.
+TEST(feedback_id, carries_the_unit_when_there_is_one) {
+  feedback_claims c = sample();
+  c.unit = 0xfedcba9876543210ull;
+  const std::string id = sign_feedback_id(c, key);
+  EXPECT_TRUE(id.starts_with("sy2.")) << id;
+  const auto back = verify_feedback_id(id, key);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, c);
+  c.unit = 1;
+  EXPECT_EQ(verify_feedback_id(sign_feedback_id(c, key), key)->unit, 1u);
+  // Tampering with the version (sy2 → sy1) breaks the signature; an sy1 id has no unit.
+  std::string downgraded = id;
+  downgraded[2] = '1';
+  EXPECT_TRUE(is_signature_error(verify_feedback_id(downgraded, key)));
+  EXPECT_EQ(verify_feedback_id(sign_feedback_id(sample(), key), key)->unit, 0u);
+}
+
 TEST(feedback_id, round_trip_of_edge_values) {
   feedback_claims c{"e", "v", "", -1, ""};
   EXPECT_EQ(*verify_feedback_id(sign_feedback_id(c, key), key), c);
@@ -69,7 +88,8 @@ TEST(feedback_id, malformed_ids_are_not_ours) {
   EXPECT_TRUE(is_shape_error(verify_feedback_id("chatcmpl-abc123", key)));
   EXPECT_TRUE(is_shape_error(verify_feedback_id("sy1.", key)));
   EXPECT_TRUE(is_shape_error(verify_feedback_id("sy1..AAAA", key)));
-  EXPECT_TRUE(is_shape_error(verify_feedback_id("sy2." + id.substr(4), key)));
+  EXPECT_TRUE(is_shape_error(verify_feedback_id("sy3." + id.substr(4), key)));
+  EXPECT_TRUE(is_signature_error(verify_feedback_id("sy2." + id.substr(4), key)));  // signed
   EXPECT_TRUE(is_shape_error(verify_feedback_id(id + ".x", key)));
   EXPECT_TRUE(is_shape_error(verify_feedback_id(id + "A", key)));  // MAC no longer 16 bytes
   EXPECT_TRUE(is_shape_error(verify_feedback_id(id.substr(0, id.rfind('.')), key)));

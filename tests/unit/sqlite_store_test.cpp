@@ -211,6 +211,35 @@ TEST_F(sqlite_store_test, phases_round_trip_in_order) {
   EXPECT_EQ(*store().phases("exp"), (std::vector<phase_record>{one, two}));
 }
 
+// Feedback whose id carried the unit, summed per unit then over units (success of judged, value
+// of valued events); mixed units and feedback without a unit are left out.
+TEST_F(sqlite_store_test, feedback_units_give_per_unit_success_and_score) {
+  auto fb = [](std::string id, std::string event, std::optional<double> v, std::uint64_t unit,
+               std::string variant = "control") {
+    feedback_record f = feedback(std::move(id), std::move(event), v, h0, std::move(variant));
+    f.unit = unit;
+    return f;
+  };
+  for (const auto& f : {fb("a1", "success", std::nullopt, 1), fb("a2", "failure", std::nullopt, 1),
+                        fb("a3", "success", 4.0, 1), fb("b1", "failure", 2.0, 2),
+                        fb("c1", "success", std::nullopt, 0),  // no unit: not per unit
+                        fb("d1", "success", std::nullopt, 3, "treatment"),
+                        fb("m1", "success", std::nullopt, 9)}) {  // a mixed unit
+    ASSERT_TRUE(store().add_feedback(f));
+  }
+  const unit_record moved[] = {{"exp", "control", 9, h0, 1, {}},
+                               {"exp", "treatment", 9, h0, 1, {}}};
+  ASSERT_TRUE(store().write_batch({}, moved));
+  auto u = store().read_feedback_units("exp", 1, h0, h0 + 10);
+  ASSERT_TRUE(u) << u.error().message;
+  // Unit 1: 2 successes of 3 judged, value 4 of 1; unit 2: 0 of 1, value 2 of 1.
+  EXPECT_EQ(u->at("control").success, (ratio_moments{2, 2, 4, 4, 10, 6}));
+  EXPECT_EQ(u->at("control").score, (ratio_moments{2, 6, 20, 2, 2, 6}));
+  EXPECT_EQ(u->at("treatment").success, (ratio_moments{1, 1, 1, 1, 1, 1}));
+  EXPECT_EQ(u->at("treatment").score.units, 0);
+  EXPECT_TRUE(store().read_feedback_units("exp", 1, h0 + 1, h0 + 10)->empty());  // by time
+}
+
 TEST_F(sqlite_store_test, feedback_between_selects_a_phase_by_time) {
   ASSERT_TRUE(store().add_feedback(feedback("r1", "success", std::nullopt, h0)));
   ASSERT_TRUE(store().add_feedback(feedback("r2", "success", std::nullopt, h0 + 10)));
@@ -278,6 +307,10 @@ PRAGMA user_version = 1;
   const unit_record same{"exp", "control", 42, h0, 1, {}};
   ASSERT_TRUE(store().write_batch({}, {&same, 1}));
   EXPECT_EQ(store().unit_counts("exp")->at("control"), 1u);  // still the same unit
+  feedback_record f = feedback("r", "success", std::nullopt, h0);
+  f.unit = 42;
+  ASSERT_TRUE(store().add_feedback(f));  // and feedback has its unit column
+  EXPECT_EQ(store().read_feedback_units("exp", 1, 0, h0 + 1)->at("control").success.units, 1);
 }
 
 TEST_F(sqlite_store_test, duplicate_feedback_returns_false_and_keeps_the_first) {
@@ -449,14 +482,14 @@ TEST_F(sqlite_store_test, refuses_a_database_with_a_newer_schema) {
   sqlite3* db = nullptr;
   const std::string path = dir_ + "/switchyard.db";
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 
   auto s = open_sqlite_store(dir_, merge());
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, errc::internal);
-  EXPECT_NE(s.error().message.find("schema version 3"), std::string::npos) << s.error().message;
-  EXPECT_NE(s.error().message.find("newer than this build supports (2)"), std::string::npos);
+  EXPECT_NE(s.error().message.find("schema version 4"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("newer than this build supports (3)"), std::string::npos);
   EXPECT_NE(s.error().message.find(path), std::string::npos);
 }
 

@@ -17,6 +17,7 @@ struct feedback_claims {
   std::string prompt_version;     // "" when the variant has no prompt
   std::int64_t unix_seconds = 0;  // when the request was served (selects the hour bucket)
   std::string nonce;              // makes ids unique: random bytes as text, e.g. 16 hex chars
+  std::uint64_t unit = 0;         // the unit's fingerprint (0 = none, e.g. unit: request)
 
   bool operator==(const feedback_claims&) const = default;
 };
@@ -27,7 +28,9 @@ inline constexpr std::size_t max_feedback_id_size = 512;
 /// The signed request id for `c` under `key`: "sy1." + base64url(payload) + "." +
 /// base64url(first 16 bytes of HMAC-SHA256(key, "sy1." + base64url(payload))), base64url without
 /// padding, so the id is URL- and header-safe ([A-Za-z0-9._-]). The payload is the fields joined
-/// by 0x1F (unit separator), the nonce last so that it may contain anything.
+/// by 0x1F (unit separator), the nonce last so that it may contain anything. With a unit, the
+/// prefix is "sy2." and the unit (16 lowercase hex digits) comes before the nonce, so feedback can
+/// be analysed per unit; "sy1." ids stay valid.
 ///
 /// Names come from config, which must keep them free of 0x1F and short enough for the id to fit
 /// in `max_feedback_id_size` (about 360 bytes of fields); violating that is a bug and throws

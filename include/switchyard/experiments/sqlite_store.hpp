@@ -8,7 +8,7 @@
 namespace switchyard {
 
 /// Opens the embedded experiment store `dir/switchyard.db`, creating `dir` and the database (schema
-/// version 2 in `PRAGMA user_version`; a version 1 database is upgraded in place) if needed. SQLite
+/// version 3 in `PRAGMA user_version`; version 1 and 2 databases are upgraded in place) if needed. SQLite
 /// in WAL mode with `synchronous=NORMAL` (a power loss may lose the last commits, never corrupt)
 /// and a 5 s busy timeout (another process, e.g. the sqlite3 shell, holding the lock). Fails with a
 /// clear error when the database has a newer schema than this build, or `merge` is empty.

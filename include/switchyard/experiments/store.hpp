@@ -65,6 +65,9 @@ inline constexpr std::uint64_t max_units_per_phase = 1'000'000;
 /// the unit-level analysis (M_u / D_u with D_u the unit's requests, or its streams for TTFT).
 struct unit_aggregate {
   ratio_moments errors, latency_ms, ttft_ms, cost_usd, output_tokens;
+  // From feedback whose request id carries the unit: successes / judged (success + failure)
+  // events, and Σ values / valued events; units = those with at least one such event.
+  ratio_moments success, score;
 };
 
 /// The units of one phase: per variant, the single-variant units' aggregates; and the units that
@@ -94,6 +97,7 @@ struct feedback_record {
   std::string request_id, event, experiment, variant, prompt_version;
   std::optional<double> value;
   std::int64_t unix_seconds = 0;
+  std::uint64_t unit = 0;  // the unit's fingerprint from the request id (0 = unknown)
 };
 
 /// Feedback aggregated per (variant, prompt_version, event[, hour]). `count` counts every event,
@@ -180,6 +184,13 @@ class experiment_store {
   virtual result<std::vector<feedback_summary>> read_feedback_between(std::string_view experiment,
                                                                       std::int64_t from_unix,
                                                                       std::int64_t to_unix) = 0;
+
+  /// Per variant, over the units whose feedback about requests made in [from_unix, to_unix)
+  /// carries the unit and that are not mixed in `phase`: `success` and `score` of
+  /// unit_aggregate (the other members stay empty).
+  virtual result<std::map<std::string, unit_aggregate>> read_feedback_units(
+      std::string_view experiment, std::int64_t phase, std::int64_t from_unix,
+      std::int64_t to_unix) = 0;
 
   /// Feedback for a prompt's versions (prompt_version starts with name + "@") across experiments,
   /// aggregated per (prompt_version, event); variant = "" and hour = 0. Ordered by
