@@ -43,9 +43,10 @@ struct analysis_input {
   std::map<std::string, std::uint64_t> units;  // distinct units per variant
   std::vector<feedback_summary> feedback;      // per (variant, prompt_version, event[, hour])
   std::vector<guardrail_event> guardrails;
-  /// The analysed phase's per-unit sums (read_units); when present and cfg->unit is not
-  /// `request`, the request metrics are analysed per unit (ratio metrics, delta method), and
-  /// units that saw more than one variant are left out and reported.
+  /// The analysed phase's per-unit sums (read_units, with success and score from
+  /// read_feedback_units); when present and cfg->unit is not `request`, the metrics are analysed
+  /// per unit (ratio metrics, delta method), and units that saw more than one variant are left
+  /// out and reported.
   std::optional<unit_summary> per_unit;
   std::int64_t phase = 0;            // the analysed phase (0 = phases not tracked)
   std::vector<phase_record> phases;  // every phase of the experiment, oldest first
@@ -68,8 +69,8 @@ boost::json::object experiment_summary(const analysis_input& in);
 /// the classic ones. p_adjusted is Holm's over the non-control variants whose test could be run
 /// for that metric; significant = p_adjusted < alpha (sequentially: the always-valid interval
 /// excludes 0). When `per_unit` applies, error_rate, latency_ms, ttft_ms, cost_usd and
-/// output_tokens are ratio metrics over units (their n is units); the feedback metrics stay per
-/// event.
+/// output_tokens are ratio metrics over units (their n is units), and so are success_rate and
+/// score when their feedback carried units (else per event).
 ///
 /// Plus srm {basis ("units", or "requests" when no units were recorded), observed, expected_share
 /// (the phase's weights), chi2, df, p_value, mismatch (p < 0.001)}; sample_size {metric (the
