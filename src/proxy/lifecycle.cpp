@@ -151,7 +151,7 @@ assignment assign_request(const plan& p, const http::request<http::string_body>&
   view.endpoint = endpoint_label(ep);
   view.header = [&req](std::string_view name) { return std::string_view(req[name]); };
   if (const auto* user = f.find("user")) {
-    // The raw JSON string without its quotes; ids with escapes are rare and hash consistently.
+    // The raw JSON string without its quotes; assignment decodes escapes (decode_body_user).
     std::size_t i = static_cast<std::size_t>(user - f.members.data());
     std::string_view raw =
         std::string_view(body).substr(user->value_begin, f.member_end(body, i) - user->value_begin);
