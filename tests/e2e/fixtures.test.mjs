@@ -15,6 +15,14 @@ describe('wire corpus', () => {
       if (file.endsWith('.json')) {
         const o = JSON.parse(bytes.toString('utf8'));
         if (o.error) return;
+        if (want.embeddings) {
+          const vecs = o.data.map((d) => (typeof d.embedding === 'string'
+            ? Array.from(new Float32Array(new Uint8Array(Buffer.from(d.embedding, 'base64')).buffer))
+            : d.embedding));
+          assert.deepEqual(vecs, want.embeddings);
+          assert.equal(o.usage.prompt_tokens, want.prompt_tokens);
+          return;
+        }
         const c = o.choices[0];
         assert.equal(fixtureKind(file) === 'completion' ? c.text : c.message.content, want.text);
         assert.equal(c.message?.reasoning_content ?? c.message?.reasoning ?? '', want.reasoning);
