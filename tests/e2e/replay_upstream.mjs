@@ -17,7 +17,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const FIXTURE_DIR = path.resolve(here, '../fixtures/wire');
 export const EXPECTED = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, 'expected.json'), 'utf8'));
 
-export const GATE_TIMEOUT_MS = 4_000; // how long a gated last piece waits for release()
+export const GATE_TIMEOUT_MS = 2_500; // how long a gated last piece waits for release()
 const MAX_REQUEST_BYTES = 4 << 20;
 
 /** The bytes of one corpus file. */
@@ -78,7 +78,7 @@ const REASONS = { 100: 'Continue', 103: 'Early Hints', 200: 'OK', 400: 'Bad Requ
  *   gate        hold the last piece until release() (bounded by GATE_TIMEOUT_MS)
  *   interim     1xx heads to send first, e.g. [100, [103, [['link', '</a>; rel=preload']]]]
  *   gzip        Content-Encoding: gzip (each piece flushed, so a stream stays incremental)
- *   after       bytes written right after the answer on a kept-alive connection
+ *   after       bytes written after the answer on a kept-alive connection (afterDelayMs later)
  *   cutAfter    destroy the socket after this many pieces (a stream cut mid-way)
  *   contentType the Content-Type (text/event-stream for .sse, application/json otherwise)
  */
@@ -91,13 +91,21 @@ export async function startReplay() {
     released: false,
     lastPieceAt: 0,
     firstPieceAt: 0,
+    afterWaiters: [],
+    closed: new Set(), // connection ids whose socket closed
+    closeWaiters: new Map(), // connection id -> [resolve]
   };
 
   const server = net.createServer((socket) => {
     state.sockets.add(socket);
-    socket.on('close', () => state.sockets.delete(socket));
+    const connectionId = `c${state.nextConnection = (state.nextConnection ?? 0) + 1}`;
+    socket.on('close', () => {
+      state.sockets.delete(socket);
+      state.closed.add(connectionId);
+      for (const w of state.closeWaiters.get(connectionId) ?? []) w();
+      state.closeWaiters.delete(connectionId);
+    });
     socket.on('error', () => {});
-    const connectionId = state.requests.length + Math.random();
     let buf = Buffer.alloc(0);
     let busy = false;
     const pump = async () => {
@@ -148,6 +156,29 @@ export async function startReplay() {
     release() {
       state.released = true;
       for (const w of state.gateWaiters.splice(0)) w();
+    },
+    /** Resolves when the connection `connectionId` (see requests[].connectionId) closes. */
+    waitClosed(connectionId, timeoutMs = GATE_TIMEOUT_MS) {
+      if (state.closed.has(connectionId)) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        const list = state.closeWaiters.get(connectionId) ?? [];
+        list.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        state.closeWaiters.set(connectionId, list);
+      });
+    },
+    /** Resolves once the `after` bytes of a response have been written (bounded). */
+    afterWritten(timeoutMs = GATE_TIMEOUT_MS) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('after bytes never written')), timeoutMs);
+        state.afterWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     },
     /** performance.now() of the first and the last piece written for the latest response. */
     timings: () => ({ first: state.firstPieceAt, last: state.lastPieceAt }),
@@ -341,7 +372,12 @@ async function respond(socket, spec, request, state) {
     state.lastPieceAt = performance.now();
   }
   if (framing === 'chunked') await write(socket, '0\r\n\r\n');
-  if (spec.after) await write(socket, spec.after);
+  if (spec.after) {
+    // Written once the answer is out and the connection sits idle (afterDelayMs later).
+    if (spec.afterDelayMs) await wait(spec.afterDelayMs);
+    await write(socket, spec.after);
+    for (const w of state.afterWaiters.splice(0)) w();
+  }
   if (close) {
     socket.end();
     return false;
