@@ -17,7 +17,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const FIXTURE_DIR = path.resolve(here, '../fixtures/wire');
 export const EXPECTED = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, 'expected.json'), 'utf8'));
 
-export const GATE_TIMEOUT_MS = 2_500; // how long a gated last piece waits for release()
+export const GATE_TIMEOUT_MS = 1_500; // how long a gated last piece waits for release()
 const MAX_REQUEST_BYTES = 4 << 20;
 
 /** The bytes of one corpus file. */
