@@ -369,3 +369,57 @@ describe('wire corpus through the gateway', () => {
     }
   });
 });
+
+// The per-upstream and retry switches of issue 9, each on its own gateway.
+describe('switches: inject_stream_usage and retry.client_may_retry', () => {
+  let replay;
+  before(async () => {
+    replay = await startReplay();
+  });
+  after(async () => {
+    await replay?.close();
+  });
+
+  async function withGateway(yaml, fn) {
+    const gw = await startLoggedGateway(yaml);
+    try {
+      await fn(gw);
+    } finally {
+      assertNoProblems([await gw.stop()]);
+    }
+  }
+
+  test('inject_stream_usage: false — a strict upstream that rejects stream_options (older ' +
+       'Azure api-versions) streams; usage is estimated and labelled so', async () => {
+    const yaml = gatewayConfig(replay.port).replace('breaker: { enabled: false } }',
+      'breaker: { enabled: false }, inject_stream_usage: false }');
+    await withGateway(yaml, async (gw) => {
+      const strict = JSON.stringify({ error: { message: 'Unrecognized request argument ' +
+        'supplied: stream_options', type: 'invalid_request_error', param: null, code: null } });
+      replay.set((req) => (req.json?.stream_options ? { status: 400, body: strict }
+        : { body: 'llamacpppython_chat_stream.sse' }));
+      const id = newId('strict');
+      const { path, body } = requestFor('llamacpppython_chat_stream.sse', { stream: true });
+      const res = await rawRequest(gw.baseURL + path, { headers: { 'x-request-id': id }, body });
+      assert.equal(res.status, 200, res.body.toString().slice(0, 300));
+      assert.equal(replay.requests.at(-1).json.stream_options, undefined,
+        'stream_options was injected although inject_stream_usage is false');
+      assert.equal(res.body.toString('latin1'),
+        fixtureBytes('llamacpppython_chat_stream.sse').toString('latin1'));
+      const rec = await gw.recordFor(id);
+      assert.equal(rec.usage_estimated, true, JSON.stringify(rec));
+    });
+  });
+
+  test('retry.client_may_retry: true — the old behaviour, no x-should-retry: false', async () => {
+    const yaml = gatewayConfig(replay.port).replace('retry: { max_attempts: 2,',
+      'retry: { client_may_retry: true, max_attempts: 2,');
+    await withGateway(yaml, async (gw) => {
+      replay.set({ status: 503, body: '{"error":{"message":"overloaded","type":"server_error"}}' });
+      const res = await rawRequest(`${gw.baseURL}/chat/completions`,
+        { body: requestFor('openai_chat.json').body });
+      assert.equal(res.status, 503);
+      assert.notEqual(res.headers['x-should-retry'], 'false');
+    });
+  });
+});
