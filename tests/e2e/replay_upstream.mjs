@@ -92,6 +92,7 @@ export async function startReplay() {
     lastPieceAt: 0,
     firstPieceAt: 0,
     afterWaiters: [],
+    requestWaiters: [],
     closed: new Set(), // connection ids whose socket closed
     closeWaiters: new Map(), // connection id -> [resolve]
   };
@@ -123,6 +124,7 @@ export async function startReplay() {
           const request = { ...parsed.request, connectionId, at: performance.now() };
           const index = state.requests.length;
           state.requests.push(request);
+          for (const w of state.requestWaiters.splice(0)) w();
           const spec = typeof state.scenario === 'function' ? state.scenario(request, index)
             : state.scenario;
           const keep = await respond(socket, spec ?? { status: 500, body: '{"error":"no scenario"}' },
@@ -156,6 +158,22 @@ export async function startReplay() {
     release() {
       state.released = true;
       for (const w of state.gateWaiters.splice(0)) w();
+    },
+    /** Resolves true once `n` requests have arrived in all, false after `timeoutMs`. */
+    async waitRequests(n, timeoutMs = GATE_TIMEOUT_MS) {
+      const deadline = performance.now() + timeoutMs;
+      while (state.requests.length < n) {
+        const left = deadline - performance.now();
+        if (left <= 0) return false;
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, left);
+          state.requestWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      return true;
     },
     /** Resolves when the connection `connectionId` (see requests[].connectionId) closes. */
     waitClosed(connectionId, timeoutMs = GATE_TIMEOUT_MS) {

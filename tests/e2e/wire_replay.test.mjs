@@ -13,7 +13,9 @@ import OpenAI from 'openai';
 
 import { assertNoProblems } from './harness.mjs';
 import { assertClose, rawRequest, startLoggedGateway } from './e2e_util.mjs';
-import { EXPECTED, fixtureBytes, fixtureKind, startReplay } from './replay_upstream.mjs';
+import {
+  EXPECTED, eventBoundaries, fixtureBytes, fixtureKind, startReplay,
+} from './replay_upstream.mjs';
 import { parseSse, streamFacts } from './sse.mjs';
 
 const PRICE_IN = 1; // USD per million prompt tokens (see the config)
@@ -421,5 +423,40 @@ describe('switches: inject_stream_usage and retry.client_may_retry', () => {
       assert.equal(res.status, 503);
       assert.notEqual(res.headers['x-should-retry'], 'false');
     });
+  });
+});
+
+describe('the stream hold runs on a timer', () => {
+  test('a role chunk then silence: released or retried at stream_hold_time, not at the next ' +
+       'byte', async () => {
+    const replay = await startReplay();
+    const gw = await startLoggedGateway(gatewayConfig(replay.port).replace(
+      'retry: { max_attempts: 2,', 'retry: { stream_hold_time: 300ms, max_attempts: 2,'));
+    try {
+      const file = 'openai_chat_stream_usage.sse';
+      const cut = eventBoundaries(fixtureBytes(file))[0]; // the role chunk alone, then silence
+      replay.set({ body: file, split: [cut], gate: true });
+      const start = performance.now();
+      let reactedAt = null;
+      let sawEvent;
+      const firstEvent = new Promise((resolve) => {
+        sawEvent = resolve;
+      });
+      const { path, body } = requestFor(file, { stream: true, includeUsage: true });
+      const pending = rawRequest(gw.baseURL + path, { body,
+        onEvent: () => sawEvent(true) });
+      // Whichever comes first: the role chunk released to the client, or a retried attempt.
+      const reacted = await Promise.race([firstEvent, replay.waitRequests(2, 1_000)]);
+      if (reacted) reactedAt = performance.now();
+      replay.release();
+      await pending;
+      assert.ok(reactedAt !== null && reactedAt - start < 1_000,
+        `nothing happened within 1 s of a 300 ms stream_hold_time (the upstream was silent ` +
+        `after its role chunk)`);
+    } finally {
+      const problems = [await gw.stop()];
+      await replay.close();
+      assertNoProblems(problems);
+    }
   });
 });
