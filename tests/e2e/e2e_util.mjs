@@ -18,7 +18,7 @@ export const LOG_WAIT_MS = 5_000; // access-log lines are batched (~50 ms)
  *    firstEventAt, informational: [status...] }`; `onEvent(ev)` sees each SSE event as it
  * arrives. Bounded by `timeoutMs`.
  */
-export function rawRequest(url, { method = 'POST', headers = {}, body, timeoutMs = 15_000,
+export function rawRequest(url, { method = 'POST', headers = {}, body, timeoutMs = 8_000,
   onEvent, expectContinue = false } = {}) {
   const u = new URL(url);
   const payload = body === undefined ? undefined

@@ -20,7 +20,7 @@ export LANGCHAIN_TRACING_V2=false LANGSMITH_TRACING=false LANGCHAIN_CALLBACKS_BA
 export NO_COLOR=1
 
 if [[ $# -eq 0 ]]; then
-  set -- openai_sdk.test.mjs resilience.test.mjs fixtures.test.mjs wire_replay.test.mjs \
+  set -- openai_sdk.test.mjs resilience.test.mjs fixtures.test.mjs wire_replay.test.mjs wire_http.test.mjs \
     differential.test.mjs third_party.test.mjs
 fi
 exec node --test --test-concurrency=1 --test-timeout=180000 "$@"
