@@ -164,13 +164,15 @@ describe('third-party upstreams from npm', () => {
           }
         });
       }
-      for (const status of [401, 429]) {
-        test(`${name} error ${status}: same class, status and message`, async () => {
+      // Streamed, mock-llm sends errors as 200 with one `data: {"error": …}` event.
+      for (const [status, stream] of [[401, false], [429, false], [401, true], [429, true]]) {
+        test(`${name} error ${status}${stream ? ' (stream)' : ''}: same class, status and ` +
+             'message', async () => {
           const sides = {};
           for (const [side, base] of [['direct', `http://127.0.0.1:${mockllm.port}/v1`],
             ['gateway', g.baseURL]]) {
             const c = clientsFor(base, { chatModel: 'mockllm-chat', prompt: `error-${status}` })[i];
-            sides[side] = await outcome(() => c.chat({ stream: false }));
+            sides[side] = await outcome(() => c.chat({ stream }));
           }
           assert.equal(sides.direct.ok, false);
           assert.deepEqual(sides.gateway, sides.direct);
