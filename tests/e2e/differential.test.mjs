@@ -162,13 +162,20 @@ describe('real clients: direct to the upstream and through the gateway agree', (
           replay.set({ body: 'openai_chat_stream_usage.sse', gate: true, split: [cut] });
           const controller = new AbortController();
           const before = replay.requests.length;
+          let incremental = false; // the first chunk came while the upstream still held the rest
           const result = await outcome(() => clients[i].chat({ stream: true,
-            signal: controller.signal, onFirst: () => controller.abort() }));
+            signal: controller.signal, onFirst: () => {
+              incremental = !replay.lastSent();
+              controller.abort();
+            } }));
           const conn = replay.requests[before]?.connectionId;
           const closed = conn ? await replay.waitClosed(conn) : false;
           replay.release();
-          sides[side] = { result, closed };
+          sides[side] = { result, closed, incremental };
         }
+        assert.equal(sides.gateway.incremental, true,
+          'through the gateway the first chunk came only after the upstream\'s last piece, so ' +
+          'the abort could not happen mid-stream');
         // Some clients end the iteration quietly on abort (openai-node), others throw.
         assert.equal(sides.gateway.result.ok, sides.direct.result.ok,
           `direct ${JSON.stringify(sides.direct.result)} vs gateway ${JSON.stringify(sides.gateway.result)}`);

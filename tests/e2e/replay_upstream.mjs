@@ -91,6 +91,7 @@ export async function startReplay() {
     released: false,
     lastPieceAt: 0,
     firstPieceAt: 0,
+    lastSent: false, // the latest response's last piece has been written
     afterWaiters: [],
     requestWaiters: [],
     closed: new Set(), // connection ids whose socket closed
@@ -198,6 +199,8 @@ export async function startReplay() {
         });
       });
     },
+    /** Whether the latest response's last piece has been written yet. */
+    lastSent: () => state.lastSent,
     /** performance.now() of the first and the last piece written for the latest response. */
     timings: () => ({ first: state.firstPieceAt, last: state.lastPieceAt }),
     clearRequests() {
@@ -385,9 +388,13 @@ async function respond(socket, spec, request, state) {
     }
     const framed = framing === 'chunked'
       ? Buffer.concat([Buffer.from(`${p.length.toString(16)}\r\n`), p, Buffer.from('\r\n')]) : p;
-    if (i === 0) state.firstPieceAt = performance.now();
+    if (i === 0) {
+      state.firstPieceAt = performance.now();
+      state.lastSent = false;
+    }
     await write(socket, framed);
     state.lastPieceAt = performance.now();
+    if (last) state.lastSent = true;
   }
   if (framing === 'chunked') await write(socket, '0\r\n\r\n');
   if (spec.after) {
