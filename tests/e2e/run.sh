@@ -23,4 +23,4 @@ if [[ $# -eq 0 ]]; then
   set -- openai_sdk.test.mjs resilience.test.mjs fixtures.test.mjs wire_replay.test.mjs wire_http.test.mjs \
     differential.test.mjs third_party.test.mjs
 fi
-exec node --test --test-concurrency=1 --test-timeout=180000 "$@"
+exec node --test --test-concurrency=1 --test-timeout=280000 "$@"
