@@ -37,8 +37,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();
     }
     for (std::size_t i = 0; i < a.size(); ++i) {
+      // An event is dispatched at the CR of a CRLF blank line when the LF has not arrived yet:
+      // its end may then lie one byte short (the LF counts as between blocks).
+      const bool lf_pending = b[i].end + 1 == a[i].end && body[b[i].end] == '\n';
       if (a[i].data != b[i].data || a[i].event != b[i].event || a[i].id != b[i].id ||
-          a[i].begin != b[i].begin || a[i].end != b[i].end || a[i].end > body.size()) {
+          a[i].begin != b[i].begin || (a[i].end != b[i].end && !lf_pending) ||
+          a[i].end > body.size()) {
         std::abort();
       }
     }

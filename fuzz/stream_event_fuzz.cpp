@@ -18,24 +18,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
   auto facts = classify_event(
       parser, simdjson::padded_string_view(text.data(), text.size(), text.capacity()));
-  if (facts.object && !facts.null_usage.empty()) {
+  // On-Demand is lazy and does not validate what it skips, so the promise is about valid
+  // documents (checked fully by the DOM parser): the edit keeps them valid.
+  static simdjson::dom::parser strict;
+  if (facts.object && !facts.null_usage.empty() && !strict.parse(text).error()) {
     for (const auto& [b, e] : facts.null_usage) {
       if (b > e || e > text.size()) {
         std::abort();
       }
     }
-    std::string edited = without_null_usage(text, facts);
-    simdjson::padded_string padded(edited);
-    simdjson::ondemand::document doc;
-    simdjson::ondemand::object obj;
-    if (parser.iterate(padded).get(doc) || doc.get_object().get(obj)) {
-      std::abort();  // the edit broke the document
-    }
-    for (auto field : obj) {  // walk it all: every member must still parse
-      simdjson::ondemand::value v;
-      if (field.value().get(v)) {
-        std::abort();
-      }
+    const std::string edited = without_null_usage(text, facts);
+    if (strict.parse(edited).error()) {
+      std::abort();  // the edit broke a valid document
     }
   }
   const std::size_t stride = size == 0 ? 1 : 1 + data[0] % 31;

@@ -207,7 +207,15 @@ event_facts classify_event(od::parser& parser, simdjson::padded_string_view json
       } else if (t == json_type::null) {
         const auto key_begin = static_cast<std::size_t>(raw_key.raw() - text.data()) - 1;
         const auto value_begin = static_cast<std::size_t>(v.raw_json_token().data() - text.data());
-        f.null_usage.push_back(member_range(text, key_begin, value_begin + 4));
+        bool null = false;
+        const auto after = value_begin + 4;
+        // On-Demand does not validate atoms it is not asked to read: check this one is `null`.
+        if (v.is_null().get(null) || !null || text.substr(value_begin, 4) != "null" ||
+            (after < text.size() && !is_space(text[after]) && text[after] != ',' &&
+             text[after] != '}')) {
+          return event_facts{};
+        }
+        f.null_usage.push_back(member_range(text, key_begin, after));
       }
     } else if (key == "x_groq") {
       od::object xg;
@@ -218,6 +226,9 @@ event_facts classify_event(od::parser& parser, simdjson::padded_string_view json
     } else if (key == "error") {
       read_error(v, f);
     }
+  }
+  if (!doc.is_alive() || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    return event_facts{};  // a parse error on the way, or bytes after the object
   }
   f.object = true;
   if (!f.usage) {

@@ -212,7 +212,8 @@ bool readable_now(tcp::socket& s) {
 }  // namespace
 
 void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
-  if (c->buffer.size() > 0 || readable_now(c->lowest().socket())) {
+  // After close_idle (shutdown) nothing is pooled: an idle wait would keep the worker running.
+  if (closed_ || c->buffer.size() > 0 || readable_now(c->lowest().socket())) {
     // Bytes after the response (or the peer's close): framing can no longer be trusted.
     beast::error_code ignored;
     c->lowest().socket().close(ignored);
@@ -248,6 +249,7 @@ void upstream_pool::forget() {
 }
 
 void upstream_pool::close_idle() {
+  closed_ = true;
   for (auto& c : idle_) {
     beast::error_code ignored;
     c->lowest().socket().close(ignored);

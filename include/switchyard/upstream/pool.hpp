@@ -106,7 +106,7 @@ class upstream_pool {
   std::int64_t published_open() const noexcept { return pub_open_.load(std::memory_order_relaxed); }
   std::int64_t published_idle() const noexcept { return pub_idle_.load(std::memory_order_relaxed); }
 
-  /// Closes idle connections (graceful shutdown).
+  /// Closes idle connections and pools no more (graceful shutdown).
   void close_idle();
 
  private:
@@ -121,6 +121,7 @@ class upstream_pool {
   ssl::context* tls_;
   std::vector<std::unique_ptr<upstream_connection>> idle_;  // most recent last
   std::size_t open_ = 0;
+  bool closed_ = false;  // close_idle was called: released connections are closed
   void publish() noexcept {
     pub_open_.store(static_cast<std::int64_t>(open_), std::memory_order_relaxed);
     pub_idle_.store(static_cast<std::int64_t>(idle_.size()), std::memory_order_relaxed);
