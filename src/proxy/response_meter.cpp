@@ -95,8 +95,9 @@ response_meter::verdict response_meter::on_event(sse_event& e, simdjson::ondeman
     hold_released_ = true;
     return verdict::forward;
   }
-  // After the first output, only usage matters: an event that cannot name it needs no parse.
-  if (saw_content_ && !may_mention_usage(e.data)) {
+  // After the first output only usage matters. Without stripping, an event that cannot carry
+  // token counts needs no parse; with it, one that cannot name `usage` at all.
+  if (saw_content_ && !(strip_usage_ ? may_mention_usage(e.data) : may_count_tokens(e.data))) {
     return verdict::forward;
   }
   const auto facts = classify_event(

@@ -242,6 +242,11 @@ bool may_mention_usage(std::string_view json) noexcept {
   return json.find("usage") != std::string_view::npos || json.find("\\u") != std::string_view::npos;
 }
 
+bool may_count_tokens(std::string_view json) noexcept {
+  return json.find("_tokens") != std::string_view::npos ||
+         json.find("\\u") != std::string_view::npos;
+}
+
 std::string without_null_usage(std::string_view json, const event_facts& facts) {
   std::string out;
   out.reserve(json.size());

@@ -148,6 +148,9 @@ TEST(may_mention_usage, is_conservative) {
   EXPECT_TRUE(may_mention_usage(R"({"usage":null})"));
   EXPECT_TRUE(may_mention_usage(R"({"\u0075sage":null})"));
   EXPECT_FALSE(may_mention_usage(R"({"choices":[{"delta":{"content":"x"}}]})"));
+  EXPECT_TRUE(may_count_tokens(R"({"usage":{"prompt_tokens":1}})"));
+  EXPECT_TRUE(may_count_tokens(R"({"usage":{"prompt\u005ftokens":1}})"));
+  EXPECT_FALSE(may_count_tokens(R"({"choices":[],"usage":null})"));
 }
 
 }  // namespace

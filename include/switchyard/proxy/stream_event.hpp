@@ -52,6 +52,10 @@ event_facts classify_event(simdjson::ondemand::parser& parser, simdjson::padded_
 /// parse after the hold): such a key is spelled `usage` or uses a `\u` escape. Pure.
 bool may_mention_usage(std::string_view json) noexcept;
 
+/// True when `json` may carry token counts (`prompt_tokens`, `completion_tokens`,
+/// `total_tokens`, spelled out or with a `\u` escape). Pure.
+bool may_count_tokens(std::string_view json) noexcept;
+
 /// `json` with the `null_usage` ranges of its facts removed. Pure.
 std::string without_null_usage(std::string_view json, const event_facts& facts);
 
