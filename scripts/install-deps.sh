@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(
   g++ cmake make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsimdjson-dev libssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libsqlite3-dev
+  libsimdjson-dev zlib1g-dev libssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libsqlite3-dev
   ca-certificates
 )
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus)

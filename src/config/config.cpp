@@ -239,12 +239,16 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   if (auto n = root["limits"];
       n && r.check_map(n, "limits",
                        {"max_body_bytes", "max_header_bytes", "max_event_bytes",
-                        "max_connections_per_worker"})) {
+                        "max_connections_per_worker", "max_upstream_header_bytes",
+                        "max_upstream_headers"})) {
     r.integer(n, "max_body_bytes", "limits", c.limits.max_body_bytes, 1, 1ull << 32);
     r.integer(n, "max_header_bytes", "limits", c.limits.max_header_bytes, 1024, 1u << 20);
     r.integer(n, "max_event_bytes", "limits", c.limits.max_event_bytes, 1024, 1u << 30);
     r.integer(n, "max_connections_per_worker", "limits", c.limits.max_connections_per_worker, 1,
               1u << 24);
+    r.integer(n, "max_upstream_header_bytes", "limits", c.limits.max_upstream_header_bytes, 1024,
+              60u * 1024);
+    r.integer(n, "max_upstream_headers", "limits", c.limits.max_upstream_headers, 1, 10000);
   }
   if (auto n = root["timeouts"];
       n && r.check_map(n, "timeouts",

@@ -34,9 +34,10 @@ void read_breaker(reader& r, const YAML::Node& node, const std::string& path, br
 
 void read_retry(reader& r, const YAML::Node& node, const std::string& path, retry_config& c,
                 bool global) {
-  if (!r.check_map(node, path,
-                   {"max_attempts", "base", "cap", "budget_percent", "budget_min",
-                    "max_retry_after", "deadline", "stream_hold_bytes", "stream_hold_time"})) {
+  if (!r.check_map(
+          node, path,
+          {"max_attempts", "base", "cap", "budget_percent", "budget_min", "max_retry_after",
+           "deadline", "stream_hold_bytes", "stream_hold_time", "client_may_retry"})) {
     return;
   }
   // The retry budget is one for the whole gateway (it bounds retries against all in-flight
@@ -55,15 +56,17 @@ void read_retry(reader& r, const YAML::Node& node, const std::string& path, retr
   r.time(node, "deadline", path, c.deadline);
   r.integer(node, "stream_hold_bytes", path, c.stream_hold_bytes, 0, 1u << 24);
   r.time(node, "stream_hold_time", path, c.stream_hold_time);
+  r.boolean(node, "client_may_retry", path, c.client_may_retry);
   if (c.cap < c.base) {
     r.fail(node, path + ".cap", "must be ≥ base");
   }
 }
 
 void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
-  if (!r.check_map(node, path,
-                   {"name", "type", "base_url", "api_key", "pass_authorization", "max_connections",
-                    "idle_timeout", "tls_verify", "ca_file", "headers", "breaker"})) {
+  if (!r.check_map(
+          node, path,
+          {"name", "type", "base_url", "api_key", "pass_authorization", "max_connections",
+           "idle_timeout", "tls_verify", "ca_file", "headers", "breaker", "inject_stream_usage"})) {
     return;
   }
   r.string(node, "name", path, u.name);
@@ -79,6 +82,7 @@ void read_upstream(reader& r, const YAML::Node& node, const std::string& path, u
   r.integer(node, "max_connections", path, u.max_connections, 1, 100000);
   r.time(node, "idle_timeout", path, u.idle_timeout);
   r.boolean(node, "tls_verify", path, u.tls_verify);
+  r.boolean(node, "inject_stream_usage", path, u.inject_stream_usage);
   r.string(node, "ca_file", path, u.ca_file);
   if (auto breaker = node["breaker"]) {
     read_breaker(r, breaker, path + ".breaker", u.breaker);

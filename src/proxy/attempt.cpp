@@ -1,6 +1,7 @@
 #include "switchyard/proxy/attempt.hpp"
 
 #include "switchyard/metrics/gateway_metrics.hpp"
+#include "switchyard/proxy/body_decoder.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/response_meter.hpp"
 
@@ -14,9 +15,12 @@ using upstream_parser = http::response_parser<http::buffer_body>;
 using client_response = http::response<http::buffer_body>;
 using client_serializer = http::response_serializer<http::buffer_body>;
 
+using namespace net::experimental::awaitable_operators;
+
 constexpr std::size_t relay_buffer_bytes = 16 * 1024;
-constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 constexpr std::size_t error_body_limit = 1024 * 1024;
+// 1xx responses tolerated before the real one (RFC 9110 allows several 103s).
+constexpr int max_interim_responses = 8;
 
 bool is_event_stream(const http::fields& f) {
   auto it = f.find(http::field::content_type);
@@ -74,6 +78,16 @@ class relay {
     meter_.strip_usage(sse_ && ctx.strip_usage);
   }
 
+  /// Sets up decoding of the upstream's Content-Encoding; an error for one we cannot decode.
+  result<void> init_decoder() {
+    auto d = body_decoder::for_encoding(parser_.get()[http::field::content_encoding]);
+    if (!d) {
+      return d.error();
+    }
+    decoder_ = std::move(*d);
+    return {};
+  }
+
   net::awaitable<attempt_outcome> run();
 
  private:
@@ -81,6 +95,7 @@ class relay {
   net::awaitable<beast::error_code> read_some();
   net::awaitable<attempt_outcome> read_error_answer();
   net::awaitable<bool> hold_stream(attempt_outcome& out);
+  net::awaitable<bool> readable_before(steady_clock::time_point until);
   net::awaitable<bool> write_part(client_response& res, client_serializer& sr,
                                   std::string_view data, bool last);
   error broken(const beast::error_code& ec) const;
@@ -92,6 +107,12 @@ class relay {
   bool sse_;
   response_meter meter_;
   std::unique_ptr<char[]> buf_;
+  std::unique_ptr<body_decoder> decoder_;  // the upstream compressed the body anyway
+  std::string decoded_;
+  // The last read filled buf_, so more may be buffered already (at first: what came with the
+  // header).
+  bool last_read_full_ = true;
+  beast::error_code deferred_;  // a read error after output, during the hold: relayed later
   bool chunked_ = false;
 };
 
@@ -105,10 +126,20 @@ net::awaitable<beast::error_code> relay::read_some() {
     ec = {};
   }
   std::size_t got = relay_buffer_bytes - parser_.get().body().size;
+  last_read_full_ = got == relay_buffer_bytes;
   if (got > 0) {
     const auto events_before = meter_.events();
     const bool content_before = meter_.saw_content();
-    if (auto fed = meter_.feed(std::string_view(buf_.get(), got), ctx_.w.json); !fed) {
+    std::string_view bytes(buf_.get(), got);
+    if (decoder_) {
+      decoded_.clear();
+      if (auto d = decoder_->feed(bytes, decoded_); !d) {
+        spdlog::warn("request {}: {}", ctx_.rec.request_id, d.error().message);
+        co_return http::error::bad_chunk;  // undecodable: the body cannot be trusted
+      }
+      bytes = decoded_;
+    }
+    if (auto fed = meter_.feed(bytes, ctx_.w.json); !fed) {
       co_return http::error::bad_chunk;  // an over-long event: the framing cannot be trusted
     }
     if (meter_.saw_content()) {
@@ -154,8 +185,14 @@ net::awaitable<attempt_outcome> relay::read_error_answer() {
     }
   }
   const auto& up = parser_.get();
-  string_response res{up.result(), ctx_.req.version()};
+  string_response res;
+  res.version(ctx_.req.version());
+  res.result(up.result_int());  // as sent, even a code Beast does not know (520, 529, 999)
+  res.reason(up.reason());
   build_client_fields(up.base(), res.base());
+  if (decoder_) {
+    res.erase(http::field::content_encoding);  // relayed decoded
+  }
   res.body() = std::move(body);
   res.prepare_payload();
   attempt_outcome out;
@@ -163,8 +200,7 @@ net::awaitable<attempt_outcome> relay::read_error_answer() {
   out.upstream_fault = up.result_int() >= 500;
   out.retry_floor = parse_retry_after(up["retry-after-ms"], up[http::field::retry_after],
                                       std::chrono::system_clock::now());
-  bool retriable = classify_status(up.result_int(), std::string_view(res.body()).substr(0, 4096)) ==
-                   outcome_class::retriable;
+  bool retriable = classify_status(up.result_int(), res.body()) == outcome_class::retriable;
   if (parser_.keep_alive()) {
     ctx_.st.upstream = nullptr;
     lease_->lowest().expires_never();
@@ -180,17 +216,39 @@ net::awaitable<attempt_outcome> relay::read_error_answer() {
   co_return out;
 }
 
-// Holds a 2xx stream until its first content event (or a budget runs out) so that an upstream
-// that fails before producing anything can be retried without the client noticing. Returns
-// false with `out` set when the upstream failed during the hold.
+// Waits until the upstream has bytes for the next read or `until` passes (false). Waits on the
+// socket's readiness (cancelling that is harmless, unlike cancelling a read mid-frame); bytes
+// the parser or TLS already buffered count as readable.
+net::awaitable<bool> relay::readable_before(steady_clock::time_point until) {
+  if (last_read_full_ || lease_->tls_pending()) {
+    co_return true;
+  }
+  net::steady_timer timer(ctx_.client.get_executor(), until);
+  auto which = co_await (lease_->lowest().socket().async_wait(tcp::socket::wait_read, use_tuple) ||
+                         timer.async_wait(use_tuple));
+  co_return which.index() == 0;
+}
+
+// Holds a 2xx stream until its first output event (or a budget runs out) so that an upstream
+// that fails before producing anything can be retried without the client noticing. The time
+// budget runs on a timer: an upstream that sends a role chunk and goes silent is released at
+// stream_hold_time, not at stream_idle. Returns false with `out` set when the upstream failed
+// during the hold before any output; a failure after output is kept for the relay to report
+// (that response is the client's: it is never replayed upstream).
 net::awaitable<bool> relay::hold_stream(attempt_outcome& out) {
   const auto& r = ctx_.retry;
   const auto hold_until = steady_clock::now() + r.stream_hold_time;
-  while (!parser_.is_done() && !meter_.saw_content() && !meter_.saw_done() &&
-         meter_.ready().size() + meter_.held_bytes() < r.stream_hold_bytes &&
-         steady_clock::now() < hold_until) {
+  while (!parser_.is_done() && !meter_.hold_released() &&
+         meter_.ready().size() + meter_.held_bytes() < r.stream_hold_bytes) {
+    if (!co_await readable_before(hold_until)) {
+      co_return true;  // time's up: release what we have and go on relaying
+    }
     auto ec = co_await read_some();
     if (ec) {
+      if (meter_.saw_content()) {
+        deferred_ = ec;
+        co_return true;
+      }
       out = failed(ec == beast::error::timeout ? failure_kind::timeout_before_response
                                                : failure_kind::reset_before_response,
                    broken(ec), true);
@@ -220,6 +278,10 @@ net::awaitable<bool> relay::write_part(client_response& res, client_serializer& 
 
 net::awaitable<attempt_outcome> relay::run() {
   const auto& up = parser_.get();
+  if (auto d = init_decoder(); !d) {
+    // Not retried: the same upstream would answer the same way. Not its health either.
+    co_return failed(failure_kind::broken_after_start, d.error(), false);
+  }
   if (up.result_int() >= 400) {
     co_return co_await read_error_answer();
   }
@@ -238,9 +300,15 @@ net::awaitable<attempt_outcome> relay::run() {
 
   // Committed: from here on the client sees this response, whatever happens.
   out.committed = true;
-  const bool has_length = parser_.content_length().has_value();
-  client_response res{up.result(), ctx_.req.version()};
+  const bool has_length = parser_.content_length().has_value() && !decoder_;
+  client_response res;
+  res.version(ctx_.req.version());
+  res.result(up.result_int());
+  res.reason(up.reason());
   build_client_fields(up.base(), res.base());
+  if (decoder_) {
+    res.erase(http::field::content_encoding);  // relayed decoded
+  }
   add_attempt_headers(ctx_, res.base());
   bool keep = ctx_.req.keep_alive() && !ctx_.w.draining.load();
   if (has_length && !sse_) {
@@ -302,7 +370,11 @@ net::awaitable<attempt_outcome> relay::run() {
     if (done) {
       break;
     }
-    if (auto ec = co_await read_some(); ec) {
+    beast::error_code ec = std::exchange(deferred_, {});
+    if (!ec) {
+      ec = co_await read_some();
+    }
+    if (ec) {
       if (ctx_.st.client_gone) {
         co_return out;
       }
@@ -349,18 +421,47 @@ net::awaitable<attempt_outcome> run_attempt(attempt_context& ctx, upstream_pool&
     ctx.st.upstream = &**lease;
     parser.emplace();
     parser->body_limit(boost::none);  // streams are unbounded; idle deadlines bound them
-    parser->header_limit(upstream_header_limit);
+    parser->header_limit(ctx.w.cfg.limits.max_upstream_header_bytes);
     (*lease)->lowest().expires_at(earliest(steady_clock::now() + tmo.first_byte, ctx.deadline));
     auto [wec, wn] = co_await (*lease)->visit(
         [&](auto& s) { return http::async_write(s, upstream_req, use_tuple); });
     beast::error_code ec = wec;
-    if (!ec) {
+    for (int interim = 0; !ec; ++interim) {
       auto [hec, hn] = co_await (*lease)->visit([&](auto& s) {
         return http::async_read_header(s, (*lease)->buffer, *parser, use_tuple);
       });
       ec = hec;
+      const unsigned status = parser->get().result_int();
+      if (ec || status < 100 || status > 199) {
+        break;
+      }
+      // An interim response (100 Continue, 103 Early Hints): never relayed, never taken for the
+      // answer; the real one follows on the same connection.
+      if (status == 101 || interim == max_interim_responses) {
+        ctx.st.upstream = nullptr;
+        co_return failed(
+            failure_kind::reset_before_response,
+            make_error(errc::upstream_broken, "upstream " + pool.config().name +
+                                                  (status == 101 ? " switched protocols"
+                                                                 : " sent too many 1xx responses")),
+            true);
+      }
+      parser.emplace();
+      parser->body_limit(boost::none);
+      parser->header_limit(ctx.w.cfg.limits.max_upstream_header_bytes);
     }
     if (!ec) {
+      const auto& fields = parser->get().base();
+      if (static_cast<std::size_t>(std::distance(fields.begin(), fields.end())) >
+          ctx.w.cfg.limits.max_upstream_headers) {
+        ctx.st.upstream = nullptr;
+        co_return failed(failure_kind::reset_before_response,
+                         make_error(errc::upstream_broken,
+                                    "upstream " + pool.config().name + " sent more than " +
+                                        std::to_string(ctx.w.cfg.limits.max_upstream_headers) +
+                                        " response header fields"),
+                         true);
+      }
       break;
     }
     ctx.st.upstream = nullptr;
@@ -399,6 +500,10 @@ net::awaitable<attempt_outcome> run_attempt(attempt_context& ctx, upstream_pool&
 
 net::awaitable<bool> send_final(attempt_context& ctx, string_response res) {
   add_attempt_headers(ctx, res.base());
+  if (ctx.attempts > 1 && !ctx.retry.client_may_retry && res.result_int() >= 400) {
+    // The gateway spent its retries: an SDK retrying too would multiply them (2 × 3 × …).
+    res.set("x-should-retry", "false");
+  }
   bool keep = ctx.req.keep_alive() && !ctx.w.draining.load() && res.keep_alive();
   res.keep_alive(keep);
   ctx.rec.status = res.result_int();

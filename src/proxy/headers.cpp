@@ -68,7 +68,8 @@ void build_upstream_fields(const http::fields& client, const upstream_config& up
   const bool check_connection = has_connection_tokens(client);
   for (const auto& f : client) {
     http::field name = f.name();
-    if (hop_by_hop(name) || name == http::field::accept_encoding ||
+    // Expect: the gateway already answered the client's; forwarding it invites a 100 Continue.
+    if (hop_by_hop(name) || name == http::field::accept_encoding || name == http::field::expect ||
         beast::iequals(f.name_string(), "x-request-id") ||
         (name == http::field::authorization && !up.pass_authorization) ||
         (check_connection && named_in_connection(client, f.name_string()))) {
@@ -80,6 +81,9 @@ void build_upstream_fields(const http::fields& client, const upstream_config& up
   if (!up.pass_authorization && !up.api_key.empty()) {
     out.set(http::field::authorization, "Bearer " + up.api_key);
   }
+  // The gateway meters what it relays: ask for the body as it is (a server that compresses
+  // anyway is decoded or refused by the relay).
+  out.set(http::field::accept_encoding, "identity");
   for (const auto& [name, value] : up.headers) {
     out.set(name, value);
   }

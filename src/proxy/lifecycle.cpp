@@ -197,9 +197,10 @@ void tag_request(worker& w, const assignment& a, const http::request<http::strin
   }
 }
 
-// Applies the variant (model, params, prompt) and turns on stream usage; re-parses the body.
+// Applies the variant (model, params, prompt) and turns on stream usage when `inject_usage`;
+// re-parses the body.
 result<void> rewrite_request(worker& w, const assignment& a, endpoint ep, std::string& body,
-                             request_fields& f, bool& strip_usage) {
+                             request_fields& f, bool inject_usage, bool& strip_usage) {
   body_edit edit;
   if (const variant_plan* v = a.variant) {
     if (v->model->name != f.model) {
@@ -217,7 +218,7 @@ result<void> rewrite_request(worker& w, const assignment& a, endpoint ep, std::s
       }
     }
   }
-  if (auto so = usage_stream_options(body, f)) {
+  if (auto so = inject_usage ? usage_stream_options(body, f) : std::nullopt) {
     edit.set.emplace_back("stream_options", std::move(*so));
     strip_usage = true;
   }
@@ -459,8 +460,14 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   if (model->name != fields->model) {
     rec.routed_model = model->name;
   }
+  // One body serves every target, so usage is injected only when all of them accept it.
+  bool inject_usage = w.pools[model->upstream_index]->config().inject_stream_usage;
+  for (const auto& f : model->fallbacks) {
+    inject_usage = inject_usage && w.pools[f.upstream_index]->config().inject_stream_usage;
+  }
   bool strip_usage = false;
-  if (auto rewritten = rewrite_request(w, a, ep, body, *fields, strip_usage); !rewritten) {
+  if (auto rewritten = rewrite_request(w, a, ep, body, *fields, inject_usage, strip_usage);
+      !rewritten) {
     rec.error = describe(rewritten.error().code).error_type;
     co_return co_await reply(with_headers(
         error_response(rewritten.error(), req.version(), keep, rec.request_id), exp_headers));

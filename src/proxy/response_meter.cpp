@@ -1,88 +1,6 @@
 #include "switchyard/proxy/response_meter.hpp"
 
-#include <cstring>
-
 namespace switchyard {
-
-namespace {
-
-// Enough to hold `usage` with its details objects, which OpenAI sends last.
-constexpr std::size_t tail_keep = 16 * 1024;
-
-// End of the JSON object starting at `open` (a '{'), skipping braces inside strings; npos if the
-// object is not complete in `text`.
-std::size_t object_end(std::string_view text, std::size_t open) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = open; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{') {
-      ++depth;
-    } else if (c == '}' && --depth == 0) {
-      return i + 1;
-    }
-  }
-  return std::string_view::npos;
-}
-
-std::int64_t field_or_zero(simdjson::ondemand::object& obj, std::string_view key) {
-  std::int64_t v = 0;
-  if (obj.find_field_unordered(key).get_int64().get(v)) {
-    return 0;
-  }
-  return v;
-}
-
-}  // namespace
-
-std::optional<token_usage> find_usage(simdjson::ondemand::parser& parser, std::string_view json) {
-  constexpr std::string_view key = "\"usage\"";
-  std::size_t at = json.size();
-  while (at > 0) {
-    at = json.rfind(key, at - 1);
-    if (at == std::string_view::npos) {
-      return std::nullopt;
-    }
-    if (at > 0 && json[at - 1] == '\\') {
-      continue;  // `\"usage\"` inside a string: generated text, not the field
-    }
-    std::size_t p = at + key.size();
-    while (p < json.size() && (json[p] == ' ' || json[p] == '\n' || json[p] == '\r' ||
-                               json[p] == '\t' || json[p] == ':')) {
-      ++p;
-    }
-    if (p >= json.size() || json[p] != '{') {
-      return std::nullopt;  // `"usage": null` or truncated
-    }
-    std::size_t end = object_end(json, p);
-    if (end == std::string_view::npos) {
-      return std::nullopt;
-    }
-    simdjson::padded_string object(json.substr(p, end - p));
-    simdjson::ondemand::document doc;
-    simdjson::ondemand::object obj;
-    if (parser.iterate(object).get(doc) || doc.get_object().get(obj)) {
-      return std::nullopt;
-    }
-    token_usage u;
-    u.prompt_tokens = field_or_zero(obj, "prompt_tokens");
-    u.completion_tokens = field_or_zero(obj, "completion_tokens");
-    u.total_tokens = field_or_zero(obj, "total_tokens");
-    if (u.total_tokens == 0) {
-      u.total_tokens = u.prompt_tokens + u.completion_tokens;
-    }
-    return u;
-  }
-  return std::nullopt;
-}
 
 response_meter::response_meter(bool sse, std::size_t max_event_bytes)
     : sse_(sse), parser_(max_event_bytes) {}
@@ -90,99 +8,125 @@ response_meter::response_meter(bool sse, std::size_t max_event_bytes)
 result<void> response_meter::feed(std::string_view chunk, simdjson::ondemand::parser& parser) {
   if (!sse_) {
     ready_.append(chunk);  // (usage is only injected into streams)
-    tail_.append(chunk.substr(chunk.size() > tail_keep ? chunk.size() - tail_keep : 0));
-    if (tail_.size() > 2 * tail_keep) {
-      tail_.erase(0, tail_.size() - tail_keep);
-    }
+    body_usage_.feed(chunk);
     return {};
   }
+  const std::uint64_t chunk_base = parser_.offset();
   events_buffer_.clear();
   auto boundary = parser_.feed(chunk, events_buffer_);
   if (!boundary) {
     return boundary.error();
   }
-  for (const auto& e : events_buffer_) {
-    on_event(e, parser);
+  std::uint64_t cursor = held_base_;  // everything before it went out already
+  std::string edited;
+  for (auto& e : events_buffer_) {
+    switch (on_event(e, parser, edited)) {
+      case verdict::forward:
+        continue;  // goes out with the bytes around it
+      case verdict::drop:
+        forward(cursor, e.begin, chunk, chunk_base);
+        break;
+      case verdict::edit:
+        forward(cursor, e.begin, chunk, chunk_base);
+        forward_edited(e, edited, chunk, chunk_base);
+        break;
+    }
+    cursor = e.end;
   }
   if (*boundary == std::string_view::npos) {
+    // No block ended in this chunk (so no event did either): it waits for the end of its event.
     held_.append(chunk);
     return {};
   }
-  if (strip_usage_) {
-    held_.append(chunk.substr(0, *boundary));
-    append_ready(held_);
-  } else {
-    ready_.append(held_);
-    ready_.append(chunk.substr(0, *boundary));
-  }
+  const std::uint64_t block_end = chunk_base + *boundary;
+  forward(cursor, block_end, chunk, chunk_base);
   held_.assign(chunk.substr(*boundary));
+  held_base_ = block_end;
   return {};
 }
 
-void response_meter::append_ready(std::string_view blocks) {
-  strip_usage_events(blocks, ready_);
-}
-
-void strip_usage_events(std::string_view blocks, std::string& out) {
-  while (!blocks.empty()) {
-    // One block ends at a blank line ("\n\n", or "\r\n\r\n").
-    std::size_t end = blocks.find("\n\n");
-    std::size_t crlf = blocks.find("\r\n\r\n");
-    std::size_t len = blocks.size();
-    if (end != std::string_view::npos && (crlf == std::string_view::npos || end < crlf)) {
-      len = end + 2;
-    } else if (crlf != std::string_view::npos) {
-      len = crlf + 4;
-    }
-    std::string_view block = blocks.substr(0, len);
-    blocks.remove_prefix(len);
-    if (block.find("\"choices\":[]") != std::string_view::npos &&
-        block.find("\"usage\":{") != std::string_view::npos) {
-      continue;  // the usage-only chunk
-    }
-    // A key's quote is never inside a string (there it is escaped), so these are real members.
-    for (;;) {
-      std::size_t at = block.find(",\"usage\":null");
-      std::size_t skip = 13;
-      if (at == std::string_view::npos) {
-        at = block.find("\"usage\":null,");
-        if (at == std::string_view::npos) {
-          break;
-        }
-      }
-      out.append(block.substr(0, at));
-      block.remove_prefix(at + skip);
-    }
-    out.append(block);
-  }
-}
-
-void response_meter::on_event(const sse_event& e, simdjson::ondemand::parser& parser) {
-  ++events_;
-  std::string_view data = e.data;
-  if (data == "[DONE]") {
-    saw_done_ = true;
+void response_meter::forward(std::uint64_t from, std::uint64_t to, std::string_view chunk,
+                             std::uint64_t chunk_base) {
+  if (from >= to) {
     return;
   }
-  // Cheap scans first: a full parse of every chunk would dominate the relay's cost.
-  if (!saw_content_ && (data.find("\"content\":\"") != std::string_view::npos ||
-                        data.find("\"text\":\"") != std::string_view::npos ||
-                        data.find("\"tool_calls\"") != std::string_view::npos)) {
-    bool empty_content = data.find("\"content\":\"\"") != std::string_view::npos &&
-                         data.find("\"tool_calls\"") == std::string_view::npos;
-    bool empty_text = data.find("\"text\":\"\"") != std::string_view::npos;
-    saw_content_ = !(empty_content || empty_text);
+  if (from < chunk_base) {  // the start lies in held_
+    const auto h_from = static_cast<std::size_t>(from - held_base_);
+    const auto h_to = static_cast<std::size_t>(std::min(to, chunk_base) - held_base_);
+    ready_.append(std::string_view(held_).substr(h_from, h_to - h_from));
+    from = chunk_base;
   }
-  if (data.find("\"usage\"") != std::string_view::npos) {
-    if (auto u = find_usage(parser, data)) {
-      usage_ = u;
+  if (from < to) {
+    ready_.append(chunk.substr(static_cast<std::size_t>(from - chunk_base),
+                               static_cast<std::size_t>(to - from)));
+  }
+}
+
+void response_meter::forward_edited(const sse_event& e, std::string_view edited,
+                                    std::string_view chunk, std::uint64_t chunk_base) {
+  if (e.data_lines == 1) {
+    // The data is verbatim on its one line: splice, keeping every other byte of the block.
+    forward(e.begin, e.data_offset, chunk, chunk_base);
+    ready_.append(edited);
+    forward(e.data_offset + e.data.size(), e.end, chunk, chunk_base);
+    return;
+  }
+  // Multi-line data: write the event anew, one `data:` line per line of the edited JSON.
+  if (!e.event.empty()) {
+    ready_.append("event: ").append(e.event).append("\n");
+  }
+  std::string_view rest = edited;
+  for (;;) {
+    const auto nl = rest.find('\n');
+    ready_.append("data: ").append(rest.substr(0, nl)).append("\n");
+    if (nl == std::string_view::npos) {
+      break;
     }
+    rest.remove_prefix(nl + 1);
   }
+  ready_.append("\n");
+}
+
+response_meter::verdict response_meter::on_event(sse_event& e, simdjson::ondemand::parser& parser,
+                                                 std::string& edited) {
+  ++events_;
+  if (e.data == "[DONE]") {
+    saw_done_ = true;
+    hold_released_ = true;
+    return verdict::forward;
+  }
+  // After the first output only usage matters. Without stripping, an event that cannot carry
+  // token counts needs no parse; with it, one that cannot name `usage` at all.
+  if (saw_content_ && !(strip_usage_ ? may_mention_usage(e.data) : may_count_tokens(e.data))) {
+    return verdict::forward;
+  }
+  const auto facts = classify_event(
+      parser, simdjson::padded_string_view(e.data.data(), e.data.size(), e.data.capacity()));
+  if (facts.output) {
+    saw_content_ = true;
+  }
+  if (!facts.keeps_hold()) {
+    hold_released_ = true;
+  }
+  if (facts.usage) {
+    usage_ = facts.usage;
+  }
+  if (!strip_usage_) {
+    return verdict::forward;
+  }
+  if (facts.usage_only) {
+    return verdict::drop;
+  }
+  if (!facts.null_usage.empty()) {
+    edited = without_null_usage(e.data, facts);
+    return verdict::edit;
+  }
+  return verdict::forward;
 }
 
 void response_meter::finish(simdjson::ondemand::parser& parser) {
-  if (!sse_ && !tail_.empty()) {
-    usage_ = find_usage(parser, tail_);
+  if (!sse_) {
+    usage_ = body_usage_.finish(parser);
   }
 }
 

@@ -1,6 +1,9 @@
 #include "switchyard/upstream/pool.hpp"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 namespace switchyard {
 
@@ -40,14 +43,35 @@ void upstream_lease::recycle() {
 upstream_pool::upstream_pool(net::any_io_executor ex, const upstream_config& cfg, ssl::context* tls)
     : ex_(std::move(ex)), cfg_(cfg), tls_(tls) {}
 
+bool upstream_connection::tls_pending() noexcept {
+  auto* tls = std::get_if<tls_stream>(&stream_);
+  if (!tls) {
+    return false;
+  }
+  SSL* ssl = tls->native_handle();
+  return SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
+}
+
 namespace {
 
 // A pooled connection is fit for reuse unless bytes arrived after its last response (framing can
-// no longer be trusted). A peer that closed it meanwhile is caught when the request fails before
-// any response byte, and the request is then sent once more on a fresh connection (see
-// run_attempt) — cheaper than a peek syscall on every request.
+// no longer be trusted: a second response, or the peer's close), which the reactor told us
+// through the readiness wait left on the idle socket (armed by put_back after one check that
+// nothing had come yet) — no syscall when the connection is reused. A peer that
+// closes it in the instant before reuse is caught when the request fails before any response
+// byte, and the request is then sent once more on a fresh connection (see run_attempt).
 bool reusable(const upstream_connection& c) {
-  return c.buffer.size() == 0;
+  return c.buffer.size() == 0 && !(c.stirred_while_idle && *c.stirred_while_idle) &&
+         !const_cast<upstream_connection&>(c).tls_pending();
+}
+
+// Stops the idle readiness wait (its handler then runs with operation_aborted).
+void end_idle_watch(upstream_connection& c) {
+  if (c.stirred_while_idle) {
+    beast::error_code ignored;
+    c.lowest().socket().cancel(ignored);
+    c.stirred_while_idle.reset();
+  }
 }
 
 }  // namespace
@@ -58,7 +82,9 @@ net::awaitable<result<upstream_lease>> upstream_pool::acquire(steady_clock::time
       auto c = std::move(idle_.back());
       idle_.pop_back();
       publish();
-      if (steady_clock::now() - c->idle_since < cfg_.idle_timeout && reusable(*c)) {
+      const bool fit = steady_clock::now() - c->idle_since < cfg_.idle_timeout && reusable(*c);
+      end_idle_watch(*c);
+      if (fit) {
         co_return upstream_lease(this, std::move(c), true);
       }
       beast::error_code ignored;
@@ -172,8 +198,39 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
   co_return upstream_lease(this, std::move(conn), false);
 }
 
+namespace {
+
+// True when the socket has bytes or an EOF waiting right now. Needed once, when a connection
+// goes idle: the reactor is edge-triggered, so bytes that arrived between the response's last
+// read and the start of the idle wait would never wake that wait.
+bool readable_now(tcp::socket& s) {
+  char byte = 0;
+  const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+}  // namespace
+
 void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
+  // After close_idle (shutdown) nothing is pooled: an idle wait would keep the worker running.
+  if (closed_ || c->buffer.size() > 0 || readable_now(c->lowest().socket())) {
+    // Bytes after the response (or the peer's close): framing can no longer be trusted.
+    beast::error_code ignored;
+    c->lowest().socket().close(ignored);
+    forget();
+    return;
+  }
   c->idle_since = steady_clock::now();
+  // Watch the idle socket: an idle HTTP/1.1 connection must stay silent; bytes or a close
+  // mean it is not fit for the next request. The handler only touches the shared flag.
+  auto flag = std::make_shared<bool>(false);
+  c->stirred_while_idle = flag;
+  c->lowest().socket().async_wait(tcp::socket::wait_read,
+                                  [flag](const boost::system::error_code& ec) {
+                                    if (ec != net::error::operation_aborted) {
+                                      *flag = true;
+                                    }
+                                  });
   idle_.push_back(std::move(c));
   publish();
   if (!waiters_.empty()) {
@@ -192,6 +249,7 @@ void upstream_pool::forget() {
 }
 
 void upstream_pool::close_idle() {
+  closed_ = true;
   for (auto& c : idle_) {
     beast::error_code ignored;
     c->lowest().socket().close(ignored);

@@ -1,5 +1,7 @@
 #include "switchyard/upstream/retry_policy.hpp"
 
+#include "switchyard/proxy/stream_event.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -11,9 +13,6 @@ namespace switchyard {
 namespace {
 
 using std::chrono::milliseconds;
-
-// The caller passes up to this much of the body; the error object is at its start.
-constexpr std::size_t body_scan_limit = 4 * 1024;
 
 // Server hints above this are absurd; clamping keeps the double → integer conversion defined.
 constexpr double max_hint_ms = 1e15;  // ~31,000 years
@@ -32,31 +31,13 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-// True when `"code"` or `"type"` is the key whose value is the string `"insufficient_quota"`.
-// OpenAI pretty-prints its errors (`"code": "insufficient_quota"`), so whitespace around the
-// colon is allowed; reading the key backwards from each occurrence of the value avoids a parser
-// for a body that may be cut off mid-way.
-bool says_insufficient_quota(std::string_view body) noexcept {
-  constexpr std::string_view value = "\"insufficient_quota\"";
-  for (std::size_t at = body.find(value); at != std::string_view::npos;
-       at = body.find(value, at + 1)) {
-    std::size_t p = at;
-    while (p > 0 && is_space(body[p - 1])) {
-      --p;
-    }
-    if (p == 0 || body[p - 1] != ':') {
-      continue;
-    }
-    --p;
-    while (p > 0 && is_space(body[p - 1])) {
-      --p;
-    }
-    std::string_view key = body.substr(0, p);
-    if (key.ends_with("\"code\"") || key.ends_with("\"type\"")) {
-      return true;
-    }
-  }
-  return false;
+// True when the body's top-level `error` object has `"code"` or `"type"` equal to
+// "insufficient_quota" (from a real parse, so spacing, member order and escapes do not matter;
+// a body that is not JSON is not one).
+bool says_insufficient_quota(std::string_view body) {
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::padded_string padded(body);
+  return classify_event(parser, padded).insufficient_quota;
 }
 
 // A whole-string, finite, non-negative decimal number; from_chars rejects a leading '+'.
@@ -124,15 +105,13 @@ std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view s) no
 
 }  // namespace
 
-outcome_class classify_status(unsigned status, std::string_view body_prefix) noexcept {
+outcome_class classify_status(unsigned status, std::string_view body) noexcept {
   if (status >= 200 && status < 300) {
     return outcome_class::success;
   }
   switch (status) {
     case 429:
-      return says_insufficient_quota(body_prefix.substr(0, body_scan_limit))
-                 ? outcome_class::fatal
-                 : outcome_class::retriable;
+      return says_insufficient_quota(body) ? outcome_class::fatal : outcome_class::retriable;
     case 408:  // request timeout
     case 409:  // conflict, e.g. a lock held by a concurrent request; OpenAI's SDKs retry it
     case 500:

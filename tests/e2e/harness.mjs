@@ -27,11 +27,11 @@ export const SHUTDOWN_TIMEOUT_MS = 15_000; // > the gateway's 5 s drain deadline
 
 /** A spawned child whose stdout and stderr are always drained and remembered (last lines). */
 export class Child {
-  constructor(name, bin, args) {
+  constructor(name, bin, args, env = undefined) {
     this.name = name;
     this.lines = []; // "[stdout] ..." / "[stderr] ..." tail, for failure messages
     this.lineListeners = new Set();
-    this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     // Settles exactly once, on 'exit' (code/signal) or on a spawn 'error' (e.g. ENOENT).
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => resolve({ code, signal }));

@@ -142,6 +142,7 @@ response client::start_stream(std::string target, std::string body,
   http::read_header(socket_, buffer_, *stream_parser_);
   finished_ = false;
   pending_.clear();
+  raw_body_.clear();
   return to_response(stream_parser_->get());
 }
 
@@ -161,6 +162,7 @@ std::optional<std::string> client::next_event() {
     }
     std::size_t got = sizeof(buf) - stream_parser_->get().body().size;
     if (got > 0) {
+      raw_body_.append(buf, got);
       auto fed = sse_.feed(std::string_view(buf, got), pending_);
       if (!fed) {
         throw std::runtime_error("bad SSE from the gateway: " + fed.error().message);

@@ -81,6 +81,9 @@ class client {
   /// The next SSE event's data, or nullopt when the body ended (or the connection did).
   std::optional<std::string> next_event();
 
+  /// The stream's body bytes as received so far (by `next_event`), framing removed.
+  const std::string& raw_body() const { return raw_body_; }
+
   /// True once the body ended with a proper chunked terminator.
   bool stream_finished() const { return finished_; }
 
@@ -101,6 +104,7 @@ class client {
   std::optional<http::response_parser<http::buffer_body>> stream_parser_;
   sse_parser sse_{1 << 20};
   std::vector<sse_event> pending_;
+  std::string raw_body_;
   bool finished_ = false;
 };
 

@@ -32,6 +32,7 @@ http::fields client_fields() {
   f.set(http::field::te, "trailers");
   f.set(http::field::upgrade, "h2c");
   f.set(http::field::accept_encoding, "gzip");
+  f.set(http::field::expect, "100-continue");
   f.set("x-request-id", "client-id");
   f.set("X-Stainless-Retry-Count", "0");
   f.set(http::field::content_type, "application/json");
@@ -47,11 +48,14 @@ TEST(headers, upstream_request_drops_hop_by_hop_and_replaces_auth) {
   EXPECT_EQ(out["OpenAI-Organization"], "org-1");
   EXPECT_EQ(out["X-Stainless-Retry-Count"], "0");
   EXPECT_EQ(out[http::field::content_type], "application/json");
-  for (auto f : {http::field::connection, http::field::keep_alive, http::field::transfer_encoding,
-                 http::field::content_length, http::field::te, http::field::upgrade,
-                 http::field::accept_encoding}) {
+  for (auto f :
+       {http::field::connection, http::field::keep_alive, http::field::transfer_encoding,
+        http::field::content_length, http::field::te, http::field::upgrade, http::field::expect}) {
     EXPECT_EQ(out.count(f), 0u) << f;
   }
+  // The gateway meters bodies: it asks for them uncompressed, whatever the client accepts.
+  EXPECT_EQ(out.count(http::field::accept_encoding), 1u);
+  EXPECT_EQ(out[http::field::accept_encoding], "identity");
   EXPECT_EQ(out.count("X-Secret-Hop"), 0u);
   EXPECT_EQ(out.count("x-request-id"), 1u);
 }

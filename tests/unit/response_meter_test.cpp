@@ -2,35 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
 namespace switchyard {
 namespace {
 
 simdjson::ondemand::parser json;
-
-TEST(find_usage, reads_the_last_usage_object) {
-  auto u = find_usage(
-      json, R"({"choices":[{"message":{"content":"the \"usage\": {\"prompt_tokens\": 9}"}}],)"
-            R"("usage":{"prompt_tokens":12,"completion_tokens":30,"total_tokens":42,)"
-            R"("prompt_tokens_details":{"cached_tokens":0}}})");
-  ASSERT_TRUE(u);
-  EXPECT_EQ(u->prompt_tokens, 12);
-  EXPECT_EQ(u->completion_tokens, 30);
-  EXPECT_EQ(u->total_tokens, 42);
-}
-
-TEST(find_usage, null_or_missing_usage_is_none) {
-  EXPECT_FALSE(find_usage(json, R"({"choices":[],"usage":null})"));
-  EXPECT_FALSE(find_usage(json, R"({"choices":[]})"));
-  EXPECT_FALSE(find_usage(json, R"({"usage":{"prompt_tokens":1)"));  // truncated
-}
-
-TEST(find_usage, embeddings_usage_has_no_completion_tokens) {
-  auto u = find_usage(json, R"({"data":[],"usage":{"prompt_tokens":5,"total_tokens":5}})");
-  ASSERT_TRUE(u);
-  EXPECT_EQ(u->prompt_tokens, 5);
-  EXPECT_EQ(u->completion_tokens, 0);
-  EXPECT_EQ(u->total_tokens, 5);
-}
 
 constexpr std::string_view stream =
     "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}],\"usage\":null}\n\n"
@@ -92,6 +74,192 @@ TEST(response_meter, plain_body_is_forwarded_at_once_and_usage_read_at_the_end) 
   m.finish(json);
   ASSERT_TRUE(m.usage());
   EXPECT_EQ(m.usage()->total_tokens, 15);
+}
+
+TEST(response_meter, cr_only_line_endings_keep_every_event_and_strip_only_the_usage_chunk) {
+  const std::string cr =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}\r\r"
+      "data: {\"choices\": [], \"usage\": {\"prompt_tokens\": 3, \"completion_tokens\": 1}}\r\r"
+      "data: [DONE]\r\r";
+  response_meter m(true, 1 << 16);
+  m.strip_usage(true);
+  ASSERT_TRUE(m.feed(cr, json));
+  EXPECT_EQ(m.ready(), "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\rdata: [DONE]\r\r");
+  ASSERT_TRUE(m.usage());
+  EXPECT_EQ(m.usage()->prompt_tokens, 3);
+}
+
+TEST(response_meter, spaced_usage_chunk_is_stripped_and_comments_kept) {
+  const std::string in =
+      ": ping - 2024-01-01 00:00:00\r\n\r\n"
+      "data: {\"id\": \"x\", \"choices\": [{\"delta\": {\"content\": \"Hi\"}}], \"usage\": "
+      "null}\r\n\r\n"
+      "data: {\"id\": \"x\", \"choices\": [], \"usage\": {\"prompt_tokens\": 3}}\r\n\r\n"
+      "data: [DONE]\r\n\r\n";
+  response_meter m(true, 1 << 16);
+  m.strip_usage(true);
+  ASSERT_TRUE(m.feed(in, json));
+  EXPECT_EQ(m.ready(),
+            ": ping - 2024-01-01 00:00:00\r\n\r\n"
+            "data: {\"id\": \"x\", \"choices\": [{\"delta\": {\"content\": \"Hi\"}}]}\r\n\r\n"
+            "data: [DONE]\r\n\r\n");
+  EXPECT_TRUE(m.saw_content());
+}
+
+TEST(response_meter, multi_line_data_with_null_usage_is_rewritten_as_valid_events) {
+  const std::string in =
+      "data: {\"choices\": [{\"delta\": {\"content\": \"a\"}}],\ndata:  \"usage\": null}\n\n";
+  response_meter m(true, 1 << 16);
+  m.strip_usage(true);
+  ASSERT_TRUE(m.feed(in, json));
+  EXPECT_EQ(m.ready(), "data: {\"choices\": [{\"delta\": {\"content\": \"a\"}}]}\n\n");
+}
+
+TEST(response_meter, an_unclassifiable_event_releases_the_hold) {
+  response_meter m(true, 1 << 16);
+  ASSERT_TRUE(m.feed("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n", json));
+  EXPECT_FALSE(m.hold_released());
+  ASSERT_TRUE(m.feed("data: hello there\n\n", json));
+  EXPECT_TRUE(m.hold_released());
+  EXPECT_FALSE(m.saw_content());
+}
+
+// Every fixture of the conformance corpus (tests/fixtures/wire, sources in its SOURCES.md).
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+const boost::json::object& expected() {
+  static const boost::json::value v =
+      boost::json::parse(read_file(fs::path(SWITCHYARD_WIRE_FIXTURES) / "expected.json"));
+  return v.as_object();
+}
+
+std::vector<fs::path> fixtures(std::string_view ext) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(SWITCHYARD_WIRE_FIXTURES)) {
+    if (e.path().extension() == ext) {
+      out.push_back(e.path());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<std::int64_t> expected_int(const boost::json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) {
+    return std::nullopt;
+  }
+  return it->value().to_number<std::int64_t>();
+}
+
+std::string feed_randomly(response_meter& m, std::string_view body, std::mt19937& rng) {
+  std::string out;
+  for (std::size_t pos = 0; pos < body.size();) {
+    const std::size_t n = std::uniform_int_distribution<std::size_t>(1, 97)(rng);
+    EXPECT_TRUE(m.feed(body.substr(pos, n), json).has_value());
+    out += m.ready();
+    m.ready().clear();
+    pos += n;
+  }
+  m.release_held();
+  out += m.ready();
+  m.ready().clear();
+  return out;
+}
+
+TEST(wire_fixtures, every_stream_is_forwarded_byte_for_byte_with_its_facts) {
+  std::mt19937 rng(9);
+  const auto all = fixtures(".sse");
+  ASSERT_GE(all.size(), 10u);
+  for (const auto& path : all) {
+    const std::string name = path.filename().string();
+    SCOPED_TRACE(name);
+    const auto& exp = expected().at(name).as_object();
+    const std::string body = read_file(path);
+    for (int round = 0; round < 20; ++round) {
+      response_meter m(true, 1 << 20);
+      EXPECT_EQ(feed_randomly(m, body, rng), body);
+      EXPECT_EQ(m.events(), exp.at("events").to_number<std::uint64_t>());
+      EXPECT_EQ(m.saw_done(), exp.at("done").as_bool());
+      const bool has_output = !exp.at("text").as_string().empty() ||
+                              !exp.at("reasoning").as_string().empty() ||
+                              !exp.at("tool_call_names").as_array().empty() ||
+                              exp.contains("refusal") || !exp.at("finish_reason").is_null();
+      EXPECT_EQ(m.saw_content(), has_output);
+      EXPECT_EQ(m.hold_released(), true);
+      auto prompt = expected_int(exp, "prompt_tokens");
+      ASSERT_EQ(m.usage().has_value(), prompt.has_value());
+      if (prompt) {
+        EXPECT_EQ(m.usage()->prompt_tokens, *prompt);
+        EXPECT_EQ(m.usage()->completion_tokens, expected_int(exp, "completion_tokens").value_or(0));
+      }
+    }
+  }
+}
+
+TEST(wire_fixtures, stripping_removes_only_the_injected_usage_and_leaves_valid_json) {
+  std::mt19937 rng(10);
+  for (const auto& path : fixtures(".sse")) {
+    const std::string name = path.filename().string();
+    SCOPED_TRACE(name);
+    const auto& exp = expected().at(name).as_object();
+    const std::string body = read_file(path);
+    response_meter m(true, 1 << 20);
+    m.strip_usage(true);
+    const std::string out = feed_randomly(m, body, rng);
+    // Re-read what the client gets: no usage-only chunk, no `"usage": null`, all JSON valid.
+    sse_parser p(1 << 20);
+    std::vector<sse_event> events;
+    ASSERT_TRUE(p.feed(out, events));
+    const bool usage_chunk = exp.at("usage_only_chunk").as_bool();
+    EXPECT_EQ(events.size(), exp.at("events").to_number<std::size_t>() - (usage_chunk ? 1 : 0));
+    for (auto& e : events) {
+      if (e.data == "[DONE]") {
+        continue;
+      }
+      auto f = classify_event(
+          json, simdjson::padded_string_view(e.data.data(), e.data.size(), e.data.capacity()));
+      if (!f.object) {
+        continue;  // (an upstream's own non-JSON event is passed through untouched)
+      }
+      EXPECT_FALSE(f.usage_only) << e.data;
+      EXPECT_TRUE(f.null_usage.empty()) << e.data;
+      boost::system::error_code ec;
+      boost::json::parse(e.data, ec);
+      EXPECT_FALSE(ec) << e.data;
+    }
+    auto prompt = expected_int(exp, "prompt_tokens");
+    ASSERT_EQ(m.usage().has_value(), prompt.has_value());
+  }
+}
+
+TEST(wire_fixtures, every_non_stream_body_gives_its_usage) {
+  std::mt19937 rng(11);
+  for (const auto& path : fixtures(".json")) {
+    const std::string name = path.filename().string();
+    if (name == "expected.json" || !expected().contains(name)) {
+      continue;
+    }
+    SCOPED_TRACE(name);
+    const auto& exp = expected().at(name).as_object();
+    const std::string body = read_file(path);
+    response_meter m(false, 1 << 20);
+    EXPECT_EQ(feed_randomly(m, body, rng), body);
+    m.finish(json);
+    auto prompt = expected_int(exp, "prompt_tokens");
+    ASSERT_EQ(m.usage().has_value(), prompt.has_value());
+    if (prompt) {
+      EXPECT_EQ(m.usage()->prompt_tokens, *prompt);
+      EXPECT_EQ(m.usage()->completion_tokens, expected_int(exp, "completion_tokens").value_or(0));
+    }
+  }
 }
 
 }  // namespace

@@ -49,10 +49,15 @@ TEST(classify_status, insufficient_quota_429_is_fatal_rate_limit_429_is_retriabl
   // Only 429 carries the special case.
   EXPECT_EQ(classify_status(503, R"({"error":{"code":"insufficient_quota"}})"),
             outcome_class::retriable);
-  // Only the first 4 KiB are read.
+  // A real parse: a code outside the error object is not it; member order, spacing and escapes
+  // do not matter, nor how far into the body the error object is.
   std::string late(5000, ' ');
   late += R"({"code":"insufficient_quota"})";
   EXPECT_EQ(classify_status(429, late), outcome_class::retriable);
+  EXPECT_EQ(classify_status(429, R"({"padding":")" + std::string(8000, 'x') +
+                                     R"(","error":{"c\u006fde" : "insufficient_quota"}})"),
+            outcome_class::fatal);
+  EXPECT_EQ(classify_status(429, "not json insufficient_quota"), outcome_class::retriable);
 }
 
 TEST(classify_failure, only_failures_before_the_response_are_retriable) {

@@ -152,10 +152,12 @@ TEST(strip_usage, drops_the_usage_chunk_and_null_usage_members) {
       "data: "
       "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n"
       "data: [DONE]\n\n";
-  std::string out;
-  strip_usage_events(in, out);
+  simdjson::ondemand::parser parser;
+  response_meter m(true, 1 << 20);
+  m.strip_usage(true);
+  ASSERT_TRUE(m.feed(in, parser));
   EXPECT_EQ(
-      out,
+      m.ready(),
       "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
       "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\":null\"}}]}\n\n"
       "data: [DONE]\n\n");

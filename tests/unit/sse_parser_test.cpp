@@ -5,6 +5,8 @@
 namespace switchyard {
 namespace {
 
+using namespace std::string_view_literals;
+
 std::vector<sse_event> parse_all(const std::vector<std::string_view>& chunks,
                                  std::size_t limit = 1 << 20) {
   sse_parser p(limit);
@@ -131,6 +133,55 @@ TEST(sse_parser, many_small_events_do_not_hit_the_per_event_limit) {
     ASSERT_TRUE(p.feed("data: 0123456789\n\n", out).has_value());
   }
   EXPECT_EQ(out.size(), 1000u);
+}
+
+TEST(sse_parser, cr_only_streams_give_one_event_per_block) {
+  auto events = parse_all({"data: a\r\rdata: b\r\r: ping\r\rdata: [DONE]\r\r"});
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[1].data, "b");
+  EXPECT_EQ(events[2].data, "[DONE]");
+}
+
+TEST(sse_parser, a_leading_bom_is_skipped_even_when_split) {
+  auto events = parse_all({"\xEF", "\xBB", "\xBF", "data: x\n\n"});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].data, "x");
+  EXPECT_EQ(events[0].data_offset, 9u);  // past the BOM and "data: "
+  // Only at the start of the stream: later, the bytes are part of the field name.
+  auto later =
+      parse_all({"data: a\n\n\xEF\xBB\xBF"
+                 "data: b\n\n"});
+  EXPECT_EQ(later.size(), 1u);
+}
+
+TEST(sse_parser, reports_each_event_block_position_in_the_stream) {
+  const std::string s = ": ping\n\nevent: e\ndata: one\n\ndata: two\r\ndata: lines\r\n\r\n";
+  for (std::size_t cut = 1; cut < s.size(); ++cut) {
+    auto events = parse_all({std::string_view(s).substr(0, cut), std::string_view(s).substr(cut)});
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(s.substr(events[0].begin, events[0].end - events[0].begin),
+              "event: e\ndata: one\n\n");
+    EXPECT_EQ(events[0].data_lines, 1u);
+    EXPECT_EQ(s.substr(events[0].data_offset, 3), "one");
+    // Dispatched at the CR when the LF has not arrived yet: that LF then lies between blocks.
+    EXPECT_EQ(s.substr(events[1].begin, events[1].end - events[1].begin),
+              cut == s.size() - 1 ? "data: two\r\ndata: lines\r\n\r"
+                                  : "data: two\r\ndata: lines\r\n\r\n");
+    EXPECT_EQ(events[1].data_lines, 2u);
+    EXPECT_EQ(events[1].data, "two\nlines");
+  }
+}
+
+TEST(sse_parser, id_persists_retry_needs_digits_and_nul_ids_are_ignored) {
+  sse_parser p(1024);
+  std::vector<sse_event> out;
+  ASSERT_TRUE(
+      p.feed("id: 1\nretry: 2500\ndata: a\n\ndata: b\n\nretry: x1\nid: a\0b\ndata: c\n\n"sv, out));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].id, "1");
+  EXPECT_EQ(out[1].id, "1");
+  EXPECT_EQ(out[2].id, "1");
+  EXPECT_EQ(p.reconnection_time(), 2500u);
 }
 
 }  // namespace

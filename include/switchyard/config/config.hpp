@@ -20,6 +20,10 @@ struct limits_config {
   std::uint32_t max_header_bytes = 16 * 1024;
   /// Largest single SSE event accepted from an upstream; streams themselves are unbounded.
   std::uint32_t max_event_bytes = 4 * 1024 * 1024;
+  /// An upstream response header block larger than this, or with more fields, is refused (502);
+  /// the bytes are bounded by the connection's 64 KiB read buffer.
+  std::uint32_t max_upstream_header_bytes = 32 * 1024;
+  std::uint32_t max_upstream_headers = 100;
   /// Concurrent client connections per worker before new ones are refused.
   std::uint32_t max_connections_per_worker = 20000;
   bool operator==(const limits_config&) const = default;
@@ -63,6 +67,9 @@ struct retry_config {
   /// can be retried invisibly, but no longer than these budgets.
   std::uint32_t stream_hold_bytes = 64 * 1024;
   duration stream_hold_time{10'000};
+  /// false: a failure relayed after the gateway retried carries `x-should-retry: false`, so an
+  /// SDK's own retries do not multiply the gateway's (attempts stay bounded by max_attempts).
+  bool client_may_retry = false;
   bool operator==(const retry_config&) const = default;
 };
 
@@ -78,6 +85,9 @@ struct upstream_config {
   bool tls_verify = true;
   std::string ca_file;  // extra trust anchor (PEM) besides the system CAs
   std::vector<std::pair<std::string, std::string>> headers;  // added to every upstream request
+  /// Add `stream_options.include_usage` to streams whose client did not ask for usage (and strip
+  /// it from the relay); false for upstreams that reject the member (older Azure api-versions).
+  bool inject_stream_usage = true;
   breaker_config breaker;
 
   // Derived from base_url by the loader.

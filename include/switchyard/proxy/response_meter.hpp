@@ -1,6 +1,8 @@
 #pragma once
 
 #include "switchyard/core/error.hpp"
+#include "switchyard/proxy/stream_event.hpp"
+#include "switchyard/proxy/usage_scanner.hpp"
 #include "switchyard/sse/sse_parser.hpp"
 
 #include <simdjson.h>
@@ -13,25 +15,13 @@
 
 namespace switchyard {
 
-/// Token counts from an OpenAI `usage` object.
-struct token_usage {
-  std::int64_t prompt_tokens = 0;
-  std::int64_t completion_tokens = 0;
-  std::int64_t total_tokens = 0;
-};
-
-/// Complete SSE event blocks without the usage-only chunk and without `"usage":null` members
-/// (the chunks OpenAI sends when `stream_options.include_usage` is on). Pure.
-void strip_usage_events(std::string_view blocks, std::string& out);
-
-/// Finds the last `"usage": {...}` object in `json` (a whole body, a tail of one, or an SSE
-/// event's data) and reads its counts. Pure; `nullopt` when there is none or it is `null`.
-std::optional<token_usage> find_usage(simdjson::ondemand::parser& parser, std::string_view json);
-
 /// Watches an upstream response body on its way to the client. For SSE it decides what may be
 /// forwarded now (whole event blocks only, so a broken upstream never leaves half an event in
-/// front of the final error event) and notes content, `[DONE]` and usage; for other bodies it
-/// forwards everything at once and keeps a bounded tail to read `usage` from at the end.
+/// front of the final error event), classifies each event with a real JSON parse (output,
+/// usage, errors) and, when asked, removes what the gateway itself injected (the usage-only
+/// chunk and `"usage": null` members); every other byte goes out exactly as the upstream sent
+/// it, comments and keep-alives included. For other bodies it forwards everything at once and
+/// finds the top-level `usage` wherever it sits.
 class response_meter {
  public:
   response_meter(bool sse, std::size_t max_event_bytes);
@@ -44,42 +34,50 @@ class response_meter {
 
   /// Moves bytes held back for an incomplete event into `ready()` (the upstream ended cleanly).
   void release_held() {
-    if (strip_usage_) {
-      append_ready(held_);
-    } else {
-      ready_.append(held_);
-    }
+    ready_.append(held_);
+    held_base_ += held_.size();
     held_.clear();
   }
 
-  /// Call at the end of the body (non-SSE) to read `usage` from the tail.
+  /// Call at the end of the body (non-SSE) to read `usage`.
   void finish(simdjson::ondemand::parser& parser);
 
   /// The gateway asked the upstream for usage the client did not ask for: drop the usage-only
-  /// chunk and the `"usage":null` fields so the client sees the stream it asked for.
+  /// chunk and the `"usage": null` members so the client sees the stream it asked for.
   void strip_usage(bool on) noexcept { strip_usage_ = on; }
 
   bool sse() const noexcept { return sse_; }
-  bool saw_content() const noexcept { return saw_content_; }  // a token, text or tool call
-  bool saw_done() const noexcept { return saw_done_; }        // `data: [DONE]`
+  /// An event carried output (a token, text, reasoning, a refusal, a tool call, a finish).
+  bool saw_content() const noexcept { return saw_content_; }
+  /// An event ended the stream hold: output, or anything that is not a chunk without output
+  /// (an error event, something unparsable), which the client should see rather than wait.
+  bool hold_released() const noexcept { return hold_released_; }
+  bool saw_done() const noexcept { return saw_done_; }  // `data: [DONE]`
   std::uint64_t events() const noexcept { return events_; }
   const std::optional<token_usage>& usage() const noexcept { return usage_; }
   /// Bytes held back because their event is not complete yet.
   std::size_t held_bytes() const noexcept { return held_.size(); }
 
  private:
-  void on_event(const sse_event& e, simdjson::ondemand::parser& parser);
-
-  void append_ready(std::string_view blocks);
+  // What the relay does with one event's bytes.
+  enum class verdict { forward, drop, edit };
+  verdict on_event(sse_event& e, simdjson::ondemand::parser& parser, std::string& edited);
+  // Appends stream bytes [from, to) from held_ (which starts at held_base_) and `chunk`.
+  void forward(std::uint64_t from, std::uint64_t to, std::string_view chunk,
+               std::uint64_t chunk_base);
+  void forward_edited(const sse_event& e, std::string_view edited, std::string_view chunk,
+                      std::uint64_t chunk_base);
 
   bool sse_;
   bool strip_usage_ = false;
   sse_parser parser_;
   std::vector<sse_event> events_buffer_;
-  std::string held_;   // SSE bytes after the last complete block
-  std::string ready_;  // bytes ready for the client
-  std::string tail_;   // non-SSE: last bytes of the body, for `usage`
+  std::string held_;             // SSE bytes after the last complete block
+  std::uint64_t held_base_ = 0;  // stream offset of held_'s first byte
+  std::string ready_;            // bytes ready for the client
+  usage_scanner body_usage_;     // non-SSE
   bool saw_content_ = false;
+  bool hold_released_ = false;
   bool saw_done_ = false;
   std::uint64_t events_ = 0;
   std::optional<token_usage> usage_;

@@ -36,9 +36,16 @@ class upstream_connection {
                       stream_);
   }
 
+  /// TLS only: decrypted or received bytes OpenSSL holds that the socket no longer shows.
+  bool tls_pending() noexcept;
+
   beast::flat_buffer buffer{64 * 1024};  // bounded: a header block larger than this is an error
   steady_clock::time_point idle_since{};
   std::uint64_t requests = 0;  // responses completed on this connection
+  /// While idle in the pool, a wait for readability is outstanding on the socket; its handler
+  /// sets this when the peer sent bytes or closed (the connection must then not be reused).
+  /// Shared with the handler, which may run after the connection is gone.
+  std::shared_ptr<bool> stirred_while_idle;
 
  private:
   std::variant<plain_stream, tls_stream> stream_;
@@ -99,7 +106,7 @@ class upstream_pool {
   std::int64_t published_open() const noexcept { return pub_open_.load(std::memory_order_relaxed); }
   std::int64_t published_idle() const noexcept { return pub_idle_.load(std::memory_order_relaxed); }
 
-  /// Closes idle connections (graceful shutdown).
+  /// Closes idle connections and pools no more (graceful shutdown).
   void close_idle();
 
  private:
@@ -114,6 +121,7 @@ class upstream_pool {
   ssl::context* tls_;
   std::vector<std::unique_ptr<upstream_connection>> idle_;  // most recent last
   std::size_t open_ = 0;
+  bool closed_ = false;  // close_idle was called: released connections are closed
   void publish() noexcept {
     pub_open_.store(static_cast<std::int64_t>(open_), std::memory_order_relaxed);
     pub_idle_.store(static_cast<std::int64_t>(idle_.size()), std::memory_order_relaxed);

@@ -14,11 +14,11 @@ namespace switchyard {
 enum class outcome_class { success, retriable, fatal };
 
 /// Classifies an upstream status. 2xx → success; 408, 409, 429, 500, 502, 503, 504, 529 →
-/// retriable, except a 429 whose body carries `"code":"insufficient_quota"` or
-/// `"type":"insufficient_quota"` (an exhausted account, which no wait fixes) → fatal; anything
-/// else (400, 401, 403, 404, 413, 422, 501, 1xx, 3xx…) → fatal. `body_prefix` is the start of the
-/// response body; only its first 4 KiB are read. Pure.
-outcome_class classify_status(unsigned status, std::string_view body_prefix) noexcept;
+/// retriable, except a 429 whose JSON body's `error.code` or `error.type` is
+/// "insufficient_quota" (an exhausted account, which no wait fixes) → fatal; anything else (400,
+/// 401, 403, 404, 413, 422, 501, 1xx, 3xx…) → fatal. `body` is the whole (bounded) error body,
+/// parsed as JSON. Pure.
+outcome_class classify_status(unsigned status, std::string_view body) noexcept;
 
 /// How an upstream attempt ended. Only a failure before any response byte is safe to repeat
 /// without looking at a status; once the response started, the client may have seen part of it.
