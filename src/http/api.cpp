@@ -6,6 +6,8 @@
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
@@ -43,18 +45,50 @@ std::int64_t unix_now() {
       .count();
 }
 
+// Compares digests, so neither the position of the first difference nor the token's length
+// shows in the timing.
+bool same_secret(std::string_view given, std::string_view expected) {
+  unsigned char a[SHA256_DIGEST_LENGTH];
+  unsigned char b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+std::string_view bearer(const call& c) {
+  std::string_view auth = c.req[http::field::authorization];
+  constexpr std::string_view prefix = "Bearer ";
+  if (auth.size() <= prefix.size() || !beast::iequals(auth.substr(0, prefix.size()), prefix)) {
+    return {};
+  }
+  return auth.substr(prefix.size());
+}
+
 std::optional<string_response> check_admin(const call& c, const config& cfg) {
   if (cfg.admin_token.empty()) {
     return c.fail(errc::unauthorized,
                   "Admin routes are disabled: set admin_token in the configuration.");
   }
-  std::string_view auth = c.req[http::field::authorization];
-  constexpr std::string_view prefix = "Bearer ";
-  if (auth.size() <= prefix.size() || !beast::iequals(auth.substr(0, prefix.size()), prefix) ||
-      auth.substr(prefix.size()) != cfg.admin_token) {
+  auto token = bearer(c);
+  if (token.empty() || !same_secret(token, cfg.admin_token)) {
     return c.fail(errc::unauthorized, "Admin routes need Authorization: Bearer <admin_token>.");
   }
   return std::nullopt;
+}
+
+// The read API (analysis, prompt texts) is public unless `api_token` is set; then it or the
+// admin token is needed.
+std::optional<string_response> check_reader(const call& c, const config& cfg) {
+  if (cfg.api_token.empty()) {
+    return std::nullopt;
+  }
+  auto token = bearer(c);
+  if (!token.empty() && (same_secret(token, cfg.api_token) ||
+                         (!cfg.admin_token.empty() && same_secret(token, cfg.admin_token)))) {
+    return std::nullopt;
+  }
+  return c.fail(errc::unauthorized,
+                "The read API needs Authorization: Bearer <api_token> (or the admin token).");
 }
 
 string_response models(const call& c, const plan& p) {
@@ -109,6 +143,12 @@ string_response feedback(const call& c) {
   auto claims = verify_feedback_id(id, engine.feedback_key());
   if (!claims) {
     return error_response(claims.error(), c.req.version(), c.keep, c.id);
+  }
+  if (c.w.shared.feedback_limits) {
+    if (auto admitted = c.w.shared.feedback_limits->admit(id, claims->experiment, ev->as_string());
+        !admitted) {
+      return error_response(admitted.error(), c.req.version(), c.keep, c.id);
+    }
   }
   feedback_record f{id,
                     std::string(ev->as_string()),
@@ -377,7 +417,7 @@ std::optional<string_response> handle_api(worker& w, const http::request<http::s
   std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
   const bool get = req.method() == http::verb::get;
   if (path == "/metrics") {
-    if (!get) {
+    if (!get && req.method() != http::verb::head) {
       return c.not_allowed(path);
     }
     const bool om = metrics::wants_openmetrics(req[http::field::accept]);
@@ -410,6 +450,13 @@ std::optional<string_response> handle_api(worker& w, const http::request<http::s
     }
     return c.ok(json::object{{"status", "reloaded"},
                              {"generation", w.shared.experiments->current()->generation}});
+  }
+  const bool analysis = path == "/api/v1/experiments" || path.starts_with("/api/v1/experiments/") ||
+                        path == "/api/v1/prompts" || path.starts_with("/api/v1/prompts/");
+  if (analysis && get) {
+    if (auto denied = check_reader(c, *w.shared.experiments->current()->cfg)) {
+      return denied;
+    }
   }
   if (path == "/api/v1/experiments" || path.starts_with("/api/v1/experiments/")) {
     return experiments(c, path.substr(std::min(path.size(), std::size_t{20})), query);
