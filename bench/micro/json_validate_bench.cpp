@@ -42,7 +42,7 @@ void BM_body_ondemand_only(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(parse_request_body(endpoint::chat_completions, parser, b, false));
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(b.size()));
 }
 BENCHMARK(BM_body_ondemand_only)->Arg(0)->Arg(1);
 
@@ -52,7 +52,7 @@ void BM_body_validate_only(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(validate_json_body(b));
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(b.size()));
 }
 BENCHMARK(BM_body_validate_only)->Arg(0)->Arg(1);
 
@@ -63,7 +63,7 @@ void BM_body_strict_parse(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(parse_request_body(endpoint::chat_completions, parser, b));
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(b.size()));
 }
 BENCHMARK(BM_body_strict_parse)->Arg(0)->Arg(1);
 

@@ -277,7 +277,10 @@ result<config> parse_tree(const YAML::Node& root, const std::string& base_dir, e
     r.time(n, "stream_idle", "timeouts", c.timeouts.stream_idle);
     r.time(n, "drain", "timeouts", c.timeouts.drain);
     r.time(n, "drain_grace", "timeouts", c.timeouts.drain_grace, true);
-    if (c.timeouts.drain_grace > c.timeouts.drain) {
+    if (!n["drain_grace"]) {
+      // The default grace fits inside a short drain budget rather than making it an error.
+      c.timeouts.drain_grace = std::min(c.timeouts.drain_grace, c.timeouts.drain);
+    } else if (c.timeouts.drain_grace > c.timeouts.drain) {
       r.fail(n["drain_grace"] ? n["drain_grace"] : n, "timeouts.drain_grace",
              "must not exceed timeouts.drain");
     }
