@@ -97,12 +97,14 @@ stream_loop() {
   while (($(date +%s) < end)); do
     i=$((i + 1))
     if ((i % 4 == 0)); then  # aborted halfway (client leaves)
-      curl -s -N --max-time 0.1 -H 'x-mock-tokens: 40' -H "x-user-id: s$1-$i" \
+      curl -s -N --max-time 0.1 -H 'x-mock-tokens: 40' -H 'x-mock-inter-token-ms: 5' \
+        -H "x-user-id: s$1-$i" \
         -H 'content-type: application/json' -d "$stream" "$url/v1/chat/completions" \
         >/dev/null 2>&1 || true
       count aborted
     else
-      out=$(curl -s -N --max-time 10 -H 'x-mock-tokens: 40' -H "x-user-id: s$1-$i" \
+      out=$(curl -s -N --max-time 10 -H 'x-mock-tokens: 40' -H 'x-mock-inter-token-ms: 5' \
+        -H "x-user-id: s$1-$i" \
         -H 'content-type: application/json' -d "$stream" "$url/v1/chat/completions" || true)
       if [[ $out == *'[DONE]'* ]]; then count streams_ok; else count streams_lost; fi
     fi
@@ -163,7 +165,7 @@ inflight=$(gauge switchyard_inflight_requests)
 streams=$(gauge switchyard_active_streams)
 buffered=$(gauge switchyard_buffered_request_bytes)
 n=$(($(wc -l <"$samples") - 2))
-warm_rss=$(awk -v k=$((n / 4 + 3)) 'NR == k {print $4}' FS='|' "$samples" | tr -d ' ')
+warm_rss=$(awk -v k=$((n / 4 + 3)) 'NR == k {print $3}' FS='|' "$samples" | tr -d ' ')
 result=$(grep RESULT "$tmp/wrk.txt" || echo "RESULT missing: $(tail -3 "$tmp/wrk.txt")")
 c() { [[ -f $tmp/$1.count ]] && wc -l <"$tmp/$1.count" || echo 0; }
 verdict=PASS

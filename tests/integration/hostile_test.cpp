@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 namespace switchyard::test {
@@ -263,6 +264,44 @@ TEST(hostile, an_api_flood_does_not_move_healthz_latency) {
   std::printf("flood: %llu API calls; healthz p99 %.2f ms (%zu), proxied p99 %.2f ms (%zu)\n",
               static_cast<unsigned long long>(flood_calls), p99(health_ms), health_ms.size(),
               p99(chat_ms), chat_ms.size());
+}
+
+TEST(hostile, admin_listener_serves_local_routes_only) {
+  rig r(default_yaml("admin_listen: 127.0.0.1:0\n"));
+  ASSERT_NE(r.gateway().admin_port(), 0);
+  ASSERT_NE(r.gateway().admin_port(), r.port());
+  client admin(r.gateway().admin_port());
+  EXPECT_EQ(admin.request(http::verb::get, "/healthz").status, 200u);
+  EXPECT_EQ(admin.request(http::verb::get, "/readyz").status, 200u);
+  auto metrics = admin.request(http::verb::get, "/metrics");
+  EXPECT_EQ(metrics.status, 200u);
+  EXPECT_NE(metrics.body.find("switchyard_admin_queue"), std::string::npos);
+  // Never a proxy: a completion on the admin port is an unknown URL there.
+  EXPECT_EQ(admin.post("/v1/chat/completions", chat_body).status, 404u);
+  EXPECT_EQ(r.upstream().counters().requests.load(), 0u);
+  client c(r.port());
+  EXPECT_EQ(c.post("/v1/chat/completions", chat_body).status, 200u);
+}
+
+TEST(hostile, access_log_file_is_rotated_by_size) {
+  temp_dir dir;
+  rig r(default_yaml().replace(default_yaml().find("log: { level: off, access: off }"),
+                               std::string("log: { level: off, access: off }").size(),
+                               "log: { level: off, access: " + dir.path +
+                                   "/access.log, access_max_bytes: 4096, max_files: 2 }"));
+  client c(r.port());
+  namespace fs = std::filesystem;
+  // One request per check: the per-worker batches (one spdlog message each) reach the file
+  // every few milliseconds, so the file grows past 4 KiB in steps.
+  EXPECT_TRUE(eventually(
+      [&] {
+        c.request(http::verb::get, "/healthz");
+        return fs::exists(dir.path + "/access.2.log");
+      },
+      10s));
+  EXPECT_FALSE(fs::exists(dir.path + "/access.3.log")) << "max_files: 2";
+  // Rotation happens between batches: a file passes the limit by at most one batch.
+  EXPECT_LE(fs::file_size(dir.path + "/access.1.log"), 64u * 1024);
 }
 
 }  // namespace
