@@ -208,8 +208,28 @@ TEST(hostile, api_token_guards_the_read_api) {
 // The stall: analysis reads and feedback writes used to run on the worker's event loop.
 TEST(hostile, an_api_flood_does_not_move_healthz_latency) {
   temp_dir dir;
-  rig r(experiment_yaml(dir.path));  // two workers: the flood reaches both
+  // Caps raised so that the analysis answer is as heavy as in the report (thousands of
+  // event names): each GET then costs the admin thread milliseconds of SQLite and JSON work.
+  auto yaml = experiment_yaml(dir.path);
+  yaml.replace(yaml.find("max_events_per_id: 3"), std::string("max_events_per_id: 3").size(),
+               "max_events_per_id: 100000");
+  yaml.replace(yaml.find("max_event_names: 4"), std::string("max_event_names: 4").size(),
+               "max_event_names: 100000");
+  rig r(yaml);  // two workers: the flood reaches both
   auto id = feedback_id(r.port());
+  {
+    client seed(r.port(), 20s);
+    for (int i = 0; i < 3000; ++i) {
+      ASSERT_EQ(send_feedback(seed, id, "seeded-event-" + std::to_string(i)), 200u);
+    }
+  }
+  {
+    client probe(r.port(), 20s);
+    const auto t0 = steady_clock::now();
+    auto report = probe.request(http::verb::get, "/api/v1/experiments/tone");
+    std::printf("one analysis read: %zu bytes in %.1f ms\n", report.body.size(),
+                std::chrono::duration<double, std::milli>(steady_clock::now() - t0).count());
+  }
   std::atomic<bool> stop{false};
   std::vector<std::thread> flooders;
   std::atomic<std::uint64_t> calls{0};
@@ -255,7 +275,7 @@ TEST(hostile, an_api_flood_does_not_move_healthz_latency) {
     std::sort(v.begin(), v.end());
     return v[v.size() * 99 / 100];
   };
-  EXPECT_GT(flood_calls, 100u) << "the flood was real";
+  EXPECT_GT(flood_calls, 10u) << "the flood was real";
   // Generous bounds for loaded CI machines; before the admin executor, a smaller flood took the
   // healthz p99 on the flooded worker from 0.6 ms to 220 ms.
   EXPECT_LT(p99(health_ms), 50.0) << "healthz p99 over " << health_ms.size() << " probes during "
