@@ -89,6 +89,10 @@ std::string restart_required(const config& a, const config& b) {
   if (a.stats_flush != b.stats_flush) {
     return "stats_flush";
   }
+  if (a.feedback.max_events_per_id != b.feedback.max_events_per_id ||
+      a.feedback.max_event_names != b.feedback.max_event_names) {
+    return "feedback";  // the caps' counters are built at start
+  }
   return "";
 }
 

@@ -72,6 +72,17 @@ TEST(config_hostile, bad_values_name_their_key) {
   }
 }
 
+TEST(config_hostile, caps_and_listeners_need_a_restart_tokens_do_not) {
+  auto a = parse("");
+  auto b = parse("feedback: { max_events_per_id: 2 }\n");
+  auto c = parse("admin_listen: 127.0.0.1:9091\n");
+  auto d = parse("api_token: t\n");
+  ASSERT_TRUE(a && b && c && d);
+  EXPECT_EQ(restart_required(*a, *b), "feedback");
+  EXPECT_EQ(restart_required(*a, *c), "admin_listen");
+  EXPECT_EQ(restart_required(*a, *d), "") << "api_token is read per request from the snapshot";
+}
+
 // config_fuzz: a models entry that is a scalar made the per-model retry lookup throw
 // YAML::BadSubscript out of parse_config (a crash of --check-config and of a reload).
 TEST(config_hostile, fuzz_regression_scalar_model_entry) {
