@@ -3,11 +3,10 @@
 #include "switchyard/experiments/analysis.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
+#include "switchyard/http/api_auth.hpp"
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
@@ -45,50 +44,18 @@ std::int64_t unix_now() {
       .count();
 }
 
-// Compares digests, so neither the position of the first difference nor the token's length
-// shows in the timing.
-bool same_secret(std::string_view given, std::string_view expected) {
-  unsigned char a[SHA256_DIGEST_LENGTH];
-  unsigned char b[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
-  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
-  return CRYPTO_memcmp(a, b, sizeof a) == 0;
-}
-
-std::string_view bearer(const call& c) {
-  std::string_view auth = c.req[http::field::authorization];
-  constexpr std::string_view prefix = "Bearer ";
-  if (auth.size() <= prefix.size() || !beast::iequals(auth.substr(0, prefix.size()), prefix)) {
-    return {};
-  }
-  return auth.substr(prefix.size());
-}
-
 std::optional<string_response> check_admin(const call& c, const config& cfg) {
-  if (cfg.admin_token.empty()) {
-    return c.fail(errc::unauthorized,
-                  "Admin routes are disabled: set admin_token in the configuration.");
-  }
-  auto token = bearer(c);
-  if (token.empty() || !same_secret(token, cfg.admin_token)) {
-    return c.fail(errc::unauthorized, "Admin routes need Authorization: Bearer <admin_token>.");
+  if (auto e = admin_denied(c.req[http::field::authorization], cfg)) {
+    return error_response(*e, c.req.version(), c.keep, c.id);
   }
   return std::nullopt;
 }
 
-// The read API (analysis, prompt texts) is public unless `api_token` is set; then it or the
-// admin token is needed.
 std::optional<string_response> check_reader(const call& c, const config& cfg) {
-  if (cfg.api_token.empty()) {
-    return std::nullopt;
+  if (auto e = reader_denied(c.req[http::field::authorization], cfg)) {
+    return error_response(*e, c.req.version(), c.keep, c.id);
   }
-  auto token = bearer(c);
-  if (!token.empty() && (same_secret(token, cfg.api_token) ||
-                         (!cfg.admin_token.empty() && same_secret(token, cfg.admin_token)))) {
-    return std::nullopt;
-  }
-  return c.fail(errc::unauthorized,
-                "The read API needs Authorization: Bearer <api_token> (or the admin token).");
+  return std::nullopt;
 }
 
 string_response models(const call& c, const plan& p) {
