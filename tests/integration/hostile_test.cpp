@@ -286,6 +286,23 @@ TEST(hostile, an_api_flood_does_not_move_healthz_latency) {
               p99(chat_ms), chat_ms.size());
 }
 
+TEST(hostile, rate_limit_overflows_are_exported) {
+  // The key-flood behaviour itself is unit-tested with a small table (limiter_overflow_test);
+  // here: the counter is on /metrics for every limit, with the action its config chose.
+  rig r(default_yaml(R"(rate_limits:
+  - { scope: api_key, requests_per_minute: 600 }
+  - { scope: user, requests_per_minute: 600, on_overflow: allow }
+)"));
+  client c(r.port());
+  auto body = c.request(http::verb::get, "/metrics").body;
+  EXPECT_NE(
+      body.find(R"(switchyard_rate_limit_overflows_total{scope="api_key",action="denied"} 0)"),
+      std::string::npos)
+      << body.substr(0, 2000);
+  EXPECT_NE(body.find(R"(switchyard_rate_limit_overflows_total{scope="user",action="allowed"} 0)"),
+            std::string::npos);
+}
+
 TEST(hostile, admin_listener_serves_local_routes_only) {
   rig r(default_yaml("admin_listen: 127.0.0.1:0\n"));
   ASSERT_NE(r.gateway().admin_port(), 0);
