@@ -200,12 +200,12 @@ void server::start() {
         metrics::append_sample(out, "switchyard_buffered_request_refusals_total", {},
                                static_cast<double>(shared_->buffered_refusals.load()));
       });
-  metrics_->registry.add_callback("switchyard_admin_queue",
-                                  "API calls queued or running on the admin executor.", "gauge",
-                                  [this](std::string& out, bool) {
-                                    metrics::append_sample(out, "switchyard_admin_queue", {},
-                                                           static_cast<double>(admin_->pending()));
-                                  });
+  metrics_->registry.add_callback(
+      "switchyard_admin_queue", "API calls queued or running on the admin executor.", "gauge",
+      [this](std::string& out, bool) {
+        metrics::append_sample(out, "switchyard_admin_queue", {},
+                               static_cast<double>(admin_ ? admin_->pending() : 0));
+      });
   // Pools belong to their workers; they publish counts that any thread may read.
   metrics_->registry.add_callback(
       "switchyard_upstream_connections", "Pooled upstream connections (active = in use).", "gauge",
@@ -339,7 +339,10 @@ bool server::wait(steady_clock::time_point deadline) {
     }
   }
   threads_.clear();
-  admin_->stop();        // queued API calls have nobody left to answer
+  // Queued API calls have nobody left to answer. Destroyed now, while the workers exist: a
+  // dropped job owns the frame of the session awaiting it, whose destructor touches its worker.
+  shared_->admin = nullptr;
+  admin_.reset();
   experiments_->stop();  // the last statistics reach the store
   if (access_log_) {
     access_log_->flush();
