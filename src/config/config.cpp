@@ -122,6 +122,12 @@ std::optional<duration> parse_duration(std::string_view text) {
     }
     total += std::chrono::duration<double, std::milli>(value * scale);
   }
+  // Also rejects inf and nan (from_chars reads them): the cast to an integer count must not
+  // overflow (UB; config_fuzz found `drain: 7777…s`). A year is more than any deadline needs.
+  constexpr double max_ms = 366.0 * 24 * 3'600'000;
+  if (!(total.count() <= max_ms)) {
+    return std::nullopt;
+  }
   return std::chrono::duration_cast<duration>(total);
 }
 

@@ -97,5 +97,17 @@ models:
   EXPECT_NE(c.error().message.find("models[0]"), std::string::npos) << c.error().message;
 }
 
+// config_fuzz: a huge duration overflowed the cast to milliseconds (UB); inf and nan too.
+TEST(config_hostile, fuzz_regression_huge_durations) {
+  EXPECT_FALSE(parse_duration("777777777777777777777777777777777777777777777777710s"));
+  EXPECT_FALSE(parse_duration("infs"));
+  EXPECT_FALSE(parse_duration("nanms"));
+  EXPECT_FALSE(parse_duration("367d"));
+  EXPECT_EQ(parse_duration("8760h"), std::chrono::hours(8760));
+  auto c = parse("timeouts: { drain: 7777777777777777777777777777777777777777777s }\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("timeouts.drain"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace switchyard
