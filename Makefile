@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test test-fast test-asan bench format clean
+.PHONY: all deps build run test test-fast test-asan test-fuzz fuzz bench format clean
 
 all: build
 
@@ -23,8 +23,9 @@ run: build
 	./scripts/run.sh $(BUILD)
 
 # Every test: unit, integration and end-to-end (official openai npm SDK) with warnings as
-# errors, then unit and integration again under AddressSanitizer + UBSan.
-test: test-fast test-asan
+# errors, then unit and integration again under AddressSanitizer + UBSan, then every libFuzzer
+# target for a bounded time.
+test: test-fast test-asan test-fuzz
 
 test-fast:
 	./scripts/install-deps.sh test
@@ -41,6 +42,17 @@ test-asan:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure --timeout 300 -L 'unit|integration' -j$(JOBS)
 
+# libFuzzer targets (clang, ASan + UBSan): FUZZ_SECONDS each in `make test`, as long as you
+# like with `make fuzz FUZZ_SECONDS=3600`.
+FUZZ_SECONDS ?= 600
+test-fuzz:
+	./scripts/install-deps.sh fuzz
+	JOBS=$(JOBS) ./scripts/fuzz.sh 20
+
+fuzz:
+	./scripts/install-deps.sh fuzz
+	JOBS=$(JOBS) ./scripts/fuzz.sh $(FUZZ_SECONDS)
+
 # Gateway vs nginx vs the mock directly, on loopback; writes bench/RESULTS.md.
 bench:
 	./scripts/install-deps.sh bench
@@ -52,4 +64,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -11,13 +11,15 @@ build_pkgs=(
 )
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus)
 bench_pkgs=(nginx-light wrk)
+fuzz_pkgs=(clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes for clang
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
-  test) want+=("${test_pkgs[@]}") ;;
+  test) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
   bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+  fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|bench|fuzz]" >&2; exit 2 ;;
 esac
 # Node.js runs the end-to-end tests with the official openai SDK; any Node >= 18 will do,
 # so a machine that already has one (from Debian or NodeSource) keeps it.

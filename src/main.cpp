@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   // Always printed, whatever the log level: scripts and tests read the port from it.
   std::fprintf(stderr, "switchyard %s listening on %s:%u with %zu workers\n", version_string,
                cfg->listen_host.c_str(), static_cast<unsigned>(srv.port()), srv.workers());
+  if (srv.admin_port() != 0) {
+    std::fprintf(stderr, "switchyard admin listener on %s:%u\n", cfg->admin_listen_host.c_str(),
+                 static_cast<unsigned>(srv.admin_port()));
+  }
   std::fflush(stderr);
 
   std::thread waiter;

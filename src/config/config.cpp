@@ -53,6 +53,9 @@ std::string restart_required(const config& a, const config& b) {
   if (a.listen_host != b.listen_host || a.listen_port != b.listen_port) {
     return "listen";
   }
+  if (a.admin_listen_host != b.admin_listen_host || a.admin_listen_port != b.admin_listen_port) {
+    return "admin_listen";
+  }
   if (a.workers != b.workers) {
     return "workers";
   }
@@ -86,6 +89,10 @@ std::string restart_required(const config& a, const config& b) {
   if (a.stats_flush != b.stats_flush) {
     return "stats_flush";
   }
+  if (a.feedback.max_events_per_id != b.feedback.max_events_per_id ||
+      a.feedback.max_event_names != b.feedback.max_event_names) {
+    return "feedback";  // the caps' counters are built at start
+  }
   return "";
 }
 
@@ -115,6 +122,12 @@ std::optional<duration> parse_duration(std::string_view text) {
     }
     total += std::chrono::duration<double, std::milli>(value * scale);
   }
+  // Also rejects inf and nan (from_chars reads them): the cast to an integer count must not
+  // overflow (UB; config_fuzz found `drain: 7777…s`). A year is more than any deadline needs.
+  constexpr double max_ms = 366.0 * 24 * 3'600'000;
+  if (!(total.count() <= max_ms)) {
+    return std::nullopt;
+  }
   return std::chrono::duration_cast<duration>(total);
 }
 
@@ -122,8 +135,9 @@ namespace {
 
 using namespace config_detail;
 
-void read_listen(reader& r, const YAML::Node& node, config& c) {
-  auto v = r.text(node, "listen");
+void read_listen(reader& r, const YAML::Node& node, const char* key, std::string& host,
+                 std::uint16_t& port_out) {
+  auto v = r.text(node, key);
   if (!v) {
     return;
   }
@@ -134,14 +148,14 @@ void read_listen(reader& r, const YAML::Node& node, config& c) {
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (colon == std::string::npos || colon == 0 || ec != std::errc{} ||
       ptr != port_text.data() + port_text.size() || port > 65535 || port_text.empty()) {
-    r.fail(node, "listen", "must be host:port, like 0.0.0.0:8080 (port 0 picks a free port)");
+    r.fail(node, key, "must be host:port, like 0.0.0.0:8080 (port 0 picks a free port)");
     return;
   }
-  c.listen_host = v->substr(0, colon);
-  if (c.listen_host.size() > 2 && c.listen_host.front() == '[' && c.listen_host.back() == ']') {
-    c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+  host = v->substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
   }
-  c.listen_port = static_cast<std::uint16_t>(port);
+  port_out = static_cast<std::uint16_t>(port);
 }
 
 // Cross-references: names unique, every model points at a known upstream.
@@ -208,30 +222,46 @@ void link(reader& r, const YAML::Node& root, config& c) {
 
 }  // namespace
 
+namespace {
+
+result<config> parse_tree(const YAML::Node& root, const std::string& base_dir, env_lookup env);
+
+}  // namespace
+
 result<config> parse_config(std::string_view yaml, const std::string& base_dir, env_lookup env) {
-  YAML::Node root;
   try {
-    root = YAML::Load(std::string(yaml));
+    // Errors are values here; an exception from yaml-cpp (a node used as the wrong kind that a
+    // check missed) must still become one, never a crash of --check-config or of a reload.
+    return parse_tree(YAML::Load(std::string(yaml)), base_dir, env);
   } catch (const YAML::Exception& e) {
     return make_error(errc::invalid_request,
                       "invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
   }
+}
+
+namespace {
+
+result<config> parse_tree(const YAML::Node& root, const std::string& base_dir, env_lookup env) {
   config c;
   if (!root || root.IsNull()) {
     return make_error(errc::invalid_request, "the configuration is empty");
   }
   reader r(env);
   if (!r.check_map(root, "(top level)",
-                   {"listen", "workers", "admin_token", "data_dir", "limits", "timeouts",
-                    "upstreams", "models", "retry", "rate_limits", "log", "trace", "metrics",
-                    "stats_flush", "feedback", "prompts", "experiments"})) {
+                   {"listen", "admin_listen", "workers", "admin_token", "api_token", "data_dir",
+                    "limits", "timeouts", "upstreams", "models", "retry", "rate_limits", "log",
+                    "trace", "metrics", "stats_flush", "feedback", "prompts", "experiments"})) {
     return make_error(errc::invalid_request, r.joined());
   }
   if (auto n = root["listen"]) {
-    read_listen(r, n, c);
+    read_listen(r, n, "listen", c.listen_host, c.listen_port);
+  }
+  if (auto n = root["admin_listen"]) {
+    read_listen(r, n, "admin_listen", c.admin_listen_host, c.admin_listen_port);
   }
   r.integer(root, "workers", "", c.workers, 0, 1024);
   r.string(root, "admin_token", "", c.admin_token);
+  r.string(root, "api_token", "", c.api_token);
   r.string(root, "data_dir", "", c.data_dir);
   if (!c.data_dir.empty() && c.data_dir.front() != '/') {
     c.data_dir = base_dir + "/" + c.data_dir;
@@ -240,7 +270,7 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
       n && r.check_map(n, "limits",
                        {"max_body_bytes", "max_header_bytes", "max_event_bytes",
                         "max_connections_per_worker", "max_upstream_header_bytes",
-                        "max_upstream_headers"})) {
+                        "max_upstream_headers", "max_buffered_bytes"})) {
     r.integer(n, "max_body_bytes", "limits", c.limits.max_body_bytes, 1, 1ull << 32);
     r.integer(n, "max_header_bytes", "limits", c.limits.max_header_bytes, 1024, 1u << 20);
     r.integer(n, "max_event_bytes", "limits", c.limits.max_event_bytes, 1024, 1u << 30);
@@ -249,24 +279,36 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
     r.integer(n, "max_upstream_header_bytes", "limits", c.limits.max_upstream_header_bytes, 1024,
               60u * 1024);
     r.integer(n, "max_upstream_headers", "limits", c.limits.max_upstream_headers, 1, 10000);
+    r.integer(n, "max_buffered_bytes", "limits", c.limits.max_buffered_bytes, 1024, 1ull << 44);
   }
-  if (auto n = root["timeouts"];
-      n && r.check_map(n, "timeouts",
-                       {"idle", "request", "connect", "first_byte", "stream_idle", "drain"})) {
+  if (auto n = root["timeouts"]; n && r.check_map(n, "timeouts",
+                                                  {"idle", "request", "connect", "first_byte",
+                                                   "stream_idle", "drain", "drain_grace"})) {
     r.time(n, "idle", "timeouts", c.timeouts.idle);
     r.time(n, "request", "timeouts", c.timeouts.request);
     r.time(n, "connect", "timeouts", c.timeouts.connect);
     r.time(n, "first_byte", "timeouts", c.timeouts.first_byte);
     r.time(n, "stream_idle", "timeouts", c.timeouts.stream_idle);
     r.time(n, "drain", "timeouts", c.timeouts.drain);
+    r.time(n, "drain_grace", "timeouts", c.timeouts.drain_grace, true);
+    if (!n["drain_grace"]) {
+      // The default grace fits inside a short drain budget rather than making it an error.
+      c.timeouts.drain_grace = std::min(c.timeouts.drain_grace, c.timeouts.drain);
+    } else if (c.timeouts.drain_grace > c.timeouts.drain) {
+      r.fail(n["drain_grace"] ? n["drain_grace"] : n, "timeouts.drain_grace",
+             "must not exceed timeouts.drain");
+    }
   }
-  if (auto n = root["log"]; n && r.check_map(n, "log", {"level", "access"})) {
+  if (auto n = root["log"];
+      n && r.check_map(n, "log", {"level", "access", "access_max_bytes", "max_files"})) {
     r.string(n, "level", "log", c.log.level);
     static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
     if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels)) {
       r.fail(n["level"], "log.level", "must be one of trace, debug, info, warn, error, off");
     }
     r.string(n, "access", "log", c.log.access);
+    r.integer(n, "access_max_bytes", "log", c.log.access_max_bytes, 4096, 1ull << 40);
+    r.integer(n, "max_files", "log", c.log.max_files, 1, 1000);
   }
   if (auto n = root["retry"]) {
     read_retry(r, n, "retry", c.retry, true);
@@ -277,8 +319,11 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   for (std::size_t i = 0; root["models"] && root["models"].IsSequence() && i < c.models.size();
        ++i) {
     c.models[i].retry = c.retry;
-    if (auto n = root["models"][i]["retry"]) {
-      read_retry(r, n, "models[" + std::to_string(i) + "].retry", c.models[i].retry, false);
+    // A scalar entry was reported by read_model; subscripting it would throw (fuzzer find).
+    if (auto m = root["models"][i]; m.IsMap()) {
+      if (auto n = m["retry"]) {
+        read_retry(r, n, "models[" + std::to_string(i) + "].retry", c.models[i].retry, false);
+      }
     }
   }
   read_list(r, root, "rate_limits", c.rate_limits, read_rate_limit);
@@ -303,6 +348,8 @@ result<config> parse_config(std::string_view yaml, const std::string& base_dir, 
   }
   return c;
 }
+
+}  // namespace
 
 result<config> load_config_file(const std::string& path, env_lookup env) {
   std::ifstream in(path, std::ios::binary);

@@ -387,8 +387,11 @@ void read_observability(reader& r, const YAML::Node& root, const std::string& ba
     }
   }
   r.time(root, "stats_flush", "", c.stats_flush);
-  if (auto n = root["feedback"]; n && r.check_map(n, "feedback", {"signing_key"})) {
+  if (auto n = root["feedback"];
+      n && r.check_map(n, "feedback", {"signing_key", "max_events_per_id", "max_event_names"})) {
     r.string(n, "signing_key", "feedback", c.feedback.signing_key);
+    r.integer(n, "max_events_per_id", "feedback", c.feedback.max_events_per_id, 1, 1u << 20);
+    r.integer(n, "max_event_names", "feedback", c.feedback.max_event_names, 1, 1u << 20);
     if (!c.feedback.signing_key.empty() && c.feedback.signing_key.size() < 16) {
       r.fail(n["signing_key"], "feedback.signing_key", "must be at least 16 characters");
     }

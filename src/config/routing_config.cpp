@@ -168,7 +168,7 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
                      rate_limit_config& l) {
   if (!r.check_map(node, path,
                    {"scope", "user_header", "model", "requests", "period", "requests_per_second",
-                    "requests_per_minute", "tokens_per_minute", "concurrent"})) {
+                    "requests_per_minute", "tokens_per_minute", "concurrent", "on_overflow"})) {
     return;
   }
   if (auto scope = node["scope"]) {
@@ -203,6 +203,14 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
   }
   r.string(node, "user_header", path, l.user_header);
   r.string(node, "model", path, l.model);
+  if (auto o = node["on_overflow"]) {
+    auto v = r.text(o, path + ".on_overflow");
+    if (v && *v != "deny" && *v != "allow") {
+      r.fail(o, path + ".on_overflow", "must be deny or allow");
+    } else if (v) {
+      l.deny_on_overflow = *v == "deny";
+    }
+  }
   int request_keys = 0;
   if (node["requests"]) {
     ++request_keys;

@@ -203,15 +203,18 @@ class reader {
     }
   }
 
-  void time(const YAML::Node& map, std::string_view key, const std::string& path, duration& out) {
+  /// `allow_zero`: `0s` is a valid value (e.g. "no grace period").
+  void time(const YAML::Node& map, std::string_view key, const std::string& path, duration& out,
+            bool allow_zero = false) {
     auto s = scalar_at(map, key, path);
     if (!s) {
       return;
     }
     auto d = parse_duration(s->text);
-    if (!d || d->count() <= 0) {
+    if (!d || d->count() < 0 || (d->count() == 0 && !allow_zero)) {
       fail(s->node, join(path, key),
-           "must be a positive duration with a unit, like 250ms, 5s or 2m");
+           allow_zero ? "must be a duration with a unit, like 0s, 250ms or 5s"
+                      : "must be a positive duration with a unit, like 250ms, 5s or 2m");
       return;
     }
     out = *d;

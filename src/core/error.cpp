@@ -15,7 +15,7 @@ using boost::beast::http::status;
 constexpr auto down = error_source::downstream;
 constexpr auto up = error_source::upstream;
 constexpr auto self = error_source::internal;
-constexpr std::array<error_info, 18> table{{
+constexpr std::array<error_info, 20> table{{
     // status, OpenAI type, OpenAI code, taxonomy, source, close, retry may help
     {status::bad_request, "invalid_request_error", "", "invalid_request", down, false, false},
     {status::not_found, "invalid_request_error", "model_not_found", "invalid_request", down, false,
@@ -41,16 +41,21 @@ constexpr std::array<error_info, 18> table{{
      up, false, true},
     {status::service_unavailable, "upstream_unavailable", "upstream_unavailable",
      "upstream_unavailable", up, false, true},
-    {status::service_unavailable, "server_error", "shutting_down", "upstream_unavailable", self,
-     true, true},
+    // Retryable: another replica serves the retry (the final SSE event of a drained stream).
+    {status::service_unavailable, "server_shutdown", "server_shutdown", "upstream_unavailable",
+     self, true, true},
     {status::internal_server_error, "server_error", "internal_error", "internal", self, true,
      false},
     {status::unauthorized, "invalid_request_error", "invalid_api_key", "auth_error", down, false,
      false},
     {status::conflict, "invalid_request_error", "conflict", "invalid_request", down, false, false},
+    {status::service_unavailable, "server_error", "server_overloaded", "upstream_unavailable", self,
+     true, true},
+    {status::too_many_requests, "invalid_request_error", "feedback_limit_exceeded", "rate_limit",
+     down, false, false},
 }};
 
-static_assert(table.size() == static_cast<std::size_t>(errc::conflict) + 1,
+static_assert(table.size() == static_cast<std::size_t>(errc::too_many_events) + 1,
               "every errc needs a row");
 
 boost::json::object error_object(const error& e) {

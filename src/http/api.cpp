@@ -3,6 +3,7 @@
 #include "switchyard/experiments/analysis.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
+#include "switchyard/http/api_auth.hpp"
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 
@@ -46,15 +47,15 @@ std::int64_t unix_now() {
 }
 
 std::optional<string_response> check_admin(const call& c, const config& cfg) {
-  if (cfg.admin_token.empty()) {
-    return c.fail(errc::unauthorized,
-                  "Admin routes are disabled: set admin_token in the configuration.");
+  if (auto e = admin_denied(c.req[http::field::authorization], cfg)) {
+    return error_response(*e, c.req.version(), c.keep, c.id);
   }
-  std::string_view auth = c.req[http::field::authorization];
-  constexpr std::string_view prefix = "Bearer ";
-  if (auth.size() <= prefix.size() || !beast::iequals(auth.substr(0, prefix.size()), prefix) ||
-      auth.substr(prefix.size()) != cfg.admin_token) {
-    return c.fail(errc::unauthorized, "Admin routes need Authorization: Bearer <admin_token>.");
+  return std::nullopt;
+}
+
+std::optional<string_response> check_reader(const call& c, const config& cfg) {
+  if (auto e = reader_denied(c.req[http::field::authorization], cfg)) {
+    return error_response(*e, c.req.version(), c.keep, c.id);
   }
   return std::nullopt;
 }
@@ -111,6 +112,12 @@ string_response feedback(const call& c) {
   auto claims = verify_feedback_id(id, engine.feedback_key());
   if (!claims) {
     return error_response(claims.error(), c.req.version(), c.keep, c.id);
+  }
+  if (c.w.shared.feedback_limits) {
+    if (auto admitted = c.w.shared.feedback_limits->admit(id, claims->experiment, ev->as_string());
+        !admitted) {
+      return error_response(admitted.error(), c.req.version(), c.keep, c.id);
+    }
   }
   feedback_record f{id,
                     std::string(ev->as_string()),
@@ -423,7 +430,7 @@ std::optional<string_response> handle_api(worker& w, const http::request<http::s
   std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
   const bool get = req.method() == http::verb::get;
   if (path == "/metrics") {
-    if (!get) {
+    if (!get && req.method() != http::verb::head) {
       return c.not_allowed(path);
     }
     const bool om = metrics::wants_openmetrics(req[http::field::accept]);
@@ -456,6 +463,13 @@ std::optional<string_response> handle_api(worker& w, const http::request<http::s
     }
     return c.ok(json::object{{"status", "reloaded"},
                              {"generation", w.shared.experiments->current()->generation}});
+  }
+  const bool analysis = path == "/api/v1/experiments" || path.starts_with("/api/v1/experiments/") ||
+                        path == "/api/v1/prompts" || path.starts_with("/api/v1/prompts/");
+  if (analysis && get) {
+    if (auto denied = check_reader(c, *w.shared.experiments->current()->cfg)) {
+      return denied;
+    }
   }
   if (path == "/api/v1/experiments" || path.starts_with("/api/v1/experiments/")) {
     return experiments(c, path.substr(std::min(path.size(), std::size_t{20})), query);

@@ -1,6 +1,8 @@
 #include "switchyard/http/server.hpp"
 
 #include "switchyard/experiments/engine.hpp"
+#include "switchyard/http/admin_executor.hpp"
+#include "switchyard/http/feedback_guard.hpp"
 #include "switchyard/http/session.hpp"
 #include "switchyard/http/worker.hpp"
 #include "switchyard/log/access_log.hpp"
@@ -14,7 +16,9 @@ namespace switchyard {
 shared_state::shared_state(const config& cfg)
     : limiter(cfg.rate_limits),
       budget(cfg.retry.budget_percent, cfg.retry.budget_min),
-      user_header("x-user-id") {
+      user_header("x-user-id"),
+      feedback_limits(std::make_unique<feedback_guard>(cfg.feedback.max_events_per_id,
+                                                       cfg.feedback.max_event_names)) {
   for (const auto& up : cfg.upstreams) {
     breakers.push_back(std::make_unique<circuit_breaker>(up.breaker));
   }
@@ -107,6 +111,8 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
     m->guardrail_trips.with({e, v, reason}).inc();
   };
   shared_->reload = [this] { return reload(); };
+  admin_ = std::make_unique<admin_executor>();
+  shared_->admin = admin_.get();
 }
 
 result<void> server::reload() {
@@ -151,7 +157,55 @@ void server::start() {
     workers_.push_back(std::move(w));
   }
   port_ = port;
+  if (!cfg_->admin_listen_host.empty()) {
+    // Its own thread and listener: health, metrics and the API stay reachable whatever the
+    // proxied load on the client port (userver's monitor listener).
+    auto w = std::make_unique<worker>(n, *cfg_, *shared_, draining_, access_log_.get(),
+                                      trace_log_.get());
+    w->admin_only = true;
+    tcp::endpoint ep(net::ip::make_address(cfg_->admin_listen_host), cfg_->admin_listen_port);
+    w->acceptor = std::make_unique<tcp::acceptor>(w->io);
+    w->acceptor->open(ep.protocol());
+    w->acceptor->set_option(net::socket_base::reuse_address(true));
+    w->acceptor->bind(ep);
+    w->acceptor->listen(net::socket_base::max_listen_connections);
+    admin_port_ = w->acceptor->local_endpoint().port();
+    workers_.push_back(std::move(w));
+  }
   running_ = workers_.size();
+  metrics_->registry.add_callback(
+      "switchyard_rate_limit_overflows_total",
+      "Requests that found the rate limiter's key table full, by limit and what was done "
+      "(denied or allowed, per rate_limits[].on_overflow).",
+      "counter", [this](std::string& out, bool) {
+        const auto& limits = shared_->limiter.limits();
+        for (std::size_t i = 0; i < limits.size(); ++i) {
+          metrics::append_sample(out, "switchyard_rate_limit_overflows_total",
+                                 {{"scope", shared_->limiter.label(i)},
+                                  {"action", limits[i].deny_on_overflow ? "denied" : "allowed"}},
+                                 static_cast<double>(shared_->limiter.overflows_of(i)));
+        }
+      });
+  metrics_->registry.add_callback(
+      "switchyard_buffered_request_bytes",
+      "Request bytes held across every connection (limits.max_buffered_bytes bounds it).", "gauge",
+      [this](std::string& out, bool) {
+        metrics::append_sample(out, "switchyard_buffered_request_bytes", {},
+                               static_cast<double>(shared_->buffered_bytes.load()));
+      });
+  metrics_->registry.add_callback(
+      "switchyard_buffered_request_refusals_total",
+      "Requests refused with 503 because limits.max_buffered_bytes was reached.", "counter",
+      [this](std::string& out, bool) {
+        metrics::append_sample(out, "switchyard_buffered_request_refusals_total", {},
+                               static_cast<double>(shared_->buffered_refusals.load()));
+      });
+  metrics_->registry.add_callback(
+      "switchyard_admin_queue", "API calls queued or running on the admin executor.", "gauge",
+      [this](std::string& out, bool) {
+        metrics::append_sample(out, "switchyard_admin_queue", {},
+                               static_cast<double>(admin_ ? admin_->pending() : 0));
+      });
   // Pools belong to their workers; they publish counts that any thread may read.
   metrics_->registry.add_callback(
       "switchyard_upstream_connections", "Pooled upstream connections (active = in use).", "gauge",
@@ -191,22 +245,56 @@ void server::start() {
   }
 }
 
+namespace {
+
+// Closes the keep-alive connections that wait for a request (see server::drain).
+void close_idle_sessions(worker& w) {
+  for (session_state* s : w.sessions) {
+    // A keep-alive connection between requests is closed now, unless the next request is
+    // already in the socket buffer: that one arrived before the drain and is served.
+    beast::error_code ec;
+    if (s->idle && s->stream->socket().available(ec) == 0) {
+      s->stream->cancel();
+    }
+  }
+}
+
+// At the drain deadline: every proxied request still running is told to end (final SSE error
+// event, or 503), repeatedly for a short while so that one between two I/O steps is not missed.
+net::awaitable<void> end_proxied_requests(worker& w) {
+  net::steady_timer tick(w.io);
+  for (int i = 0; i < 40 && !w.proxies.empty(); ++i) {
+    const std::vector<proxy_handle*> now(w.proxies.begin(), w.proxies.end());
+    for (proxy_handle* p : now) {
+      p->shut();
+    }
+    tick.expires_after(std::chrono::milliseconds(50));
+    co_await tick.async_wait(use_tuple);
+  }
+}
+
+}  // namespace
+
 void server::drain() {
   if (draining_.exchange(true)) {
     return;
   }
+  {
+    std::lock_guard lock(mutex_);
+    drain_started_ = steady_clock::now();
+  }
+  // /readyz answers 503 from now on; the acceptors stay open for timeouts.drain_grace (see wait).
+  for (auto& w : workers_) {
+    net::post(w->io, [wk = w.get()] { close_idle_sessions(*wk); });
+  }
+}
+
+void server::stop_accepting() {
   for (auto& w : workers_) {
     net::post(w->io, [wk = w.get()] {
       beast::error_code ignored;
       wk->acceptor->close(ignored);
-      for (session_state* s : wk->sessions) {
-        // A keep-alive connection between requests is closed now, unless the next request
-        // is already in the socket buffer: that one arrived before the drain and is served.
-        beast::error_code ec;
-        if (s->idle && s->stream->socket().available(ec) == 0) {
-          s->stream->cancel();
-        }
-      }
+      close_idle_sessions(*wk);  // including those that connected during the grace period
       for (auto& p : wk->pools) {
         p->close_idle();
       }
@@ -217,12 +305,32 @@ void server::drain() {
 bool server::wait(steady_clock::time_point deadline) {
   bool clean = false;
   {
+    // Grace: still accepting (new requests are served) while load balancers catch up.
+    std::unique_lock lock(mutex_);
+    const auto grace_end = std::min(deadline, drain_started_ + cfg_->timeouts.drain_grace);
+    done_.wait_until(lock, grace_end, [this] { return running_ == 0; });
+  }
+  stop_accepting();
+  {
     std::unique_lock lock(mutex_);
     clean = done_.wait_until(lock, deadline, [this] { return running_ == 0; });
   }
   if (!clean) {
+    // The deadline: streams get their final error event and closing chunk, requests that sent
+    // nothing yet a 503; a short budget for those writes, then whatever is left stops hard.
     for (auto& w : workers_) {
-      w->io.stop();
+      net::co_spawn(w->io, end_proxied_requests(*w), [](std::exception_ptr e) {
+        if (e) {
+          spdlog::error("drain: ending proxied requests failed");
+        }
+      });
+    }
+    std::unique_lock lock(mutex_);
+    if (!done_.wait_until(lock, steady_clock::now() + final_write_budget,
+                          [this] { return running_ == 0; })) {
+      for (auto& w : workers_) {
+        w->io.stop();
+      }
     }
   }
   for (auto& t : threads_) {
@@ -231,6 +339,10 @@ bool server::wait(steady_clock::time_point deadline) {
     }
   }
   threads_.clear();
+  // Queued API calls have nobody left to answer. Destroyed now, while the workers exist: a
+  // dropped job owns the frame of the session awaiting it, whose destructor touches its worker.
+  shared_->admin = nullptr;
+  admin_.reset();
   experiments_->stop();  // the last statistics reach the store
   if (access_log_) {
     access_log_->flush();

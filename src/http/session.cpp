@@ -1,7 +1,9 @@
 #include "switchyard/http/session.hpp"
 
 #include "switchyard/experiments/engine.hpp"
+#include "switchyard/http/admin_executor.hpp"
 #include "switchyard/http/api.hpp"
+#include "switchyard/http/request_rules.hpp"
 #include "switchyard/http/responses.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
@@ -16,48 +18,6 @@ namespace {
 
 using request_parser = http::request_parser<http::string_body>;
 
-std::string_view trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-    v.remove_prefix(1);
-  }
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-    v.remove_suffix(1);
-  }
-  return v;
-}
-
-// A read error that needs an answer before closing, or nullopt for a quiet close (the client
-// left, went idle, or the gateway is draining).
-std::optional<error> read_error(const beast::error_code& ec) {
-  if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
-      ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-      ec == net::error::broken_pipe) {
-    return std::nullopt;
-  }
-  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-    return make_error(errc::headers_too_large, "Request header fields too large.");
-  }
-  if (ec == http::error::body_limit) {
-    return make_error(errc::body_too_large, "Request body too large.");
-  }
-  return make_error(errc::bad_framing, "Malformed HTTP request: " + ec.message() + ".");
-}
-
-// RFC 9112 §6.3: only `Transfer-Encoding: chunked` on HTTP/1.1 has a framing both sides agree
-// on; anything else lets a request hide another one (smuggling), so it is refused.
-std::optional<error> framing_error(const request_parser::value_type& h) {
-  if (h.count(http::field::transfer_encoding) == 0) {
-    return std::nullopt;
-  }
-  if (h.count(http::field::transfer_encoding) > 1 || h.count(http::field::content_length) > 0 ||
-      h.version() < 11 || !beast::iequals(trim(h[http::field::transfer_encoding]), "chunked")) {
-    return make_error(errc::bad_framing,
-                      "Transfer-Encoding must be exactly `chunked`, on HTTP/1.1, without "
-                      "Content-Length.");
-  }
-  return std::nullopt;
-}
-
 std::optional<endpoint> proxied_endpoint(std::string_view path) {
   if (path == "/v1/chat/completions") {
     return endpoint::chat_completions;
@@ -71,36 +31,46 @@ std::optional<endpoint> proxied_endpoint(std::string_view path) {
   return std::nullopt;
 }
 
-// Admin and discovery routes answered by the gateway itself.
+string_response not_allowed(const http::request<http::string_body>& req, std::string_view path,
+                            bool keep, const std::string& id) {
+  return error_response(
+      make_error(errc::method_not_allowed, "Method " + std::string(req.method_string()) +
+                                               " is not allowed on " + std::string(path) + "."),
+      req.version(), keep, id);
+}
+
+// Health and readiness: answered on the worker itself (cheap, and must never queue behind API
+// work). GET and HEAD. nullopt = another route.
+std::optional<string_response> health_response(worker& w,
+                                               const http::request<http::string_body>& req,
+                                               std::string_view path, bool keep,
+                                               const std::string& id) {
+  if (path != "/healthz" && path != "/readyz") {
+    return std::nullopt;
+  }
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    return not_allowed(req, path, keep, id);
+  }
+  if (path == "/healthz") {
+    return json_response(http::status::ok, R"({"status":"ok"})", req.version(), keep, id);
+  }
+  return w.draining.load()
+             ? json_response(http::status::service_unavailable, R"({"status":"draining"})",
+                             req.version(), keep, id)
+             : json_response(http::status::ok, R"({"status":"ready"})", req.version(), keep, id);
+}
+
+// Admin and discovery routes answered by the gateway itself; runs on the admin executor.
 string_response local_response(worker& w, const http::request<http::string_body>& req,
                                std::string_view path, bool keep, const std::string& id,
                                access_record& rec) {
   const bool get = req.method() == http::verb::get;
-  auto not_allowed = [&] {
-    return error_response(
-        make_error(errc::method_not_allowed, "Method " + std::string(req.method_string()) +
-                                                 " is not allowed on " + std::string(path) + "."),
-        req.version(), keep, id);
-  };
-  if (path == "/healthz") {
-    return get ? json_response(http::status::ok, R"({"status":"ok"})", req.version(), keep, id)
-               : not_allowed();
-  }
-  if (path == "/readyz") {
-    if (!get) {
-      return not_allowed();
-    }
-    return w.draining.load()
-               ? json_response(http::status::service_unavailable, R"({"status":"draining"})",
-                               req.version(), keep, id)
-               : json_response(http::status::ok, R"({"status":"ready"})", req.version(), keep, id);
-  }
   if (auto res = handle_api(w, req, path, keep, id)) {
     return std::move(*res);
   }
   if (path.starts_with("/v1/models/")) {
     if (!get) {
-      return not_allowed();
+      return not_allowed(req, path, keep, id);
     }
     std::string name(path.substr(std::string_view("/v1/models/").size()));
     rec.model = name;
@@ -114,8 +84,8 @@ string_response local_response(worker& w, const http::request<http::string_body>
     body += R"(","object":"model","created":0,"owned_by":"switchyard"})";
     return json_response(http::status::ok, std::move(body), req.version(), keep, id);
   }
-  if (proxied_endpoint(path)) {
-    return not_allowed();
+  if (proxied_endpoint(path) && !w.admin_only) {
+    return not_allowed(req, path, keep, id);
   }
   return error_response(
       make_error(errc::not_found, "Unknown request URL: " + std::string(req.method_string()) + " " +
@@ -133,6 +103,59 @@ struct registration {
   registration& operator=(const registration&) = delete;
 };
 
+// This request's share of limits.max_buffered_bytes, given back when the request ends.
+class buffer_hold {
+ public:
+  buffer_hold(std::atomic<std::uint64_t>& total, std::uint64_t cap) : total_(total), cap_(cap) {}
+  ~buffer_hold() { total_.fetch_sub(held_); }
+  buffer_hold(const buffer_hold&) = delete;
+  buffer_hold& operator=(const buffer_hold&) = delete;
+
+  /// Holds `bytes` in all (never less than already held); false when that would pass the cap.
+  bool grow_to(std::uint64_t bytes) {
+    if (bytes <= held_) {
+      return true;
+    }
+    const std::uint64_t more = bytes - held_;
+    if (total_.fetch_add(more) + more > cap_) {
+      total_.fetch_sub(more);
+      return false;
+    }
+    held_ = bytes;
+    return true;
+  }
+
+ private:
+  std::atomic<std::uint64_t>& total_;
+  std::uint64_t cap_;
+  std::uint64_t held_ = 0;
+};
+
+error overloaded() {
+  return make_error(errc::overloaded,
+                    "The gateway is holding too many request bytes right now "
+                    "(limits.max_buffered_bytes); retry shortly.");
+}
+
+// The answer to a local route: health on the worker, everything else on the admin executor.
+net::awaitable<string_response> local_route(worker& w, const http::request<http::string_body>& req,
+                                            bool keep, access_record& rec) {
+  if (auto quick = health_response(w, req, rec.path, keep, rec.request_id)) {
+    co_return std::move(*quick);
+  }
+  if (w.shared.admin == nullptr) {
+    co_return local_response(w, req, rec.path, keep, rec.request_id, rec);  // unit harnesses
+  }
+  auto res = co_await w.shared.admin->run(
+      [&] { return local_response(w, req, rec.path, keep, rec.request_id, rec); });
+  if (!res) {
+    co_return error_response(
+        make_error(errc::overloaded, "The admin API is busy (too many calls queued); retry."),
+        req.version(), false, rec.request_id);
+  }
+  co_return std::move(*res);
+}
+
 }  // namespace
 
 net::awaitable<void> run_session(worker& w, tcp::socket socket) {
@@ -147,8 +170,9 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   // Bounded: header bytes plus read-ahead; the body goes into the request's own string.
   beast::flat_buffer buffer(std::max<std::size_t>(cfg.limits.max_header_bytes * 2, 64 * 1024));
 
-  for (;;) {
-    if (w.draining.load()) {
+  for (std::size_t served = 0;; ++served) {
+    // Draining: a connection made during the grace period still gets its request served.
+    if (served > 0 && w.draining.load()) {
       break;
     }
     request_parser parser;
@@ -179,7 +203,15 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
         break;
       }
     } else {
-      refusal = framing_error(parser.get());
+      refusal = framing_error(parser.get().base());
+    }
+    buffer_hold hold(w.shared.buffered_bytes, cfg.limits.max_buffered_bytes);
+    if (!refusal && !parser.is_done()) {
+      // A declared length is held before reading (refused at once); a chunked body as it grows.
+      const auto declared = parser.content_length();
+      if (declared && !hold.grow_to(*declared)) {
+        refusal = overloaded();
+      }
     }
     if (!refusal && !parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
@@ -190,14 +222,26 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
           break;
         }
       }
-      stream.expires_after(cfg.timeouts.request);
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      if (bec) {
-        refusal = read_error(bec);
-        if (!refusal) {
+      stream.expires_after(cfg.timeouts.request);  // the whole body, not each read
+      bool quiet_close = false;
+      while (!parser.is_done()) {
+        auto [bec, bn] = co_await http::async_read_some(stream, buffer, parser, use_tuple);
+        if (bec) {
+          refusal = read_error(bec);
+          quiet_close = !refusal;
+          break;
+        }
+        if (!hold.grow_to(parser.get().body().size())) {
+          refusal = overloaded();
           break;
         }
       }
+      if (quiet_close) {
+        break;
+      }
+    }
+    if (refusal && refusal->code == errc::overloaded) {
+      w.shared.buffered_refusals.fetch_add(1, std::memory_order_relaxed);
     }
     auto& req = parser.get();
     rec.request_id = request_id_for(req["x-request-id"]);
@@ -215,7 +259,8 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       rec.bytes_out = res.body().size();
       rec.error = describe(refusal->code).error_type;
       co_await write_response(stream, res, cfg.timeouts.stream_idle);
-    } else if (auto ep = proxied_endpoint(rec.path); ep && req.method() == http::verb::post) {
+    } else if (auto ep = proxied_endpoint(rec.path);
+               ep && req.method() == http::verb::post && !w.admin_only) {
       if (w.trace_log.enabled() && cfg.trace.include_text) {
         trace_text = req.body();  // the proxy moves the body on; the trace wants it as sent
         rec.response_capture = &trace_response;
@@ -223,9 +268,16 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       keep = co_await proxy_request(w, stream, buffer, req, *ep, rec);
     } else {
       keep = req.keep_alive() && !w.draining.load();
-      auto res = local_response(w, req, rec.path, keep, rec.request_id, rec);
+      auto res = co_await local_route(w, req, keep, rec);
+      if (req.method() == http::verb::head && res.result() != http::status::method_not_allowed) {
+        // RFC 9110 §9.3.2: the GET answer's header (its Content-Length included), no body.
+        const auto length = res.body().size();
+        res.body().clear();
+        res.content_length(length);
+      }
       rec.status = res.result_int();
       rec.bytes_out = res.body().size();
+      keep = keep && res.keep_alive();
       keep = co_await write_response(stream, res, cfg.timeouts.stream_idle) && keep;
     }
     rec.duration_ms =

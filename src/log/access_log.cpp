@@ -4,7 +4,6 @@
 
 #include <fmt/chrono.h>
 #include <spdlog/async.h>
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -131,7 +130,9 @@ std::shared_ptr<spdlog::logger> make_access_logger(const log_config& cfg) {
   if (cfg.access == "stdout") {
     sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   } else {
-    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(cfg.access);
+    // Rotated by size like the trace log: a busy gateway writes hundreds of MB an hour.
+    sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+        cfg.access, static_cast<std::size_t>(cfg.access_max_bytes), cfg.max_files);
   }
   // Not registered globally: tests run several gateways in one process.
   auto logger = std::make_shared<spdlog::async_logger>(

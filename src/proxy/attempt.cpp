@@ -164,6 +164,11 @@ net::awaitable<beast::error_code> relay::read_some() {
 
 error relay::broken(const beast::error_code& ec) const {
   const auto& cfg = ctx_.w.cfg;
+  if (ctx_.st.shutdown) {
+    // The drain cancelled the upstream read: say so, retryably, rather than "upstream broken".
+    return make_error(errc::shutting_down,
+                      "The gateway is shutting down; retry the request on another instance.");
+  }
   return make_error(
       errc::upstream_broken,
       "upstream " + pool_.config().name + " " +
@@ -180,8 +185,18 @@ net::awaitable<attempt_outcome> relay::read_error_answer() {
     auto ec = co_await read_some();
     body += meter_.ready();
     meter_.ready().clear();
-    if (ec || body.size() > error_body_limit) {
+    if (ec) {
       co_return failed(failure_kind::reset_before_response, broken(ec), true);
+    }
+    if (body.size() > error_body_limit) {
+      // Not an I/O error (ec is empty): say what happened instead of "early: Success".
+      co_return failed(
+          failure_kind::reset_before_response,
+          make_error(errc::upstream_broken,
+                     "upstream " + pool_.config().name + " sent an error answer (" +
+                         std::to_string(parser_.get().result_int()) + ") larger than " +
+                         std::to_string(error_body_limit) + " bytes"),
+          true);
     }
   }
   const auto& up = parser_.get();

@@ -227,7 +227,7 @@ result<void> rewrite_request(worker& w, const assignment& a, endpoint ep, std::s
   }
   body = apply_edit(body, f, edit);
   pad_for_simdjson(body);
-  auto again = parse_request_body(ep, w.json, body);
+  auto again = parse_request_body(ep, w.json, body, false);  // built from a validated body
   if (!again) {
     return make_error(errc::internal,
                       "the rewritten request does not parse: " + again.error().message);
@@ -296,6 +296,17 @@ struct target {
   const std::string* model;  // what the upstream receives
 };
 
+// The drain deadline passed before anything reached the client: 503, retryable elsewhere.
+net::awaitable<bool> shutdown_answer(attempt_context& ctx) {
+  auto e = make_error(errc::shutting_down,
+                      "The gateway is shutting down; retry the request on another instance.");
+  auto res = error_response(e, ctx.req.version(), false, ctx.rec.request_id);
+  res.set(http::field::retry_after, "1");
+  res.set("retry-after-ms", "1000");
+  ctx.rec.error = describe(e.code).error_type;
+  co_return co_await send_final(ctx, std::move(res));
+}
+
 // Every target in order (primary, then fallbacks), each with its retries, until one commits a
 // response or the deadline, the attempts or the retry budget run out; then the last upstream
 // answer (or the gateway's error) goes to the client.
@@ -338,6 +349,9 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
 
     std::optional<retry_slot> slot;  // held from a retry's decision to the end of its attempt
     for (std::uint32_t tries = 0;;) {
+      if (ctx.st.shutdown) {
+        co_return co_await shutdown_answer(ctx);
+      }
       if (!breaker.allow(now_ns())) {
         ejected_for = std::min(ejected_for, breaker.retry_after(now_ns()));
         break;  // ejected: on to the next target
@@ -353,6 +367,9 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
       slot.reset();
       if (ctx.st.client_gone) {
         co_return false;  // proves nothing about the upstream: no breaker record
+      }
+      if (ctx.st.shutdown && !outcome.committed) {
+        co_return co_await shutdown_answer(ctx);  // cancelled by the drain, not a fault
       }
       if (!ctx.breaker_recorded) {
         breaker.record(outcome.committed || !outcome.upstream_fault, now_ns());
@@ -382,9 +399,17 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
           .with({pool.config().name,
                  reason_label(outcome.failure, last_answer ? last_answer->result_int() : 0)})
           .inc();
-      net::steady_timer pause(w.io, next.wait);
+      // In slices, so that the drain deadline ends a long pause promptly.
       const auto pause_start = steady_clock::now();
-      co_await pause.async_wait(use_tuple);
+      const auto pause_end = pause_start + next.wait;
+      net::steady_timer pause(w.io);
+      while (!ctx.st.shutdown && steady_clock::now() < pause_end) {
+        pause.expires_at(std::min(pause_end, steady_clock::now() + std::chrono::milliseconds(50)));
+        auto [pec] = co_await pause.async_wait(use_tuple);
+        if (pec) {
+          break;  // cancelled: the client left
+        }
+      }
       ctx.upstream_time += steady_clock::now() - pause_start;
       if (ctx.st.client_gone) {
         co_return false;
@@ -510,6 +535,24 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   // Call upstream, retrying and falling back, while watching the client.
   in_flight counted(w.shared.budget);
   exchange_state st;
+  // Registered for the drain deadline: it cancels the upstream I/O, and the relay (or `drive`)
+  // ends the request with the shutdown error.
+  struct drain_registration {
+    worker& wk;
+    proxy_handle handle;
+    drain_registration(worker& w_, exchange_state& s) : wk(w_) {
+      handle.shut = [&s] {
+        s.shutdown = true;
+        if (s.upstream) {
+          s.upstream->lowest().cancel();
+        }
+      };
+      wk.proxies.insert(&handle);
+    }
+    ~drain_registration() { wk.proxies.erase(&handle); }
+    drain_registration(const drain_registration&) = delete;
+    drain_registration& operator=(const drain_registration&) = delete;
+  } drain_hook(w, st);
   for (const auto& h : exp_headers) {
     limit_headers.set(h.name_string(), h.value());
   }

@@ -1,5 +1,7 @@
 #include "switchyard/proxy/request_body.hpp"
 
+#include "switchyard/proxy/json_validate.hpp"
+
 #include <array>
 
 namespace switchyard {
@@ -85,9 +87,14 @@ result<bool> optional_bool(simdjson::ondemand::value v, std::string_view name) {
 }  // namespace
 
 result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parser& parser,
-                                          const std::string& body) {
+                                          const std::string& body, bool validate) {
   if (body.empty()) {
     return invalid("The request body is empty; send a JSON object.");
+  }
+  if (validate) {
+    if (auto valid = validate_json_body(body); !valid) {
+      return valid.error();
+    }
   }
   simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
   simdjson::ondemand::document doc;

@@ -185,7 +185,9 @@ decision gcra_table::take(std::uint64_t key, std::uint64_t cost, std::uint64_t l
     }
   }
   overflows_.fetch_add(1, std::memory_order_relaxed);
-  return state(*p, limit, now_ns + step, now_ns);  // fail open, answering as a fresh bucket
+  decision open = state(*p, limit, now_ns + step, now_ns);  // answered as a fresh bucket
+  open.overflowed = true;  // the caller decides: refuse, or let it through (counted)
+  return open;
 }
 
 void gcra_table::adjust(std::uint64_t key, std::int64_t delta, std::uint64_t limit, duration period,
@@ -265,7 +267,7 @@ std::optional<concurrency_table::ticket> concurrency_table::try_acquire(std::uin
     }
   }
   overflows_.fetch_add(1, std::memory_order_relaxed);
-  return ticket{no_slot};
+  return ticket{no_slot, true};
 }
 
 void concurrency_table::release(ticket t) noexcept {

@@ -175,7 +175,10 @@ admission::~admission() {
 }
 
 rate_limiter::rate_limiter(std::vector<rate_limit_config> limits, std::size_t capacity)
-    : limits_(std::move(limits)), rates_(capacity), slots_(capacity) {
+    : limits_(std::move(limits)),
+      overflow_counts_(std::make_unique<std::atomic<std::uint64_t>[]>(limits_.size())),
+      rates_(capacity),
+      slots_(capacity) {
   labels_.reserve(limits_.size());
   for (const rate_limit_config& c : limits_) {
     labels_.push_back(label_for(c));
@@ -196,6 +199,15 @@ admission rate_limiter::admit(const rate_request& request, std::int64_t now_ns) 
       const std::uint64_t key = key_of(scope, kind);
       decision d = rates_.take(key, cost, limit, period, now_ns);
       const bool tokens = kind == bucket_kind::tokens;
+      if (d.overflowed) {
+        overflow_counts_[i].fetch_add(1, std::memory_order_relaxed);
+        if (c.deny_on_overflow) {
+          // A key flood filled the table: refusing keeps the limit a limit (the flood's own keys
+          // are refused too, so it cannot buy itself a way around it).
+          d.allowed = false;
+          d.retry_after = concurrency_retry_after;
+        }
+      }
       if (d.allowed) {
         a.charges_.push_back({key, limit, period, cost, tokens});
         keep_tightest(tokens ? a.tokens : a.requests, header_of(d));
@@ -216,7 +228,14 @@ admission rate_limiter::admit(const rate_request& request, std::int64_t now_ns) 
       charge(bucket_kind::tokens, request.estimated_tokens, c.tokens_per_minute, token_period);
     }
     if (a.allowed && c.concurrent > 0) {
-      if (auto t = slots_.try_acquire(key_of(scope, bucket_kind::concurrency), c.concurrent)) {
+      auto t = slots_.try_acquire(key_of(scope, bucket_kind::concurrency), c.concurrent);
+      if (t && t->overflowed) {
+        overflow_counts_[i].fetch_add(1, std::memory_order_relaxed);
+        if (c.deny_on_overflow) {
+          t.reset();
+        }
+      }
+      if (t) {
         a.tickets_.push_back(*t);
       } else {
         a.allowed = false;

@@ -33,7 +33,7 @@ const MESSAGES = [
 function gatewayConfig(mockPort) {
   return `listen: 127.0.0.1:0
 workers: 2
-timeouts: { first_byte: 10s, drain: 5s }
+timeouts: { first_byte: 10s, drain: 5s, drain_grace: 0s }
 upstreams:
   - { name: mock, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: sk-upstream }
 models:

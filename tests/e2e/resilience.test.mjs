@@ -150,7 +150,7 @@ describe('openai SDK retries × switchyard resilience', () => {
   describe('gateway retries', () => {
     const g = useGateway(getMock, (port) => `listen: 127.0.0.1:0
 workers: 2
-timeouts: { first_byte: 10s, drain: 5s }
+timeouts: { first_byte: 10s, drain: 5s, drain_grace: 0s }
 retry: { max_attempts: 3, base: 10ms, cap: 50ms, max_retry_after: 5s }
 upstreams:
 ${upstreamBlock(port)}
@@ -207,7 +207,7 @@ log: { level: warn, access: stdout }
     // One worker: the access-log lines of one request id come in order.
     const g = useGateway(getMock, (port) => `listen: 127.0.0.1:0
 workers: 1
-timeouts: { first_byte: 10s, drain: 5s }
+timeouts: { first_byte: 10s, drain: 5s, drain_grace: 0s }
 upstreams:
 ${upstreamBlock(port)}
 models:
@@ -268,7 +268,7 @@ log: { level: warn, access: stdout }
   describe('token limit: a request too large for it', () => {
     const g = useGateway(getMock, (port) => `listen: 127.0.0.1:0
 workers: 1
-timeouts: { first_byte: 10s, drain: 5s }
+timeouts: { first_byte: 10s, drain: 5s, drain_grace: 0s }
 upstreams:
 ${upstreamBlock(port)}
 models:
@@ -308,7 +308,7 @@ log: { level: warn, access: stdout }
   describe('fallback', () => {
     const g = useGateway(getMock, (port) => `listen: 127.0.0.1:0
 workers: 2
-timeouts: { first_byte: 10s, drain: 5s }
+timeouts: { first_byte: 10s, drain: 5s, drain_grace: 0s }
 upstreams:
 ${upstreamBlock(port)}
   - { name: backup, base_url: "http://127.0.0.1:${port}/v1", api_key: sk-upstream }
@@ -354,7 +354,7 @@ log: { level: warn, access: stdout }
   describe('streams', () => {
     const g = useGateway(getMock, (port) => `listen: 127.0.0.1:0
 workers: 2
-timeouts: { first_byte: 10s, drain: 5s }
+timeouts: { first_byte: 10s, drain: 5s, drain_grace: 0s }
 retry: { max_attempts: 3, base: 10ms, cap: 50ms }
 upstreams:
 ${upstreamBlock(port)}
@@ -411,7 +411,7 @@ log: { level: warn, access: stdout }
     const COOLDOWN_MS = 300;
     const g = useGateway(getMock, (port) => `listen: 127.0.0.1:0
 workers: 2
-timeouts: { first_byte: 10s, drain: 5s }
+timeouts: { first_byte: 10s, drain: 5s, drain_grace: 0s }
 retry: { max_attempts: 1 }
 upstreams:
 ${upstreamBlock(port, `, breaker: { consecutive_failures: 2, cooldown: ${COOLDOWN_MS}ms }`)}

@@ -252,7 +252,7 @@ TEST(streams, client_disconnect_while_waiting_for_the_first_byte) {
   EXPECT_TRUE(eventually([&] { return r.upstream().counters().stalls_ended.load() == 1; }, 2s));
 }
 
-TEST(drain, open_stream_finishes_new_connections_are_refused_readyz_is_503) {
+TEST(drain, open_stream_finishes_new_connections_are_refused_after_the_grace_period) {
   mock::options slow;
   slow.inter_token = 30ms;
   rig r(default_yaml(), slow);

@@ -100,6 +100,7 @@ listen: 127.0.0.1:0
 workers: 1
 data_dir: $tmp/data
 admin_token: test-admin
+timeouts: { drain_grace: 0s }  # exit at once on SIGTERM (stop_pid waits 5 s)
 upstreams:
   - { name: mock, base_url: "http://127.0.0.1:$mock_port/v1" }
 models:

@@ -24,6 +24,10 @@ rig::rig(const std::string& yaml, mock::options mock_opts) {
   if (!parsed) {
     throw std::runtime_error("test config: " + parsed.error().message);
   }
+  if (text.find("drain_grace") == std::string::npos) {
+    // Tests that do not ask for a drain grace period should not wait one out at teardown.
+    parsed->timeouts.drain_grace = duration{0};
+  }
   cfg_ = std::make_shared<const config>(std::move(*parsed));
   gateway_ = std::make_unique<server>(cfg_);
   gateway_->start();
@@ -178,6 +182,11 @@ std::optional<std::string> client::next_event() {
   auto data = std::move(pending_.front().data);
   pending_.erase(pending_.begin());
   return data;
+}
+
+void client::shutdown_send() {
+  beast::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 void client::send_raw(std::string_view bytes) {

@@ -89,6 +89,9 @@ class client {
 
   void send_raw(std::string_view bytes);
 
+  /// Half-close: the gateway reads EOF, the connection can still receive.
+  void shutdown_send();
+
   /// Reads until the peer closes (or the deadline); returns everything read.
   std::string read_until_close();
 

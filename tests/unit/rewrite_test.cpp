@@ -16,12 +16,12 @@ struct parsed {
 };
 
 // Held by pointer: the fields point into the body, which must not move.
-std::unique_ptr<parsed> parse(endpoint ep, std::string body) {
+std::unique_ptr<parsed> parse(endpoint ep, std::string body, bool validate = true) {
   static simdjson::ondemand::parser parser;
   auto p = std::make_unique<parsed>();
   p->body = std::move(body);
   pad_for_simdjson(p->body);
-  auto f = parse_request_body(ep, parser, p->body);
+  auto f = parse_request_body(ep, parser, p->body, validate);
   EXPECT_TRUE(f) << (f ? "" : f.error().message);
   if (f) {
     p->fields = std::move(*f);
@@ -48,9 +48,12 @@ TEST(rewrite, sets_replaces_and_appends_members_keeping_the_rest_byte_for_byte) 
 }
 
 TEST(rewrite, removes_members_and_drops_duplicate_keys_it_replaced) {
+  // Client bodies with duplicate keys are refused before this (json_validate); the rewrite still
+  // copes with them, so the check is not load-bearing twice.
   auto p = parse(endpoint::chat_completions,
                  R"({"temperature":1,"model":"a","messages":[{"role":"user","content":"x"}],)"
-                 R"("temperature":2,"metadata":{"k":"v"}})");
+                 R"("temperature":2,"metadata":{"k":"v"}})",
+                 false);
   body_edit e;
   e.set.emplace_back("temperature", "0");
   e.remove.emplace_back("metadata");

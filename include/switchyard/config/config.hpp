@@ -26,6 +26,10 @@ struct limits_config {
   std::uint32_t max_upstream_headers = 100;
   /// Concurrent client connections per worker before new ones are refused.
   std::uint32_t max_connections_per_worker = 20000;
+  /// Request bytes buffered across every connection of the process (bodies being read or held
+  /// for retries); a request that would pass it gets 503 and its connection is closed, so that
+  /// a few clients with large partial bodies cannot exhaust memory.
+  std::uint64_t max_buffered_bytes = 512ull * 1024 * 1024;
   bool operator==(const limits_config&) const = default;
 };
 
@@ -36,7 +40,10 @@ struct timeouts_config {
   duration connect{5'000};        // upstream resolve + connect + TLS handshake
   duration first_byte{60'000};    // request sent → first response byte from the upstream
   duration stream_idle{300'000};  // gap between two reads/writes while relaying a response
-  duration drain{30'000};         // graceful shutdown budget
+  duration drain{30'000};         // graceful shutdown budget, from SIGTERM to exit
+  /// After SIGTERM, /readyz is 503 but new connections are still accepted and served this long
+  /// (Kubernetes keeps routing to the pod until its endpoint removal has propagated).
+  duration drain_grace{5'000};
   bool operator==(const timeouts_config&) const = default;
 };
 
@@ -134,6 +141,9 @@ struct rate_limit_config {
   duration period{60'000};
   std::uint64_t tokens_per_minute = 0;
   std::uint32_t concurrent = 0;  // requests in flight at once
+  /// The key table is full (a flood of distinct keys): refuse the request (429, `deny`, the
+  /// default) or let it through unlimited (`allow`); either way it is counted in /metrics.
+  bool deny_on_overflow = true;
   bool operator==(const rate_limit_config&) const = default;
 };
 
@@ -141,6 +151,9 @@ struct rate_limit_config {
 struct log_config {
   std::string level = "info";     // trace|debug|info|warn|error|off
   std::string access = "stdout";  // stdout | off | a file path
+  /// A file access log is rotated when it reaches this size; `max_files` rotated files are kept.
+  std::uint64_t access_max_bytes = 100ull * 1024 * 1024;
+  std::uint32_t max_files = 5;
   bool operator==(const log_config&) const = default;
 };
 
@@ -237,6 +250,10 @@ struct experiment_config {
 /// Feedback ids are signed so any replica can verify them without shared state.
 struct feedback_config {
   std::string signing_key;  // "" = generated once and kept in data_dir/feedback.key
+  /// Events accepted per feedback id (per process; beyond it 429) and distinct event names
+  /// per experiment (beyond it 400), so that one client cannot grow the store without bound.
+  std::uint32_t max_events_per_id = 32;
+  std::uint32_t max_event_names = 64;
 };
 
 /// The whole configuration, immutable once loaded.
@@ -244,7 +261,14 @@ struct config {
   std::string listen_host = "0.0.0.0";
   std::uint16_t listen_port = 8080;
   unsigned workers = 0;  // 0 = one per core
+  /// Optional second listener for /healthz, /readyz, /metrics and /api/v1/* ("" = none; the
+  /// client port serves them too), so monitoring stays reachable whatever the proxy load.
+  std::string admin_listen_host;
+  std::uint16_t admin_listen_port = 0;
   std::string admin_token;
+  /// Optional: guards the read-only API (GET /api/v1/experiments…, /api/v1/prompts…); the admin
+  /// token is accepted too. "" = those reads are public.
+  std::string api_token;
   std::string data_dir = "./data";
   limits_config limits;
   timeouts_config timeouts;

@@ -30,6 +30,8 @@ enum class errc {
   internal,            // a bug
   unauthorized,        // an admin route without the right token
   conflict,            // the request contradicts the current state (e.g. a bad reload)
+  overloaded,          // a process-wide bound (limits.max_buffered_bytes) is reached
+  too_many_events,     // a feedback id has used up feedback.max_events_per_id
 };
 
 /// Which side caused the failure (Pingora's error source); used in logs and metrics.

@@ -20,6 +20,7 @@ struct worker;
 struct shared_state;
 class experiment_engine;
 struct gateway_metrics;
+class admin_executor;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag.
@@ -38,15 +39,22 @@ class server {
   /// The bound port (useful with `listen: ...:0`).
   std::uint16_t port() const noexcept { return port_; }
 
+  /// The admin listener's bound port (admin_listen), 0 when there is none.
+  std::uint16_t admin_port() const noexcept { return admin_port_; }
+
   /// Number of worker threads.
   std::size_t workers() const noexcept { return workers_.size(); }
 
-  /// Graceful shutdown, from any thread: /readyz turns 503, acceptors close, idle client
-  /// connections close, in-flight requests and streams run to their end.
+  /// Graceful shutdown, from any thread: /readyz turns 503 and idle keep-alive connections
+  /// close; the listeners keep accepting (and serving) until `wait` ends the grace period.
   void drain();
 
-  /// Waits until every worker has finished, or until `deadline`, after which the rest is
-  /// stopped hard. Returns true when everything finished by itself.
+  /// After `drain`: keeps accepting until `timeouts.drain_grace` after the drain began (or
+  /// `deadline`), then closes the listeners and lets in-flight requests and streams run to
+  /// their end until `deadline`. At `deadline` every stream still running gets a final SSE error
+  /// event (`server_shutdown`, retryable) and its closing chunk, a request that sent nothing yet
+  /// a 503; after a short write budget whatever is left stops hard. Returns true when everything
+  /// finished by itself before `deadline`.
   bool wait(steady_clock::time_point deadline);
 
   bool draining() const noexcept { return draining_.load(); }
@@ -63,10 +71,16 @@ class server {
   std::unique_ptr<shared_state> shared_;  // outlives the workers (declared before them)
   std::unique_ptr<experiment_engine> experiments_;
   std::unique_ptr<gateway_metrics> metrics_;
+  std::unique_ptr<admin_executor> admin_;  // stopped in wait(), after the workers
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
+  steady_clock::time_point drain_started_{};  // guarded by mutex_
+  /// After the drain deadline: time for the final events to be written before a hard stop.
+  static constexpr std::chrono::milliseconds final_write_budget{1000};
+  void stop_accepting();
   std::mutex mutex_;  // guards running_ (startup/shutdown only, never the request path)
   std::condition_variable done_;
   std::size_t running_ = 0;

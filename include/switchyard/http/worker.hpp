@@ -2,6 +2,7 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/net.hpp"
+#include "switchyard/http/feedback_guard.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/ratelimit/limiter.hpp"
 #include "switchyard/upstream/breaker.hpp"
@@ -11,6 +12,7 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +27,7 @@ namespace switchyard {
 
 class experiment_engine;
 struct gateway_metrics;
+class admin_executor;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -42,6 +45,18 @@ struct shared_state {
   experiment_engine* experiments = nullptr;  // the config snapshot, statistics, feedback
   gateway_metrics* metrics = nullptr;        // /metrics
   std::function<result<void>()> reload;      // POST /api/v1/reload
+  admin_executor* admin = nullptr;           // API, feedback, reloads, /metrics: off the workers
+  std::unique_ptr<feedback_guard> feedback_limits;
+  /// Request bytes buffered by every session of the process (limits.max_buffered_bytes).
+  std::atomic<std::uint64_t> buffered_bytes{0};
+  std::atomic<std::uint64_t> buffered_refusals{0};  // requests refused for it, for /metrics
+};
+
+/// A proxied request as the drain sees it: at `timeouts.drain` the drain calls `shut` (on the
+/// worker's thread), which makes the request end with the retryable shutdown error, as a final
+/// SSE event when a stream is under way or as a 503 when nothing was sent yet.
+struct proxy_handle {
+  std::function<void()> shut;
 };
 
 /// Everything one worker thread owns. Only that thread touches it (shared-nothing hot path);
@@ -71,7 +86,10 @@ struct worker {
   std::vector<std::unique_ptr<upstream_pool>> pools;  // per upstream, same index as cfg.upstreams
   simdjson::ondemand::parser json;                    // reused for every request on this thread
   std::unordered_set<session_state*> sessions;
+  std::unordered_set<proxy_handle*> proxies;  // in flight, for the drain deadline
   std::unique_ptr<tcp::acceptor> acceptor;
+  /// The admin listener's worker (admin_listen): local routes only, no proxying.
+  bool admin_only = false;
 };
 
 }  // namespace switchyard

@@ -18,6 +18,7 @@ struct exchange_state {
   upstream_connection* upstream = nullptr;  // the connection in use, for prompt cancellation
   bool response_started = false;            // response header written to the client
   bool client_gone = false;
+  bool shutdown = false;  // the drain deadline passed: end with the retryable shutdown error
 };
 
 /// The request-wide facts every attempt needs.

@@ -56,9 +56,11 @@ struct request_fields {
 
 /// Parses and validates a request body for `ep`. `body` must have at least
 /// `simdjson::SIMDJSON_PADDING` bytes of capacity past its size (see `pad_for_simdjson`).
-/// Errors are 400 `invalid_request_error` naming the field.
+/// Errors are 400 `invalid_request_error` naming the field. `validate` (the default) first
+/// checks the whole body strictly (`validate_json_body`: RFC 8259, no duplicate keys); only a
+/// body the gateway produced itself from a validated one may skip it.
 result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parser& parser,
-                                          const std::string& body);
+                                          const std::string& body, bool validate = true);
 
 /// Grows `body`'s capacity so simdjson can read it in place (no copy when it already fits).
 void pad_for_simdjson(std::string& body);

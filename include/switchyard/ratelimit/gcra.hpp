@@ -19,6 +19,7 @@ struct decision {
   std::uint64_t remaining = 0;              // units that would still fit right now
   std::chrono::nanoseconds reset_after{0};  // until the bucket is full again
   std::chrono::nanoseconds retry_after{0};  // until `cost` more would fit; 0 when allowed
+  bool overflowed = false;  // no slot could be had: the answer is a fresh bucket's (failed open)
 };
 
 /// Rate buckets for many keys, shared by every worker thread without a lock: GCRA (the "virtual
@@ -81,7 +82,8 @@ class concurrency_table {
  public:
   /// A held unit; give it back with `release` exactly once.
   struct ticket {
-    std::size_t slot;  // npos: failed open, holds nothing
+    std::size_t slot;         // npos: failed open (or no limit), holds nothing
+    bool overflowed = false;  // failed open because no slot could be had
   };
 
   /// `capacity` is rounded up to a power of two.

@@ -101,14 +101,24 @@ class rate_limiter {
   void finish(admission& a, std::optional<std::uint64_t> actual_tokens,
               std::int64_t now_ns) noexcept;
 
-  /// Takes that failed open for lack of table space (a metric; non-zero means raise capacity).
+  /// Takes that found no table space (a metric; non-zero means a key flood or too small a table).
   std::uint64_t overflows() const noexcept { return rates_.overflows() + slots_.overflows(); }
+
+  /// Requests that hit a full table on limit `i`: refused (`on_overflow: deny`) or let through
+  /// unlimited (`allow`), for `switchyard_rate_limit_overflows_total`.
+  std::uint64_t overflows_of(std::size_t i) const noexcept {
+    return overflow_counts_[i].load(std::memory_order_relaxed);
+  }
+
+  /// Limit `i`'s scope label: "global", "api_key+model", …
+  const std::string& label(std::size_t i) const noexcept { return labels_[i]; }
 
   const std::vector<rate_limit_config>& limits() const noexcept { return limits_; }
 
  private:
   std::vector<rate_limit_config> limits_;
   std::vector<std::string> labels_;  // per limit: "global", "api_key+model", ...
+  std::unique_ptr<std::atomic<std::uint64_t>[]> overflow_counts_;  // per limit
   gcra_table rates_;
   concurrency_table slots_;
 };
