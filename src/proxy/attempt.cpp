@@ -93,6 +93,8 @@ class relay {
  private:
   // Reads the next body bytes into the meter. Returns the read error (need_buffer cleared).
   net::awaitable<beast::error_code> read_some();
+  bool parse_buffered(beast::error_code& ec);
+  beast::error_code take_body();
   net::awaitable<attempt_outcome> read_error_answer();
   net::awaitable<bool> hold_stream(attempt_outcome& out);
   net::awaitable<bool> readable_before(steady_clock::time_point until);
@@ -125,6 +127,42 @@ net::awaitable<beast::error_code> relay::read_some() {
   if (ec == http::error::need_buffer) {
     ec = {};
   }
+  if (auto taken = take_body(); taken) {
+    co_return taken;
+  }
+  co_return ec;
+}
+
+// Parses what the read buffer already holds, without I/O: a burst that came in one read sits
+// there while the socket itself is quiet, so waiting for readiness would wait for nothing.
+// True when that produced body bytes, ended the message or failed (`ec`); false when the
+// buffered bytes are not enough for a step (an incomplete chunk header), so the socket decides.
+bool relay::parse_buffered(beast::error_code& ec) {
+  if (lease_->buffer.size() == 0 || parser_.is_done()) {
+    return false;
+  }
+  parser_.get().body().data = buf_.get();
+  parser_.get().body().size = relay_buffer_bytes;
+  while (lease_->buffer.size() > 0 && !parser_.is_done() && parser_.get().body().size > 0) {
+    const auto used = parser_.put(lease_->buffer.data(), ec);
+    lease_->buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+    }
+    if (ec || used == 0) {
+      break;
+    }
+  }
+  const bool progress = parser_.get().body().size < relay_buffer_bytes || parser_.is_done();
+  if (auto taken = take_body(); taken && !ec) {
+    ec = taken;
+  }
+  return progress || ec;
+}
+
+// Hands the body bytes the parser just produced in buf_ to the meter (decoding them first when
+// the upstream compressed them) and notes token timing. An error when they cannot be trusted.
+beast::error_code relay::take_body() {
   std::size_t got = relay_buffer_bytes - parser_.get().body().size;
   last_read_full_ = got == relay_buffer_bytes;
   if (got > 0) {
@@ -135,12 +173,12 @@ net::awaitable<beast::error_code> relay::read_some() {
       decoded_.clear();
       if (auto d = decoder_->feed(bytes, decoded_); !d) {
         spdlog::warn("request {}: {}", ctx_.rec.request_id, d.error().message);
-        co_return http::error::bad_chunk;  // undecodable: the body cannot be trusted
+        return http::error::bad_chunk;  // undecodable: the body cannot be trusted
       }
       bytes = decoded_;
     }
     if (auto fed = meter_.feed(bytes, ctx_.w.json); !fed) {
-      co_return http::error::bad_chunk;  // an over-long event: the framing cannot be trusted
+      return http::error::bad_chunk;  // an over-long event: the framing cannot be trusted
     }
     if (meter_.saw_content()) {
       // Time to first token, then the gaps between events (a read's events share its gap).
@@ -159,7 +197,7 @@ net::awaitable<beast::error_code> relay::read_some() {
       ctx_.token_events += fresh;
     }
   }
-  co_return ec;
+  return {};
 }
 
 error relay::broken(const beast::error_code& ec) const {
@@ -255,10 +293,13 @@ net::awaitable<bool> relay::hold_stream(attempt_outcome& out) {
   const auto hold_until = steady_clock::now() + r.stream_hold_time;
   while (!parser_.is_done() && !meter_.hold_released() &&
          meter_.ready().size() + meter_.held_bytes() < r.stream_hold_bytes) {
-    if (!co_await readable_before(hold_until)) {
-      co_return true;  // time's up: release what we have and go on relaying
+    beast::error_code ec;
+    if (!parse_buffered(ec)) {
+      if (!co_await readable_before(hold_until)) {
+        co_return true;  // time's up: release what we have and go on relaying
+      }
+      ec = co_await read_some();
     }
-    auto ec = co_await read_some();
     if (ec) {
       if (meter_.saw_content()) {
         deferred_ = ec;
