@@ -4,6 +4,7 @@
 
 #include "fake_upstream.hpp"
 #include "harness.hpp"
+#include "wire_fixtures.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,30 +21,6 @@ namespace switchyard::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-const boost::json::object& expected() {
-  static const boost::json::value v =
-      boost::json::parse(read_file(fs::path(SWITCHYARD_WIRE_FIXTURES) / "expected.json"));
-  return v.as_object();
-}
-
-std::vector<fs::path> fixtures(std::string_view ext) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(SWITCHYARD_WIRE_FIXTURES)) {
-    if (e.path().extension() == ext && e.path().filename() != "expected.json") {
-      out.push_back(e.path());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // The fake answers every request with the reply the test set last.
 struct scripted {

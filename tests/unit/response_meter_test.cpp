@@ -1,5 +1,7 @@
 #include "switchyard/proxy/response_meter.hpp"
 
+#include "wire_fixtures.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -127,29 +129,9 @@ TEST(response_meter, an_unclassifiable_event_releases_the_hold) {
 // Every fixture of the conformance corpus (tests/fixtures/wire, sources in its SOURCES.md).
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-const boost::json::object& expected() {
-  static const boost::json::value v =
-      boost::json::parse(read_file(fs::path(SWITCHYARD_WIRE_FIXTURES) / "expected.json"));
-  return v.as_object();
-}
-
-std::vector<fs::path> fixtures(std::string_view ext) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(SWITCHYARD_WIRE_FIXTURES)) {
-    if (e.path().extension() == ext) {
-      out.push_back(e.path());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using test::expected;
+using test::fixtures;
+using test::read_file;
 
 std::optional<std::int64_t> expected_int(const boost::json::object& o, std::string_view key) {
   auto it = o.find(key);
