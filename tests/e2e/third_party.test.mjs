@@ -1,7 +1,8 @@
 // Two OpenAI-compatible servers nobody on this project wrote, from npm, as upstreams:
 //   - @dwmkerr/mock-llm (express; rule-driven echo server that streams in timed chunks),
 //   - steady (@stdy/cli; the OpenAPI-driven mock openai-node's own tests run against), on the
-//     OpenAI spec kept in shared/openai-openapi/openapi.yaml (env OPENAI_OPENAPI_SPEC overrides).
+//     OpenAI spec, a copy of which is kept in tests/fixtures/openai-openapi/ (its README says which
+//     commit; env OPENAI_OPENAPI_SPEC overrides), so that a clean checkout needs nothing beside it.
 // The same calls by real clients, directly and through switchyard, must agree; streams must stay
 // incremental; and every request the gateway forwards must be valid against the OpenAI spec.
 // Neither server can report a port it bound on 0, so each gets a free loopback port chosen here.
@@ -20,7 +21,7 @@ import { freePort, rawRequest, startLoggedGateway } from './e2e_util.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.join(here, 'node_modules', '.bin');
 const SPEC = process.env.OPENAI_OPENAPI_SPEC ||
-  path.resolve(here, '../../../shared/openai-openapi/openapi.yaml');
+  path.resolve(here, '../fixtures/openai-openapi/openapi.yaml');
 
 const CHUNK_INTERVAL_MS = 40;
 
