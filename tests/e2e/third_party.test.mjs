@@ -124,7 +124,8 @@ describe('third-party upstreams from npm', () => {
         (port) => ({ HOST: '127.0.0.1', PORT: String(port) }), /server running on/),
       startThirdParty('steady', 'steady',
         (port) => ['-q', '--no-color', '-p', String(port), '--host', '127.0.0.1', SPEC],
-        () => ({ NO_COLOR: '1' }), /Ready to accept requests/),
+        // Under CI=true steady prints GitHub-style annotations and no "Ready" line.
+        () => ({ NO_COLOR: '1' }), /Ready to accept requests|Server listening at/),
     ]);
     g = await startLoggedGateway(gatewayConfig([
       ['mockllm', `http://127.0.0.1:${mockllm.port}/v1`],
