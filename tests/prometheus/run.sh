@@ -154,10 +154,10 @@ request() {
     fail "request $variant #$n: curl failed"
   [[ $code == 200 ]] || fail "request $variant #$n: HTTP $code: $(head -c 500 "$out")"
 }
-burst() {  # burst VARIANT FIRST LAST
+burst() {  # burst VARIANT FIRST LAST [INTER_TOKEN_MS]
   local n
   for ((n = $2; n <= $3; n++)); do
-    request "$1" "$n"
+    request "$1" "$n" 5 "${4:-0}"
   done
 }
 scrape() {  # scrape FILE
@@ -262,8 +262,10 @@ verify wait-counts "$prom" "$tmp/answers" 0 control=15 treatment=10 ||
 echo "ok   Prometheus scraped burst 1"
 
 # Burst 2 after Prometheus holds burst 1: rate() over [1m] then has samples before and after.
-burst control 16 30
-burst treatment 11 20
+# Tokens 3 ms apart: with none, a busy machine may read a whole stream at once, leaving no
+# inter-token gap to record and the inter-token panels without data.
+burst control 16 30 3
+burst treatment 11 20 3
 t_end=$(date +%s.%N)
 verify usage "$tmp/responses" "$tmp/expected.json" || fail "could not read usage from responses"
 
