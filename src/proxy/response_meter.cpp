@@ -18,9 +18,8 @@ result<void> response_meter::feed(std::string_view chunk, simdjson::ondemand::pa
     return boundary.error();
   }
   std::uint64_t cursor = held_base_;  // everything before it went out already
-  std::string edited;
   for (auto& e : events_buffer_) {
-    switch (on_event(e, parser, edited)) {
+    switch (on_event(e, parser, edited_)) {
       case verdict::forward:
         continue;  // goes out with the bytes around it
       case verdict::drop:
@@ -28,7 +27,7 @@ result<void> response_meter::feed(std::string_view chunk, simdjson::ondemand::pa
         break;
       case verdict::edit:
         forward(cursor, e.begin, chunk, chunk_base);
-        forward_edited(e, edited, chunk, chunk_base);
+        forward_edited(e, edited_, chunk, chunk_base);
         break;
     }
     cursor = e.end;
@@ -118,7 +117,7 @@ response_meter::verdict response_meter::on_event(sse_event& e, simdjson::ondeman
     return verdict::drop;
   }
   if (!facts.null_usage.empty()) {
-    edited = without_null_usage(e.data, facts);
+    without_null_usage(e.data, facts, edited);
     return verdict::edit;
   }
   return verdict::forward;

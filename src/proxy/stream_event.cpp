@@ -249,6 +249,12 @@ bool may_count_tokens(std::string_view json) noexcept {
 
 std::string without_null_usage(std::string_view json, const event_facts& facts) {
   std::string out;
+  without_null_usage(json, facts, out);
+  return out;
+}
+
+void without_null_usage(std::string_view json, const event_facts& facts, std::string& out) {
+  out.clear();
   out.reserve(json.size());
   std::size_t at = 0;
   for (const auto& [b, e] : facts.null_usage) {
@@ -259,7 +265,6 @@ std::string without_null_usage(std::string_view json, const event_facts& facts) 
     at = e;
   }
   out.append(json.substr(at));
-  return out;
 }
 
 }  // namespace switchyard

@@ -73,6 +73,7 @@ class response_meter {
   sse_parser parser_;
   std::vector<sse_event> events_buffer_;
   std::string held_;             // SSE bytes after the last complete block
+  std::string edited_;           // an event with the injected `"usage": null` cut (reused)
   std::uint64_t held_base_ = 0;  // stream offset of held_'s first byte
   std::string ready_;            // bytes ready for the client
   usage_scanner body_usage_;     // non-SSE

@@ -58,6 +58,8 @@ bool may_count_tokens(std::string_view json) noexcept;
 
 /// `json` with the `null_usage` ranges of its facts removed. Pure.
 std::string without_null_usage(std::string_view json, const event_facts& facts);
+/// The same into `out` (replaced), so that a relay reuses one buffer for every event.
+void without_null_usage(std::string_view json, const event_facts& facts, std::string& out);
 
 /// Reads a `usage` object's counts (`prompt_tokens`, `completion_tokens`, `total_tokens`; the
 /// total is their sum when absent). Pure.
