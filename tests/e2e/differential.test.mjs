@@ -12,21 +12,7 @@ import { assertNoProblems } from './harness.mjs';
 import { clientsFor, errorFacts, outcome } from './clients.mjs';
 import { startLoggedGateway } from './e2e_util.mjs';
 import { EXPECTED, eventBoundaries, fixtureBytes, startReplay } from './replay_upstream.mjs';
-
-function gatewayConfig(port) {
-  return `listen: 127.0.0.1:0
-workers: 1
-timeouts: { first_byte: 10s, drain: 5s }
-retry: { max_attempts: 2, base: 10ms, cap: 50ms }
-upstreams:
-  - { name: replay, base_url: "http://127.0.0.1:${port}/v1", api_key: sk-upstream,
-      breaker: { enabled: false } }
-models:
-  - { name: replay-chat, upstream: replay }
-  - { name: replay-embed, upstream: replay }
-log: { level: warn, access: off }
-`;
-}
+import { gatewayConfig } from './wire_common.mjs';
 
 const CHAT_STREAMS = Object.keys(EXPECTED).filter((f) => f.endsWith('.sse') &&
   !/completions|error|tool_calls|n2/.test(f));
