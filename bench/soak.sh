@@ -103,10 +103,19 @@ stream_loop() {
         >/dev/null 2>&1 || true
       count aborted
     else
+      local rc=0
       out=$(curl -s -N --max-time 10 -H 'x-mock-tokens: 40' -H 'x-mock-inter-token-ms: 5' \
-        -H "x-user-id: s$1-$i" \
-        -H 'content-type: application/json' -d "$stream" "$url/v1/chat/completions" || true)
-      if [[ $out == *'[DONE]'* ]]; then count streams_ok; else count streams_lost; fi
+        -H "x-user-id: s$1-$i" -w '\nHTTP %{http_code} %{time_total}s' \
+        -H 'content-type: application/json' -d "$stream" "$url/v1/chat/completions") || rc=$?
+      if [[ $out == *'data: [DONE]'* ]]; then
+        count streams_ok
+      else
+        count streams_lost
+        # Evidence for the summary: curl's exit code (28 = the client's own 10 s timeout), the
+        # status, and the stream's last line, so a loss is classified rather than guessed.
+        printf 'curl_rc=%s %s last=%s\n' "$rc" "$(tail -1 <<<"$out")" \
+          "$(grep '^data:' <<<"$out" | tail -1 | cut -c1-160)" >>"$tmp/lost.txt"
+      fi
     fi
   done
 }
@@ -166,6 +175,12 @@ streams=$(gauge switchyard_active_streams)
 buffered=$(gauge switchyard_buffered_request_bytes)
 n=$(($(wc -l <"$samples") - 2))
 warm_rss=$(awk -v k=$((n / 4 + 3)) 'NR == k {print $3}' FS='|' "$samples" | tr -d ' ')
+# Every answer the gateway gave that was not 2xx, by status and error type, from its own counter
+# (the access log rotates away during a long run).
+non2xx=$(awk '/^switchyard_requests_total\{/ && !/status_class="2/ {
+    s = $1; sub(/.*status_class="/, "", s); sub(/".*/, "", s)
+    e = $1; sub(/.*error_type="/, "", e); sub(/".*/, "", e)
+    n[s " " e] += $2 } END { for (k in n) printf "%s=%d ", k, n[k] }' "$tmp/m.txt")
 result=$(grep RESULT "$tmp/wrk.txt" || echo "RESULT missing: $(tail -3 "$tmp/wrk.txt")")
 c() { [[ -f $tmp/$1.count ]] && wc -l <"$tmp/$1.count" || echo 0; }
 verdict=PASS
@@ -186,6 +201,13 @@ awk -v w="$warm_rss" -v f="$final_rss" 'BEGIN {exit !(f <= w * 1.10 + 16)}' || v
   echo "- admin rounds (reload, SIGHUP every 3rd, feedback, analysis read): $(c admin)"
   echo "- RSS at 25 %: ${warm_rss} MiB, at the end: ${final_rss} MiB; fds at the end: $final_fds"
   echo "- gauges at the end: in flight $inflight, streams $streams, buffered bytes $buffered"
+  echo "- non-2xx answers by status and error type (all loops, injected faults included): ${non2xx:-none}"
+  if [[ -f $tmp/lost.txt ]]; then
+    echo "- lost streams by cause (curl exit code, status, last event):"
+    echo
+    cut -c1-200 "$tmp/lost.txt" | sed -E 's/ [0-9.]+s / /' | sort | uniq -c | sort -rn | head -10 |
+      sed 's/^/    /'
+  fi
   echo
   echo "<details><summary>samples every ${interval} s</summary>"
   echo
@@ -193,4 +215,11 @@ awk -v w="$warm_rss" -v f="$final_rss" 'BEGIN {exit !(f <= w * 1.10 + 16)}' || v
   echo
   echo "</details>"
 } | tee -a "$root/bench/RESULTS.md"
+if [[ $verdict != PASS ]]; then
+  # Keep the evidence (access log, gateway stderr, wrk output, lost streams) for a failed run.
+  keep=$root/build/soak-last
+  rm -rf "$keep" && mkdir -p "$keep"
+  cp "$tmp"/*.txt "$tmp"/*.err "$tmp"/*.yaml "$tmp"/access.log* "$keep"/ 2>/dev/null || true
+  echo "soak: evidence kept in $keep" >&2
+fi
 [[ $verdict == PASS ]]

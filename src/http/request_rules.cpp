@@ -1,18 +1,11 @@
 #include "switchyard/http/request_rules.hpp"
 
+#include "switchyard/core/text.hpp"
+
 namespace switchyard {
 
 namespace {
 
-std::string_view trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-    v.remove_prefix(1);
-  }
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-    v.remove_suffix(1);
-  }
-  return v;
-}
 
 }  // namespace
 

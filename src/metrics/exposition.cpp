@@ -1,5 +1,7 @@
 #include "switchyard/metrics/exposition.hpp"
 
+#include "switchyard/core/text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -71,13 +73,6 @@ bool append_special(std::string& out, double value) {
   return true;
 }
 
-std::string_view trim(std::string_view s) noexcept {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
-}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) {

@@ -1,5 +1,7 @@
 #include "switchyard/proxy/body_decoder.hpp"
 
+#include "switchyard/core/text.hpp"
+
 #include <boost/beast/core/string.hpp>
 
 #include <zlib.h>
@@ -27,15 +29,6 @@ struct body_decoder::state {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 }  // namespace
 

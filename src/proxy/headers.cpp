@@ -1,5 +1,7 @@
 #include "switchyard/proxy/headers.hpp"
 
+#include "switchyard/core/random.hpp"
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
@@ -118,13 +120,12 @@ std::string request_id_for(std::string_view client_value) {
   if (sane) {
     return std::string(client_value);
   }
-  // Per-thread generator: ids need to be unique, not unpredictable, and this is lock-free.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Ids need to be unique, not unpredictable: the per-thread generator, lock-free.
   static constexpr char hex[] = "0123456789abcdef";
   std::string id = "req_";
   id.resize(4 + 32);
   for (std::size_t i = 0; i < 2; ++i) {
-    std::uint64_t bits = rng();
+    std::uint64_t bits = random_u64();
     for (std::size_t j = 0; j < 16; ++j) {
       id[4 + i * 16 + j] = hex[bits & 0xf];
       bits >>= 4;

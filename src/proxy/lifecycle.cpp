@@ -1,5 +1,9 @@
 #include "switchyard/proxy/lifecycle.hpp"
 
+#include "switchyard/core/clock.hpp"
+#include "switchyard/core/random.hpp"
+#include "switchyard/core/text.hpp"
+
 #include "switchyard/http/responses.hpp"
 #include "switchyard/proxy/attempt.hpp"
 #include "switchyard/proxy/headers.hpp"
@@ -13,7 +17,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <random>
 
 namespace switchyard {
 
@@ -21,25 +24,8 @@ namespace {
 
 using namespace net::experimental::awaitable_operators;
 
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             steady_clock::now().time_since_epoch())
-      .count();
-}
-
-double uniform01() {
-  // Per-thread: jitter needs spread, not secrecy, and this takes no lock.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-}
-
 std::string_view bearer_token(const http::request<http::string_body>& req) {
-  std::string_view auth = req[http::field::authorization];
-  constexpr std::string_view prefix = "Bearer ";
-  if (auth.size() > prefix.size() && beast::iequals(auth.substr(0, prefix.size()), prefix)) {
-    return auth.substr(prefix.size());
-  }
-  return {};
+  return switchyard::bearer_token(req[http::field::authorization]);
 }
 
 string_response with_headers(string_response res, const http::fields& extra) {
@@ -161,7 +147,7 @@ assignment assign_request(const plan& p, const http::request<http::string_body>&
   }
   view.api_key = bearer_token(req);
   view.override_header = req["x-switchyard-variant"];
-  view.random01 = uniform01();
+  view.random01 = random01();
   return assign(p, view);
 }
 
@@ -181,9 +167,8 @@ void tag_request(worker& w, const assignment& a, const http::request<http::strin
     out.set("x-switchyard-prompt-version", rec.prompt_version);
   }
   // A signed id carries the assignment, so feedback works on any replica and after restarts.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   char nonce[17];
-  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(rng()));
+  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(random_u64()));
   feedback_claims claims{rec.experiment, rec.variant, rec.prompt_version,
                          std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())
@@ -384,7 +369,7 @@ net::awaitable<bool> drive(attempt_context& ctx, const model_config& model,
       if (!last_answer && !retriable(outcome.failure)) {
         break;
       }
-      auto next = next_retry(tries, ctx.retry, outcome.retry_floor, uniform01(),
+      auto next = next_retry(tries, ctx.retry, outcome.retry_floor, random01(),
                              steady_clock::now(), ctx.deadline);
       if (!next.retry) {
         break;

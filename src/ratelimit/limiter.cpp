@@ -1,5 +1,7 @@
 #include "switchyard/ratelimit/limiter.hpp"
 
+#include "switchyard/core/fnv.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <utility>
@@ -18,26 +20,7 @@ constexpr std::uint64_t default_max_tokens = 256;
 
 // FNV-1a 64. The bucket key is a hash of the scope values, so the table never holds an API key,
 // only 64 bits from which it cannot be read back.
-class fnv1a {
- public:
-  void byte(std::uint8_t b) noexcept { h_ = (h_ ^ b) * 0x100000001b3ULL; }
-  void number(std::uint64_t v) noexcept {
-    for (int i = 0; i < 8; ++i) {
-      byte(static_cast<std::uint8_t>(v >> (8 * i)));
-    }
-  }
-  // Length first, so that ("ab", "c") and ("a", "bc") differ.
-  void text(std::string_view s) noexcept {
-    number(s.size());
-    for (char c : s) {
-      byte(static_cast<std::uint8_t>(c));
-    }
-  }
-  std::uint64_t value() const noexcept { return h_; }
-
- private:
-  std::uint64_t h_ = 0xcbf29ce484222325ULL;
-};
+using fnv1a = fnv1a64;
 
 enum class bucket_kind : std::uint8_t { requests = 1, tokens = 2, concurrency = 3 };
 

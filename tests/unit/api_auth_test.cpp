@@ -21,10 +21,10 @@ TEST(api_auth, same_secret_compares_whole_values) {
 }
 
 TEST(api_auth, bearer_is_case_insensitive_and_needs_a_token) {
-  EXPECT_EQ(bearer_of("Bearer abc"), "abc");
-  EXPECT_EQ(bearer_of("bearer abc"), "abc");
-  EXPECT_EQ(bearer_of("Bearer "), "");
-  EXPECT_EQ(bearer_of("Basic abc"), "");
+  EXPECT_EQ(bearer_token("Bearer abc"), "abc");
+  EXPECT_EQ(bearer_token("bearer abc"), "abc");
+  EXPECT_EQ(bearer_token("Bearer "), "");
+  EXPECT_EQ(bearer_token("Basic abc"), "");
 }
 
 TEST(api_auth, admin_routes) {
