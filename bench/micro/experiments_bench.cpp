@@ -1,10 +1,11 @@
 // What experiments add to a request: matching and assignment, the body rewrite (prompt, model,
 // params) with its re-parse, signing the feedback id, and the per-request metrics.
+#include "switchyard/core/json_text.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/experiments/plan.hpp"
-#include "switchyard/http/worker.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/proxy/rewrite.hpp"
+#include "switchyard/runtime/worker.hpp"
 
 #include <benchmark/benchmark.h>
 

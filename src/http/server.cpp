@@ -1,12 +1,12 @@
 #include "switchyard/http/server.hpp"
 
 #include "switchyard/experiments/engine.hpp"
-#include "switchyard/http/admin_executor.hpp"
-#include "switchyard/http/feedback_guard.hpp"
 #include "switchyard/http/session.hpp"
-#include "switchyard/http/worker.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
+#include "switchyard/ratelimit/feedback_guard.hpp"
+#include "switchyard/runtime/admin_executor.hpp"
+#include "switchyard/runtime/worker.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>

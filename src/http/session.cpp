@@ -1,14 +1,15 @@
 #include "switchyard/http/session.hpp"
 
+#include "switchyard/core/json_text.hpp"
 #include "switchyard/experiments/engine.hpp"
-#include "switchyard/http/admin_executor.hpp"
 #include "switchyard/http/api.hpp"
 #include "switchyard/http/request_rules.hpp"
-#include "switchyard/http/responses.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/lifecycle.hpp"
+#include "switchyard/proxy/responses.hpp"
+#include "switchyard/runtime/admin_executor.hpp"
 
 #include <optional>
 

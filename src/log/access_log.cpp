@@ -1,6 +1,6 @@
 #include "switchyard/log/access_log.hpp"
 
-#include "switchyard/proxy/request_body.hpp"
+#include "switchyard/core/json_text.hpp"
 
 #include <fmt/chrono.h>
 #include <spdlog/async.h>

@@ -1,9 +1,9 @@
 #include "switchyard/metrics/gateway_metrics.hpp"
 
 #include "switchyard/core/version.hpp"
-#include "switchyard/http/worker.hpp"
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/process_metrics.hpp"
+#include "switchyard/runtime/worker.hpp"
 
 #include <chrono>
 

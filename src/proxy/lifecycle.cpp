@@ -1,12 +1,13 @@
 #include "switchyard/proxy/lifecycle.hpp"
 
 #include "switchyard/core/clock.hpp"
+#include "switchyard/core/json_text.hpp"
 #include "switchyard/core/random.hpp"
 #include "switchyard/core/text.hpp"
 
-#include "switchyard/http/responses.hpp"
 #include "switchyard/proxy/attempt.hpp"
 #include "switchyard/proxy/headers.hpp"
+#include "switchyard/proxy/responses.hpp"
 #include "switchyard/proxy/rewrite.hpp"
 
 #include "switchyard/experiments/engine.hpp"

@@ -1,5 +1,6 @@
 #include "switchyard/proxy/request_body.hpp"
 
+#include "switchyard/core/json_text.hpp"
 #include "switchyard/proxy/json_validate.hpp"
 
 #include <array>
@@ -303,23 +304,6 @@ std::size_t request_fields::member_end(std::string_view body, std::size_t i) con
     }
   }
   return end;
-}
-
-void append_json_escaped(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out.append("\\u00");
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 0xf]);
-    } else {
-      out.push_back(c);
-    }
-  }
 }
 
 std::string splice_model(std::string_view body, const request_fields& fields,

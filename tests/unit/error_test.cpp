@@ -1,5 +1,5 @@
 #include "switchyard/core/error.hpp"
-#include "switchyard/http/responses.hpp"
+#include "switchyard/proxy/responses.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>

@@ -97,11 +97,5 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{endpoint::embeddings, R"({"model":"m","input":5})", "input",
                  "input must be a string or an array"}));
 
-TEST(json_escape, escapes_quotes_backslashes_and_controls) {
-  std::string out;
-  append_json_escaped(out, "a\"b\\c\n\x01");
-  EXPECT_EQ(out, "a\\\"b\\\\c\\u000a\\u0001");
-}
-
 }  // namespace
 }  // namespace switchyard

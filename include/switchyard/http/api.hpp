@@ -1,7 +1,7 @@
 #pragma once
 
-#include "switchyard/http/responses.hpp"
-#include "switchyard/http/worker.hpp"
+#include "switchyard/proxy/responses.hpp"
+#include "switchyard/runtime/worker.hpp"
 
 #include <optional>
 #include <string>

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "switchyard/core/net.hpp"
-#include "switchyard/http/worker.hpp"
+#include "switchyard/runtime/worker.hpp"
 
 namespace switchyard {
 

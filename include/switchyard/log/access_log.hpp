@@ -2,7 +2,7 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/net.hpp"
-#include "switchyard/proxy/response_meter.hpp"
+#include "switchyard/core/token_usage.hpp"
 
 #include <memory>
 #include <optional>

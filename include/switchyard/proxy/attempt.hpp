@@ -1,9 +1,9 @@
 #pragma once
 
 #include "switchyard/core/net.hpp"
-#include "switchyard/http/responses.hpp"
-#include "switchyard/http/worker.hpp"
 #include "switchyard/log/access_log.hpp"
+#include "switchyard/proxy/responses.hpp"
+#include "switchyard/runtime/worker.hpp"
 #include "switchyard/upstream/breaker.hpp"
 #include "switchyard/upstream/retry_policy.hpp"
 

@@ -1,9 +1,9 @@
 #pragma once
 
 #include "switchyard/core/net.hpp"
-#include "switchyard/http/worker.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/proxy/request_body.hpp"
+#include "switchyard/runtime/worker.hpp"
 
 namespace switchyard {
 

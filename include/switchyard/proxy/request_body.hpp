@@ -69,7 +69,4 @@ void pad_for_simdjson(std::string& body);
 std::string splice_model(std::string_view body, const request_fields& fields,
                          std::string_view model);
 
-/// Appends `text` to `out` as the inside of a JSON string literal (quotes not included).
-void append_json_escaped(std::string& out, std::string_view text);
-
 }  // namespace switchyard

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "switchyard/core/token_usage.hpp"
+
 #include <simdjson.h>
 
 #include <boost/container/small_vector.hpp>
@@ -11,13 +13,6 @@
 #include <string_view>
 
 namespace switchyard {
-
-/// Token counts from an OpenAI `usage` object.
-struct token_usage {
-  std::int64_t prompt_tokens = 0;
-  std::int64_t completion_tokens = 0;
-  std::int64_t total_tokens = 0;
-};
 
 /// What one upstream JSON document (an SSE event's data, or an error body) says, as far as the
 /// gateway cares. Every field comes from a real parse, so it does not depend on whitespace,

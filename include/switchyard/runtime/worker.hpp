@@ -2,8 +2,8 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/net.hpp"
-#include "switchyard/http/feedback_guard.hpp"
 #include "switchyard/log/access_log.hpp"
+#include "switchyard/ratelimit/feedback_guard.hpp"
 #include "switchyard/ratelimit/limiter.hpp"
 #include "switchyard/upstream/breaker.hpp"
 #include "switchyard/upstream/pool.hpp"

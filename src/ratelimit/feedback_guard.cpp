@@ -1,4 +1,4 @@
-#include "switchyard/http/feedback_guard.hpp"
+#include "switchyard/ratelimit/feedback_guard.hpp"
 
 namespace switchyard {
 

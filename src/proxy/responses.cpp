@@ -1,4 +1,4 @@
-#include "switchyard/http/responses.hpp"
+#include "switchyard/proxy/responses.hpp"
 
 namespace switchyard {
 
