@@ -1,6 +1,7 @@
 #include "switchyard/proxy/attempt.hpp"
 
 #include "switchyard/proxy/deadline.hpp"
+#include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/relay.hpp"
 
 namespace switchyard {
@@ -47,6 +48,31 @@ attempt_retry broken_header(const upstream_pool& pool, const std::string& what) 
 }
 
 }  // namespace
+
+attempt_outcome error_answer(const http::response_header<>& up, std::string body, bool decoded,
+                             unsigned client_version, simdjson::ondemand::parser& json) {
+  string_response res;
+  res.version(client_version);
+  res.result(up.result_int());  // as sent, even a code Beast does not know (520, 529, 999)
+  res.reason(up.reason());
+  build_client_fields(up, res.base());
+  if (decoded) {
+    res.erase(http::field::content_encoding);  // relayed decoded
+  }
+  res.body() = std::move(body);
+  res.prepare_payload();
+  const unsigned status = up.result_int();
+  // Only a 429's body matters to the retry table (an exhausted account is final).
+  const bool quota = status == 429 && says_insufficient_quota(json, res.body());
+  error e = upstream_answer(status, status_retry_mode(status, quota));
+  if (e.retry == retry_mode::no) {
+    // Retrying cannot help (400, 401, 404, insufficient_quota…): the client gets it as it is.
+    return attempt_final{std::move(e), std::move(res)};
+  }
+  auto floor = parse_retry_after(up["retry-after-ms"], up[http::field::retry_after],
+                                 std::chrono::system_clock::now());
+  return attempt_retry{std::move(e), std::move(res), floor};
+}
 
 net::awaitable<attempt_outcome> run_attempt(attempt_io& io, upstream_pool& pool,
                                             http::request<http::string_body>& upstream_req) {

@@ -204,33 +204,13 @@ net::awaitable<attempt_outcome> relay::read_error_answer() {
                                      std::to_string(error_body_limit) + " bytes"))};
     }
   }
-  const auto& up = parser_.get();
-  string_response res;
-  res.version(ctx_.req.version());
-  res.result(up.result_int());  // as sent, even a code Beast does not know (520, 529, 999)
-  res.reason(up.reason());
-  build_client_fields(up.base(), res.base());
-  if (decoder_) {
-    res.erase(http::field::content_encoding);  // relayed decoded
-  }
-  res.body() = std::move(body);
-  res.prepare_payload();
-  const unsigned status = up.result_int();
-  // Only a 429's body matters to the retry table (an exhausted account is final).
-  const bool quota = status == 429 && says_insufficient_quota(io_.w.json, res.body());
-  error e = upstream_answer(status, status_retry_mode(status, quota));
-  auto floor = parse_retry_after(up["retry-after-ms"], up[http::field::retry_after],
-                                 std::chrono::system_clock::now());
   if (parser_.keep_alive()) {
     ctx_.st.upstream = nullptr;
     clear_deadline(lease_->lowest());
     lease_.recycle();
   }
-  if (e.retry != retry_mode::no) {
-    co_return attempt_retry{std::move(e), std::move(res), floor};
-  }
-  // Retrying cannot help (400, 401, 404, insufficient_quota…): the client gets it as it is.
-  co_return attempt_final{std::move(e), std::move(res)};
+  co_return error_answer(parser_.get(), std::move(body), decoder_ != nullptr, ctx_.req.version(),
+                         io_.w.json);
 }
 
 // Waits until the upstream has bytes for the next read or `until` passes (false). Waits on the

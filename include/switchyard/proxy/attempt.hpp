@@ -52,6 +52,14 @@ struct attempt_final {
 /// How one upstream attempt ended.
 using attempt_outcome = std::variant<attempt_committed, attempt_retry, attempt_final>;
 
+/// An upstream's complete error answer (status ≥ 400, header `up`, whole `body`, decoded when
+/// `decoded`) as the attempt's outcome: `attempt_retry` when the retry table says a retry may
+/// help (with the answer's retry-after as the floor), else `attempt_final`. The answer is built
+/// for a client speaking HTTP/1.`client_version % 10`, its status kept as sent. Pure apart from
+/// the reused parser.
+attempt_outcome error_answer(const http::response_header<>& up, std::string body, bool decoded,
+                             unsigned client_version, simdjson::ondemand::parser& json);
+
 /// One try against one upstream: borrow a connection, send, wait for the first byte within
 /// `timeouts.first_byte`, classify the answer, relay it (see relay.hpp). A retriable failure
 /// sends nothing to the client; a stream is held back until its first content event (within
