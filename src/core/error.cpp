@@ -15,7 +15,7 @@ using boost::beast::http::status;
 constexpr auto down = error_source::downstream;
 constexpr auto up = error_source::upstream;
 constexpr auto self = error_source::internal;
-constexpr std::array<error_info, 20> table{{
+constexpr std::array<error_info, 21> table{{
     // status, OpenAI type, OpenAI code, taxonomy, source, close, retry may help
     {status::bad_request, "invalid_request_error", "", "invalid_request", down, false, false},
     {status::not_found, "invalid_request_error", "model_not_found", "invalid_request", down, false,
@@ -37,8 +37,9 @@ constexpr std::array<error_info, 20> table{{
      true},
     {status::gateway_timeout, "timeout", "upstream_timeout", "timeout", up, false, true},
     {status::bad_gateway, "upstream_error", "upstream_broken", "upstream_error", up, false, true},
+    // The gateway's own per-worker connection limit, not the upstream's health.
     {status::service_unavailable, "upstream_unavailable", "upstream_busy", "upstream_unavailable",
-     up, false, true},
+     self, false, true},
     {status::service_unavailable, "upstream_unavailable", "upstream_unavailable",
      "upstream_unavailable", up, false, true},
     // Retryable: another replica serves the retry (the final SSE event of a drained stream).
@@ -53,9 +54,12 @@ constexpr std::array<error_info, 20> table{{
      true, true},
     {status::too_many_requests, "invalid_request_error", "feedback_limit_exceeded", "rate_limit",
      down, false, false},
+    // The upstream's own status and body are relayed; this row only names the kind.
+    {status::bad_gateway, "upstream_error", "upstream_error_status", "upstream_error", up, false,
+     true},
 }};
 
-static_assert(table.size() == static_cast<std::size_t>(errc::too_many_events) + 1,
+static_assert(table.size() == static_cast<std::size_t>(errc::upstream_status) + 1,
               "every errc needs a row");
 
 boost::json::object error_object(const error& e) {
@@ -74,6 +78,36 @@ boost::json::object error_object(const error& e) {
 
 const error_info& describe(errc code) noexcept {
   return table[static_cast<std::size_t>(code)];
+}
+
+std::string_view error_label(const error& e) noexcept {
+  if (e.code != errc::upstream_status) {
+    return describe(e.code).error_type;
+  }
+  switch (e.status) {
+    case 429:
+      return "rate_limit";
+    case 401:
+    case 403:
+      return "auth_error";
+    case 408:
+    case 504:
+      return "timeout";
+    default:
+      return e.status >= 400 && e.status < 500 ? "invalid_request" : "upstream_error";
+  }
+}
+
+std::string_view source_label(error_source s) noexcept {
+  switch (s) {
+    case error_source::downstream:
+      return "downstream";
+    case error_source::upstream:
+      return "upstream";
+    case error_source::internal:
+      break;
+  }
+  return "internal";
 }
 
 std::string error_body(const error& e) {

@@ -52,6 +52,9 @@ std::string format_access_line(const access_record& r) {
   if (!r.error.empty()) {
     field(out, "error", r.error);
   }
+  if (!r.error_source.empty()) {
+    field(out, "error_source", r.error_source);
+  }
   out += fmt::format(",\"stream\":{},\"duration_ms\":{:.3f}", r.stream, r.duration_ms);
   if (r.ttfb_ms >= 0) {
     out += fmt::format(",\"ttfb_ms\":{:.3f}", r.ttfb_ms);

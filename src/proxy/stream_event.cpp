@@ -238,6 +238,11 @@ event_facts classify_event(od::parser& parser, simdjson::padded_string_view json
   return f;
 }
 
+bool says_insufficient_quota(od::parser& parser, std::string_view body) {
+  simdjson::padded_string padded(body);
+  return classify_event(parser, padded).insufficient_quota;
+}
+
 bool may_mention_usage(std::string_view json) noexcept {
   return json.find("usage") != std::string_view::npos || json.find("\\u") != std::string_view::npos;
 }

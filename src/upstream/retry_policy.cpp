@@ -1,6 +1,6 @@
 #include "switchyard/upstream/retry_policy.hpp"
 
-#include "switchyard/proxy/stream_event.hpp"
+#include "switchyard/core/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,29 +16,6 @@ using std::chrono::milliseconds;
 
 // Server hints above this are absurd; clamping keeps the double → integer conversion defined.
 constexpr double max_hint_ms = 1e15;  // ~31,000 years
-
-bool is_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && is_space(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && is_space(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// True when the body's top-level `error` object has `"code"` or `"type"` equal to
-// "insufficient_quota" (from a real parse, so spacing, member order and escapes do not matter;
-// a body that is not JSON is not one).
-bool says_insufficient_quota(std::string_view body) {
-  thread_local simdjson::ondemand::parser parser;
-  simdjson::padded_string padded(body);
-  return classify_event(parser, padded).insufficient_quota;
-}
 
 // A whole-string, finite, non-negative decimal number; from_chars rejects a leading '+'.
 std::optional<double> parse_non_negative(std::string_view text) noexcept {
@@ -105,13 +82,10 @@ std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view s) no
 
 }  // namespace
 
-outcome_class classify_status(unsigned status, std::string_view body) noexcept {
-  if (status >= 200 && status < 300) {
-    return outcome_class::success;
-  }
+retry_mode status_retry_mode(unsigned status, bool insufficient_quota) noexcept {
   switch (status) {
     case 429:
-      return says_insufficient_quota(body) ? outcome_class::fatal : outcome_class::retriable;
+      return insufficient_quota ? retry_mode::no : retry_mode::yes;
     case 408:  // request timeout
     case 409:  // conflict, e.g. a lock held by a concurrent request; OpenAI's SDKs retry it
     case 500:
@@ -119,39 +93,27 @@ outcome_class classify_status(unsigned status, std::string_view body) noexcept {
     case 503:
     case 504:
     case 529:  // Anthropic's "overloaded"
-      return outcome_class::retriable;
+      return retry_mode::yes;
     default:
-      return outcome_class::fatal;
+      return retry_mode::no;
   }
 }
 
-bool retriable(failure_kind kind) noexcept {
-  switch (kind) {
-    case failure_kind::connect:
-    case failure_kind::reset_before_response:
-    case failure_kind::timeout_before_response:
-      return true;
-    case failure_kind::status:
-    case failure_kind::broken_after_start:
-      return false;
-  }
-  return false;
-}
-
-std::string_view reason_label(failure_kind kind, unsigned status) noexcept {
-  switch (kind) {
-    case failure_kind::connect:
+std::string_view reason_label(const error& e) noexcept {
+  switch (e.code) {
+    case errc::upstream_connect:
+    case errc::upstream_busy:
       return "connect";
-    case failure_kind::reset_before_response:
-      return "reset";
-    case failure_kind::timeout_before_response:
+    case errc::upstream_timeout:
       return "timeout";
-    case failure_kind::broken_after_start:
-      return "broken";
-    case failure_kind::status:
+    case errc::upstream_broken:
+      return e.retry == retry_mode::no ? "broken" : "reset";
+    case errc::upstream_status:
       break;
+    default:
+      return "broken";
   }
-  switch (status) {
+  switch (e.status) {
     case 408:
       return "408";
     case 409:
@@ -171,16 +133,45 @@ std::string_view reason_label(failure_kind kind, unsigned status) noexcept {
     default:
       break;
   }
-  if (status >= 200 && status < 300) {
+  if (e.status >= 200 && e.status < 300) {
     return "2xx";
   }
-  if (status >= 400 && status < 500) {
+  if (e.status >= 400 && e.status < 500) {
     return "4xx";
   }
-  if (status >= 500 && status < 600) {
+  if (e.status >= 500 && e.status < 600) {
     return "5xx";
   }
   return "other";
+}
+
+bool upstream_fault(const error& e) noexcept {
+  if (e.source != error_source::upstream) {
+    return false;
+  }
+  return e.code != errc::upstream_status || e.status >= 500;
+}
+
+std::string_view retry_stop_label(retry_stop s) noexcept {
+  switch (s) {
+    case retry_stop::none:
+      return "";
+    case retry_stop::max_attempts:
+      return "max_attempts";
+    case retry_stop::deadline:
+      return "deadline";
+    case retry_stop::retry_budget:
+      return "retry_budget";
+    case retry_stop::not_retriable:
+      return "not_retriable";
+    case retry_stop::client_gone:
+      return "client_gone";
+    case retry_stop::shutdown:
+      return "shutdown";
+    case retry_stop::ejected:
+      return "ejected";
+  }
+  return "";
 }
 
 std::optional<milliseconds> parse_retry_after(std::string_view retry_after_ms,
@@ -227,7 +218,7 @@ retry_decision next_retry(std::uint32_t attempts_made, const retry_config& cfg,
                           std::chrono::steady_clock::time_point now,
                           std::chrono::steady_clock::time_point deadline) noexcept {
   if (attempts_made >= cfg.max_attempts) {
-    return {false, milliseconds{0}, "attempts exhausted"};
+    return {false, milliseconds{0}, retry_stop::max_attempts};
   }
   std::uint32_t retry_index = attempts_made > 0 ? attempts_made - 1 : 0;
   milliseconds wait = full_jitter_backoff(retry_index, cfg, uniform01);
@@ -239,9 +230,9 @@ retry_decision next_retry(std::uint32_t attempts_made, const retry_config& cfg,
     wait = std::max(wait, floor);
   }
   if (now >= deadline || deadline - now <= wait) {
-    return {false, wait, "deadline"};
+    return {false, wait, retry_stop::deadline};
   }
-  return {true, wait, ""};
+  return {true, wait, retry_stop::none};
 }
 
 retry_budget::retry_budget(double percent, std::uint32_t min_concurrency) noexcept

@@ -12,73 +12,64 @@ namespace {
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
-TEST(classify_status, follows_the_retry_table) {
+TEST(status_retry_mode, follows_the_retry_table) {
   for (unsigned s : {200U, 201U, 204U}) {
-    EXPECT_EQ(classify_status(s, ""), outcome_class::success) << s;
+    EXPECT_EQ(status_retry_mode(s, false), retry_mode::no) << s;  // nothing to retry
   }
   for (unsigned s : {408U, 409U, 429U, 500U, 502U, 503U, 504U, 529U}) {
-    EXPECT_EQ(classify_status(s, ""), outcome_class::retriable) << s;
+    EXPECT_EQ(status_retry_mode(s, false), retry_mode::yes) << s;
   }
   for (unsigned s :
        {100U, 301U, 304U, 400U, 401U, 403U, 404U, 405U, 413U, 422U, 451U, 501U, 505U, 599U, 0U}) {
-    EXPECT_EQ(classify_status(s, ""), outcome_class::fatal) << s;
+    EXPECT_EQ(status_retry_mode(s, false), retry_mode::no) << s;
   }
 }
 
-TEST(classify_status, insufficient_quota_429_is_fatal_rate_limit_429_is_retriable) {
-  // As OpenAI sends it: pretty-printed, spaces after the colons.
-  constexpr std::string_view quota = R"({
-    "error": {
-        "message": "You exceeded your current quota, please check your plan and billing details.",
-        "type": "insufficient_quota",
-        "param": null,
-        "code": "insufficient_quota"
-    }
-})";
-  EXPECT_EQ(classify_status(429, quota), outcome_class::fatal);
-  EXPECT_EQ(classify_status(429, R"({"error":{"code":"insufficient_quota"}})"),
-            outcome_class::fatal);
-  EXPECT_EQ(classify_status(429, R"({"error":{"type":"insufficient_quota"}})"),
-            outcome_class::fatal);
-  EXPECT_EQ(classify_status(429, R"({"error":{"message":"Rate limit reached for requests",)"
-                                 R"("type":"requests","code":"rate_limit_exceeded"}})"),
-            outcome_class::retriable);
-  // The words in a message are not the code.
-  EXPECT_EQ(classify_status(429, R"({"error":{"message":"not \"insufficient_quota\" at all"}})"),
-            outcome_class::retriable);
+TEST(status_retry_mode, insufficient_quota_429_is_final_rate_limit_429_is_retriable) {
+  EXPECT_EQ(status_retry_mode(429, true), retry_mode::no);
+  EXPECT_EQ(status_retry_mode(429, false), retry_mode::yes);
   // Only 429 carries the special case.
-  EXPECT_EQ(classify_status(503, R"({"error":{"code":"insufficient_quota"}})"),
-            outcome_class::retriable);
-  // A real parse: a code outside the error object is not it; member order, spacing and escapes
-  // do not matter, nor how far into the body the error object is.
-  std::string late(5000, ' ');
-  late += R"({"code":"insufficient_quota"})";
-  EXPECT_EQ(classify_status(429, late), outcome_class::retriable);
-  EXPECT_EQ(classify_status(429, R"({"padding":")" + std::string(8000, 'x') +
-                                     R"(","error":{"c\u006fde" : "insufficient_quota"}})"),
-            outcome_class::fatal);
-  EXPECT_EQ(classify_status(429, "not json insufficient_quota"), outcome_class::retriable);
+  EXPECT_EQ(status_retry_mode(503, true), retry_mode::yes);
 }
 
-TEST(classify_failure, only_failures_before_the_response_are_retriable) {
-  EXPECT_TRUE(retriable(failure_kind::connect));
-  EXPECT_TRUE(retriable(failure_kind::reset_before_response));
-  EXPECT_TRUE(retriable(failure_kind::timeout_before_response));
-  EXPECT_FALSE(retriable(failure_kind::broken_after_start));
-  EXPECT_FALSE(retriable(failure_kind::status));
+TEST(classify_failure, the_retry_mode_travels_with_the_error) {
+  EXPECT_EQ(make_error(errc::upstream_connect, "x").retry, retry_mode::no);
+  EXPECT_EQ(retryable(make_error(errc::upstream_connect, "x")).retry, retry_mode::yes);
+  EXPECT_EQ(upstream_answer(503, retry_mode::yes).retry, retry_mode::yes);
+  EXPECT_EQ(upstream_answer(503, retry_mode::yes).source, error_source::upstream);
+}
+
+TEST(classify_failure, only_upstream_faults_count_against_the_breaker) {
+  EXPECT_TRUE(upstream_fault(make_error(errc::upstream_connect, "x")));
+  EXPECT_TRUE(upstream_fault(make_error(errc::upstream_timeout, "x")));
+  EXPECT_TRUE(upstream_fault(upstream_answer(500, retry_mode::yes)));
+  EXPECT_FALSE(upstream_fault(upstream_answer(429, retry_mode::yes)));
+  EXPECT_FALSE(upstream_fault(make_error(errc::upstream_busy, "pool full")));  // our own limit
+  EXPECT_FALSE(upstream_fault(make_error(errc::shutting_down, "x")));
 }
 
 TEST(classify_failure, labels_are_a_fixed_set) {
-  EXPECT_EQ(reason_label(failure_kind::connect), "connect");
-  EXPECT_EQ(reason_label(failure_kind::reset_before_response), "reset");
-  EXPECT_EQ(reason_label(failure_kind::timeout_before_response), "timeout");
-  EXPECT_EQ(reason_label(failure_kind::broken_after_start), "broken");
-  EXPECT_EQ(reason_label(failure_kind::status, 429), "429");
-  EXPECT_EQ(reason_label(failure_kind::status, 529), "529");
-  EXPECT_EQ(reason_label(failure_kind::status, 507), "5xx");
-  EXPECT_EQ(reason_label(failure_kind::status, 418), "4xx");
-  EXPECT_EQ(reason_label(failure_kind::status, 200), "2xx");
-  EXPECT_EQ(reason_label(failure_kind::status, 12345), "other");
+  EXPECT_EQ(reason_label(make_error(errc::upstream_connect, "")), "connect");
+  EXPECT_EQ(reason_label(make_error(errc::upstream_busy, "")), "connect");
+  EXPECT_EQ(reason_label(retryable(make_error(errc::upstream_broken, ""))), "reset");
+  EXPECT_EQ(reason_label(make_error(errc::upstream_timeout, "")), "timeout");
+  EXPECT_EQ(reason_label(make_error(errc::upstream_broken, "")), "broken");
+  EXPECT_EQ(reason_label(upstream_answer(429, retry_mode::yes)), "429");
+  EXPECT_EQ(reason_label(upstream_answer(529, retry_mode::yes)), "529");
+  EXPECT_EQ(reason_label(upstream_answer(507, retry_mode::no)), "5xx");
+  EXPECT_EQ(reason_label(upstream_answer(418, retry_mode::no)), "4xx");
+  EXPECT_EQ(reason_label(upstream_answer(200, retry_mode::no)), "2xx");
+  EXPECT_EQ(reason_label(upstream_answer(12345, retry_mode::no)), "other");
+}
+
+TEST(classify_failure, stop_labels_are_named) {
+  EXPECT_EQ(retry_stop_label(retry_stop::none), "");
+  for (auto s : {retry_stop::max_attempts, retry_stop::deadline, retry_stop::retry_budget,
+                 retry_stop::not_retriable, retry_stop::client_gone, retry_stop::shutdown,
+                 retry_stop::ejected}) {
+    EXPECT_FALSE(retry_stop_label(s).empty());
+  }
+  EXPECT_EQ(retry_stop_label(retry_stop::max_attempts), "max_attempts");
 }
 
 const auto now = std::chrono::sys_days{std::chrono::year{2015} / 10 / 21} + 7h + 28min;
@@ -179,7 +170,7 @@ TEST(next_retry, stops_when_attempts_are_exhausted) {
   EXPECT_TRUE(next_retry(2, c, std::nullopt, 0.5, t0, t0 + 60s).retry);
   const retry_decision d = next_retry(3, c, std::nullopt, 0.5, t0, t0 + 60s);
   EXPECT_FALSE(d.retry);
-  EXPECT_EQ(d.why_not, "attempts exhausted");
+  EXPECT_EQ(d.why_not, retry_stop::max_attempts);
   c.max_attempts = 1;  // 1 = no retry
   EXPECT_FALSE(next_retry(1, c, std::nullopt, 0.5, t0, t0 + 60s).retry);
 }
@@ -198,7 +189,7 @@ TEST(next_retry, server_floor_raises_the_wait_and_is_capped) {
   retry_decision d = next_retry(1, c, 1000ms, 0.5, t0, t0 + 60s);
   EXPECT_TRUE(d.retry);
   EXPECT_EQ(d.wait, 1000ms);
-  EXPECT_EQ(d.why_not, "");
+  EXPECT_EQ(d.why_not, retry_stop::none);
   // A floor below the backoff does not lower it.
   EXPECT_EQ(next_retry(2, c, 10ms, 0.5, t0, t0 + 60s).wait, 250ms);
   // An hour-long retry-after waits only max_retry_after.
@@ -212,7 +203,7 @@ TEST(next_retry, a_wait_that_would_pass_the_deadline_is_not_taken) {
   c.max_retry_after = 60s;
   retry_decision d = next_retry(1, c, 5000ms, 0.5, t0, t0 + 4s);
   EXPECT_FALSE(d.retry);
-  EXPECT_EQ(d.why_not, "deadline");
+  EXPECT_EQ(d.why_not, retry_stop::deadline);
   EXPECT_EQ(d.wait, 5000ms);
   EXPECT_FALSE(next_retry(1, c, 4000ms, 0.5, t0, t0 + 4s).retry);  // arriving at it is too late
   EXPECT_TRUE(next_retry(1, c, 3999ms, 0.5, t0, t0 + 4s).retry);

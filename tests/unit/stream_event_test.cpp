@@ -153,5 +153,36 @@ TEST(may_mention_usage, is_conservative) {
   EXPECT_FALSE(may_count_tokens(R"({"choices":[],"usage":null})"));
 }
 
+// Moved from retry_policy_test: the body half of "a 429 for an exhausted account is final".
+TEST(says_insufficient_quota, reads_the_error_object_not_the_words) {
+  // As OpenAI sends it: pretty-printed, spaces after the colons.
+  constexpr std::string_view quota = R"({
+    "error": {
+        "message": "You exceeded your current quota, please check your plan and billing details.",
+        "type": "insufficient_quota",
+        "param": null,
+        "code": "insufficient_quota"
+    }
+})";
+  EXPECT_TRUE(says_insufficient_quota(json, quota));
+  EXPECT_TRUE(says_insufficient_quota(json, R"({"error":{"code":"insufficient_quota"}})"));
+  EXPECT_TRUE(says_insufficient_quota(json, R"({"error":{"type":"insufficient_quota"}})"));
+  EXPECT_FALSE(says_insufficient_quota(json,
+                                       R"({"error":{"message":"Rate limit reached",)"
+                                       R"("type":"requests","code":"rate_limit_exceeded"}})"));
+  // The words in a message are not the code.
+  EXPECT_FALSE(says_insufficient_quota(
+      json, R"({"error":{"message":"not \"insufficient_quota\" at all"}})"));
+  // A real parse: a code outside the error object is not it; member order, spacing and escapes
+  // do not matter, nor how far into the body the error object is.
+  std::string late(5000, ' ');
+  late += R"({"code":"insufficient_quota"})";
+  EXPECT_FALSE(says_insufficient_quota(json, late));
+  EXPECT_TRUE(
+      says_insufficient_quota(json, R"({"padding":")" + std::string(8000, 'x') +
+                                        R"(","error":{"c\u006fde" : "insufficient_quota"}})"));
+  EXPECT_FALSE(says_insufficient_quota(json, "not json insufficient_quota"));
+}
+
 }  // namespace
 }  // namespace switchyard

@@ -3,6 +3,8 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/system/result.hpp>
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,16 +34,33 @@ enum class errc {
   conflict,            // the request contradicts the current state (e.g. a bad reload)
   overloaded,          // a process-wide bound (limits.max_buffered_bytes) is reached
   too_many_events,     // a feedback id has used up feedback.max_events_per_id
+  upstream_status,     // the upstream answered with an error status, relayed as it sent it
 };
 
-/// Which side caused the failure (Pingora's error source); used in logs and metrics.
+/// Which side caused the failure (Pingora's error source): the client (downstream), the
+/// upstream, or the gateway itself. Read by the access log (`error_source`) and by the circuit
+/// breaker (only upstream faults count against an upstream).
 enum class error_source { downstream, upstream, internal };
 
-/// A failure as a value: the kind, and a message meant for the client (never secrets).
+/// Whether the failed upstream attempt may be repeated (Pingora's `RetryType`): `no`; `yes`
+/// (nothing reached the client, and the request is safe to send again); `reused_connection_only`
+/// (the failure proves only that a pooled keep-alive connection was already dead: safe to resend
+/// at once on a fresh connection, without counting an attempt, only when the failed connection
+/// was a reused one; otherwise it is an ordinary failure before the response, `yes`).
+enum class retry_mode { no, yes, reused_connection_only };
+
+/// A failure as a value: the kind, where it came from, whether an attempt may be repeated, and a
+/// message meant for the client (never secrets).
 struct error {
   errc code = errc::internal;
-  std::string message;
-  std::string param;  // the offending request field, "" if none
+  std::string message{};
+  std::string param{};  // the offending request field, "" if none
+  error_source source = error_source::internal;
+  retry_mode retry = retry_mode::no;
+  /// `upstream_status`: the status the upstream answered with.
+  unsigned status = 0;
+  /// The wait the client is told (`retry-after`, `retry-after-ms`), when the gateway knows one.
+  std::optional<std::chrono::milliseconds> retry_after{};
 };
 
 /// How an `errc` is reported. Static data: one table, one place.
@@ -60,6 +79,14 @@ struct error_info {
 /// The reporting data for `code`.
 const error_info& describe(errc code) noexcept;
 
+/// The bounded taxonomy label of `e` for the access log and `error_type` metric label: the
+/// table's, except for an upstream's error answer, labelled by its status (429 → rate_limit,
+/// 401/403 → auth_error, 408/504 → timeout, other 4xx → invalid_request, else upstream_error).
+std::string_view error_label(const error& e) noexcept;
+
+/// "downstream", "upstream" or "internal".
+std::string_view source_label(error_source s) noexcept;
+
 /// `{"error":{"message":...,"type":...,"param":...,"code":...}}` for `e`.
 std::string error_body(const error& e);
 
@@ -73,9 +100,27 @@ using result = boost::system::result<T, error>;
 /// Required by boost::system::result to report `.value()` on an error (a bug by then).
 [[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);
 
-/// Shorthand for building an error value.
+/// Shorthand for building an error value; its source is the table's, its retry mode `no`.
 inline error make_error(errc code, std::string message, std::string param = {}) {
-  return error{code, std::move(message), std::move(param)};
+  return error{.code = code,
+               .message = std::move(message),
+               .param = std::move(param),
+               .source = describe(code).source};
+}
+
+/// `e` with retry mode `mode`.
+inline error retryable(error e, retry_mode mode = retry_mode::yes) {
+  e.retry = mode;
+  return e;
+}
+
+/// An upstream's error answer with status `status` (its body is relayed; `message` is for logs).
+/// Its retry mode is the retry table's (see `status_retry_mode` in upstream/retry_policy).
+inline error upstream_answer(unsigned status, retry_mode mode) {
+  error e = make_error(errc::upstream_status, "upstream answered " + std::to_string(status));
+  e.status = status;
+  e.retry = mode;
+  return e;
 }
 
 }  // namespace switchyard

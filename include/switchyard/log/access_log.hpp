@@ -21,11 +21,12 @@ struct access_record {
   std::string_view method;
   std::string_view path;  // without the query string
   std::string_view endpoint;
-  std::string model;          // as requested by the client
-  std::string routed_model;   // the `models:` entry that served it, when an experiment chose it
-  std::string_view upstream;  // upstream name, "" when none was called
-  unsigned status = 0;        // sent to the client; 499 = client went away first
-  std::string_view error;     // error label, "" on success
+  std::string model;              // as requested by the client
+  std::string routed_model;       // the `models:` entry that served it, when an experiment chose it
+  std::string_view upstream;      // upstream name, "" when none was called
+  unsigned status = 0;            // sent to the client; 499 = client went away first
+  std::string_view error;         // error label, "" on success
+  std::string_view error_source;  // who caused `error`: downstream, upstream, internal
   bool stream = false;
   double duration_ms = 0;
   double ttfb_ms = -1;  // first upstream byte; -1 when none
@@ -35,7 +36,7 @@ struct access_record {
   std::uint32_t attempts = 0;   // upstream attempts made (retries and fallbacks included)
   std::uint32_t retries = 0;    // of which retries after a wait
   std::string fallback;         // "upstream/model" when a fallback answered
-  std::string_view retry_stop;  // why retrying stopped early, e.g. "retry_budget"
+  std::string_view retry_stop;  // why attempts stopped short of a response: retry_stop_label()
   // Experiments (names from config; copies, because a reload may free the snapshot first).
   std::string experiment;
   std::string variant;

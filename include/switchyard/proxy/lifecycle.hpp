@@ -7,10 +7,12 @@
 
 namespace switchyard {
 
-/// The life of one proxied request, top to bottom: parse the body once → route by model →
-/// rewrite the model → borrow an upstream connection → send → wait for the first byte → relay
-/// the response (SSE event by event) → account. The client is watched all along: if it goes
-/// away, the upstream exchange is cancelled at once and its connection is not reused.
+/// The life of one proxied request, as named phases over one `request_context`:
+/// parse → assign → route → rewrite → admit (pure, proxy/phases.hpp) → forward → relay (with
+/// sockets: attempts, retries and fallbacks, then the response, SSE event by event) → account.
+/// A refusal at any phase leaves through `fail` (proxy/fail.hpp). The client is watched all
+/// along: if it goes away, the upstream exchange is cancelled at once and its connection is not
+/// reused.
 ///
 /// Writes exactly one response to `client` (or none if the client left first), fills `rec`,
 /// and returns whether the client connection may be kept alive.

@@ -43,6 +43,11 @@ struct event_facts {
 /// Unparsable input gives `object == false`. Pure apart from the reused parser.
 event_facts classify_event(simdjson::ondemand::parser& parser, simdjson::padded_string_view json);
 
+/// True when an upstream error body's top-level `error` object has `"code"` or `"type"` equal to
+/// "insufficient_quota" (from a real parse, so spacing, member order and escapes do not matter;
+/// a body that is not JSON is not one). `body` need not be padded: it is copied.
+bool says_insufficient_quota(simdjson::ondemand::parser& parser, std::string_view body);
+
 /// True when `json` cannot contain a member named "usage" (so a chunk without one needs no
 /// parse after the hold): such a key is spelled `usage` or uses a `\u` escape. Pure.
 bool may_mention_usage(std::string_view json) noexcept;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "switchyard/config/config.hpp"
+#include "switchyard/core/error.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -10,34 +11,22 @@
 
 namespace switchyard {
 
-/// What an upstream answer means for the request: done, worth another attempt, or final.
-enum class outcome_class { success, retriable, fatal };
+/// The retry mode of an upstream's error answer. 408, 409, 429, 500, 502, 503, 504, 529 →
+/// `yes`, except a 429 whose body says "insufficient_quota" (an exhausted account, which no wait
+/// fixes; the caller parses the body, see `says_insufficient_quota` in proxy/stream_event) →
+/// `no`; anything else (2xx, 400, 401, 403, 404, 413, 422, 501, 1xx, 3xx…) → `no`. Pure.
+retry_mode status_retry_mode(unsigned status, bool insufficient_quota) noexcept;
 
-/// Classifies an upstream status. 2xx → success; 408, 409, 429, 500, 502, 503, 504, 529 →
-/// retriable, except a 429 whose JSON body's `error.code` or `error.type` is
-/// "insufficient_quota" (an exhausted account, which no wait fixes) → fatal; anything else (400,
-/// 401, 403, 404, 413, 422, 501, 1xx, 3xx…) → fatal. `body` is the whole (bounded) error body,
-/// parsed as JSON. Pure.
-outcome_class classify_status(unsigned status, std::string_view body) noexcept;
+/// Bounded label for the retries metric: "connect" (connect failures, a busy pool), "timeout",
+/// "reset" (other failures before the response), "broken" (anything else), and for an upstream's
+/// error answer one of "408", "409", "429", "500", "502", "503", "504", "529", "2xx", "4xx",
+/// "5xx", "other". The set is fixed so a misbehaving upstream cannot grow a metric's
+/// cardinality.
+std::string_view reason_label(const error& e) noexcept;
 
-/// How an upstream attempt ended. Only a failure before any response byte is safe to repeat
-/// without looking at a status; once the response started, the client may have seen part of it.
-enum class failure_kind {
-  connect,                  // resolve, connect or TLS handshake failed
-  reset_before_response,    // connection closed or reset before the status line
-  timeout_before_response,  // no first byte within timeouts.first_byte
-  status,                   // a complete status line: see classify_status
-  broken_after_start,       // reset, bad framing or idle timeout after the response started
-};
-
-/// True for connect, reset_before_response and timeout_before_response. `status` needs
-/// classify_status; broken_after_start is never retriable.
-bool retriable(failure_kind kind) noexcept;
-
-/// Bounded label for metrics and logs: "connect", "reset", "timeout", "broken", and for `status`
-/// one of "408", "409", "429", "500", "502", "503", "504", "529", "2xx", "4xx", "5xx", "other".
-/// The set is fixed so a misbehaving upstream cannot grow a metric's cardinality.
-std::string_view reason_label(failure_kind kind, unsigned status = 0) noexcept;
+/// Whether `e` counts against its upstream's circuit breaker: an upstream-sourced failure,
+/// except an error answer below 500 (the upstream is healthy, the request was refused). Pure.
+bool upstream_fault(const error& e) noexcept;
 
 /// The server's requested wait from a failed attempt's headers (values as received; empty =
 /// absent). A usable `retry-after-ms` (float milliseconds, as the Stainless SDKs read it) wins;
@@ -57,11 +46,28 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
 std::chrono::milliseconds full_jitter_backoff(std::uint32_t retry_index, const retry_config& cfg,
                                               double uniform01) noexcept;
 
+/// Why a request's attempts stopped short of a committed response; `none` while they go on.
+/// Named in the access log's `retry_stop` (see retry_stop_label).
+enum class retry_stop {
+  none,
+  max_attempts,   // retry.max_attempts spent on the target
+  deadline,       // retry.deadline would pass while waiting (or has passed)
+  retry_budget,   // the process-wide retry budget has no free slot
+  not_retriable,  // the failure or answer is not worth repeating (400, broken after start…)
+  client_gone,    // the client closed its connection
+  shutdown,       // the drain deadline passed
+  ejected,        // the target's circuit breaker is open
+};
+
+/// "max_attempts", "deadline", "retry_budget", "not_retriable", "client_gone", "shutdown",
+/// "ejected"; "" for none.
+std::string_view retry_stop_label(retry_stop s) noexcept;
+
 /// Whether to try the same target again, and after how long.
 struct retry_decision {
   bool retry = false;
   std::chrono::milliseconds wait{0};
-  std::string_view why_not;  // "" when retrying; else "attempts exhausted" or "deadline"
+  retry_stop why_not = retry_stop::none;  // none when retrying; else max_attempts or deadline
 };
 
 /// Decides the next attempt after a retriable failure. `attempts_made` counts attempts on this

@@ -1,0 +1,265 @@
+#include "switchyard/proxy/phases.hpp"
+
+#include "switchyard/core/clock.hpp"
+#include "switchyard/core/text.hpp"
+#include "switchyard/experiments/feedback_id.hpp"
+#include "switchyard/proxy/rewrite.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace switchyard::phase {
+
+namespace {
+
+std::string_view bearer(const http::request<http::string_body>& req) {
+  return bearer_token(req[http::field::authorization]);
+}
+
+// A prompt version rendered into the edit: a system message (chat) or the wrapped prompt.
+result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string& body,
+                           const request_fields& f, body_edit& edit) {
+  if (ep == endpoint::completions && !f.prompt_is_string) {
+    return make_error(errc::invalid_request,
+                      "prompt version " + pp.ref +
+                          " wraps a string prompt; this request's prompt "
+                          "is an array",
+                      "prompt");
+  }
+  boost::json::object meta;
+  if (const auto* m = f.find("metadata"); m && !pp.tmpl.variables().empty()) {
+    std::size_t i = static_cast<std::size_t>(m - f.members.data());
+    boost::system::error_code ec;
+    auto v = boost::json::parse(
+        std::string_view(body).substr(m->value_begin, f.member_end(body, i) - m->value_begin), ec);
+    if (!ec && v.is_object()) {
+      meta = std::move(v.as_object());
+    }
+  }
+  std::vector<std::string> scratch;  // numbers and booleans given as metadata, as text
+  scratch.reserve(pp.tmpl.variables().size());
+  auto lookup = [&](std::string_view name) -> std::optional<std::string_view> {
+    if (ep == endpoint::completions && name == "input") {
+      return std::string_view(f.prompt);
+    }
+    auto it = meta.find(name);
+    if (it == meta.end() || it->value().is_null()) {
+      return std::nullopt;
+    }
+    if (it->value().is_string()) {
+      return std::string_view(it->value().as_string());
+    }
+    scratch.push_back(boost::json::serialize(it->value()));
+    return std::string_view(scratch.back());
+  };
+  auto text = pp.tmpl.render(lookup, pp.cfg->defaults, pp.ref);
+  if (!text) {
+    return text.error();
+  }
+  if (ep == endpoint::completions) {
+    const auto& vars = pp.tmpl.variables();
+    if (std::find(vars.begin(), vars.end(), "input") == vars.end()) {
+      *text += "\n\n";  // no {{input}}: the client's prompt follows the template
+      *text += f.prompt;
+    }
+    append_json_escaped(edit.prompt, *text);
+  } else {
+    append_json_escaped(edit.system_message, *text);
+    edit.replace_system = pp.cfg->replace_system;
+  }
+  return {};
+}
+
+}  // namespace
+
+result<void> parse(request_context& ctx, simdjson::ondemand::parser& json) {
+  std::string& body = ctx.req.body();
+  pad_for_simdjson(body);
+  auto fields = parse_request_body(ctx.ep, json, body);
+  if (!fields) {
+    return fields.error();
+  }
+  ctx.fields = std::move(*fields);
+  ctx.rec.model = ctx.fields.model;
+  ctx.rec.stream = ctx.fields.stream;
+  return {};
+}
+
+void assign(request_context& ctx, const assign_inputs& in) {
+  const auto& req = ctx.req;
+  const auto& f = ctx.fields;
+  access_record& rec = ctx.rec;
+  if (!ctx.snapshot->experiments.empty()) {
+    request_view view;
+    view.model = f.model;
+    view.endpoint = endpoint_label(ctx.ep);
+    view.header = [&req](std::string_view name) { return std::string_view(req[name]); };
+    if (const auto* user = f.find("user")) {
+      // The raw JSON string without its quotes; assignment decodes escapes (decode_body_user).
+      const std::string& body = req.body();
+      std::size_t i = static_cast<std::size_t>(user - f.members.data());
+      std::string_view raw = std::string_view(body).substr(
+          user->value_begin, f.member_end(body, i) - user->value_begin);
+      if (raw.size() >= 2 && raw.front() == '"') {
+        view.body_user = raw.substr(1, raw.size() - 2);
+      }
+    }
+    view.api_key = bearer(req);
+    view.override_header = req["x-switchyard-variant"];
+    view.random01 = in.random01;
+    ctx.assigned = switchyard::assign(*ctx.snapshot, view);
+  }
+  const assignment& a = ctx.assigned;
+  rec.assignment = a.reason;
+  if (!a.experiment) {
+    return;
+  }
+  rec.experiment = a.experiment->cfg->name;
+  rec.variant = a.variant->name;
+  rec.prompt_version = a.variant->prompt ? a.variant->prompt->ref : "";
+  ctx.tags.set("x-switchyard-experiment", rec.experiment);
+  ctx.tags.set("x-switchyard-variant", rec.variant);
+  if (!rec.prompt_version.empty()) {
+    ctx.tags.set("x-switchyard-prompt-version", rec.prompt_version);
+  }
+  // A signed id carries the assignment, so feedback works on any replica and after restarts.
+  char nonce[17];
+  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(in.nonce));
+  feedback_claims claims{rec.experiment, rec.variant, rec.prompt_version, in.unix_seconds, nonce};
+  claims.unit = a.unit_fingerprint;  // feedback is then analysed per unit of assignment
+  std::string id = sign_feedback_id(claims, in.feedback_key);
+  ctx.tags.set("x-switchyard-feedback-id", id);
+  if (req.count("x-request-id") == 0) {
+    rec.request_id = std::move(id);  // the client has no id of its own: ours is the signed one
+  }
+}
+
+result<void> route(request_context& ctx, std::span<const upstream_config> upstreams) {
+  const auto* v = ctx.assigned.variant;
+  const model_config* model = v ? v->model : ctx.snapshot->cfg->find_model(ctx.fields.model);
+  if (!model) {
+    return make_error(
+        errc::model_not_found,
+        "The model `" + ctx.fields.model + "` does not exist or you do not have access to it.",
+        "model");
+  }
+  ctx.model = model;
+  ctx.rec.model_known = true;
+  if (model->name != ctx.fields.model) {
+    ctx.rec.routed_model = model->name;
+  }
+  // One body serves every target, so usage is injected only when all of them accept it.
+  bool inject = upstreams[model->upstream_index].inject_stream_usage;
+  for (const auto& f : model->fallbacks) {
+    inject = inject && upstreams[f.upstream_index].inject_stream_usage;
+  }
+  ctx.inject_usage = inject;
+  return {};
+}
+
+result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
+  std::string& body = ctx.req.body();
+  request_fields& f = ctx.fields;
+  body_edit edit;
+  if (const variant_plan* v = ctx.assigned.variant) {
+    if (v->model->name != f.model) {
+      std::string quoted = "\"";
+      append_json_escaped(quoted, v->model->name);
+      quoted += '"';
+      edit.set.emplace_back("model", std::move(quoted));
+    }
+    for (const auto& [k, val] : v->params) {
+      edit.set.emplace_back(k, val);
+    }
+    if (v->prompt && ctx.ep != endpoint::embeddings) {
+      if (auto r = render_prompt(*v->prompt, ctx.ep, body, f, edit); !r) {
+        return r.error();
+      }
+    }
+  }
+  if (auto so = ctx.inject_usage ? usage_stream_options(body, f) : std::nullopt) {
+    edit.set.emplace_back("stream_options", std::move(*so));
+    ctx.strip_usage = true;
+  }
+  if (edit.empty()) {
+    return {};
+  }
+  body = apply_edit(body, f, edit);
+  pad_for_simdjson(body);
+  auto again = parse_request_body(ctx.ep, json, body, false);  // built from a validated body
+  if (!again) {
+    return make_error(errc::internal,
+                      "the rewritten request does not parse: " + again.error().message);
+  }
+  f = std::move(*again);
+  return {};
+}
+
+result<void> admit(request_context& ctx, rate_limiter& limiter, std::string_view user_header,
+                   std::string_view primary_upstream, std::int64_t now_ns) {
+  access_record& rec = ctx.rec;
+  rec.upstream = primary_upstream;
+  const auto& req = ctx.req;
+  const auto estimate = estimate_tokens(req.body().size(), ctx.fields.max_tokens, ctx.fields.n);
+  ctx.estimated_tokens = estimate;
+  rate_request key{bearer(req), req[user_header], ctx.model->name,
+                   rec.experiment.empty() ? std::string_view{} : rec.variant, estimate};
+  ctx.admitted = limiter.admit(key, now_ns);
+  apply_headers(ctx.admitted, ctx.limit_headers);
+  if (ctx.admitted.allowed) {
+    return {};
+  }
+  const std::string scope(ctx.admitted.refused_scope_label);
+  if (ctx.admitted.retryable) {
+    return make_error(errc::rate_limited, "Rate limit reached for " + scope +
+                                              "; retry after the time in the retry-after header.");
+  }
+  // A request that alone exceeds a token limit can never pass: say so, and not to retry.
+  return make_error(errc::over_token_limit,
+                    "Request too large for the " + scope + " token limit: it may use up to " +
+                        std::to_string(estimate) +
+                        " tokens (prompt plus max_tokens × n). Lower max_tokens or "
+                        "shorten the prompt.");
+}
+
+std::optional<experiment_outcome> account(request_context& ctx, steady_clock::time_point now,
+                                          std::int64_t unix_seconds) {
+  access_record& rec = ctx.rec;
+  const auto& t = ctx.timing;
+  rec.attempts = ctx.attempts;
+  if (t.first_token != steady_clock::time_point{}) {
+    rec.ttft_ms = elapsed_ms(t.start, t.first_token);
+  }
+  rec.upstream_ms = std::chrono::duration<double, std::milli>(t.upstream_time).count();
+  double in = 0, out = 0;
+  if (rec.usage) {
+    in = static_cast<double>(rec.usage->prompt_tokens);
+    out = static_cast<double>(rec.usage->completion_tokens);
+  } else if (rec.status >= 200 && rec.status < 300) {
+    // About 4 bytes per token; a stream sends about one event per token.
+    rec.usage_estimated = true;
+    in = std::ceil(static_cast<double>(rec.bytes_in) / 4);
+    out = t.token_events > 0 ? static_cast<double>(t.token_events)
+                             : std::ceil(static_cast<double>(rec.bytes_out) / 4);
+    rec.usage = token_usage{static_cast<std::int64_t>(in), static_cast<std::int64_t>(out),
+                            static_cast<std::int64_t>(in + out)};
+  }
+  rec.cost_usd = ctx.model ? cost_usd(ctx.model->price, in, out) : 0;
+  if (!ctx.assigned.counted || rec.status == 499) {
+    return std::nullopt;  // not randomised (override, paused…) or cut short by the client
+  }
+  experiment_outcome o;
+  o.error = rec.status >= 500 || rec.status == 429;
+  o.latency_ms = elapsed_ms(t.start, now);
+  o.ttft_ms = rec.ttft_ms;
+  o.input_tokens = in;
+  o.output_tokens = out;
+  o.cost_usd = rec.cost_usd;
+  o.unix_seconds = unix_seconds;
+  return o;
+}
+
+}  // namespace switchyard::phase

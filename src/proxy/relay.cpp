@@ -1,0 +1,403 @@
+#include "switchyard/proxy/relay.hpp"
+
+#include "switchyard/core/scoped_count.hpp"
+#include "switchyard/metrics/gateway_metrics.hpp"
+#include "switchyard/proxy/body_decoder.hpp"
+#include "switchyard/proxy/deadline.hpp"
+#include "switchyard/proxy/fail.hpp"
+#include "switchyard/proxy/headers.hpp"
+#include "switchyard/proxy/response_meter.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace switchyard {
+
+namespace {
+
+using client_response = http::response<http::buffer_body>;
+using client_serializer = http::response_serializer<http::buffer_body>;
+
+using namespace net::experimental::awaitable_operators;
+
+constexpr std::size_t relay_buffer_bytes = 16 * 1024;
+constexpr std::size_t error_body_limit = 1024 * 1024;
+
+bool is_event_stream(const http::fields& f) {
+  auto it = f.find(http::field::content_type);
+  if (it == f.end()) {
+    return false;
+  }
+  std::string_view v = it->value();
+  constexpr std::string_view sse = "text/event-stream";
+  return v.size() >= sse.size() && beast::iequals(v.substr(0, sse.size()), sse);
+}
+
+// The relay of a committed response, from the upstream header on.
+class relay {
+ public:
+  relay(attempt_io& io, upstream_pool& pool, upstream_lease& lease, upstream_parser& parser)
+      : io_(io),
+        ctx_(io.ctx),
+        pool_(pool),
+        lease_(lease),
+        parser_(parser),
+        sse_(is_event_stream(parser.get().base())),
+        meter_(sse_, io.w.cfg.limits.max_event_bytes),
+        buf_(std::make_unique<char[]>(relay_buffer_bytes)) {
+    meter_.strip_usage(sse_ && ctx_.strip_usage);
+  }
+
+  /// Sets up decoding of the upstream's Content-Encoding; an error for one we cannot decode.
+  result<void> init_decoder() {
+    auto d = body_decoder::for_encoding(parser_.get()[http::field::content_encoding]);
+    if (!d) {
+      return d.error();
+    }
+    decoder_ = std::move(*d);
+    return {};
+  }
+
+  net::awaitable<attempt_outcome> run();
+
+ private:
+  // Reads the next body bytes into the meter. Returns the read error (need_buffer cleared).
+  net::awaitable<beast::error_code> read_some();
+  bool parse_buffered(beast::error_code& ec);
+  beast::error_code take_body();
+  net::awaitable<attempt_outcome> read_error_answer();
+  net::awaitable<std::optional<attempt_retry>> hold_stream();
+  net::awaitable<bool> readable_before(steady_clock::time_point until);
+  net::awaitable<bool> write_part(client_response& res, client_serializer& sr,
+                                  std::string_view data, bool last);
+  error broken(const beast::error_code& ec) const;
+
+  attempt_io& io_;
+  request_context& ctx_;
+  upstream_pool& pool_;
+  upstream_lease& lease_;
+  upstream_parser& parser_;
+  bool sse_;
+  response_meter meter_;
+  std::unique_ptr<char[]> buf_;
+  std::unique_ptr<body_decoder> decoder_;  // the upstream compressed the body anyway
+  std::string decoded_;
+  // The last read filled buf_, so more may be buffered already (at first: what came with the
+  // header).
+  bool last_read_full_ = true;
+  beast::error_code deferred_;  // a read error after output, during the hold: relayed later
+  bool chunked_ = false;
+};
+
+net::awaitable<beast::error_code> relay::read_some() {
+  parser_.get().body().data = buf_.get();
+  parser_.get().body().size = relay_buffer_bytes;
+  arm_deadline(lease_->lowest(), io_.w.cfg.timeouts.stream_idle);
+  auto [ec, n] = co_await lease_->visit(
+      [&](auto& s) { return http::async_read_some(s, lease_->buffer, parser_, use_tuple); });
+  if (ec == http::error::need_buffer) {
+    ec = {};
+  }
+  if (auto taken = take_body(); taken) {
+    co_return taken;
+  }
+  co_return ec;
+}
+
+// Parses what the read buffer already holds, without I/O: a burst that came in one read sits
+// there while the socket itself is quiet, so waiting for readiness would wait for nothing.
+// True when that produced body bytes, ended the message or failed (`ec`); false when the
+// buffered bytes are not enough for a step (an incomplete chunk header), so the socket decides.
+bool relay::parse_buffered(beast::error_code& ec) {
+  if (lease_->buffer.size() == 0 || parser_.is_done()) {
+    return false;
+  }
+  parser_.get().body().data = buf_.get();
+  parser_.get().body().size = relay_buffer_bytes;
+  while (lease_->buffer.size() > 0 && !parser_.is_done() && parser_.get().body().size > 0) {
+    const auto used = parser_.put(lease_->buffer.data(), ec);
+    lease_->buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+    }
+    if (ec || used == 0) {
+      break;
+    }
+  }
+  const bool progress = parser_.get().body().size < relay_buffer_bytes || parser_.is_done();
+  if (auto taken = take_body(); taken && !ec) {
+    ec = taken;
+  }
+  return progress || ec;
+}
+
+// Hands the body bytes the parser just produced in buf_ to the meter (decoding them first when
+// the upstream compressed them) and notes token timing. An error when they cannot be trusted.
+beast::error_code relay::take_body() {
+  std::size_t got = relay_buffer_bytes - parser_.get().body().size;
+  last_read_full_ = got == relay_buffer_bytes;
+  if (got > 0) {
+    const auto events_before = meter_.events();
+    const bool content_before = meter_.saw_content();
+    std::string_view bytes(buf_.get(), got);
+    if (decoder_) {
+      decoded_.clear();
+      if (auto d = decoder_->feed(bytes, decoded_); !d) {
+        spdlog::warn("request {}: {}", ctx_.rec.request_id, d.error().message);
+        return http::error::bad_chunk;  // undecodable: the body cannot be trusted
+      }
+      bytes = decoded_;
+    }
+    if (auto fed = meter_.feed(bytes, io_.w.json); !fed) {
+      return http::error::bad_chunk;  // an over-long event: the framing cannot be trusted
+    }
+    if (meter_.saw_content()) {
+      // Time to first token, then the gaps between events (a read's events share its gap).
+      const auto now = steady_clock::now();
+      const auto fresh = meter_.events() - events_before;
+      if (!content_before) {
+        ctx_.timing.first_token = now;
+      } else if (fresh > 0 && io_.inter_token) {
+        const double gap = std::chrono::duration<double>(now - ctx_.timing.last_token).count() /
+                           static_cast<double>(fresh);
+        for (std::uint64_t i = 0; i < fresh; ++i) {
+          io_.inter_token->observe(gap);
+        }
+      }
+      ctx_.timing.last_token = now;
+      ctx_.timing.token_events += fresh;
+    }
+  }
+  return {};
+}
+
+error relay::broken(const beast::error_code& ec) const {
+  const auto& cfg = io_.w.cfg;
+  if (ctx_.st.shutdown) {
+    // The drain cancelled the upstream read: say so, retryably, rather than "upstream broken".
+    return make_error(errc::shutting_down,
+                      "The gateway is shutting down; retry the request on another instance.");
+  }
+  return make_error(
+      errc::upstream_broken,
+      "upstream " + pool_.config().name + " " +
+          (ec == beast::error::timeout
+               ? "stalled for " + std::to_string(cfg.timeouts.stream_idle.count()) + " ms"
+               : "closed the response early: " + ec.message()));
+}
+
+// A non-2xx answer: read it whole (error bodies are small) so that it can be classified, kept
+// for the client if retries end, and the connection reused.
+net::awaitable<attempt_outcome> relay::read_error_answer() {
+  std::string body;
+  while (!parser_.is_done()) {
+    auto ec = co_await read_some();
+    body += meter_.ready();
+    meter_.ready().clear();
+    if (ec) {
+      co_return attempt_retry{retryable(broken(ec))};
+    }
+    if (body.size() > error_body_limit) {
+      // Not an I/O error (ec is empty): say what happened instead of "early: Success".
+      co_return attempt_retry{retryable(make_error(
+          errc::upstream_broken, "upstream " + pool_.config().name + " sent an error answer (" +
+                                     std::to_string(parser_.get().result_int()) + ") larger than " +
+                                     std::to_string(error_body_limit) + " bytes"))};
+    }
+  }
+  if (parser_.keep_alive()) {
+    ctx_.st.upstream = nullptr;
+    clear_deadline(lease_->lowest());
+    lease_.recycle();
+  }
+  co_return error_answer(parser_.get(), std::move(body), decoder_ != nullptr, ctx_.req.version(),
+                         io_.w.json);
+}
+
+// Waits until the upstream has bytes for the next read or `until` passes (false). Waits on the
+// socket's readiness (cancelling that is harmless, unlike cancelling a read mid-frame); bytes
+// the parser or TLS already buffered count as readable.
+net::awaitable<bool> relay::readable_before(steady_clock::time_point until) {
+  if (last_read_full_ || lease_->tls_pending()) {
+    co_return true;
+  }
+  net::steady_timer timer(io_.client.get_executor(), until);
+  auto which = co_await (lease_->lowest().socket().async_wait(tcp::socket::wait_read, use_tuple) ||
+                         timer.async_wait(use_tuple));
+  co_return which.index() == 0;
+}
+
+// Holds a 2xx stream until its first output event (or a budget runs out) so that an upstream
+// that fails before producing anything can be retried without the client noticing. The time
+// budget runs on a timer: an upstream that sends a role chunk and goes silent is released at
+// stream_hold_time, not at stream_idle. Returns the failed attempt when the upstream failed
+// during the hold before any output; a failure after output is kept for the relay to report
+// (that response is the client's: it is never replayed upstream).
+net::awaitable<std::optional<attempt_retry>> relay::hold_stream() {
+  const auto& r = ctx_.model->retry;
+  const auto hold_until = steady_clock::now() + r.stream_hold_time;
+  while (!parser_.is_done() && !meter_.hold_released() &&
+         meter_.ready().size() + meter_.held_bytes() < r.stream_hold_bytes) {
+    beast::error_code ec;
+    if (!parse_buffered(ec)) {
+      if (!co_await readable_before(hold_until)) {
+        co_return std::nullopt;  // time's up: release what we have and go on relaying
+      }
+      ec = co_await read_some();
+    }
+    if (ec) {
+      if (meter_.saw_content()) {
+        deferred_ = ec;
+        co_return std::nullopt;
+      }
+      co_return attempt_retry{retryable(broken(ec))};
+    }
+  }
+  co_return std::nullopt;
+}
+
+net::awaitable<bool> relay::write_part(client_response& res, client_serializer& sr,
+                                       std::string_view data, bool last) {
+  // buffer_body: Beast frames it (chunked or not) and sends the header with the first part.
+  res.body().data = data.empty() ? nullptr : const_cast<char*>(data.data());
+  res.body().size = data.size();
+  res.body().more = !last;
+  if (auto* capture = ctx_.rec.response_capture; capture && capture->size() < (1u << 20)) {
+    capture->append(data.substr(0, (1u << 20) - capture->size()));
+  }
+  arm_deadline(io_.client, io_.w.cfg.timeouts.stream_idle);
+  auto [ec, n] = co_await http::async_write(io_.client, sr, use_tuple);
+  if (ec == http::error::need_buffer) {
+    ec = {};  // this part is out; the serializer waits for the next
+  }
+  ctx_.rec.bytes_out += data.size();
+  co_return !ec;
+}
+
+net::awaitable<attempt_outcome> relay::run() {
+  const auto& up = parser_.get();
+  if (auto d = init_decoder(); !d) {
+    // Not retried (the same upstream would answer the same way), and the gateway's limitation
+    // rather than the upstream's health: the source says so to the breaker.
+    error e = d.error();
+    e.source = error_source::internal;
+    co_return attempt_retry{std::move(e)};
+  }
+  if (up.result_int() >= 400) {
+    co_return co_await read_error_answer();
+  }
+  if (sse_ && ctx_.model->retry.stream_hold_bytes > 0) {
+    if (auto failed = co_await hold_stream()) {
+      co_return std::move(*failed);
+    }
+  }
+
+  // A plain body usually arrives with its header: read it first so that header and body leave
+  // in one write. Nothing has reached the client yet, so a failure here is still retriable.
+  if (!sse_ && meter_.ready().empty() && !parser_.is_done()) {
+    if (auto ec = co_await read_some(); ec) {
+      co_return attempt_retry{retryable(broken(ec))};
+    }
+  }
+
+  // Committed: from here on the client sees this response, whatever happens.
+  attempt_committed out;
+  const bool has_length = parser_.content_length().has_value() && !decoder_;
+  client_response res;
+  res.version(ctx_.req.version());
+  res.result(up.result_int());
+  res.reason(up.reason());
+  build_client_fields(up.base(), res.base());
+  if (decoder_) {
+    res.erase(http::field::content_encoding);  // relayed decoded
+  }
+  add_attempt_headers(ctx_, res.base());
+  bool keep = ctx_.keep_alive();
+  if (has_length && !sse_) {
+    res.content_length(parser_.content_length());
+  } else if (ctx_.req.version() >= 11) {
+    res.chunked(true);
+    chunked_ = true;
+  } else {
+    keep = false;  // HTTP/1.0 without a length: the end of the body is the end of the connection
+  }
+  if (sse_) {
+    res.set(http::field::cache_control, "no-cache");
+    res.set("x-accel-buffering", "no");
+  }
+  res.keep_alive(keep);
+  ctx_.rec.status = up.result_int();
+  ctx_.rec.stream = sse_;
+  client_serializer sr(res);
+  std::optional<scoped_count<metrics::gauge, double>> streaming;  // active SSE streams
+  if (sse_) {
+    streaming.emplace(io_.w.shared.metrics->active_streams.with());
+  }
+
+  std::optional<error> failure;
+  for (bool first = true;;) {
+    const bool done = parser_.is_done();
+    if (done && meter_.held_bytes() > 0) {
+      meter_.release_held();  // upstream ended cleanly with an unterminated last event
+    }
+    // The header goes at once (an SSE client must see it before the first token); after that,
+    // whatever is ready, and the end of the body with the last bytes.
+    if (first || done || !meter_.ready().empty()) {
+      if (!co_await write_part(res, sr, meter_.ready(), done)) {
+        co_return out;
+      }
+      meter_.ready().clear();
+      if (first) {
+        first = false;
+        ctx_.st.response_started = true;
+        // A long stream must not keep a half-open probe open: a success as of now.
+        io_.retries.record(true, steady_clock::now());
+      }
+    }
+    if (done) {
+      break;
+    }
+    beast::error_code ec = std::exchange(deferred_, {});
+    if (!ec) {
+      ec = co_await read_some();
+    }
+    if (ec) {
+      if (ctx_.st.client_gone) {
+        co_return out;
+      }
+      failure = broken(ec);
+      break;
+    }
+  }
+  meter_.finish(io_.w.json);
+  out.usage = meter_.usage();
+
+  if (failure) {
+    note_error(ctx_.rec, *failure);
+    spdlog::warn("request {}: {}", ctx_.rec.request_id, failure->message);
+    if (!sse_ || !chunked_) {
+      co_return out;  // no in-band way to say it: a short body and a closed connection
+    }
+    // Never a silent clean end: the SDKs raise this as an APIError. Whole events only were
+    // relayed, so the error event starts cleanly; the last chunk goes with it.
+    if (!co_await write_part(res, sr, error_event(*failure), true)) {
+      co_return out;
+    }
+  }
+  ctx_.st.upstream = nullptr;
+  if (!failure && parser_.keep_alive()) {
+    clear_deadline(lease_->lowest());
+    lease_.recycle();
+  }
+  out.keep_client = keep;
+  co_return out;
+}
+
+}  // namespace
+
+net::awaitable<attempt_outcome> relay_response(attempt_io& io, upstream_pool& pool,
+                                               upstream_lease& lease, upstream_parser& parser) {
+  relay r(io, pool, lease, parser);
+  co_return co_await r.run();
+}
+
+}  // namespace switchyard
