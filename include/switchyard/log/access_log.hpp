@@ -21,12 +21,13 @@ struct access_record {
   std::string_view method;
   std::string_view path;  // without the query string
   std::string_view endpoint;
-  std::string model;              // as requested by the client
-  std::string routed_model;       // the `models:` entry that served it, when an experiment chose it
-  std::string_view upstream;      // upstream name, "" when none was called
-  unsigned status = 0;            // sent to the client; 499 = client went away first
-  std::string_view error;         // error label, "" on success
-  std::string_view error_source;  // who caused `error`: downstream, upstream, internal
+  std::string model;          // as requested by the client
+  std::string routed_model;   // the `models:` entry that served it, when an experiment chose it
+  std::string_view upstream;  // upstream name, "" when none was called
+  unsigned status = 0;        // sent to the client; 499 = client went away first
+  std::string_view error;     // error label, "" on success
+  // Who caused `error`: downstream, upstream or internal ("" on success).
+  std::string_view error_source;
   bool stream = false;
   double duration_ms = 0;
   double ttfb_ms = -1;  // first upstream byte; -1 when none
