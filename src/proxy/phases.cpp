@@ -1,6 +1,7 @@
 #include "switchyard/proxy/phases.hpp"
 
 #include "switchyard/core/clock.hpp"
+#include "switchyard/core/json_text.hpp"
 #include "switchyard/core/text.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/proxy/rewrite.hpp"
