@@ -1,4 +1,5 @@
-// The experiment plane of the configuration: prompts, experiments, feedback, trace and metrics.
+// The experiment plane of the configuration: prompts, experiments, trace and metrics.
+#include "schema.hpp"
 #include "yaml_reader.hpp"
 
 #include <boost/json.hpp>
@@ -229,51 +230,6 @@ void read_unit(reader& r, const YAML::Node& node, const std::string& path, exper
   }
 }
 
-void read_analysis(reader& r, const YAML::Node& node, const std::string& path, analysis_config& a) {
-  if (!r.check_map(node, path,
-                   {"primary_metric", "minimum_detectable_effect", "alpha", "power", "min_samples",
-                    "method", "planned_sample"})) {
-    return;
-  }
-  r.string(node, "primary_metric", path, a.primary_metric);
-  static constexpr std::string_view metrics[] = {"feedback_success", "score", "error_rate",
-                                                 "latency",          "ttft",  "cost"};
-  if (std::find(std::begin(metrics), std::end(metrics), a.primary_metric) == std::end(metrics)) {
-    r.fail(node["primary_metric"], path + ".primary_metric",
-           "must be feedback_success, score, error_rate, latency, ttft or cost");
-  }
-  r.number(node, "minimum_detectable_effect", path, a.minimum_detectable_effect);
-  r.fraction(node, "alpha", path, a.alpha, 1);
-  r.fraction(node, "power", path, a.power, 1);
-  r.integer(node, "min_samples", path, a.min_samples, 2, 1ull << 40);
-  r.string(node, "method", path, a.method);
-  if (a.method != "sequential" && a.method != "fixed_horizon") {
-    r.fail(node["method"], path + ".method", "must be sequential or fixed_horizon");
-  }
-  if (node["planned_sample"]) {
-    r.integer(node, "planned_sample", path, a.planned_sample, 2, 1ull << 40);
-  }
-  if (a.minimum_detectable_effect <= 0 || a.alpha <= 0 || a.alpha >= 1 || a.power <= 0 ||
-      a.power >= 1) {
-    r.fail(node, path, "minimum_detectable_effect must be > 0; alpha and power in (0, 1)");
-  }
-}
-
-void read_guardrails(reader& r, const YAML::Node& node, const std::string& path,
-                     guardrails_config& g) {
-  if (!r.check_map(node, path,
-                   {"max_error_rate_increase", "max_p95_latency_increase", "max_cost_increase",
-                    "daily_budget_usd", "min_requests", "alpha"})) {
-    return;
-  }
-  r.fraction(node, "max_error_rate_increase", path, g.max_error_rate_increase, 1);
-  r.number(node, "max_p95_latency_increase", path, g.max_p95_latency_increase);
-  r.number(node, "max_cost_increase", path, g.max_cost_increase);
-  r.number(node, "daily_budget_usd", path, g.daily_budget_usd);
-  r.integer(node, "min_requests", path, g.min_requests, 1, 1ull << 40);
-  r.fraction(node, "alpha", path, g.alpha, 1);
-}
-
 void read_match(reader& r, const YAML::Node& node, const std::string& path, experiment_config& e) {
   if (!r.check_map(node, path, {"model", "endpoint", "header"})) {
     return;
@@ -357,51 +313,31 @@ void read_experiment(reader& r, const YAML::Node& node, const std::string& path,
     r.fail(node, path + ".variants", "needs at least two variants (the first is control)");
   }
   if (auto a = node["analysis"]) {
-    read_analysis(r, a, path + ".analysis", e.analysis);
+    analysis_section().read(r, a, path + ".analysis", e.analysis);
   }
   if (auto g = node["guardrails"]) {
-    read_guardrails(r, g, path + ".guardrails", e.guardrails);
+    guardrails_section().read(r, g, path + ".guardrails", e.guardrails);
   }
 }
 
 }  // namespace
 
-void read_observability(reader& r, const YAML::Node& root, const std::string& base_dir, config& c) {
-  if (auto n = root["trace"];
-      n && r.check_map(n, "trace", {"path", "max_bytes", "max_files", "include_text"})) {
-    r.string(n, "path", "trace", c.trace.path);
-    if (!c.trace.path.empty() && c.trace.path.front() != '/') {
-      c.trace.path = base_dir + "/" + c.trace.path;
-    }
-    r.integer(n, "max_bytes", "trace", c.trace.max_bytes, 4096, 1ull << 40);
-    r.integer(n, "max_files", "trace", c.trace.max_files, 1, 1000);
-    r.boolean(n, "include_text", "trace", c.trace.include_text);
+void read_metrics(reader& r, const YAML::Node& n, metrics_config& m) {
+  if (!r.check_map(n, "metrics", {"latency_buckets", "overhead_buckets"})) {
+    return;
   }
-  if (auto n = root["metrics"];
-      n && r.check_map(n, "metrics", {"latency_buckets", "overhead_buckets"})) {
-    if (auto b = n["latency_buckets"]) {
-      read_buckets(r, b, "metrics.latency_buckets", c.metrics.latency_buckets);
-    }
-    if (auto b = n["overhead_buckets"]) {
-      read_buckets(r, b, "metrics.overhead_buckets", c.metrics.overhead_buckets);
-    }
+  if (auto b = n["latency_buckets"]) {
+    read_buckets(r, b, "metrics.latency_buckets", m.latency_buckets);
   }
-  r.time(root, "stats_flush", "", c.stats_flush);
-  if (auto n = root["feedback"];
-      n && r.check_map(n, "feedback", {"signing_key", "max_events_per_id", "max_event_names"})) {
-    r.string(n, "signing_key", "feedback", c.feedback.signing_key);
-    r.integer(n, "max_events_per_id", "feedback", c.feedback.max_events_per_id, 1, 1u << 20);
-    r.integer(n, "max_event_names", "feedback", c.feedback.max_event_names, 1, 1u << 20);
-    if (!c.feedback.signing_key.empty() && c.feedback.signing_key.size() < 16) {
-      r.fail(n["signing_key"], "feedback.signing_key", "must be at least 16 characters");
-    }
+  if (auto b = n["overhead_buckets"]) {
+    read_buckets(r, b, "metrics.overhead_buckets", m.overhead_buckets);
   }
 }
 
-void read_prompts(reader& r, const YAML::Node& root, const std::string& base_dir, config& c) {
+void read_prompts(reader& r, const YAML::Node& root, config& c) {
   read_list(r, root, "prompts", c.prompts,
             [&](reader& rr, const YAML::Node& n, const std::string& p, prompt_config& out) {
-              read_prompt(rr, n, p, base_dir, out);
+              read_prompt(rr, n, p, rr.base_dir(), out);
             });
 }
 

@@ -1,6 +1,7 @@
-// The routing part of the configuration: upstreams (with their circuit breaker), models (with
-// fallbacks and prices), retry policy and rate limits. Declared in yaml_reader.hpp.
+// The routing part of the configuration: upstreams, models (with fallbacks and prices) and rate
+// limits. Declared in yaml_reader.hpp; breaker and retry are declared in schema.cpp.
 
+#include "schema.hpp"
 #include "yaml_reader.hpp"
 
 #include <boost/url/parse.hpp>
@@ -12,55 +13,6 @@
 #include <vector>
 
 namespace switchyard::config_detail {
-
-namespace {
-
-void read_breaker(reader& r, const YAML::Node& node, const std::string& path, breaker_config& b) {
-  if (!r.check_map(node, path,
-                   {"enabled", "consecutive_failures", "failure_rate", "min_requests", "window",
-                    "cooldown", "max_cooldown"})) {
-    return;
-  }
-  r.boolean(node, "enabled", path, b.enabled);
-  r.integer(node, "consecutive_failures", path, b.consecutive_failures, 1, 100000);
-  r.fraction(node, "failure_rate", path, b.failure_rate, 1);
-  r.integer(node, "min_requests", path, b.min_requests, 1, 1000000);
-  r.time(node, "window", path, b.window);
-  r.time(node, "cooldown", path, b.cooldown);
-  r.time(node, "max_cooldown", path, b.max_cooldown);
-}
-
-}  // namespace
-
-void read_retry(reader& r, const YAML::Node& node, const std::string& path, retry_config& c,
-                bool global) {
-  if (!r.check_map(
-          node, path,
-          {"max_attempts", "base", "cap", "budget_percent", "budget_min", "max_retry_after",
-           "deadline", "stream_hold_bytes", "stream_hold_time", "client_may_retry"})) {
-    return;
-  }
-  // The retry budget is one for the whole gateway (it bounds retries against all in-flight
-  // requests), so a per-model value would silently do nothing.
-  for (const char* key : {"budget_percent", "budget_min"}) {
-    if (!global && node[key]) {
-      r.fail(node[key], path + "." + key, "is gateway-wide: set it under the top-level retry");
-    }
-  }
-  r.integer(node, "max_attempts", path, c.max_attempts, 1, 20);
-  r.time(node, "base", path, c.base);
-  r.time(node, "cap", path, c.cap);
-  r.fraction(node, "budget_percent", path, c.budget_percent, 100);
-  r.integer(node, "budget_min", path, c.budget_min, 0, 100000);
-  r.time(node, "max_retry_after", path, c.max_retry_after);
-  r.time(node, "deadline", path, c.deadline);
-  r.integer(node, "stream_hold_bytes", path, c.stream_hold_bytes, 0, 1u << 24);
-  r.time(node, "stream_hold_time", path, c.stream_hold_time);
-  r.boolean(node, "client_may_retry", path, c.client_may_retry);
-  if (c.cap < c.base) {
-    r.fail(node, path + ".cap", "must be ≥ base");
-  }
-}
 
 void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
   if (!r.check_map(
@@ -85,7 +37,7 @@ void read_upstream(reader& r, const YAML::Node& node, const std::string& path, u
   r.boolean(node, "inject_stream_usage", path, u.inject_stream_usage);
   r.string(node, "ca_file", path, u.ca_file);
   if (auto breaker = node["breaker"]) {
-    read_breaker(r, breaker, path + ".breaker", u.breaker);
+    breaker_section().read(r, breaker, path + ".breaker", u.breaker);
   }
   if (auto headers = node["headers"]) {
     if (!headers.IsMap()) {
@@ -157,10 +109,7 @@ void read_model(reader& r, const YAML::Node& node, const std::string& path, mode
     }
   }
   if (auto price = node["price"]) {
-    if (r.check_map(price, path + ".price", {"input_per_mtok", "output_per_mtok"})) {
-      r.number(price, "input_per_mtok", path + ".price", m.price.input_per_mtok);
-      r.number(price, "output_per_mtok", path + ".price", m.price.output_per_mtok);
-    }
+    price_section().read(r, price, path + ".price", m.price);
   }
 }
 

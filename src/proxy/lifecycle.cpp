@@ -442,7 +442,7 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   };
 
   // Admit: parse the body once; match an experiment, assign a variant, rewrite; route by model.
-  const auto snapshot = w.shared.experiments->current();  // this request's config, to the end
+  const auto snapshot = w.shared.snapshot->current();  // this request's config, to the end
   std::string& body = req.body();
   pad_for_simdjson(body);
   auto fields = parse_request_body(ep, w.json, body);
