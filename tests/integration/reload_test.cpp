@@ -38,6 +38,7 @@ limits: { max_body_bytes: )" +
 retry: { max_attempts: )" +
          k.max_attempts + R"(, base: 1ms, cap: 2ms }
 log: { level: off, access: off }
+timeouts: { drain_grace: 0s }
 upstreams:
   - { name: mock, base_url: "http://127.0.0.1:)" +
          std::to_string(mock) + R"(/v1" }
