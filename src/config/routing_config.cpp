@@ -14,44 +14,37 @@
 
 namespace switchyard::config_detail {
 
-void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
-  if (!r.check_map(
-          node, path,
-          {"name", "type", "base_url", "api_key", "pass_authorization", "max_connections",
-           "idle_timeout", "tls_verify", "ca_file", "headers", "breaker", "inject_stream_usage"})) {
+namespace {
+
+constexpr applies boot = applies::on_restart;
+
+const char* upstream_type_problem(const std::string& v) {
+  return v != "openai" ? "must be openai (azure and anthropic come later)" : nullptr;
+}
+
+void read_headers(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
+  auto headers = node["headers"];
+  if (!headers) {
     return;
   }
-  r.string(node, "name", path, u.name);
+  if (!headers.IsMap()) {
+    r.fail(headers, path + ".headers", "must be a mapping of header name to value");
+    return;
+  }
+  for (const auto& kv : headers) {
+    auto name = kv.first.as<std::string>();
+    if (auto value = r.text(kv.second, path + ".headers." + name)) {
+      u.headers.emplace_back(name, *value);
+    }
+  }
+}
+
+// Required keys, and host, port and tls derived from base_url.
+void check_upstream(reader& r, const YAML::Node& node, const std::string& path,
+                    upstream_config& u) {
   if (u.name.empty()) {
     r.fail(node, path + ".name", "is required");
   }
-  r.string(node, "type", path, u.type);
-  if (u.type != "openai") {
-    r.fail(node["type"], path + ".type", "must be openai (azure and anthropic come later)");
-  }
-  r.string(node, "api_key", path, u.api_key);
-  r.boolean(node, "pass_authorization", path, u.pass_authorization);
-  r.integer(node, "max_connections", path, u.max_connections, 1, 100000);
-  r.time(node, "idle_timeout", path, u.idle_timeout);
-  r.boolean(node, "tls_verify", path, u.tls_verify);
-  r.boolean(node, "inject_stream_usage", path, u.inject_stream_usage);
-  r.string(node, "ca_file", path, u.ca_file);
-  if (auto breaker = node["breaker"]) {
-    breaker_section().read(r, breaker, path + ".breaker", u.breaker);
-  }
-  if (auto headers = node["headers"]) {
-    if (!headers.IsMap()) {
-      r.fail(headers, path + ".headers", "must be a mapping of header name to value");
-    } else {
-      for (const auto& kv : headers) {
-        auto name = kv.first.as<std::string>();
-        if (auto value = r.text(kv.second, path + ".headers." + name)) {
-          u.headers.emplace_back(name, *value);
-        }
-      }
-    }
-  }
-  r.string(node, "base_url", path, u.base_url);
   if (u.base_url.empty()) {
     r.fail(node, path + ".base_url", "is required");
     return;
@@ -72,6 +65,36 @@ void read_upstream(reader& r, const YAML::Node& node, const std::string& path, u
   while (!u.path_prefix.empty() && u.path_prefix.back() == '/') {
     u.path_prefix.pop_back();
   }
+}
+
+// Every upstream key is boot: pools, TLS contexts and breakers are built per worker at start.
+const section<upstream_config>& upstream_section() {
+  static const section<upstream_config> s{
+      {
+          field<upstream_config>("name", boot, SY_AT(name), text_t{}),
+          field<upstream_config>("type", boot, SY_AT(type), text_t{upstream_type_problem}),
+          field<upstream_config>("api_key", boot, SY_AT(api_key), text_t{}),
+          field<upstream_config>("pass_authorization", boot, SY_AT(pass_authorization),
+                                 boolean_t{}),
+          field<upstream_config>("max_connections", boot, SY_AT(max_connections),
+                                 integer_t{1, 100000}),
+          field<upstream_config>("idle_timeout", boot, SY_AT(idle_timeout), duration_t{}),
+          field<upstream_config>("tls_verify", boot, SY_AT(tls_verify), boolean_t{}),
+          field<upstream_config>("inject_stream_usage", boot, SY_AT(inject_stream_usage),
+                                 boolean_t{}),
+          field<upstream_config>("ca_file", boot, SY_AT(ca_file), text_t{}),
+          nested<upstream_config>("breaker", SY_AT(breaker), breaker_section()),
+          custom<upstream_config>("headers", boot, "mapping of header name to value", read_headers),
+          field<upstream_config>("base_url", boot, SY_AT(base_url), text_t{}),
+      },
+      check_upstream};
+  return s;
+}
+
+}  // namespace
+
+void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
+  upstream_section().read(r, node, path, u);
 }
 
 void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {

@@ -12,13 +12,6 @@ namespace {
 constexpr applies hot = applies::on_reload;
 constexpr applies boot = applies::on_restart;
 
-// A generic accessor: `at(&T::member)` would not serve const and mutable access both, a lambda
-// per key does (`[](auto& s) -> auto& { return s.member; }`).
-#define SY_AT(member)     \
-  [](auto& s_) -> auto& { \
-    return s_.member;     \
-  }
-
 const char* log_level_problem(const std::string& v) {
   static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   return std::find(std::begin(levels), std::end(levels), v) == std::end(levels)
@@ -392,7 +385,5 @@ const section<config>& top_level_section() {
   }();
   return s;
 }
-
-#undef SY_AT
 
 }  // namespace switchyard::config_detail

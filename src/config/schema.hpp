@@ -84,6 +84,13 @@ struct section {
   }
 };
 
+/// Where a key's value sits in its section's struct, as a generic accessor: a member pointer would
+/// not serve const and mutable access (nor nested members) both, a lambda does.
+#define SY_AT(member)     \
+  [](auto& s_) -> auto& { \
+    return s_.member;     \
+  }
+
 // ---- value types: how one scalar is read and what range it has ----
 
 struct integer_t {

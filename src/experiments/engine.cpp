@@ -154,8 +154,10 @@ result<void> experiment_engine::rebuild(std::shared_ptr<const hot_config> cfg, s
   if (!p) {
     return p.error();
   }
-  signing_key_.store(signing);
+  // Published first: an id signed with the new key in between could not verify yet, while one
+  // signed with the old key still does (it is the new snapshot's previous key).
   snapshot_.publish(std::move(*p));
+  signing_key_.store(signing);
   return {};
 }
 
