@@ -322,16 +322,31 @@ void read_experiment(reader& r, const YAML::Node& node, const std::string& path,
 
 }  // namespace
 
-void read_metrics(reader& r, const YAML::Node& n, metrics_config& m) {
-  if (!r.check_map(n, "metrics", {"latency_buckets", "overhead_buckets"})) {
-    return;
-  }
-  if (auto b = n["latency_buckets"]) {
-    read_buckets(r, b, "metrics.latency_buckets", m.latency_buckets);
-  }
-  if (auto b = n["overhead_buckets"]) {
-    read_buckets(r, b, "metrics.overhead_buckets", m.overhead_buckets);
-  }
+namespace {
+
+template <class Get>
+key<metrics_config> buckets_key(std::string_view name, Get get) {
+  return custom<metrics_config>(
+      name, applies::on_restart, "list of seconds, increasing",
+      [name, get](reader& r, const YAML::Node& map, const std::string& path, metrics_config& m) {
+        if (auto b = map[std::string(name)]) {
+          read_buckets(r, b, reader::join(path, name), get(m));
+        }
+      },
+      [get](const metrics_config& a, const metrics_config& b) { return get(a) == get(b); });
+}
+
+}  // namespace
+
+const section<metrics_config>& metrics_section() {
+  // Boot: the histograms are created with their buckets at start.
+  static const section<metrics_config> s{
+      {
+          buckets_key("latency_buckets", SY_AT(latency_buckets)),
+          buckets_key("overhead_buckets", SY_AT(overhead_buckets)),
+      },
+      nullptr};
+  return s;
 }
 
 void read_prompts(reader& r, const YAML::Node& root, config& c) {

@@ -97,43 +97,72 @@ void read_upstream(reader& r, const YAML::Node& node, const std::string& path, u
   upstream_section().read(r, node, path, u);
 }
 
-void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
-  if (!r.check_map(node, path, {"name", "upstream", "model", "price", "fallbacks", "retry"})) {
+namespace {
+
+constexpr applies hot = applies::on_reload;
+
+const section<fallback_config>& fallback_section() {
+  static const section<fallback_config> s{
+      {
+          field<fallback_config>("upstream", hot, SY_AT(upstream), text_t{}),
+          field<fallback_config>("model", hot, SY_AT(model), text_t{}),
+      },
+      [](reader& r, const YAML::Node& node, const std::string& path, fallback_config& f) {
+        if (f.upstream.empty()) {
+          r.fail(node, path + ".upstream", "is required");
+        }
+      }};
+  return s;
+}
+
+void read_fallbacks(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
+  auto fallbacks = node["fallbacks"];
+  if (!fallbacks) {
     return;
   }
-  r.string(node, "name", path, m.name);
-  r.string(node, "upstream", path, m.upstream);
-  r.string(node, "model", path, m.model);
-  if (m.name.empty()) {
-    r.fail(node, path + ".name", "is required");
+  if (!fallbacks.IsSequence()) {
+    r.fail(fallbacks, path + ".fallbacks", "must be a list of { upstream, model }");
+    return;
   }
-  if (m.upstream.empty()) {
-    r.fail(node, path + ".upstream", "is required");
+  for (std::size_t i = 0; i < fallbacks.size(); ++i) {
+    fallback_config f;
+    fallback_section().read(r, fallbacks[i], path + ".fallbacks[" + std::to_string(i) + "]", f);
+    m.fallbacks.push_back(std::move(f));
   }
-  if (m.model.empty()) {
-    m.model = m.name;
-  }
-  if (auto fallbacks = node["fallbacks"]) {
-    if (!fallbacks.IsSequence()) {
-      r.fail(fallbacks, path + ".fallbacks", "must be a list of { upstream, model }");
-    } else {
-      for (std::size_t i = 0; i < fallbacks.size(); ++i) {
-        auto fpath = path + ".fallbacks[" + std::to_string(i) + "]";
-        fallback_config f;
-        if (r.check_map(fallbacks[i], fpath, {"upstream", "model"})) {
-          r.string(fallbacks[i], "upstream", fpath, f.upstream);
-          r.string(fallbacks[i], "model", fpath, f.model);
-          if (f.upstream.empty()) {
-            r.fail(fallbacks[i], fpath + ".upstream", "is required");
-          }
+}
+
+// Every model key is hot: requests find their model in their own snapshot.
+const section<model_config>& model_section() {
+  static const section<model_config> s{
+      {
+          field<model_config>("name", hot, SY_AT(name), text_t{}),
+          field<model_config>("upstream", hot, SY_AT(upstream), text_t{}),
+          field<model_config>("model", hot, SY_AT(model), text_t{}),
+          custom<model_config>("fallbacks", hot, "list of { upstream, model }", read_fallbacks),
+          nested<model_config>("price", SY_AT(price), price_section()),
+          // Layered on the global retry by the top level, once that is read (schema.cpp).
+          custom<model_config>(
+              "retry", hot, "section",
+              [](reader&, const YAML::Node&, const std::string&, model_config&) {}),
+      },
+      [](reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
+        if (m.name.empty()) {
+          r.fail(node, path + ".name", "is required");
         }
-        m.fallbacks.push_back(std::move(f));
-      }
-    }
-  }
-  if (auto price = node["price"]) {
-    price_section().read(r, price, path + ".price", m.price);
-  }
+        if (m.upstream.empty()) {
+          r.fail(node, path + ".upstream", "is required");
+        }
+        if (m.model.empty()) {
+          m.model = m.name;
+        }
+      }};
+  return s;
+}
+
+}  // namespace
+
+void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
+  model_section().read(r, node, path, m);
 }
 
 void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,

@@ -349,14 +349,7 @@ const section<config>& top_level_section() {
             }),
         list_key<rate_limit_config>("rate_limits", boot, SY_AT(rate_limits), read_rate_limit),
         nested<config>("trace", SY_AT(trace), trace_section()),
-        custom<config>(
-            "metrics", boot, "section",
-            [](reader& r, const YAML::Node& root, const std::string&, config& c) {
-              if (auto n = root["metrics"]) {
-                read_metrics(r, n, c.metrics);
-              }
-            },
-            [](const config& a, const config& b) { return a.metrics == b.metrics; }),
+        nested<config>("metrics", SY_AT(metrics), metrics_section()),
         field<config>("stats_flush", boot, SY_AT(stats_flush), duration_t{}),
         nested<config>(
             "feedback", [](auto& c) -> auto& { return c; }, feedback_section()),

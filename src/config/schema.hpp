@@ -242,6 +242,8 @@ const section<trace_config>& trace_section();
 const section<price_config>& price_section();
 const section<guardrails_config>& guardrails_section();
 const section<analysis_config>& analysis_section();
+/// `metrics:` (experiments_config.cpp, next to the bucket reader).
+const section<metrics_config>& metrics_section();
 /// A model's `retry:` override: the retry keys; the budget keys are refused (gateway-wide).
 const section<retry_config>& model_retry_section();
 /// The whole file, top level (`retry:` and `feedback:` fill both parts of `config`); relative

@@ -266,8 +266,6 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
                      rate_limit_config& l);
 
 // Sections read in experiments_config.cpp.
-/// `metrics:` (the buckets).
-void read_metrics(reader& r, const YAML::Node& node, metrics_config& m);
 void read_prompts(reader& r, const YAML::Node& root, config& c);
 void read_experiments(reader& r, const YAML::Node& root, config& c);
 /// Cross-references of prompts and experiments (models, prompt versions, variant names).

@@ -44,6 +44,7 @@ TEST(config_reload, a_changed_boot_key_is_named_by_its_path) {
            {"stats_flush: 5s\n", "stats_flush"},
            {"rate_limits: [ { concurrent: 2 } ]\n", "rate_limits"},
            {"trace: { path: t.jsonl }\n", "trace.path"},
+           {"metrics: { latency_buckets: [0.1, 1] }\n", "metrics.latency_buckets"},
        }) {
     auto b = parse(extra);
     ASSERT_TRUE(b) << extra << b.error().message;
@@ -107,6 +108,7 @@ TEST(config_reload, keys_declare_whether_a_reload_applies_them) {
            {"models", true},
            {"experiments", true},
            {"upstreams", false},
+           {"metrics.overhead_buckets", false},
        }) {
     const auto* k = find(path);
     ASSERT_NE(k, nullptr) << path;
