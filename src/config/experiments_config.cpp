@@ -1,4 +1,5 @@
-// The experiment plane of the configuration: prompts, experiments, trace and metrics.
+// The experiment plane of the configuration: prompts, metrics and the cross-references of
+// prompts and experiments (the experiments themselves: experiment_schema.cpp).
 #include "schema.hpp"
 #include "yaml_reader.hpp"
 
@@ -11,56 +12,6 @@ namespace switchyard::config_detail {
 
 namespace {
 
-// A YAML value as JSON text: plain scalars that read as JSON literals or numbers stay typed and
-// keep the text as written (`4e-1` stays `4e-1`), quoted scalars are strings. Used for variant
-// `params`, which go into the upstream request verbatim.
-void yaml_to_json(const YAML::Node& node, std::string& out) {
-  if (node.IsSequence()) {
-    out.push_back('[');
-    for (std::size_t i = 0; i < node.size(); ++i) {
-      out += i ? "," : "";
-      yaml_to_json(node[i], out);
-    }
-    out.push_back(']');
-    return;
-  }
-  if (node.IsMap()) {
-    out.push_back('{');
-    bool first = true;
-    for (const auto& kv : node) {
-      out += first ? "" : ",";
-      first = false;
-      out += boost::json::serialize(boost::json::string(kv.first.as<std::string>()));
-      out.push_back(':');
-      yaml_to_json(kv.second, out);
-    }
-    out.push_back('}');
-    return;
-  }
-  if (!node.IsScalar()) {
-    out += "null";
-    return;
-  }
-  const std::string& text = node.Scalar();
-  if (node.Tag() != "!") {  // "!" marks a quoted scalar
-    if (text == "null" || text == "~") {
-      out += "null";
-      return;
-    }
-    if (text == "true" || text == "false") {
-      out += text;
-      return;
-    }
-    boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec);
-    if (!ec && v.is_number()) {
-      out += text;
-      return;
-    }
-  }
-  out += boost::json::serialize(boost::json::string(text));
-}
-
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 64) {
     return false;
@@ -72,17 +23,6 @@ bool valid_name(std::string_view s) {
     }
   }
   return true;
-}
-
-void require_name(reader& r, const YAML::Node& node, const std::string& path,
-                  const std::string& name) {
-  if (name.empty()) {
-    r.fail(node, path + ".name", "is required");
-  } else if (!valid_name(name)) {
-    r.fail(node["name"], path + ".name",
-           "must be 1-64 characters of letters, digits, '_', '-' or '.' (it becomes a metric "
-           "label and part of request ids)");
-  }
 }
 
 void read_buckets(reader& r, const YAML::Node& node, const std::string& path,
@@ -178,149 +118,68 @@ void read_prompt(reader& r, const YAML::Node& node, const std::string& path,
   }
 }
 
-void read_variant(reader& r, const YAML::Node& node, const std::string& path, variant_config& v) {
-  if (!r.check_map(node, path, {"name", "weight", "prompt", "model", "params"})) {
+}  // namespace
+
+// A YAML value as JSON text: plain scalars that read as JSON literals or numbers stay typed and
+// keep the text as written (`4e-1` stays `4e-1`), quoted scalars are strings. Used for variant
+// `params`, which go into the upstream request verbatim.
+void yaml_to_json(const YAML::Node& node, std::string& out) {
+  if (node.IsSequence()) {
+    out.push_back('[');
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      out += i ? "," : "";
+      yaml_to_json(node[i], out);
+    }
+    out.push_back(']');
     return;
   }
-  r.string(node, "name", path, v.name);
-  require_name(r, node, path, v.name);
-  if (node["weight"]) {
-    v.weight = 0;
-    r.number(node, "weight", path, v.weight);
+  if (node.IsMap()) {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& kv : node) {
+      out += first ? "" : ",";
+      first = false;
+      out += boost::json::serialize(boost::json::string(kv.first.as<std::string>()));
+      out.push_back(':');
+      yaml_to_json(kv.second, out);
+    }
+    out.push_back('}');
+    return;
   }
-  r.string(node, "prompt", path, v.prompt);
-  r.string(node, "model", path, v.model);
-  if (auto params = node["params"]) {
-    if (!params.IsMap()) {
-      r.fail(params, path + ".params", "must be a mapping of request field to value");
+  if (!node.IsScalar()) {
+    out += "null";
+    return;
+  }
+  const std::string& text = node.Scalar();
+  if (node.Tag() != "!") {  // "!" marks a quoted scalar
+    if (text == "null" || text == "~") {
+      out += "null";
       return;
     }
-    for (const auto& kv : params) {
-      auto key = kv.first.as<std::string>();
-      static constexpr std::string_view reserved[] = {
-          "model", "messages", "prompt", "input", "stream", "stream_options", "metadata"};
-      if (std::find(std::begin(reserved), std::end(reserved), key) != std::end(reserved)) {
-        r.fail(kv.first, path + ".params." + key,
-               "is set by the gateway or the client, not by a variant (use model: or prompt:)");
-        continue;
-      }
-      std::string json;
-      yaml_to_json(kv.second, json);
-      v.params.emplace_back(key, std::move(json));
+    if (text == "true" || text == "false") {
+      out += text;
+      return;
+    }
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (!ec && v.is_number()) {
+      out += text;
+      return;
     }
   }
+  out += boost::json::serialize(boost::json::string(text));
 }
 
-void read_unit(reader& r, const YAML::Node& node, const std::string& path, experiment_config& e) {
-  r.string(node, "unit", path, e.unit);
-  if (e.unit.starts_with("header:") && e.unit.size() > 7) {
-    e.unit_type = unit_kind::header;
-    e.unit_header = e.unit.substr(7);
-    std::transform(e.unit_header.begin(), e.unit_header.end(), e.unit_header.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  } else if (e.unit == "body:user") {
-    e.unit_type = unit_kind::body_user;
-  } else if (e.unit == "api_key") {
-    e.unit_type = unit_kind::api_key;
-  } else if (e.unit == "request") {
-    e.unit_type = unit_kind::request;
-  } else {
-    r.fail(node["unit"], path + ".unit",
-           "must be header:<name> (e.g. header:x-user-id), body:user, api_key or request");
+void require_name(reader& r, const YAML::Node& node, const std::string& path,
+                  const std::string& name) {
+  if (name.empty()) {
+    r.fail(node, path + ".name", "is required");
+  } else if (!valid_name(name)) {
+    r.fail(node["name"], path + ".name",
+           "must be 1-64 characters of letters, digits, '_', '-' or '.' (it becomes a metric "
+           "label and part of request ids)");
   }
 }
-
-void read_match(reader& r, const YAML::Node& node, const std::string& path, experiment_config& e) {
-  if (!r.check_map(node, path, {"model", "endpoint", "header"})) {
-    return;
-  }
-  r.string(node, "model", path, e.match_model);
-  if (e.match_model.empty()) {
-    r.fail(node, path + ".model", "is required: the model name clients request");
-  }
-  r.string(node, "endpoint", path, e.match_endpoint);
-  if (!e.match_endpoint.empty() && e.match_endpoint != "chat_completions" &&
-      e.match_endpoint != "completions" && e.match_endpoint != "embeddings") {
-    r.fail(node["endpoint"], path + ".endpoint",
-           "must be chat_completions, completions or embeddings");
-  }
-  std::string header;
-  r.string(node, "header", path, header);
-  if (!header.empty()) {
-    // "x-tenant" (present) or "x-tenant=acme" (equal).
-    auto eq = header.find('=');
-    e.match_header = header.substr(0, eq);
-    if (eq != std::string::npos) {
-      e.match_header_value = header.substr(eq + 1);
-    }
-    std::transform(e.match_header.begin(), e.match_header.end(), e.match_header.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  }
-}
-
-void read_experiment(reader& r, const YAML::Node& node, const std::string& path,
-                     experiment_config& e) {
-  if (!r.check_map(node, path,
-                   {"name", "match", "unit", "seed", "coverage", "namespace", "status", "winner",
-                    "allow_override", "variants", "analysis", "guardrails"})) {
-    return;
-  }
-  r.string(node, "name", path, e.name);
-  require_name(r, node, path, e.name);
-  if (auto m = node["match"]) {
-    read_match(r, m, path + ".match", e);
-  } else {
-    r.fail(node, path + ".match", "is required, e.g. { model: summarizer }");
-  }
-  read_unit(r, node, path, e);
-  e.seed = e.name;
-  r.string(node, "seed", path, e.seed);
-  r.fraction(node, "coverage", path, e.coverage, 1);
-  if (auto ns = node["namespace"]) {
-    // { name: ns, range: [0, 0.5] }: experiments sharing a namespace with disjoint ranges never
-    // see the same unit (GrowthBook namespaces).
-    if (r.check_map(ns, path + ".namespace", {"name", "range"})) {
-      r.string(ns, "name", path + ".namespace", e.ns);
-      auto range = ns["range"];
-      double lo = -1, hi = -1;
-      if (range && range.IsSequence() && range.size() == 2) {
-        auto a = r.text(range[0], path + ".namespace.range");
-        auto b = r.text(range[1], path + ".namespace.range");
-        if (a && b) {
-          std::from_chars(a->data(), a->data() + a->size(), lo);
-          std::from_chars(b->data(), b->data() + b->size(), hi);
-        }
-      }
-      if (e.ns.empty() || lo < 0 || hi > 1 || lo >= hi) {
-        r.fail(ns, path + ".namespace", "needs name and range: [lo, hi] with 0 <= lo < hi <= 1");
-      } else {
-        e.ns_lo = lo;
-        e.ns_hi = hi;
-      }
-    }
-  }
-  r.string(node, "status", path, e.status);
-  if (e.status != "running" && e.status != "paused" && e.status != "concluded") {
-    r.fail(node["status"], path + ".status", "must be running, paused or concluded");
-  }
-  r.string(node, "winner", path, e.winner);
-  r.boolean(node, "allow_override", path, e.allow_override);
-  read_list(r, node, "variants", e.variants,
-            [&](reader& rr, const YAML::Node& n, const std::string& p, variant_config& v) {
-              read_variant(rr, n, path + "." + p, v);
-            });
-  if (e.variants.size() < 2) {
-    r.fail(node, path + ".variants", "needs at least two variants (the first is control)");
-  }
-  if (auto a = node["analysis"]) {
-    analysis_section().read(r, a, path + ".analysis", e.analysis);
-  }
-  if (auto g = node["guardrails"]) {
-    guardrails_section().read(r, g, path + ".guardrails", e.guardrails);
-  }
-}
-
-}  // namespace
 
 namespace {
 
@@ -354,10 +213,6 @@ void read_prompts(reader& r, const YAML::Node& root, config& c) {
             [&](reader& rr, const YAML::Node& n, const std::string& p, prompt_config& out) {
               read_prompt(rr, n, p, rr.base_dir(), out);
             });
-}
-
-void read_experiments(reader& r, const YAML::Node& root, config& c) {
-  read_list(r, root, "experiments", c.experiments, read_experiment);
 }
 
 void link_experiments(reader& r, const YAML::Node& root, config& c) {

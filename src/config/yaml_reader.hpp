@@ -267,6 +267,12 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
 
 // Sections read in experiments_config.cpp.
 void read_prompts(reader& r, const YAML::Node& root, config& c);
+/// A YAML value as JSON text (variant params go into the upstream request verbatim).
+void yaml_to_json(const YAML::Node& node, std::string& out);
+/// `name` is given and fits a metric label and a request id; else an error at `path`.name.
+void require_name(reader& r, const YAML::Node& node, const std::string& path,
+                  const std::string& name);
+// In experiment_schema.cpp:
 void read_experiments(reader& r, const YAML::Node& root, config& c);
 /// Cross-references of prompts and experiments (models, prompt versions, variant names).
 void link_experiments(reader& r, const YAML::Node& root, config& c);
