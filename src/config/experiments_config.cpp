@@ -46,33 +46,33 @@ void read_buckets(reader& r, const YAML::Node& node, const std::string& path,
   }
 }
 
-void read_version(reader& r, const YAML::Node& node, const std::string& path,
-                  const std::string& base_dir, prompt_version_config& v) {
-  if (!r.check_map(node, path, {"version", "template", "file", "mode", "defaults"})) {
+void read_template(reader& r, const YAML::Node& node, const std::string& path,
+                   prompt_version_config& v) {
+  if (node["template"] && !node["file"]) {
+    r.string(node, "template", path, v.text);
+  }
+}
+
+// The file's text, relative to the config's directory.
+void read_file(reader& r, const YAML::Node& node, const std::string& path,
+               prompt_version_config& v) {
+  if (!node["file"] || node["template"]) {
     return;
   }
-  r.string(node, "version", path, v.version);
-  if (!valid_name(v.version)) {
-    r.fail(node, path + ".version", "is required: letters, digits, '_', '-' or '.'");
-  }
-  if (node["template"] && node["file"]) {
-    r.fail(node, path, "give either template or file, not both");
-  } else if (node["template"]) {
-    r.string(node, "template", path, v.text);
-  } else if (node["file"]) {
-    r.string(node, "file", path, v.file);
-    std::string full = !v.file.empty() && v.file.front() == '/' ? v.file : base_dir + "/" + v.file;
-    std::ifstream in(full, std::ios::binary);
-    if (!in) {
-      r.fail(node["file"], path + ".file", "cannot read " + full);
-    } else {
-      std::stringstream text;
-      text << in.rdbuf();
-      v.text = text.str();
-    }
+  r.string(node, "file", path, v.file);
+  std::string full = r.resolve(v.file);
+  std::ifstream in(full, std::ios::binary);
+  if (!in) {
+    r.fail(node["file"], path + ".file", "cannot read " + full);
   } else {
-    r.fail(node, path, "needs template (inline text) or file (relative to the config)");
+    std::stringstream text;
+    text << in.rdbuf();
+    v.text = text.str();
   }
+}
+
+void read_mode(reader& r, const YAML::Node& node, const std::string& path,
+               prompt_version_config& v) {
   std::string mode = "prepend";
   r.string(node, "mode", path, mode);
   if (mode != "prepend" && mode != "replace") {
@@ -80,27 +80,53 @@ void read_version(reader& r, const YAML::Node& node, const std::string& path,
            "must be prepend (add a system message first) or replace (replace the client's)");
   }
   v.replace_system = mode == "replace";
-  if (auto d = node["defaults"]) {
-    if (!d.IsMap()) {
-      r.fail(d, path + ".defaults", "must be a mapping of variable to default text");
-    } else {
-      for (const auto& kv : d) {
-        auto key = kv.first.as<std::string>();
-        if (auto text = r.text(kv.second, path + ".defaults." + key)) {
-          v.defaults.emplace(key, *text);
-        }
-      }
+}
+
+void read_defaults(reader& r, const YAML::Node& node, const std::string& path,
+                   prompt_version_config& v) {
+  auto d = node["defaults"];
+  if (!d) {
+    return;
+  }
+  if (!d.IsMap()) {
+    r.fail(d, path + ".defaults", "must be a mapping of variable to default text");
+    return;
+  }
+  for (const auto& kv : d) {
+    auto key = kv.first.as<std::string>();
+    if (auto text = r.text(kv.second, path + ".defaults." + key)) {
+      v.defaults.emplace(key, *text);
     }
   }
 }
 
-void read_prompt(reader& r, const YAML::Node& node, const std::string& path,
-                 const std::string& base_dir, prompt_config& p) {
-  if (!r.check_map(node, path, {"name", "versions"})) {
-    return;
-  }
-  r.string(node, "name", path, p.name);
-  require_name(r, node, path, p.name);
+constexpr applies hot = applies::on_reload;
+
+// Prompts are hot: a reload re-reads their files too.
+const section<prompt_version_config>& version_section() {
+  static const section<prompt_version_config> s{
+      {
+          field<prompt_version_config>("version", hot, SY_AT(version), text_t{}),
+          custom<prompt_version_config>("template", hot, "text", read_template),
+          custom<prompt_version_config>("file", hot, "file name", read_file),
+          custom<prompt_version_config>("mode", hot, "prepend | replace", read_mode),
+          custom<prompt_version_config>("defaults", hot, "mapping of variable to text",
+                                        read_defaults),
+      },
+      [](reader& r, const YAML::Node& node, const std::string& path, prompt_version_config& v) {
+        if (!valid_name(v.version)) {
+          r.fail(node, path + ".version", "is required: letters, digits, '_', '-' or '.'");
+        }
+        if (node["template"] && node["file"]) {
+          r.fail(node, path, "give either template or file, not both");
+        } else if (!node["template"] && !node["file"]) {
+          r.fail(node, path, "needs template (inline text) or file (relative to the config)");
+        }
+      }};
+  return s;
+}
+
+void read_versions(reader& r, const YAML::Node& node, const std::string& path, prompt_config& p) {
   auto versions = node["versions"];
   if (!versions || !versions.IsSequence() || versions.size() == 0) {
     r.fail(node, path + ".versions", "must be a non-empty list");
@@ -110,12 +136,24 @@ void read_prompt(reader& r, const YAML::Node& node, const std::string& path,
   for (std::size_t i = 0; i < versions.size(); ++i) {
     prompt_version_config v;
     auto vpath = path + ".versions[" + std::to_string(i) + "]";
-    read_version(r, versions[i], vpath, base_dir, v);
+    version_section().read(r, versions[i], vpath, v);
     if (!v.version.empty() && !seen.insert(v.version).second) {
       r.fail(versions[i], vpath + ".version", "duplicate version " + v.version);
     }
     p.versions.push_back(std::move(v));
   }
+}
+
+const section<prompt_config>& prompt_section() {
+  static const section<prompt_config> s{
+      {
+          field<prompt_config>("name", hot, SY_AT(name), text_t{}),
+          custom<prompt_config>("versions", hot, "non-empty list", read_versions),
+      },
+      [](reader& r, const YAML::Node& node, const std::string& path, prompt_config& p) {
+        require_name(r, node, path, p.name);
+      }};
+  return s;
 }
 
 }  // namespace
@@ -211,7 +249,7 @@ const section<metrics_config>& metrics_section() {
 void read_prompts(reader& r, const YAML::Node& root, config& c) {
   read_list(r, root, "prompts", c.prompts,
             [&](reader& rr, const YAML::Node& n, const std::string& p, prompt_config& out) {
-              read_prompt(rr, n, p, rr.base_dir(), out);
+              prompt_section().read(rr, n, p, out);
             });
 }
 
