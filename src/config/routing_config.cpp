@@ -165,45 +165,44 @@ void read_model(reader& r, const YAML::Node& node, const std::string& path, mode
   model_section().read(r, node, path, m);
 }
 
-void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
-                     rate_limit_config& l) {
-  if (!r.check_map(node, path,
-                   {"scope", "user_header", "model", "requests", "period", "requests_per_second",
-                    "requests_per_minute", "tokens_per_minute", "concurrent", "on_overflow"})) {
+namespace {
+
+void read_scope(reader& r, const YAML::Node& node, const std::string& path, rate_limit_config& l) {
+  auto scope = node["scope"];
+  if (!scope) {
     return;
   }
-  if (auto scope = node["scope"]) {
-    std::vector<YAML::Node> items;
-    if (scope.IsSequence()) {
-      for (const auto& s : scope) {
-        items.push_back(s);
-      }
-    } else {
-      items.push_back(scope);
+  std::vector<YAML::Node> items;
+  if (scope.IsSequence()) {
+    for (const auto& s : scope) {
+      items.push_back(s);
     }
-    for (const auto& item : items) {
-      auto v = r.text(item, path + ".scope");
-      if (!v) {
-        continue;
-      }
-      static const std::pair<std::string_view, rate_scope> names[] = {
-          {"global", rate_scope::global},
-          {"api_key", rate_scope::api_key},
-          {"user", rate_scope::user},
-          {"model", rate_scope::model},
-          {"variant", rate_scope::variant}};
-      auto it = std::find_if(std::begin(names), std::end(names),
-                             [&](const auto& n) { return n.first == *v; });
-      if (it == std::end(names)) {
-        r.fail(item, path + ".scope",
-               "must be global, api_key, user, model or variant (or a list)");
-      } else if (it->second != rate_scope::global) {
-        l.scope.push_back(it->second);
-      }
+  } else {
+    items.push_back(scope);
+  }
+  for (const auto& item : items) {
+    auto v = r.text(item, path + ".scope");
+    if (!v) {
+      continue;
+    }
+    static const std::pair<std::string_view, rate_scope> names[] = {
+        {"global", rate_scope::global},
+        {"api_key", rate_scope::api_key},
+        {"user", rate_scope::user},
+        {"model", rate_scope::model},
+        {"variant", rate_scope::variant}};
+    auto it = std::find_if(std::begin(names), std::end(names),
+                           [&](const auto& n) { return n.first == *v; });
+    if (it == std::end(names)) {
+      r.fail(item, path + ".scope", "must be global, api_key, user, model or variant (or a list)");
+    } else if (it->second != rate_scope::global) {
+      l.scope.push_back(it->second);
     }
   }
-  r.string(node, "user_header", path, l.user_header);
-  r.string(node, "model", path, l.model);
+}
+
+void read_overflow(reader& r, const YAML::Node& node, const std::string& path,
+                   rate_limit_config& l) {
   if (auto o = node["on_overflow"]) {
     auto v = r.text(o, path + ".on_overflow");
     if (v && *v != "deny" && *v != "allow") {
@@ -212,32 +211,74 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
       l.deny_on_overflow = *v == "deny";
     }
   }
+}
+
+// `requests` (+ `period`), `requests_per_second`, `requests_per_minute`: three spellings of one
+// limit, so each sets both the count and the period.
+key<rate_limit_config> request_key(std::string_view name, duration fixed_period) {
+  return custom<rate_limit_config>(
+      name, applies::on_restart, "integer in [1, 1099511627776]",
+      [name, fixed_period](reader& r, const YAML::Node& node, const std::string& path,
+                           rate_limit_config& l) {
+        if (!node[std::string(name)]) {
+          return;
+        }
+        r.integer(node, name, path, l.requests, 1, 1ull << 40);
+        if (fixed_period.count() > 0) {
+          l.period = fixed_period;
+        } else {
+          r.time(node, "period", path, l.period);
+        }
+      });
+}
+
+void check_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
+                      rate_limit_config& l) {
   int request_keys = 0;
-  if (node["requests"]) {
-    ++request_keys;
-    r.integer(node, "requests", path, l.requests, 1, 1ull << 40);
-    r.time(node, "period", path, l.period);
-  }
-  if (node["requests_per_second"]) {
-    ++request_keys;
-    r.integer(node, "requests_per_second", path, l.requests, 1, 1ull << 40);
-    l.period = duration(1000);
-  }
-  if (node["requests_per_minute"]) {
-    ++request_keys;
-    r.integer(node, "requests_per_minute", path, l.requests, 1, 1ull << 40);
-    l.period = duration(60'000);
+  for (const char* k : {"requests", "requests_per_second", "requests_per_minute"}) {
+    request_keys += node[k] ? 1 : 0;
   }
   if (request_keys > 1) {
     r.fail(node, path, "give one of requests (+ period), requests_per_second, requests_per_minute");
   }
-  r.integer(node, "tokens_per_minute", path, l.tokens_per_minute, 1, 1ull << 40);
-  r.integer(node, "concurrent", path, l.concurrent, 1, 1u << 24);
   if (l.requests == 0 && l.tokens_per_minute == 0 && l.concurrent == 0) {
     r.fail(node, path,
            "needs requests_per_minute, requests_per_second, requests, "
            "tokens_per_minute or concurrent");
   }
+}
+
+// Boot: the limiter's tables are built once at start and shared by every worker.
+const section<rate_limit_config>& rate_limit_section() {
+  static const section<rate_limit_config> s{
+      {
+          custom<rate_limit_config>("scope", applies::on_restart, "list of scopes", read_scope),
+          field<rate_limit_config>("user_header", applies::on_restart, SY_AT(user_header),
+                                   text_t{}),
+          field<rate_limit_config>("model", applies::on_restart, SY_AT(model), text_t{}),
+          custom<rate_limit_config>("on_overflow", applies::on_restart, "deny | allow",
+                                    read_overflow),
+          request_key("requests", duration(0)),
+          // Read with `requests` (a period of its own has no count to go with).
+          custom<rate_limit_config>(
+              "period", applies::on_restart, "duration > 0",
+              [](reader&, const YAML::Node&, const std::string&, rate_limit_config&) {}),
+          request_key("requests_per_second", duration(1000)),
+          request_key("requests_per_minute", duration(60'000)),
+          field<rate_limit_config>("tokens_per_minute", applies::on_restart,
+                                   SY_AT(tokens_per_minute), integer_t{1, 1ull << 40}),
+          field<rate_limit_config>("concurrent", applies::on_restart, SY_AT(concurrent),
+                                   integer_t{1, 1u << 24}),
+      },
+      check_rate_limit};
+  return s;
+}
+
+}  // namespace
+
+void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
+                     rate_limit_config& l) {
+  rate_limit_section().read(r, node, path, l);
 }
 
 }  // namespace switchyard::config_detail
