@@ -171,6 +171,8 @@ void check_experiment(reader& r, const YAML::Node& node, const std::string& path
   }
 }
 
+}  // namespace
+
 const section<experiment_config>& experiment_section() {
   static const section<experiment_config> s{
       {
@@ -192,6 +194,8 @@ const section<experiment_config>& experiment_section() {
       check_experiment};
   return s;
 }
+
+namespace {
 
 void read_experiment(reader& r, const YAML::Node& node, const std::string& path,
                      experiment_config& e) {

@@ -144,6 +144,8 @@ void read_versions(reader& r, const YAML::Node& node, const std::string& path, p
   }
 }
 
+}  // namespace
+
 const section<prompt_config>& prompt_section() {
   static const section<prompt_config> s{
       {
@@ -155,8 +157,6 @@ const section<prompt_config>& prompt_section() {
       }};
   return s;
 }
-
-}  // namespace
 
 // A YAML value as JSON text: plain scalars that read as JSON literals or numbers stay typed and
 // keep the text as written (`4e-1` stays `4e-1`), quoted scalars are strings. Used for variant

@@ -68,6 +68,8 @@ void check_upstream(reader& r, const YAML::Node& node, const std::string& path,
 }
 
 // Every upstream key is boot: pools, TLS contexts and breakers are built per worker at start.
+}  // namespace
+
 const section<upstream_config>& upstream_section() {
   static const section<upstream_config> s{
       {
@@ -90,8 +92,6 @@ const section<upstream_config>& upstream_section() {
       check_upstream};
   return s;
 }
-
-}  // namespace
 
 void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
   upstream_section().read(r, node, path, u);
@@ -132,6 +132,8 @@ void read_fallbacks(reader& r, const YAML::Node& node, const std::string& path, 
 }
 
 // Every model key is hot: requests find their model in their own snapshot.
+}  // namespace
+
 const section<model_config>& model_section() {
   static const section<model_config> s{
       {
@@ -158,8 +160,6 @@ const section<model_config>& model_section() {
       }};
   return s;
 }
-
-}  // namespace
 
 void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
   model_section().read(r, node, path, m);
@@ -249,6 +249,8 @@ void check_rate_limit(reader& r, const YAML::Node& node, const std::string& path
 }
 
 // Boot: the limiter's tables are built once at start and shared by every worker.
+}  // namespace
+
 const section<rate_limit_config>& rate_limit_section() {
   static const section<rate_limit_config> s{
       {
@@ -273,8 +275,6 @@ const section<rate_limit_config>& rate_limit_section() {
       check_rate_limit};
   return s;
 }
-
-}  // namespace
 
 void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
                      rate_limit_config& l) {

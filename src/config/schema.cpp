@@ -327,40 +327,45 @@ const section<config>& top_level_section() {
         nested<config>("log", SY_AT(log), log_section()),
         nested<config>(
             "retry", [](auto& c) -> auto& { return c; }, top_retry_section()),
-        list_key<upstream_config>("upstreams", boot, SY_AT(upstreams), read_upstream),
-        custom<config>(
-            "models", hot, "list",
-            [](reader& r, const YAML::Node& root, const std::string&, config& c) {
-              read_list(r, root, "models", c.models, read_model);
-              // A model's retry block overrides only the keys it names, on top of
-              // the global one (declared before models, so it is read by now).
-              const auto list = root["models"];
-              for (std::size_t i = 0; list && list.IsSequence() && i < c.models.size(); ++i) {
-                c.models[i].retry = c.retry;
-                // A scalar entry was reported by read_model; subscripting it would
-                // throw (fuzzer find).
-                if (auto m = list[i]; m.IsMap()) {
-                  if (auto n = m["retry"]) {
-                    model_retry_section().read(r, n, "models[" + std::to_string(i) + "].retry",
-                                               c.models[i].retry);
-                  }
-                }
-              }
-            }),
-        list_key<rate_limit_config>("rate_limits", boot, SY_AT(rate_limits), read_rate_limit),
+        list_of(list_key<upstream_config>("upstreams", boot, SY_AT(upstreams), read_upstream),
+                upstream_section()),
+        list_of(custom<config>(
+                    "models", hot, "list",
+                    [](reader& r, const YAML::Node& root, const std::string&, config& c) {
+                      read_list(r, root, "models", c.models, read_model);
+                      // A model's retry block overrides only the keys it names, on top of
+                      // the global one (declared before models, so it is read by now).
+                      const auto list = root["models"];
+                      for (std::size_t i = 0; list && list.IsSequence() && i < c.models.size();
+                           ++i) {
+                        c.models[i].retry = c.retry;
+                        // A scalar entry was reported by read_model; subscripting it would
+                        // throw (fuzzer find).
+                        if (auto m = list[i]; m.IsMap()) {
+                          if (auto n = m["retry"]) {
+                            model_retry_section().read(
+                                r, n, "models[" + std::to_string(i) + "].retry", c.models[i].retry);
+                          }
+                        }
+                      }
+                    }),
+                model_section()),
+        list_of(
+            list_key<rate_limit_config>("rate_limits", boot, SY_AT(rate_limits), read_rate_limit),
+            rate_limit_section()),
         nested<config>("trace", SY_AT(trace), trace_section()),
         nested<config>("metrics", SY_AT(metrics), metrics_section()),
         field<config>("stats_flush", boot, SY_AT(stats_flush), duration_t{}),
         nested<config>(
             "feedback", [](auto& c) -> auto& { return c; }, feedback_section()),
-        custom<config>("prompts", hot, "list",
-                       [](reader& r, const YAML::Node& root, const std::string&, config& c) {
-                         read_prompts(r, root, c);
-                       }),
-        custom<config>("experiments", hot, "list",
-                       [](reader& r, const YAML::Node& root, const std::string&, config& c) {
-                         read_experiments(r, root, c);
-                       }),
+        list_of(custom<config>("prompts", hot, "list",
+                               [](reader& r, const YAML::Node& root, const std::string&,
+                                  config& c) { read_prompts(r, root, c); }),
+                prompt_section()),
+        list_of(custom<config>("experiments", hot, "list",
+                               [](reader& r, const YAML::Node& root, const std::string&,
+                                  config& c) { read_experiments(r, root, c); }),
+                experiment_section()),
     };
     sec.check = [](reader& r, const YAML::Node& root, const std::string&, config& c) {
       c.data_dir = r.resolve(c.data_dir);

@@ -28,8 +28,9 @@ struct key {
   /// The path of the first value that differs and needs a restart, or "" (`path` is the
   /// section's). For an `on_reload` key: always "".
   std::function<std::string(const S& a, const S& b, const std::string& path)> restart_diff;
-  /// Sub-keys, for config_keys() (a nested section); empty for a leaf.
+  /// Sub-keys, for config_keys() (a nested section, or each entry of a list); empty for a leaf.
   std::vector<config_key_info> children;
+  bool list = false;  // children are per entry: `upstreams[].max_connections`
 };
 
 /// A section: its keys and the checks that span several of them.
@@ -72,12 +73,12 @@ struct section {
   std::vector<config_key_info> describe(const std::string& path) const {
     std::vector<config_key_info> out;
     for (const auto& k : keys) {
-      if (k.children.empty()) {
+      if (k.children.empty() || k.list) {
         out.push_back({reader::join(path, k.name), k.type, k.when == applies::on_reload});
       }
       for (const auto& c : k.children) {
-        out.push_back(
-            {reader::join(path, std::string(k.name)) + "." + c.path, c.type, c.reloadable});
+        out.push_back({reader::join(path, std::string(k.name)) + (k.list ? "[]." : ".") + c.path,
+                       c.type, c.reloadable});
       }
     }
     return out;
@@ -217,6 +218,14 @@ key<S> custom(std::string_view name, applies when, std::string type,
   return k;
 }
 
+/// Declares `k` a list whose entries are read as `entry`: config_keys() lists their keys.
+template <class S, class T>
+key<S> list_of(key<S> k, const section<T>& entry) {
+  k.list = true;
+  k.children = entry.describe("");
+  return k;
+}
+
 /// A declared key refused with `message` (a per-model `retry.budget_percent`: gateway-wide).
 template <class S>
 key<S> refused(std::string_view name, const char* message) {
@@ -242,6 +251,13 @@ const section<trace_config>& trace_section();
 const section<price_config>& price_section();
 const section<guardrails_config>& guardrails_section();
 const section<analysis_config>& analysis_section();
+/// One entry of each top-level list (routing_config.cpp, experiments_config.cpp,
+/// experiment_schema.cpp).
+const section<upstream_config>& upstream_section();
+const section<model_config>& model_section();
+const section<rate_limit_config>& rate_limit_section();
+const section<prompt_config>& prompt_section();
+const section<experiment_config>& experiment_section();
 /// `metrics:` (experiments_config.cpp, next to the bucket reader).
 const section<metrics_config>& metrics_section();
 /// A model's `retry:` override: the retry keys; the budget keys are refused (gateway-wide).

@@ -109,6 +109,15 @@ TEST(config_reload, keys_declare_whether_a_reload_applies_them) {
            {"experiments", true},
            {"upstreams", false},
            {"metrics.overhead_buckets", false},
+           {"upstreams[].max_connections", false},
+           {"upstreams[].breaker.cooldown", false},
+           {"rate_limits[].concurrent", false},
+           {"models[].fallbacks", true},
+           {"models[].price.input_per_mtok", true},
+           {"prompts[].versions", true},
+           {"experiments[].coverage", true},
+           {"experiments[].match.model", true},
+           {"experiments[].guardrails.alpha", true},
        }) {
     const auto* k = find(path);
     ASSERT_NE(k, nullptr) << path;
