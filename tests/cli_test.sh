@@ -46,4 +46,38 @@ expect unset-env 2 "upstreams[0].api_key: environment variable SWITCHYARD_TEST_U
 expect set-env 0 "configuration is valid" -- env SWITCHYARD_TEST_UNSET_KEY=sk-1 "$bin" --check-config "$tmp/env.yaml"
 expect missing-file 2 "cannot open" -- "$bin" --check-config "$tmp/nope.yaml"
 expect bad-arg 2 "usage:" -- "$bin" --frobnicate
+
+# SIGHUP reloads through the same contract as POST /api/v1/reload: a boot key is refused by its
+# path, a hot key (the feedback signing key) applies. Every wait is a bounded poll of the log.
+hup_config() {  # hup_config WORKERS SIGNING_KEY
+  cat >"$tmp/hup.yaml" <<YAML
+listen: 127.0.0.1:0
+workers: $1
+data_dir: $tmp
+log: { level: info, access: off }
+timeouts: { drain: 1s, drain_grace: 0s }
+feedback: { signing_key: "$2" }
+upstreams: [ { name: up, base_url: "http://127.0.0.1:9/v1" } ]
+models: [ { name: m, upstream: up } ]
+YAML
+}
+wait_log() {  # wait_log NAME PATTERN: up to 10 s
+  for _ in $(seq 100); do
+    if grep -qF -- "$2" "$tmp/hup.log"; then echo "ok   $1"; return; fi
+    sleep 0.1
+  done
+  echo "FAIL $1: no \"$2\" in the log:"; cat "$tmp/hup.log"; fail=1
+}
+hup_config 1 key-a-0123456789abcdef
+"$bin" --config "$tmp/hup.yaml" 2>"$tmp/hup.log" &
+pid=$!
+wait_log sighup-started "listening on 127.0.0.1:"
+hup_config 2 key-b-0123456789abcdef
+kill -HUP $pid
+wait_log sighup-boot-key-refused '`workers` changed: that needs a restart'
+hup_config 1 key-b-0123456789abcdef
+kill -HUP $pid
+wait_log sighup-hot-key-applied "configuration reloaded"
+kill -TERM $pid
+wait $pid || { echo "FAIL sighup-exit: exit $?"; fail=1; }
 exit $fail

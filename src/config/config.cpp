@@ -1,5 +1,6 @@
 #include "switchyard/config/config.hpp"
 
+#include "schema.hpp"
 #include "yaml_reader.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -13,7 +14,7 @@
 
 namespace switchyard {
 
-const model_config* config::find_model(std::string_view name) const noexcept {
+const model_config* hot_config::find_model(std::string_view name) const noexcept {
   for (const auto& m : models) {
     if (m.name == name) {
       return &m;
@@ -22,7 +23,7 @@ const model_config* config::find_model(std::string_view name) const noexcept {
   return nullptr;
 }
 
-const prompt_version_config* config::find_prompt(std::string_view ref) const noexcept {
+const prompt_version_config* hot_config::find_prompt(std::string_view ref) const noexcept {
   auto at = ref.find('@');
   if (at == std::string_view::npos) {
     return nullptr;
@@ -39,7 +40,7 @@ const prompt_version_config* config::find_prompt(std::string_view ref) const noe
   return nullptr;
 }
 
-const experiment_config* config::find_experiment(std::string_view name) const noexcept {
+const experiment_config* hot_config::find_experiment(std::string_view name) const noexcept {
   for (const auto& e : experiments) {
     if (e.name == name) {
       return &e;
@@ -48,52 +49,27 @@ const experiment_config* config::find_experiment(std::string_view name) const no
   return nullptr;
 }
 
+std::string boot_difference(const boot_config& a, const boot_config& b) {
+  if (a == b) {
+    return "";
+  }
+  // The declared keys name the first difference; the schema's section is over the whole config,
+  // whose hot part is the same in both copies here.
+  config x, y;
+  static_cast<boot_config&>(x) = a;
+  static_cast<boot_config&>(y) = b;
+  auto path = config_detail::top_level_section().restart_diff(x, y, "");
+  // A boot member that no declared key covers would be a bug in the schema: still refuse.
+  return path.empty() ? "(boot configuration)" : path;
+}
+
 std::string restart_required(const config& a, const config& b) {
-  // Listeners, workers, pools, limiters and sinks are built once at start; these keys feed them.
-  if (a.listen_host != b.listen_host || a.listen_port != b.listen_port) {
-    return "listen";
-  }
-  if (a.admin_listen_host != b.admin_listen_host || a.admin_listen_port != b.admin_listen_port) {
-    return "admin_listen";
-  }
-  if (a.workers != b.workers) {
-    return "workers";
-  }
-  if (a.data_dir != b.data_dir) {
-    return "data_dir";
-  }
-  if (a.limits != b.limits) {
-    return "limits";
-  }
-  if (a.timeouts != b.timeouts) {
-    return "timeouts";
-  }
-  if (a.upstreams != b.upstreams) {
-    return "upstreams";
-  }
-  if (a.retry != b.retry) {
-    return "retry";
-  }
-  if (a.rate_limits != b.rate_limits) {
-    return "rate_limits";
-  }
-  if (a.log != b.log) {
-    return "log";
-  }
-  if (a.trace != b.trace) {
-    return "trace";
-  }
-  if (a.metrics != b.metrics) {
-    return "metrics";
-  }
-  if (a.stats_flush != b.stats_flush) {
-    return "stats_flush";
-  }
-  if (a.feedback.max_events_per_id != b.feedback.max_events_per_id ||
-      a.feedback.max_event_names != b.feedback.max_event_names) {
-    return "feedback";  // the caps' counters are built at start
-  }
-  return "";
+  auto path = boot_difference(a, b);
+  return path.substr(0, path.find_first_of(".["));
+}
+
+std::vector<config_key_info> config_keys() {
+  return config_detail::top_level_section().describe("");
 }
 
 std::optional<duration> parse_duration(std::string_view text) {
@@ -134,29 +110,6 @@ std::optional<duration> parse_duration(std::string_view text) {
 namespace {
 
 using namespace config_detail;
-
-void read_listen(reader& r, const YAML::Node& node, const char* key, std::string& host,
-                 std::uint16_t& port_out) {
-  auto v = r.text(node, key);
-  if (!v) {
-    return;
-  }
-  auto colon = v->rfind(':');
-  unsigned port = 0;
-  std::string_view port_text =
-      colon == std::string::npos ? std::string_view{} : std::string_view(*v).substr(colon + 1);
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (colon == std::string::npos || colon == 0 || ec != std::errc{} ||
-      ptr != port_text.data() + port_text.size() || port > 65535 || port_text.empty()) {
-    r.fail(node, key, "must be host:port, like 0.0.0.0:8080 (port 0 picks a free port)");
-    return;
-  }
-  host = v->substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  port_out = static_cast<std::uint16_t>(port);
-}
 
 // Cross-references: names unique, every model points at a known upstream.
 void link(reader& r, const YAML::Node& root, config& c) {
@@ -246,101 +199,11 @@ result<config> parse_tree(const YAML::Node& root, const std::string& base_dir, e
   if (!root || root.IsNull()) {
     return make_error(errc::invalid_request, "the configuration is empty");
   }
-  reader r(env);
-  if (!r.check_map(root, "(top level)",
-                   {"listen", "admin_listen", "workers", "admin_token", "api_token", "data_dir",
-                    "limits", "timeouts", "upstreams", "models", "retry", "rate_limits", "log",
-                    "trace", "metrics", "stats_flush", "feedback", "prompts", "experiments"})) {
+  reader r(env, base_dir);
+  top_level_section().read(r, root, "", c);
+  if (!root.IsMap()) {
     return make_error(errc::invalid_request, r.joined());
   }
-  if (auto n = root["listen"]) {
-    read_listen(r, n, "listen", c.listen_host, c.listen_port);
-  }
-  if (auto n = root["admin_listen"]) {
-    read_listen(r, n, "admin_listen", c.admin_listen_host, c.admin_listen_port);
-  }
-  r.integer(root, "workers", "", c.workers, 0, 1024);
-  r.string(root, "admin_token", "", c.admin_token);
-  r.string(root, "api_token", "", c.api_token);
-  r.string(root, "data_dir", "", c.data_dir);
-  if (!c.data_dir.empty() && c.data_dir.front() != '/') {
-    c.data_dir = base_dir + "/" + c.data_dir;
-  }
-  if (auto n = root["limits"];
-      n && r.check_map(n, "limits",
-                       {"max_body_bytes", "max_header_bytes", "max_event_bytes",
-                        "max_connections_per_worker", "max_upstream_header_bytes",
-                        "max_upstream_headers", "max_buffered_bytes"})) {
-    r.integer(n, "max_body_bytes", "limits", c.limits.max_body_bytes, 1, 1ull << 32);
-    r.integer(n, "max_header_bytes", "limits", c.limits.max_header_bytes, 1024, 1u << 20);
-    r.integer(n, "max_event_bytes", "limits", c.limits.max_event_bytes, 1024, 1u << 30);
-    r.integer(n, "max_connections_per_worker", "limits", c.limits.max_connections_per_worker, 1,
-              1u << 24);
-    r.integer(n, "max_upstream_header_bytes", "limits", c.limits.max_upstream_header_bytes, 1024,
-              60u * 1024);
-    r.integer(n, "max_upstream_headers", "limits", c.limits.max_upstream_headers, 1, 10000);
-    r.integer(n, "max_buffered_bytes", "limits", c.limits.max_buffered_bytes, 1024, 1ull << 44);
-  }
-  if (auto n = root["timeouts"]; n && r.check_map(n, "timeouts",
-                                                  {"idle", "request", "connect", "first_byte",
-                                                   "stream_idle", "drain", "drain_grace"})) {
-    r.time(n, "idle", "timeouts", c.timeouts.idle);
-    r.time(n, "request", "timeouts", c.timeouts.request);
-    r.time(n, "connect", "timeouts", c.timeouts.connect);
-    r.time(n, "first_byte", "timeouts", c.timeouts.first_byte);
-    r.time(n, "stream_idle", "timeouts", c.timeouts.stream_idle);
-    r.time(n, "drain", "timeouts", c.timeouts.drain);
-    r.time(n, "drain_grace", "timeouts", c.timeouts.drain_grace, true);
-    if (!n["drain_grace"]) {
-      // The default grace fits inside a short drain budget rather than making it an error.
-      c.timeouts.drain_grace = std::min(c.timeouts.drain_grace, c.timeouts.drain);
-    } else if (c.timeouts.drain_grace > c.timeouts.drain) {
-      r.fail(n["drain_grace"] ? n["drain_grace"] : n, "timeouts.drain_grace",
-             "must not exceed timeouts.drain");
-    }
-  }
-  if (auto n = root["log"];
-      n && r.check_map(n, "log", {"level", "access", "access_max_bytes", "max_files"})) {
-    r.string(n, "level", "log", c.log.level);
-    static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
-    if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels)) {
-      r.fail(n["level"], "log.level", "must be one of trace, debug, info, warn, error, off");
-    }
-    r.string(n, "access", "log", c.log.access);
-    r.integer(n, "access_max_bytes", "log", c.log.access_max_bytes, 4096, 1ull << 40);
-    r.integer(n, "max_files", "log", c.log.max_files, 1, 1000);
-  }
-  if (auto n = root["retry"]) {
-    read_retry(r, n, "retry", c.retry, true);
-  }
-  read_list(r, root, "upstreams", c.upstreams, read_upstream);
-  read_list(r, root, "models", c.models, read_model);
-  // A model's retry block overrides only the keys it names, on top of the global one.
-  for (std::size_t i = 0; root["models"] && root["models"].IsSequence() && i < c.models.size();
-       ++i) {
-    c.models[i].retry = c.retry;
-    // A scalar entry was reported by read_model; subscripting it would throw (fuzzer find).
-    if (auto m = root["models"][i]; m.IsMap()) {
-      if (auto n = m["retry"]) {
-        read_retry(r, n, "models[" + std::to_string(i) + "].retry", c.models[i].retry, false);
-      }
-    }
-  }
-  read_list(r, root, "rate_limits", c.rate_limits, read_rate_limit);
-  for (auto& u : c.upstreams) {
-    if (!u.ca_file.empty() && u.ca_file.front() != '/') {
-      u.ca_file = base_dir + "/" + u.ca_file;
-    }
-  }
-  if (c.upstreams.empty()) {
-    r.fail(root, "upstreams", "at least one upstream is required");
-  }
-  if (c.models.empty()) {
-    r.fail(root, "models", "at least one model is required");
-  }
-  read_observability(r, root, base_dir, c);
-  read_prompts(r, root, base_dir, c);
-  read_experiments(r, root, c);
   link(r, root, c);
   link_experiments(r, root, c);
   if (!r.ok()) {

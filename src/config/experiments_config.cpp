@@ -1,4 +1,6 @@
-// The experiment plane of the configuration: prompts, experiments, feedback, trace and metrics.
+// The experiment plane of the configuration: prompts, metrics and the cross-references of
+// prompts and experiments (the experiments themselves: experiment_schema.cpp).
+#include "schema.hpp"
 #include "yaml_reader.hpp"
 
 #include <boost/json.hpp>
@@ -9,6 +11,152 @@
 namespace switchyard::config_detail {
 
 namespace {
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) {
+    return false;
+  }
+  for (char ch : s) {
+    auto u = static_cast<unsigned char>(ch);
+    if (!(std::isalnum(u) || ch == '_' || ch == '-' || ch == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void read_buckets(reader& r, const YAML::Node& node, const std::string& path,
+                  std::vector<double>& out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    r.fail(node, path, "must be a non-empty list of bucket upper bounds in seconds");
+    return;
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    double v = 0;
+    auto text = r.text(node[i], path);
+    if (!text ||
+        std::from_chars(text->data(), text->data() + text->size(), v).ptr !=
+            text->data() + text->size() ||
+        v <= 0 || (!out.empty() && v <= out.back())) {
+      r.fail(node[i], path + "[" + std::to_string(i) + "]",
+             "must be a positive number of seconds, increasing");
+      return;
+    }
+    out.push_back(v);
+  }
+}
+
+void read_template(reader& r, const YAML::Node& node, const std::string& path,
+                   prompt_version_config& v) {
+  if (node["template"] && !node["file"]) {
+    r.string(node, "template", path, v.text);
+  }
+}
+
+// The file's text, relative to the config's directory.
+void read_file(reader& r, const YAML::Node& node, const std::string& path,
+               prompt_version_config& v) {
+  if (!node["file"] || node["template"]) {
+    return;
+  }
+  r.string(node, "file", path, v.file);
+  std::string full = r.resolve(v.file);
+  std::ifstream in(full, std::ios::binary);
+  if (!in) {
+    r.fail(node["file"], path + ".file", "cannot read " + full);
+  } else {
+    std::stringstream text;
+    text << in.rdbuf();
+    v.text = text.str();
+  }
+}
+
+void read_mode(reader& r, const YAML::Node& node, const std::string& path,
+               prompt_version_config& v) {
+  std::string mode = "prepend";
+  r.string(node, "mode", path, mode);
+  if (mode != "prepend" && mode != "replace") {
+    r.fail(node["mode"], path + ".mode",
+           "must be prepend (add a system message first) or replace (replace the client's)");
+  }
+  v.replace_system = mode == "replace";
+}
+
+void read_defaults(reader& r, const YAML::Node& node, const std::string& path,
+                   prompt_version_config& v) {
+  auto d = node["defaults"];
+  if (!d) {
+    return;
+  }
+  if (!d.IsMap()) {
+    r.fail(d, path + ".defaults", "must be a mapping of variable to default text");
+    return;
+  }
+  for (const auto& kv : d) {
+    auto key = kv.first.as<std::string>();
+    if (auto text = r.text(kv.second, path + ".defaults." + key)) {
+      v.defaults.emplace(key, *text);
+    }
+  }
+}
+
+constexpr applies hot = applies::on_reload;
+
+// Prompts are hot: a reload re-reads their files too.
+const section<prompt_version_config>& version_section() {
+  static const section<prompt_version_config> s{
+      {
+          field<prompt_version_config>("version", hot, SY_AT(version), text_t{}),
+          custom<prompt_version_config>("template", hot, "text", read_template),
+          custom<prompt_version_config>("file", hot, "file name", read_file),
+          custom<prompt_version_config>("mode", hot, "prepend | replace", read_mode),
+          custom<prompt_version_config>("defaults", hot, "mapping of variable to text",
+                                        read_defaults),
+      },
+      [](reader& r, const YAML::Node& node, const std::string& path, prompt_version_config& v) {
+        if (!valid_name(v.version)) {
+          r.fail(node, path + ".version", "is required: letters, digits, '_', '-' or '.'");
+        }
+        if (node["template"] && node["file"]) {
+          r.fail(node, path, "give either template or file, not both");
+        } else if (!node["template"] && !node["file"]) {
+          r.fail(node, path, "needs template (inline text) or file (relative to the config)");
+        }
+      }};
+  return s;
+}
+
+void read_versions(reader& r, const YAML::Node& node, const std::string& path, prompt_config& p) {
+  auto versions = node["versions"];
+  if (!versions || !versions.IsSequence() || versions.size() == 0) {
+    r.fail(node, path + ".versions", "must be a non-empty list");
+    return;
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    prompt_version_config v;
+    auto vpath = path + ".versions[" + std::to_string(i) + "]";
+    version_section().read(r, versions[i], vpath, v);
+    if (!v.version.empty() && !seen.insert(v.version).second) {
+      r.fail(versions[i], vpath + ".version", "duplicate version " + v.version);
+    }
+    p.versions.push_back(std::move(v));
+  }
+}
+
+}  // namespace
+
+const section<prompt_config>& prompt_section() {
+  static const section<prompt_config> s{
+      {
+          field<prompt_config>("name", hot, SY_AT(name), text_t{}),
+          custom<prompt_config>("versions", hot, "non-empty list", read_versions),
+      },
+      [](reader& r, const YAML::Node& node, const std::string& path, prompt_config& p) {
+        require_name(r, node, path, p.name);
+      }};
+  return s;
+}
 
 // A YAML value as JSON text: plain scalars that read as JSON literals or numbers stay typed and
 // keep the text as written (`4e-1` stays `4e-1`), quoted scalars are strings. Used for variant
@@ -60,19 +208,6 @@ void yaml_to_json(const YAML::Node& node, std::string& out) {
   out += boost::json::serialize(boost::json::string(text));
 }
 
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > 64) {
-    return false;
-  }
-  for (char ch : s) {
-    auto u = static_cast<unsigned char>(ch);
-    if (!(std::isalnum(u) || ch == '_' || ch == '-' || ch == '.')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 void require_name(reader& r, const YAML::Node& node, const std::string& path,
                   const std::string& name) {
   if (name.empty()) {
@@ -84,329 +219,38 @@ void require_name(reader& r, const YAML::Node& node, const std::string& path,
   }
 }
 
-void read_buckets(reader& r, const YAML::Node& node, const std::string& path,
-                  std::vector<double>& out) {
-  if (!node.IsSequence() || node.size() == 0) {
-    r.fail(node, path, "must be a non-empty list of bucket upper bounds in seconds");
-    return;
-  }
-  for (std::size_t i = 0; i < node.size(); ++i) {
-    double v = 0;
-    auto text = r.text(node[i], path);
-    if (!text ||
-        std::from_chars(text->data(), text->data() + text->size(), v).ptr !=
-            text->data() + text->size() ||
-        v <= 0 || (!out.empty() && v <= out.back())) {
-      r.fail(node[i], path + "[" + std::to_string(i) + "]",
-             "must be a positive number of seconds, increasing");
-      return;
-    }
-    out.push_back(v);
-  }
-}
+namespace {
 
-void read_version(reader& r, const YAML::Node& node, const std::string& path,
-                  const std::string& base_dir, prompt_version_config& v) {
-  if (!r.check_map(node, path, {"version", "template", "file", "mode", "defaults"})) {
-    return;
-  }
-  r.string(node, "version", path, v.version);
-  if (!valid_name(v.version)) {
-    r.fail(node, path + ".version", "is required: letters, digits, '_', '-' or '.'");
-  }
-  if (node["template"] && node["file"]) {
-    r.fail(node, path, "give either template or file, not both");
-  } else if (node["template"]) {
-    r.string(node, "template", path, v.text);
-  } else if (node["file"]) {
-    r.string(node, "file", path, v.file);
-    std::string full = !v.file.empty() && v.file.front() == '/' ? v.file : base_dir + "/" + v.file;
-    std::ifstream in(full, std::ios::binary);
-    if (!in) {
-      r.fail(node["file"], path + ".file", "cannot read " + full);
-    } else {
-      std::stringstream text;
-      text << in.rdbuf();
-      v.text = text.str();
-    }
-  } else {
-    r.fail(node, path, "needs template (inline text) or file (relative to the config)");
-  }
-  std::string mode = "prepend";
-  r.string(node, "mode", path, mode);
-  if (mode != "prepend" && mode != "replace") {
-    r.fail(node["mode"], path + ".mode",
-           "must be prepend (add a system message first) or replace (replace the client's)");
-  }
-  v.replace_system = mode == "replace";
-  if (auto d = node["defaults"]) {
-    if (!d.IsMap()) {
-      r.fail(d, path + ".defaults", "must be a mapping of variable to default text");
-    } else {
-      for (const auto& kv : d) {
-        auto key = kv.first.as<std::string>();
-        if (auto text = r.text(kv.second, path + ".defaults." + key)) {
-          v.defaults.emplace(key, *text);
+template <class Get>
+key<metrics_config> buckets_key(std::string_view name, Get get) {
+  return custom<metrics_config>(
+      name, applies::on_restart, "list of seconds, increasing",
+      [name, get](reader& r, const YAML::Node& map, const std::string& path, metrics_config& m) {
+        if (auto b = map[std::string(name)]) {
+          read_buckets(r, b, reader::join(path, name), get(m));
         }
-      }
-    }
-  }
-}
-
-void read_prompt(reader& r, const YAML::Node& node, const std::string& path,
-                 const std::string& base_dir, prompt_config& p) {
-  if (!r.check_map(node, path, {"name", "versions"})) {
-    return;
-  }
-  r.string(node, "name", path, p.name);
-  require_name(r, node, path, p.name);
-  auto versions = node["versions"];
-  if (!versions || !versions.IsSequence() || versions.size() == 0) {
-    r.fail(node, path + ".versions", "must be a non-empty list");
-    return;
-  }
-  std::set<std::string> seen;
-  for (std::size_t i = 0; i < versions.size(); ++i) {
-    prompt_version_config v;
-    auto vpath = path + ".versions[" + std::to_string(i) + "]";
-    read_version(r, versions[i], vpath, base_dir, v);
-    if (!v.version.empty() && !seen.insert(v.version).second) {
-      r.fail(versions[i], vpath + ".version", "duplicate version " + v.version);
-    }
-    p.versions.push_back(std::move(v));
-  }
-}
-
-void read_variant(reader& r, const YAML::Node& node, const std::string& path, variant_config& v) {
-  if (!r.check_map(node, path, {"name", "weight", "prompt", "model", "params"})) {
-    return;
-  }
-  r.string(node, "name", path, v.name);
-  require_name(r, node, path, v.name);
-  if (node["weight"]) {
-    v.weight = 0;
-    r.number(node, "weight", path, v.weight);
-  }
-  r.string(node, "prompt", path, v.prompt);
-  r.string(node, "model", path, v.model);
-  if (auto params = node["params"]) {
-    if (!params.IsMap()) {
-      r.fail(params, path + ".params", "must be a mapping of request field to value");
-      return;
-    }
-    for (const auto& kv : params) {
-      auto key = kv.first.as<std::string>();
-      static constexpr std::string_view reserved[] = {
-          "model", "messages", "prompt", "input", "stream", "stream_options", "metadata"};
-      if (std::find(std::begin(reserved), std::end(reserved), key) != std::end(reserved)) {
-        r.fail(kv.first, path + ".params." + key,
-               "is set by the gateway or the client, not by a variant (use model: or prompt:)");
-        continue;
-      }
-      std::string json;
-      yaml_to_json(kv.second, json);
-      v.params.emplace_back(key, std::move(json));
-    }
-  }
-}
-
-void read_unit(reader& r, const YAML::Node& node, const std::string& path, experiment_config& e) {
-  r.string(node, "unit", path, e.unit);
-  if (e.unit.starts_with("header:") && e.unit.size() > 7) {
-    e.unit_type = unit_kind::header;
-    e.unit_header = e.unit.substr(7);
-    std::transform(e.unit_header.begin(), e.unit_header.end(), e.unit_header.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  } else if (e.unit == "body:user") {
-    e.unit_type = unit_kind::body_user;
-  } else if (e.unit == "api_key") {
-    e.unit_type = unit_kind::api_key;
-  } else if (e.unit == "request") {
-    e.unit_type = unit_kind::request;
-  } else {
-    r.fail(node["unit"], path + ".unit",
-           "must be header:<name> (e.g. header:x-user-id), body:user, api_key or request");
-  }
-}
-
-void read_analysis(reader& r, const YAML::Node& node, const std::string& path, analysis_config& a) {
-  if (!r.check_map(node, path,
-                   {"primary_metric", "minimum_detectable_effect", "alpha", "power", "min_samples",
-                    "method", "planned_sample"})) {
-    return;
-  }
-  r.string(node, "primary_metric", path, a.primary_metric);
-  static constexpr std::string_view metrics[] = {"feedback_success", "score", "error_rate",
-                                                 "latency",          "ttft",  "cost"};
-  if (std::find(std::begin(metrics), std::end(metrics), a.primary_metric) == std::end(metrics)) {
-    r.fail(node["primary_metric"], path + ".primary_metric",
-           "must be feedback_success, score, error_rate, latency, ttft or cost");
-  }
-  r.number(node, "minimum_detectable_effect", path, a.minimum_detectable_effect);
-  r.fraction(node, "alpha", path, a.alpha, 1);
-  r.fraction(node, "power", path, a.power, 1);
-  r.integer(node, "min_samples", path, a.min_samples, 2, 1ull << 40);
-  r.string(node, "method", path, a.method);
-  if (a.method != "sequential" && a.method != "fixed_horizon") {
-    r.fail(node["method"], path + ".method", "must be sequential or fixed_horizon");
-  }
-  if (node["planned_sample"]) {
-    r.integer(node, "planned_sample", path, a.planned_sample, 2, 1ull << 40);
-  }
-  if (a.minimum_detectable_effect <= 0 || a.alpha <= 0 || a.alpha >= 1 || a.power <= 0 ||
-      a.power >= 1) {
-    r.fail(node, path, "minimum_detectable_effect must be > 0; alpha and power in (0, 1)");
-  }
-}
-
-void read_guardrails(reader& r, const YAML::Node& node, const std::string& path,
-                     guardrails_config& g) {
-  if (!r.check_map(node, path,
-                   {"max_error_rate_increase", "max_p95_latency_increase", "max_cost_increase",
-                    "daily_budget_usd", "min_requests", "alpha"})) {
-    return;
-  }
-  r.fraction(node, "max_error_rate_increase", path, g.max_error_rate_increase, 1);
-  r.number(node, "max_p95_latency_increase", path, g.max_p95_latency_increase);
-  r.number(node, "max_cost_increase", path, g.max_cost_increase);
-  r.number(node, "daily_budget_usd", path, g.daily_budget_usd);
-  r.integer(node, "min_requests", path, g.min_requests, 1, 1ull << 40);
-  r.fraction(node, "alpha", path, g.alpha, 1);
-}
-
-void read_match(reader& r, const YAML::Node& node, const std::string& path, experiment_config& e) {
-  if (!r.check_map(node, path, {"model", "endpoint", "header"})) {
-    return;
-  }
-  r.string(node, "model", path, e.match_model);
-  if (e.match_model.empty()) {
-    r.fail(node, path + ".model", "is required: the model name clients request");
-  }
-  r.string(node, "endpoint", path, e.match_endpoint);
-  if (!e.match_endpoint.empty() && e.match_endpoint != "chat_completions" &&
-      e.match_endpoint != "completions" && e.match_endpoint != "embeddings") {
-    r.fail(node["endpoint"], path + ".endpoint",
-           "must be chat_completions, completions or embeddings");
-  }
-  std::string header;
-  r.string(node, "header", path, header);
-  if (!header.empty()) {
-    // "x-tenant" (present) or "x-tenant=acme" (equal).
-    auto eq = header.find('=');
-    e.match_header = header.substr(0, eq);
-    if (eq != std::string::npos) {
-      e.match_header_value = header.substr(eq + 1);
-    }
-    std::transform(e.match_header.begin(), e.match_header.end(), e.match_header.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  }
-}
-
-void read_experiment(reader& r, const YAML::Node& node, const std::string& path,
-                     experiment_config& e) {
-  if (!r.check_map(node, path,
-                   {"name", "match", "unit", "seed", "coverage", "namespace", "status", "winner",
-                    "allow_override", "variants", "analysis", "guardrails"})) {
-    return;
-  }
-  r.string(node, "name", path, e.name);
-  require_name(r, node, path, e.name);
-  if (auto m = node["match"]) {
-    read_match(r, m, path + ".match", e);
-  } else {
-    r.fail(node, path + ".match", "is required, e.g. { model: summarizer }");
-  }
-  read_unit(r, node, path, e);
-  e.seed = e.name;
-  r.string(node, "seed", path, e.seed);
-  r.fraction(node, "coverage", path, e.coverage, 1);
-  if (auto ns = node["namespace"]) {
-    // { name: ns, range: [0, 0.5] }: experiments sharing a namespace with disjoint ranges never
-    // see the same unit (GrowthBook namespaces).
-    if (r.check_map(ns, path + ".namespace", {"name", "range"})) {
-      r.string(ns, "name", path + ".namespace", e.ns);
-      auto range = ns["range"];
-      double lo = -1, hi = -1;
-      if (range && range.IsSequence() && range.size() == 2) {
-        auto a = r.text(range[0], path + ".namespace.range");
-        auto b = r.text(range[1], path + ".namespace.range");
-        if (a && b) {
-          std::from_chars(a->data(), a->data() + a->size(), lo);
-          std::from_chars(b->data(), b->data() + b->size(), hi);
-        }
-      }
-      if (e.ns.empty() || lo < 0 || hi > 1 || lo >= hi) {
-        r.fail(ns, path + ".namespace", "needs name and range: [lo, hi] with 0 <= lo < hi <= 1");
-      } else {
-        e.ns_lo = lo;
-        e.ns_hi = hi;
-      }
-    }
-  }
-  r.string(node, "status", path, e.status);
-  if (e.status != "running" && e.status != "paused" && e.status != "concluded") {
-    r.fail(node["status"], path + ".status", "must be running, paused or concluded");
-  }
-  r.string(node, "winner", path, e.winner);
-  r.boolean(node, "allow_override", path, e.allow_override);
-  read_list(r, node, "variants", e.variants,
-            [&](reader& rr, const YAML::Node& n, const std::string& p, variant_config& v) {
-              read_variant(rr, n, path + "." + p, v);
-            });
-  if (e.variants.size() < 2) {
-    r.fail(node, path + ".variants", "needs at least two variants (the first is control)");
-  }
-  if (auto a = node["analysis"]) {
-    read_analysis(r, a, path + ".analysis", e.analysis);
-  }
-  if (auto g = node["guardrails"]) {
-    read_guardrails(r, g, path + ".guardrails", e.guardrails);
-  }
+      },
+      [get](const metrics_config& a, const metrics_config& b) { return get(a) == get(b); });
 }
 
 }  // namespace
 
-void read_observability(reader& r, const YAML::Node& root, const std::string& base_dir, config& c) {
-  if (auto n = root["trace"];
-      n && r.check_map(n, "trace", {"path", "max_bytes", "max_files", "include_text"})) {
-    r.string(n, "path", "trace", c.trace.path);
-    if (!c.trace.path.empty() && c.trace.path.front() != '/') {
-      c.trace.path = base_dir + "/" + c.trace.path;
-    }
-    r.integer(n, "max_bytes", "trace", c.trace.max_bytes, 4096, 1ull << 40);
-    r.integer(n, "max_files", "trace", c.trace.max_files, 1, 1000);
-    r.boolean(n, "include_text", "trace", c.trace.include_text);
-  }
-  if (auto n = root["metrics"];
-      n && r.check_map(n, "metrics", {"latency_buckets", "overhead_buckets"})) {
-    if (auto b = n["latency_buckets"]) {
-      read_buckets(r, b, "metrics.latency_buckets", c.metrics.latency_buckets);
-    }
-    if (auto b = n["overhead_buckets"]) {
-      read_buckets(r, b, "metrics.overhead_buckets", c.metrics.overhead_buckets);
-    }
-  }
-  r.time(root, "stats_flush", "", c.stats_flush);
-  if (auto n = root["feedback"];
-      n && r.check_map(n, "feedback", {"signing_key", "max_events_per_id", "max_event_names"})) {
-    r.string(n, "signing_key", "feedback", c.feedback.signing_key);
-    r.integer(n, "max_events_per_id", "feedback", c.feedback.max_events_per_id, 1, 1u << 20);
-    r.integer(n, "max_event_names", "feedback", c.feedback.max_event_names, 1, 1u << 20);
-    if (!c.feedback.signing_key.empty() && c.feedback.signing_key.size() < 16) {
-      r.fail(n["signing_key"], "feedback.signing_key", "must be at least 16 characters");
-    }
-  }
+const section<metrics_config>& metrics_section() {
+  // Boot: the histograms are created with their buckets at start.
+  static const section<metrics_config> s{
+      {
+          buckets_key("latency_buckets", SY_AT(latency_buckets)),
+          buckets_key("overhead_buckets", SY_AT(overhead_buckets)),
+      },
+      nullptr};
+  return s;
 }
 
-void read_prompts(reader& r, const YAML::Node& root, const std::string& base_dir, config& c) {
+void read_prompts(reader& r, const YAML::Node& root, config& c) {
   read_list(r, root, "prompts", c.prompts,
             [&](reader& rr, const YAML::Node& n, const std::string& p, prompt_config& out) {
-              read_prompt(rr, n, p, base_dir, out);
+              prompt_section().read(rr, n, p, out);
             });
-}
-
-void read_experiments(reader& r, const YAML::Node& root, config& c) {
-  read_list(r, root, "experiments", c.experiments, read_experiment);
 }
 
 void link_experiments(reader& r, const YAML::Node& root, config& c) {

@@ -1,6 +1,7 @@
-// The routing part of the configuration: upstreams (with their circuit breaker), models (with
-// fallbacks and prices), retry policy and rate limits. Declared in yaml_reader.hpp.
+// The routing part of the configuration: upstreams, models (with fallbacks and prices) and rate
+// limits. Declared in yaml_reader.hpp; breaker and retry are declared in schema.cpp.
 
+#include "schema.hpp"
 #include "yaml_reader.hpp"
 
 #include <boost/url/parse.hpp>
@@ -15,91 +16,35 @@ namespace switchyard::config_detail {
 
 namespace {
 
-void read_breaker(reader& r, const YAML::Node& node, const std::string& path, breaker_config& b) {
-  if (!r.check_map(node, path,
-                   {"enabled", "consecutive_failures", "failure_rate", "min_requests", "window",
-                    "cooldown", "max_cooldown"})) {
-    return;
-  }
-  r.boolean(node, "enabled", path, b.enabled);
-  r.integer(node, "consecutive_failures", path, b.consecutive_failures, 1, 100000);
-  r.fraction(node, "failure_rate", path, b.failure_rate, 1);
-  r.integer(node, "min_requests", path, b.min_requests, 1, 1000000);
-  r.time(node, "window", path, b.window);
-  r.time(node, "cooldown", path, b.cooldown);
-  r.time(node, "max_cooldown", path, b.max_cooldown);
+constexpr applies boot = applies::on_restart;
+
+const char* upstream_type_problem(const std::string& v) {
+  return v != "openai" ? "must be openai (azure and anthropic come later)" : nullptr;
 }
 
-}  // namespace
-
-void read_retry(reader& r, const YAML::Node& node, const std::string& path, retry_config& c,
-                bool global) {
-  if (!r.check_map(
-          node, path,
-          {"max_attempts", "base", "cap", "budget_percent", "budget_min", "max_retry_after",
-           "deadline", "stream_hold_bytes", "stream_hold_time", "client_may_retry"})) {
+void read_headers(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
+  auto headers = node["headers"];
+  if (!headers) {
     return;
   }
-  // The retry budget is one for the whole gateway (it bounds retries against all in-flight
-  // requests), so a per-model value would silently do nothing.
-  for (const char* key : {"budget_percent", "budget_min"}) {
-    if (!global && node[key]) {
-      r.fail(node[key], path + "." + key, "is gateway-wide: set it under the top-level retry");
+  if (!headers.IsMap()) {
+    r.fail(headers, path + ".headers", "must be a mapping of header name to value");
+    return;
+  }
+  for (const auto& kv : headers) {
+    auto name = kv.first.as<std::string>();
+    if (auto value = r.text(kv.second, path + ".headers." + name)) {
+      u.headers.emplace_back(name, *value);
     }
   }
-  r.integer(node, "max_attempts", path, c.max_attempts, 1, 20);
-  r.time(node, "base", path, c.base);
-  r.time(node, "cap", path, c.cap);
-  r.fraction(node, "budget_percent", path, c.budget_percent, 100);
-  r.integer(node, "budget_min", path, c.budget_min, 0, 100000);
-  r.time(node, "max_retry_after", path, c.max_retry_after);
-  r.time(node, "deadline", path, c.deadline);
-  r.integer(node, "stream_hold_bytes", path, c.stream_hold_bytes, 0, 1u << 24);
-  r.time(node, "stream_hold_time", path, c.stream_hold_time);
-  r.boolean(node, "client_may_retry", path, c.client_may_retry);
-  if (c.cap < c.base) {
-    r.fail(node, path + ".cap", "must be ≥ base");
-  }
 }
 
-void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
-  if (!r.check_map(
-          node, path,
-          {"name", "type", "base_url", "api_key", "pass_authorization", "max_connections",
-           "idle_timeout", "tls_verify", "ca_file", "headers", "breaker", "inject_stream_usage"})) {
-    return;
-  }
-  r.string(node, "name", path, u.name);
+// Required keys, and host, port and tls derived from base_url.
+void check_upstream(reader& r, const YAML::Node& node, const std::string& path,
+                    upstream_config& u) {
   if (u.name.empty()) {
     r.fail(node, path + ".name", "is required");
   }
-  r.string(node, "type", path, u.type);
-  if (u.type != "openai") {
-    r.fail(node["type"], path + ".type", "must be openai (azure and anthropic come later)");
-  }
-  r.string(node, "api_key", path, u.api_key);
-  r.boolean(node, "pass_authorization", path, u.pass_authorization);
-  r.integer(node, "max_connections", path, u.max_connections, 1, 100000);
-  r.time(node, "idle_timeout", path, u.idle_timeout);
-  r.boolean(node, "tls_verify", path, u.tls_verify);
-  r.boolean(node, "inject_stream_usage", path, u.inject_stream_usage);
-  r.string(node, "ca_file", path, u.ca_file);
-  if (auto breaker = node["breaker"]) {
-    read_breaker(r, breaker, path + ".breaker", u.breaker);
-  }
-  if (auto headers = node["headers"]) {
-    if (!headers.IsMap()) {
-      r.fail(headers, path + ".headers", "must be a mapping of header name to value");
-    } else {
-      for (const auto& kv : headers) {
-        auto name = kv.first.as<std::string>();
-        if (auto value = r.text(kv.second, path + ".headers." + name)) {
-          u.headers.emplace_back(name, *value);
-        }
-      }
-    }
-  }
-  r.string(node, "base_url", path, u.base_url);
   if (u.base_url.empty()) {
     r.fail(node, path + ".base_url", "is required");
     return;
@@ -122,87 +67,142 @@ void read_upstream(reader& r, const YAML::Node& node, const std::string& path, u
   }
 }
 
-void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
-  if (!r.check_map(node, path, {"name", "upstream", "model", "price", "fallbacks", "retry"})) {
+// Every upstream key is boot: pools, TLS contexts and breakers are built per worker at start.
+}  // namespace
+
+const section<upstream_config>& upstream_section() {
+  static const section<upstream_config> s{
+      {
+          field<upstream_config>("name", boot, SY_AT(name), text_t{}),
+          field<upstream_config>("type", boot, SY_AT(type), text_t{upstream_type_problem}),
+          field<upstream_config>("api_key", boot, SY_AT(api_key), text_t{}),
+          field<upstream_config>("pass_authorization", boot, SY_AT(pass_authorization),
+                                 boolean_t{}),
+          field<upstream_config>("max_connections", boot, SY_AT(max_connections),
+                                 integer_t{1, 100000}),
+          field<upstream_config>("idle_timeout", boot, SY_AT(idle_timeout), duration_t{}),
+          field<upstream_config>("tls_verify", boot, SY_AT(tls_verify), boolean_t{}),
+          field<upstream_config>("inject_stream_usage", boot, SY_AT(inject_stream_usage),
+                                 boolean_t{}),
+          field<upstream_config>("ca_file", boot, SY_AT(ca_file), text_t{}),
+          nested<upstream_config>("breaker", SY_AT(breaker), breaker_section()),
+          custom<upstream_config>("headers", boot, "mapping of header name to value", read_headers),
+          field<upstream_config>("base_url", boot, SY_AT(base_url), text_t{}),
+      },
+      check_upstream};
+  return s;
+}
+
+void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
+  upstream_section().read(r, node, path, u);
+}
+
+namespace {
+
+constexpr applies hot = applies::on_reload;
+
+const section<fallback_config>& fallback_section() {
+  static const section<fallback_config> s{
+      {
+          field<fallback_config>("upstream", hot, SY_AT(upstream), text_t{}),
+          field<fallback_config>("model", hot, SY_AT(model), text_t{}),
+      },
+      [](reader& r, const YAML::Node& node, const std::string& path, fallback_config& f) {
+        if (f.upstream.empty()) {
+          r.fail(node, path + ".upstream", "is required");
+        }
+      }};
+  return s;
+}
+
+void read_fallbacks(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
+  auto fallbacks = node["fallbacks"];
+  if (!fallbacks) {
     return;
   }
-  r.string(node, "name", path, m.name);
-  r.string(node, "upstream", path, m.upstream);
-  r.string(node, "model", path, m.model);
-  if (m.name.empty()) {
-    r.fail(node, path + ".name", "is required");
+  if (!fallbacks.IsSequence()) {
+    r.fail(fallbacks, path + ".fallbacks", "must be a list of { upstream, model }");
+    return;
   }
-  if (m.upstream.empty()) {
-    r.fail(node, path + ".upstream", "is required");
+  for (std::size_t i = 0; i < fallbacks.size(); ++i) {
+    fallback_config f;
+    fallback_section().read(r, fallbacks[i], path + ".fallbacks[" + std::to_string(i) + "]", f);
+    m.fallbacks.push_back(std::move(f));
   }
-  if (m.model.empty()) {
-    m.model = m.name;
-  }
-  if (auto fallbacks = node["fallbacks"]) {
-    if (!fallbacks.IsSequence()) {
-      r.fail(fallbacks, path + ".fallbacks", "must be a list of { upstream, model }");
-    } else {
-      for (std::size_t i = 0; i < fallbacks.size(); ++i) {
-        auto fpath = path + ".fallbacks[" + std::to_string(i) + "]";
-        fallback_config f;
-        if (r.check_map(fallbacks[i], fpath, {"upstream", "model"})) {
-          r.string(fallbacks[i], "upstream", fpath, f.upstream);
-          r.string(fallbacks[i], "model", fpath, f.model);
-          if (f.upstream.empty()) {
-            r.fail(fallbacks[i], fpath + ".upstream", "is required");
-          }
+}
+
+// Every model key is hot: requests find their model in their own snapshot.
+}  // namespace
+
+const section<model_config>& model_section() {
+  static const section<model_config> s{
+      {
+          field<model_config>("name", hot, SY_AT(name), text_t{}),
+          field<model_config>("upstream", hot, SY_AT(upstream), text_t{}),
+          field<model_config>("model", hot, SY_AT(model), text_t{}),
+          custom<model_config>("fallbacks", hot, "list of { upstream, model }", read_fallbacks),
+          nested<model_config>("price", SY_AT(price), price_section()),
+          // Layered on the global retry by the top level, once that is read (schema.cpp).
+          custom<model_config>(
+              "retry", hot, "section",
+              [](reader&, const YAML::Node&, const std::string&, model_config&) {}),
+      },
+      [](reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
+        if (m.name.empty()) {
+          r.fail(node, path + ".name", "is required");
         }
-        m.fallbacks.push_back(std::move(f));
-      }
-    }
+        if (m.upstream.empty()) {
+          r.fail(node, path + ".upstream", "is required");
+        }
+        if (m.model.empty()) {
+          m.model = m.name;
+        }
+      }};
+  return s;
+}
+
+void read_model(reader& r, const YAML::Node& node, const std::string& path, model_config& m) {
+  model_section().read(r, node, path, m);
+}
+
+namespace {
+
+void read_scope(reader& r, const YAML::Node& node, const std::string& path, rate_limit_config& l) {
+  auto scope = node["scope"];
+  if (!scope) {
+    return;
   }
-  if (auto price = node["price"]) {
-    if (r.check_map(price, path + ".price", {"input_per_mtok", "output_per_mtok"})) {
-      r.number(price, "input_per_mtok", path + ".price", m.price.input_per_mtok);
-      r.number(price, "output_per_mtok", path + ".price", m.price.output_per_mtok);
+  std::vector<YAML::Node> items;
+  if (scope.IsSequence()) {
+    for (const auto& s : scope) {
+      items.push_back(s);
+    }
+  } else {
+    items.push_back(scope);
+  }
+  for (const auto& item : items) {
+    auto v = r.text(item, path + ".scope");
+    if (!v) {
+      continue;
+    }
+    static const std::pair<std::string_view, rate_scope> names[] = {
+        {"global", rate_scope::global},
+        {"api_key", rate_scope::api_key},
+        {"user", rate_scope::user},
+        {"model", rate_scope::model},
+        {"variant", rate_scope::variant}};
+    auto it = std::find_if(std::begin(names), std::end(names),
+                           [&](const auto& n) { return n.first == *v; });
+    if (it == std::end(names)) {
+      r.fail(item, path + ".scope", "must be global, api_key, user, model or variant (or a list)");
+    } else if (it->second != rate_scope::global) {
+      l.scope.push_back(it->second);
     }
   }
 }
 
-void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
-                     rate_limit_config& l) {
-  if (!r.check_map(node, path,
-                   {"scope", "user_header", "model", "requests", "period", "requests_per_second",
-                    "requests_per_minute", "tokens_per_minute", "concurrent", "on_overflow"})) {
-    return;
-  }
-  if (auto scope = node["scope"]) {
-    std::vector<YAML::Node> items;
-    if (scope.IsSequence()) {
-      for (const auto& s : scope) {
-        items.push_back(s);
-      }
-    } else {
-      items.push_back(scope);
-    }
-    for (const auto& item : items) {
-      auto v = r.text(item, path + ".scope");
-      if (!v) {
-        continue;
-      }
-      static const std::pair<std::string_view, rate_scope> names[] = {
-          {"global", rate_scope::global},
-          {"api_key", rate_scope::api_key},
-          {"user", rate_scope::user},
-          {"model", rate_scope::model},
-          {"variant", rate_scope::variant}};
-      auto it = std::find_if(std::begin(names), std::end(names),
-                             [&](const auto& n) { return n.first == *v; });
-      if (it == std::end(names)) {
-        r.fail(item, path + ".scope",
-               "must be global, api_key, user, model or variant (or a list)");
-      } else if (it->second != rate_scope::global) {
-        l.scope.push_back(it->second);
-      }
-    }
-  }
-  r.string(node, "user_header", path, l.user_header);
-  r.string(node, "model", path, l.model);
+void read_overflow(reader& r, const YAML::Node& node, const std::string& path,
+                   rate_limit_config& l) {
   if (auto o = node["on_overflow"]) {
     auto v = r.text(o, path + ".on_overflow");
     if (v && *v != "deny" && *v != "allow") {
@@ -211,32 +211,74 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
       l.deny_on_overflow = *v == "deny";
     }
   }
+}
+
+// `requests` (+ `period`), `requests_per_second`, `requests_per_minute`: three spellings of one
+// limit, so each sets both the count and the period.
+key<rate_limit_config> request_key(std::string_view name, duration fixed_period) {
+  return custom<rate_limit_config>(
+      name, applies::on_restart, "integer in [1, 1099511627776]",
+      [name, fixed_period](reader& r, const YAML::Node& node, const std::string& path,
+                           rate_limit_config& l) {
+        if (!node[std::string(name)]) {
+          return;
+        }
+        r.integer(node, name, path, l.requests, 1, 1ull << 40);
+        if (fixed_period.count() > 0) {
+          l.period = fixed_period;
+        } else {
+          r.time(node, "period", path, l.period);
+        }
+      });
+}
+
+void check_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
+                      rate_limit_config& l) {
   int request_keys = 0;
-  if (node["requests"]) {
-    ++request_keys;
-    r.integer(node, "requests", path, l.requests, 1, 1ull << 40);
-    r.time(node, "period", path, l.period);
-  }
-  if (node["requests_per_second"]) {
-    ++request_keys;
-    r.integer(node, "requests_per_second", path, l.requests, 1, 1ull << 40);
-    l.period = duration(1000);
-  }
-  if (node["requests_per_minute"]) {
-    ++request_keys;
-    r.integer(node, "requests_per_minute", path, l.requests, 1, 1ull << 40);
-    l.period = duration(60'000);
+  for (const char* k : {"requests", "requests_per_second", "requests_per_minute"}) {
+    request_keys += node[k] ? 1 : 0;
   }
   if (request_keys > 1) {
     r.fail(node, path, "give one of requests (+ period), requests_per_second, requests_per_minute");
   }
-  r.integer(node, "tokens_per_minute", path, l.tokens_per_minute, 1, 1ull << 40);
-  r.integer(node, "concurrent", path, l.concurrent, 1, 1u << 24);
   if (l.requests == 0 && l.tokens_per_minute == 0 && l.concurrent == 0) {
     r.fail(node, path,
            "needs requests_per_minute, requests_per_second, requests, "
            "tokens_per_minute or concurrent");
   }
+}
+
+// Boot: the limiter's tables are built once at start and shared by every worker.
+}  // namespace
+
+const section<rate_limit_config>& rate_limit_section() {
+  static const section<rate_limit_config> s{
+      {
+          custom<rate_limit_config>("scope", applies::on_restart, "list of scopes", read_scope),
+          field<rate_limit_config>("user_header", applies::on_restart, SY_AT(user_header),
+                                   text_t{}),
+          field<rate_limit_config>("model", applies::on_restart, SY_AT(model), text_t{}),
+          custom<rate_limit_config>("on_overflow", applies::on_restart, "deny | allow",
+                                    read_overflow),
+          request_key("requests", duration(0)),
+          // Read with `requests` (a period of its own has no count to go with).
+          custom<rate_limit_config>(
+              "period", applies::on_restart, "duration > 0",
+              [](reader&, const YAML::Node&, const std::string&, rate_limit_config&) {}),
+          request_key("requests_per_second", duration(1000)),
+          request_key("requests_per_minute", duration(60'000)),
+          field<rate_limit_config>("tokens_per_minute", applies::on_restart,
+                                   SY_AT(tokens_per_minute), integer_t{1, 1ull << 40}),
+          field<rate_limit_config>("concurrent", applies::on_restart, SY_AT(concurrent),
+                                   integer_t{1, 1u << 24}),
+      },
+      check_rate_limit};
+  return s;
+}
+
+void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
+                     rate_limit_config& l) {
+  rate_limit_section().read(r, node, path, l);
 }
 
 }  // namespace switchyard::config_detail

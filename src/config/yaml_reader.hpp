@@ -24,7 +24,16 @@ inline std::optional<std::string> real_env(const char* name) {
 // --check-config shows all problems at once.
 class reader {
  public:
-  explicit reader(env_lookup env) : env_(env ? env : real_env) {}
+  explicit reader(env_lookup env, std::string base_dir = ".")
+      : env_(env ? env : real_env), base_dir_(std::move(base_dir)) {}
+
+  /// Where relative file names in the configuration (data_dir, prompt files, ca_file) start.
+  const std::string& base_dir() const noexcept { return base_dir_; }
+
+  /// `name` as given when absolute, else under base_dir(); "" stays "".
+  std::string resolve(const std::string& name) const {
+    return name.empty() || name.front() == '/' ? name : base_dir_ + "/" + name;
+  }
 
   void fail(const YAML::Node& node, const std::string& path, const std::string& message) {
     std::ostringstream out;
@@ -49,6 +58,10 @@ class reader {
   // Rejects keys the contract does not know, so a typo never silently does nothing.
   bool check_map(const YAML::Node& node, const std::string& path,
                  std::initializer_list<std::string_view> allowed) {
+    return check_map(node, path, std::vector<std::string_view>(allowed));
+  }
+  bool check_map(const YAML::Node& node, const std::string& path,
+                 const std::vector<std::string_view>& allowed) {
     if (!node.IsMap()) {
       fail(node, path, "must be a mapping");
       return false;
@@ -222,6 +235,7 @@ class reader {
 
  private:
   env_lookup env_;
+  std::string base_dir_;
   std::vector<std::string> errors_;
 };
 
@@ -242,10 +256,7 @@ void read_list(reader& r, const YAML::Node& root, const char* key, std::vector<T
   }
 }
 
-// Sections read in routing_config.cpp.
-/// One retry block; `global` is false for a model's override (the budget keys are gateway-wide).
-void read_retry(reader& r, const YAML::Node& node, const std::string& path, retry_config& c,
-                bool global);
+// Sections read in routing_config.cpp (retry, limits, timeouts, log, feedback: schema.cpp).
 /// One entry of `upstreams` (its breaker included); fills host, port and tls from base_url.
 void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u);
 /// One entry of `models`, without its retry block (parse_config layers that on the global one).
@@ -255,8 +266,13 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
                      rate_limit_config& l);
 
 // Sections read in experiments_config.cpp.
-void read_observability(reader& r, const YAML::Node& root, const std::string& base_dir, config& c);
-void read_prompts(reader& r, const YAML::Node& root, const std::string& base_dir, config& c);
+void read_prompts(reader& r, const YAML::Node& root, config& c);
+/// A YAML value as JSON text (variant params go into the upstream request verbatim).
+void yaml_to_json(const YAML::Node& node, std::string& out);
+/// `name` is given and fits a metric label and a request id; else an error at `path`.name.
+void require_name(reader& r, const YAML::Node& node, const std::string& path,
+                  const std::string& name);
+// In experiment_schema.cpp:
 void read_experiments(reader& r, const YAML::Node& root, config& c);
 /// Cross-references of prompts and experiments (models, prompt versions, variant names).
 void link_experiments(reader& r, const YAML::Node& root, config& c);

@@ -41,13 +41,10 @@ std::string merge_sketches(std::string_view a, std::string_view b) {
   return x->serialize();
 }
 
-// The configured key, or one generated once and kept next to the store, so ids stay valid
-// across restarts (replicas that share feedback must share the key: set feedback.signing_key).
-result<std::string> load_feedback_key(const config& cfg) {
-  if (!cfg.feedback.signing_key.empty()) {
-    return cfg.feedback.signing_key;
-  }
-  const auto path = cfg.data_dir + "/feedback.key";
+// The key generated once and kept next to the store, so ids stay valid across restarts
+// (replicas that share feedback must share the key: set feedback.signing_key).
+result<std::string> load_or_create_key(const std::string& data_dir) {
+  const auto path = data_dir + "/feedback.key";
   if (std::ifstream in(path); in) {
     std::string key;
     std::getline(in, key);
@@ -74,24 +71,27 @@ std::int64_t unix_now() {
 
 }  // namespace
 
-result<std::unique_ptr<experiment_engine>> experiment_engine::open(
-    std::shared_ptr<const config> cfg, std::string config_path, std::size_t shards) {
-  std::unique_ptr<experiment_engine> e(new experiment_engine());
-  e->config_path_ = std::move(config_path);
-  auto store = open_sqlite_store(cfg->data_dir, merge_sketches);
+result<std::unique_ptr<experiment_engine>> experiment_engine::open(const config& cfg,
+                                                                   config_snapshot& snapshot,
+                                                                   std::size_t shards) {
+  std::unique_ptr<experiment_engine> e(new experiment_engine(snapshot));
+  e->data_dir_ = cfg.data_dir;
+  e->stats_flush_ = cfg.stats_flush;
+  auto store = open_sqlite_store(cfg.data_dir, merge_sketches);
   if (!store) {
     return store.error();
   }
   e->store_ = std::move(*store);
-  auto key = load_feedback_key(*cfg);
-  if (!key) {
-    return key.error();
-  }
-  e->feedback_key_ = std::move(*key);
   for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i) {
     e->shards_.push_back(std::make_unique<shard>());
   }
-  if (auto r = e->rebuild(std::move(cfg)); !r) {
+  std::lock_guard lock(e->admin_mutex_);
+  const auto hot = std::make_shared<const hot_config>(static_cast<const hot_config&>(cfg));
+  auto key = e->resolve_key(*hot);
+  if (!key) {
+    return key.error();
+  }
+  if (auto r = e->rebuild(hot, {std::move(*key), ""}); !r) {
     return r.error();
   }
   return e;
@@ -101,7 +101,14 @@ experiment_engine::~experiment_engine() {
   stop();
 }
 
-result<void> experiment_engine::rebuild(std::shared_ptr<const config> cfg) {
+result<std::string> experiment_engine::resolve_key(const hot_config& cfg) {
+  if (!cfg.feedback.signing_key.empty()) {
+    return cfg.feedback.signing_key;
+  }
+  return load_or_create_key(data_dir_);
+}
+
+result<void> experiment_engine::rebuild(std::shared_ptr<const hot_config> cfg, signing_keys keys) {
   auto controls = store_->load_controls();
   if (!controls) {
     return controls.error();
@@ -112,7 +119,7 @@ result<void> experiment_engine::rebuild(std::shared_ptr<const config> cfg) {
   if (!draft) {
     return draft.error();
   }
-  const auto before = current();
+  const auto before = snapshot_.current();
   std::map<std::string, std::int64_t> phases;
   for (const auto& e : (*draft)->experiments) {
     auto history = store_->phases(e.cfg->name);
@@ -138,11 +145,19 @@ result<void> experiment_engine::rebuild(std::shared_ptr<const config> cfg) {
       phases[e.cfg->name] = history->back().phase;
     }
   }
-  auto p = build_plan(std::move(cfg), *controls, ++generation_, phases);
+  // Kept for the engine's life so that feedback_key()'s reference never dangles.
+  const std::string* signing = signing_key_.load();
+  if (!signing || *signing != keys.current) {
+    signing = &keys_.emplace_back(keys.current);
+  }
+  auto p = build_plan(std::move(cfg), *controls, ++generation_, phases, std::move(keys));
   if (!p) {
     return p.error();
   }
-  plan_.store(std::move(*p), std::memory_order_release);
+  // Published first: an id signed with the new key in between could not verify yet, while one
+  // signed with the old key still does (it is the new snapshot's previous key).
+  snapshot_.publish(std::move(*p));
+  signing_key_.store(signing);
   return {};
 }
 
@@ -212,7 +227,7 @@ result<void> experiment_engine::flush() {
 }
 
 void experiment_engine::start() {
-  const auto interval = current()->cfg->stats_flush;
+  const auto interval = stats_flush_;
   flusher_ = std::thread([this, interval] {
     std::unique_lock lock(stop_mutex_);
     while (!stopping_) {
@@ -246,21 +261,21 @@ void experiment_engine::stop() {
   }
 }
 
-result<void> experiment_engine::reload() {
+result<void> experiment_engine::apply_config(std::shared_ptr<const hot_config> next) {
   std::lock_guard lock(admin_mutex_);
-  if (config_path_.empty()) {
-    return make_error(errc::invalid_request, "this gateway was not started from a config file");
+  auto key = resolve_key(*next);
+  if (!key) {
+    return key.error();
   }
-  auto next = load_config_file(config_path_);
-  if (!next) {
-    return next.error();
-  }
-  auto cur = current()->cfg;
-  if (auto key = restart_required(*cur, *next); !key.empty()) {
-    return make_error(errc::invalid_request,
-                      "`" + key + "` changed: that needs a restart; the running config is kept");
-  }
-  return rebuild(std::make_shared<const config>(std::move(*next)));
+  // The key this reload replaces keeps verifying until the next reload, so that ids handed out
+  // just before a rotation can still receive their feedback.
+  const auto cur = snapshot_.current();
+  std::string previous = cur->feedback.current == *key ? "" : cur->feedback.current;
+  return rebuild(std::move(next), {std::move(*key), std::move(previous)});
+}
+
+result<feedback_claims> experiment_engine::verify_feedback(std::string_view id) const {
+  return switchyard::verify_feedback(*snapshot_.current(), id);
 }
 
 experiment_control experiment_engine::control(std::string_view name) {
@@ -282,7 +297,8 @@ result<void> experiment_engine::apply_control(const experiment_control& c) {
   if (auto r = store_->save_control(c); !r) {
     return r;
   }
-  return rebuild(current()->cfg);
+  const auto cur = snapshot_.current();
+  return rebuild(cur->cfg, cur->feedback);  // a control is not a reload: the keys stay
 }
 
 namespace {

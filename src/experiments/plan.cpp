@@ -52,12 +52,25 @@ int variant_index(const experiment_plan& e, std::string_view name) {
 
 }  // namespace
 
-result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const config> cfg,
+result<feedback_claims> verify_feedback(const plan& p, std::string_view id) {
+  auto claims = verify_feedback_id(id, p.feedback.current);
+  if (!claims && !p.feedback.previous.empty()) {
+    // Only a signature mismatch can be cured by the other key; a malformed id stays refused.
+    if (auto old = verify_feedback_id(id, p.feedback.previous)) {
+      return old;
+    }
+  }
+  return claims;
+}
+
+result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const hot_config> cfg,
                                                const std::vector<experiment_control>& controls,
                                                std::uint64_t generation,
-                                               const std::map<std::string, std::int64_t>& phases) {
+                                               const std::map<std::string, std::int64_t>& phases,
+                                               signing_keys keys) {
   auto p = std::make_shared<plan>();
   p->cfg = cfg;
+  p->feedback = std::move(keys);
   p->generation = generation;
   std::size_t versions = 0;
   for (const auto& pr : cfg->prompts) {

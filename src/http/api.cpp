@@ -46,14 +46,14 @@ std::int64_t unix_now() {
       .count();
 }
 
-std::optional<string_response> check_admin(const call& c, const config& cfg) {
+std::optional<string_response> check_admin(const call& c, const hot_config& cfg) {
   if (auto e = admin_denied(c.req[http::field::authorization], cfg)) {
     return error_response(*e, c.req.version(), c.keep, c.id);
   }
   return std::nullopt;
 }
 
-std::optional<string_response> check_reader(const call& c, const config& cfg) {
+std::optional<string_response> check_reader(const call& c, const hot_config& cfg) {
   if (auto e = reader_denied(c.req[http::field::authorization], cfg)) {
     return error_response(*e, c.req.version(), c.keep, c.id);
   }
@@ -109,7 +109,7 @@ string_response feedback(const call& c) {
     value = val->to_number<double>();
   }
   std::string id(rid->as_string());
-  auto claims = verify_feedback_id(id, engine.feedback_key());
+  auto claims = engine.verify_feedback(id);
   if (!claims) {
     return error_response(claims.error(), c.req.version(), c.keep, c.id);
   }

@@ -4,7 +4,7 @@
 
 namespace switchyard {
 
-std::optional<error> admin_denied(std::string_view authorization, const config& cfg) {
+std::optional<error> admin_denied(std::string_view authorization, const hot_config& cfg) {
   if (cfg.admin_token.empty()) {
     return make_error(errc::unauthorized,
                       "Admin routes are disabled: set admin_token in the configuration.");
@@ -16,7 +16,7 @@ std::optional<error> admin_denied(std::string_view authorization, const config& 
   return std::nullopt;
 }
 
-std::optional<error> reader_denied(std::string_view authorization, const config& cfg) {
+std::optional<error> reader_denied(std::string_view authorization, const hot_config& cfg) {
   if (cfg.api_token.empty()) {
     return std::nullopt;
   }

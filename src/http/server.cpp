@@ -13,12 +13,12 @@
 
 namespace switchyard {
 
-shared_state::shared_state(const config& cfg)
+shared_state::shared_state(const boot_config& cfg)
     : limiter(cfg.rate_limits),
-      budget(cfg.retry.budget_percent, cfg.retry.budget_min),
+      budget(cfg.retry_budget.budget_percent, cfg.retry_budget.budget_min),
       user_header("x-user-id"),
-      feedback_limits(std::make_unique<feedback_guard>(cfg.feedback.max_events_per_id,
-                                                       cfg.feedback.max_event_names)) {
+      feedback_limits(std::make_unique<feedback_guard>(cfg.feedback_caps.max_events_per_id,
+                                                       cfg.feedback_caps.max_event_names)) {
   for (const auto& up : cfg.upstreams) {
     breakers.push_back(std::make_unique<circuit_breaker>(up.breaker));
   }
@@ -30,7 +30,7 @@ shared_state::shared_state(const config& cfg)
   }
 }
 
-worker::worker(std::size_t i, const config& c, shared_state& sh,
+worker::worker(std::size_t i, const boot_config& c, shared_state& sh,
                const std::atomic<bool>& drain_flag, spdlog::logger* access, spdlog::logger* trace)
     : index(i),
       cfg(c),
@@ -93,17 +93,19 @@ net::awaitable<void> accept_loop(worker& w) {
 
 server::server(std::shared_ptr<const config> cfg, std::string config_path)
     : cfg_(std::move(cfg)),
+      config_path_(std::move(config_path)),
       access_log_(make_access_logger(cfg_->log)),
       trace_log_(make_trace_logger(cfg_->trace)),
       shared_(std::make_unique<shared_state>(*cfg_)) {
   const unsigned n =
       cfg_->workers ? cfg_->workers : std::max(1u, std::thread::hardware_concurrency());
-  auto engine = experiment_engine::open(cfg_, std::move(config_path), n);
+  auto engine = experiment_engine::open(*cfg_, snapshot_, n);
   if (!engine) {
     throw std::runtime_error("experiment store: " + engine.error().message);
   }
   experiments_ = std::move(*engine);
   shared_->experiments = experiments_.get();
+  shared_->snapshot = &snapshot_;
   metrics_ = std::make_unique<gateway_metrics>(*cfg_, n + 1, *shared_);
   shared_->metrics = metrics_.get();
   experiments_->on_guardrail = [m = metrics_.get()](const std::string& e, const std::string& v,
@@ -115,10 +117,32 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
   shared_->admin = admin_.get();
 }
 
+namespace {
+
+// The reload contract: a file that parses and validates, whose boot part is the running one.
+result<std::shared_ptr<const hot_config>> read_reload(const std::string& path,
+                                                      const boot_config& running) {
+  if (path.empty()) {
+    return make_error(errc::invalid_request, "this gateway was not started from a config file");
+  }
+  auto next = load_config_file(path);
+  if (!next) {
+    return next.error();
+  }
+  if (auto key = boot_difference(running, *next); !key.empty()) {
+    return make_error(errc::invalid_request,
+                      "`" + key + "` changed: that needs a restart; the running config is kept");
+  }
+  return std::make_shared<const hot_config>(static_cast<hot_config&&>(std::move(*next)));
+}
+
+}  // namespace
+
 result<void> server::reload() {
-  auto r = experiments_->reload();
+  auto hot = read_reload(config_path_, *cfg_);
+  auto r = hot ? experiments_->apply_config(std::move(*hot)) : result<void>(hot.error());
   if (r) {
-    spdlog::info("configuration reloaded");
+    spdlog::info("configuration reloaded (generation {})", snapshot_.current()->generation);
   } else {
     spdlog::error("configuration reload rejected, keeping the running one: {}", r.error().message);
   }

@@ -246,7 +246,7 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   request_context ctx{.req = req,
                       .ep = ep,
                       .rec = rec,
-                      .snapshot = w.shared.experiments->current(),  // the config, to the end
+                      .snapshot = w.shared.snapshot->current(),  // the config, to the end
                       .draining = &w.draining};
   ctx.timing.start = steady_clock::now();
   auto refuse = [&](const error& e) { return reply(w, client, rec, fail(ctx, e)); };

@@ -25,8 +25,8 @@ TEST(config_hostile, defaults) {
   EXPECT_EQ(c->limits.max_buffered_bytes, 512ull << 20);
   EXPECT_EQ(c->log.access_max_bytes, 100ull << 20);
   EXPECT_EQ(c->log.max_files, 5u);
-  EXPECT_EQ(c->feedback.max_events_per_id, 32u);
-  EXPECT_EQ(c->feedback.max_event_names, 64u);
+  EXPECT_EQ(c->feedback_caps.max_events_per_id, 32u);
+  EXPECT_EQ(c->feedback_caps.max_event_names, 64u);
   EXPECT_TRUE(c->admin_listen_host.empty());
   EXPECT_TRUE(c->api_token.empty());
 }
@@ -51,8 +51,8 @@ rate_limits:
   EXPECT_EQ(c->limits.max_buffered_bytes, 1048576u);
   EXPECT_EQ(c->log.access_max_bytes, 65536u);
   EXPECT_EQ(c->log.max_files, 3u);
-  EXPECT_EQ(c->feedback.max_events_per_id, 2u);
-  EXPECT_EQ(c->feedback.max_event_names, 9u);
+  EXPECT_EQ(c->feedback_caps.max_events_per_id, 2u);
+  EXPECT_EQ(c->feedback_caps.max_event_names, 9u);
   ASSERT_EQ(c->rate_limits.size(), 2u);
   EXPECT_FALSE(c->rate_limits[0].deny_on_overflow);
   EXPECT_TRUE(c->rate_limits[1].deny_on_overflow);

@@ -66,8 +66,6 @@ struct retry_config {
   std::uint32_t max_attempts = 3;  // attempts per target; 1 = no retry
   duration base{250};              // full jitter: wait uniform in [0, min(cap, base·2^n))
   duration cap{8'000};
-  double budget_percent = 20;        // concurrent retries ≤ this share of in-flight requests…
-  std::uint32_t budget_min = 3;      // …but at least this many
   duration max_retry_after{60'000};  // an upstream's retry-after is a floor up to this
   duration deadline{600'000};        // all attempts and fallbacks of one request together
   /// A stream is held back until its first content event so that a failure before any content
@@ -78,6 +76,14 @@ struct retry_config {
   /// SDK's own retries do not multiply the gateway's (attempts stay bounded by max_attempts).
   bool client_may_retry = false;
   bool operator==(const retry_config&) const = default;
+};
+
+/// The retry budget is one for the whole gateway (built at start, shared by every worker), so it
+/// is read from the top-level `retry:` block but belongs to the boot part.
+struct retry_budget_config {
+  double budget_percent = 20;    // concurrent retries ≤ this share of in-flight requests…
+  std::uint32_t budget_min = 3;  // …but at least this many
+  bool operator==(const retry_budget_config&) const = default;
 };
 
 /// Where requests go: an OpenAI-compatible API.
@@ -247,17 +253,28 @@ struct experiment_config {
   guardrails_config guardrails;
 };
 
-/// Feedback ids are signed so any replica can verify them without shared state.
+/// Feedback ids are signed so any replica can verify them without shared state. Read from the
+/// snapshot: a reload with a new key signs new ids with it at once (the previous key still
+/// verifies until the next reload).
 struct feedback_config {
   std::string signing_key;  // "" = generated once and kept in data_dir/feedback.key
-  /// Events accepted per feedback id (per process; beyond it 429) and distinct event names
-  /// per experiment (beyond it 400), so that one client cannot grow the store without bound.
-  std::uint32_t max_events_per_id = 32;
-  std::uint32_t max_event_names = 64;
+  bool operator==(const feedback_config&) const = default;
 };
 
-/// The whole configuration, immutable once loaded.
-struct config {
+/// The `feedback:` caps: events accepted per feedback id (per process; beyond it 429) and distinct
+/// event names per experiment (beyond it 400), so that one client cannot grow the store without
+/// bound. Their counters are built at start, hence boot.
+struct feedback_caps_config {
+  std::uint32_t max_events_per_id = 32;
+  std::uint32_t max_event_names = 64;
+  bool operator==(const feedback_caps_config&) const = default;
+};
+
+/// The part of the configuration a running gateway cannot change: listeners, threads, the store,
+/// per-connection limits and deadlines, upstream pools and TLS, the rate limiter and retry budget
+/// (cross-worker state built once), log and trace sinks, metrics buckets, the flush interval.
+/// A reload whose boot part differs is refused (`restart_required`).
+struct boot_config {
   std::string listen_host = "0.0.0.0";
   std::uint16_t listen_port = 8080;
   unsigned workers = 0;  // 0 = one per core
@@ -265,21 +282,30 @@ struct config {
   /// client port serves them too), so monitoring stays reachable whatever the proxy load.
   std::string admin_listen_host;
   std::uint16_t admin_listen_port = 0;
-  std::string admin_token;
-  /// Optional: guards the read-only API (GET /api/v1/experiments…, /api/v1/prompts…); the admin
-  /// token is accepted too. "" = those reads are public.
-  std::string api_token;
   std::string data_dir = "./data";
   limits_config limits;
   timeouts_config timeouts;
   std::vector<upstream_config> upstreams;
-  std::vector<model_config> models;
-  retry_config retry;
+  retry_budget_config retry_budget;  // `retry.budget_percent`, `retry.budget_min`
   std::vector<rate_limit_config> rate_limits;
   log_config log;
   trace_config trace;
   metrics_config metrics;
-  duration stats_flush{1'000};  // how often experiment statistics reach the store
+  duration stats_flush{1'000};         // how often experiment statistics reach the store
+  feedback_caps_config feedback_caps;  // `feedback.max_events_per_id`, `feedback.max_event_names`
+  bool operator==(const boot_config&) const = default;
+};
+
+/// The part a reload replaces atomically: what requests read from their snapshot (models and
+/// their routes, retries, tokens, the feedback key, prompts, experiments). In-flight requests
+/// keep the one they started with.
+struct hot_config {
+  std::string admin_token;
+  /// Optional: guards the read-only API (GET /api/v1/experiments…, /api/v1/prompts…); the admin
+  /// token is accepted too. "" = those reads are public.
+  std::string api_token;
+  std::vector<model_config> models;  // upstream indexes refer to the boot part's upstreams
+  retry_config retry;                // the defaults of models[].retry (copied into each model)
   feedback_config feedback;
   std::vector<prompt_config> prompts;
   std::vector<experiment_config> experiments;
@@ -291,10 +317,29 @@ struct config {
   const experiment_config* find_experiment(std::string_view name) const noexcept;
 };
 
-/// What a reload may change without a restart: everything except `listen`, `workers`,
-/// `data_dir`, `limits`, `timeouts`, `upstreams`, `rate_limits`, `retry` (budget) and `log`.
-/// Returns the first key that differs and needs a restart, or "" when `next` can be applied.
+/// The whole configuration as loaded: both parts, immutable once loaded. Members are reached
+/// directly (`cfg.listen_port`, `cfg.models`); a component that takes `const boot_config&` or
+/// `const hot_config&` states in its type which part it may read.
+struct config : boot_config, hot_config {};
+
+/// The first key path whose value differs between the boot parts of `current` and `next`
+/// (`limits.max_body_bytes`, `retry.budget_percent`; a list whole: `upstreams`), or "" when `next`
+/// can be applied by a reload.
+std::string boot_difference(const boot_config& current, const boot_config& next);
+
+/// What a reload cannot change: the top-level key of `boot_difference` (`limits`, `workers`,
+/// `feedback`), or "" when `next` can be applied.
 std::string restart_required(const config& current, const config& next);
+
+/// One key of the configuration as its section declares it (src/config/schema.hpp).
+struct config_key_info {
+  std::string path;         // `timeouts.idle`, `feedback.signing_key`; `models` for a list
+  std::string type;         // `integer in [1, 20]`, `duration`, `text`, `list`, …
+  bool reloadable = false;  // true: a reload applies it; false: it needs a restart
+};
+
+/// Every declared key, in declaration order (sections not yet declared appear as one entry).
+std::vector<config_key_info> config_keys();
 
 /// Environment lookup, injectable for tests.
 using env_lookup = std::optional<std::string> (*)(const char* name);

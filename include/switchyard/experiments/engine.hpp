@@ -3,9 +3,11 @@
 #include "switchyard/experiments/latency_sketch.hpp"
 #include "switchyard/experiments/plan.hpp"
 #include "switchyard/experiments/store.hpp"
+#include "switchyard/runtime/snapshot.hpp"
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -27,22 +29,25 @@ struct experiment_outcome {
   std::int64_t unix_seconds = 0;
 };
 
-/// The experiment plane at run time: the current plan (config + operator controls, swapped
-/// atomically), per-worker statistics shards flushed to the store off the request path, feedback,
-/// guardrails and hot reload. Thread-safe; `record` is the only call on the request path.
+/// The experiment plane at run time: per-worker statistics shards flushed to the store off the
+/// request path, operator controls, guardrails and feedback keys. It builds the plans (the hot
+/// config with the stored controls layered on) and publishes them into the server's
+/// `config_snapshot`; it never reads the config file (the server does, on reload). Thread-safe;
+/// `record` is the only call on the request path.
 class experiment_engine {
  public:
-  /// Opens the store in `cfg->data_dir`, loads the operator controls and builds the first plan.
-  /// `config_path` is what a reload re-reads ("" = reload unsupported).
-  static result<std::unique_ptr<experiment_engine>> open(std::shared_ptr<const config> cfg,
-                                                         std::string config_path,
+  /// Opens the store in `cfg.data_dir`, loads the operator controls and publishes the first plan
+  /// (of `cfg`'s hot part) into `snapshot`, which must outlive the engine.
+  static result<std::unique_ptr<experiment_engine>> open(const config& cfg,
+                                                         config_snapshot& snapshot,
                                                          std::size_t shards);
   ~experiment_engine();
   experiment_engine(const experiment_engine&) = delete;
   experiment_engine& operator=(const experiment_engine&) = delete;
 
-  /// The snapshot requests use; in-flight requests keep theirs alive.
-  std::shared_ptr<const plan> current() const { return plan_.load(std::memory_order_acquire); }
+  /// The snapshot requests use (the server's); in-flight requests keep theirs alive.
+  /// Transitional: new code reads `shared_state::snapshot` directly.
+  std::shared_ptr<const plan> current() const { return snapshot_.current(); }
 
   /// Adds a counted request to shard `shard` (the worker's own: no contention but the flush).
   void record(std::size_t shard, const plan& p, const assignment& a, const experiment_outcome& o);
@@ -54,9 +59,10 @@ class experiment_engine {
   void start();
   void stop();
 
-  /// Re-reads the config file: applied atomically when valid and nothing that needs a restart
-  /// changed; otherwise the old one stays and the error says why.
-  result<void> reload();
+  /// Publishes a plan built from `next` (the hot part of a reloaded config whose boot part the
+  /// server found unchanged). A changed `feedback.signing_key` signs new ids from now on; ids
+  /// signed with the key it replaces still verify until the next reload.
+  result<void> apply_config(std::shared_ptr<const hot_config> next);
 
   /// Applies an operator's change (pause, resume, weights, conclude) now and keeps it.
   result<void> apply_control(const experiment_control& c);
@@ -64,8 +70,14 @@ class experiment_engine {
   /// The stored control of `name` (empty fields = as configured).
   experiment_control control(std::string_view name);
 
-  /// The key feedback ids are signed with.
-  const std::string& feedback_key() const noexcept { return feedback_key_; }
+  /// The key new feedback ids are signed with: the current snapshot's. The reference stays valid
+  /// for the engine's life (every key it ever used is kept; there is one per key change).
+  /// Transitional: a request should sign with its own snapshot's `feedback.current`.
+  const std::string& feedback_key() const noexcept { return *signing_key_.load(); }
+
+  /// Checks a feedback id against the current snapshot's keys (the current one, then the
+  /// previous one until the next reload).
+  result<feedback_claims> verify_feedback(std::string_view id) const;
 
   /// Runs guardrail checks now (also after every flush of the background thread).
   void check_guardrails();
@@ -78,8 +90,11 @@ class experiment_engine {
   experiment_store& store() noexcept { return *store_; }
 
  private:
-  experiment_engine() = default;
-  result<void> rebuild(std::shared_ptr<const config> cfg);
+  explicit experiment_engine(config_snapshot& s) : snapshot_(s) {}
+  /// Builds and publishes a plan of `cfg` with `keys`; admin_mutex_ held.
+  result<void> rebuild(std::shared_ptr<const hot_config> cfg, signing_keys keys);
+  /// The configured key, or the one kept in data_dir (generated once); admin_mutex_ held.
+  result<std::string> resolve_key(const hot_config& cfg);
 
   struct cell_key {
     std::uint64_t generation;
@@ -100,11 +115,13 @@ class experiment_engine {
     std::unordered_map<cell_key, cell, cell_hash> cells;
   };
 
-  std::atomic<std::shared_ptr<const plan>> plan_;
-  std::string config_path_;
+  config_snapshot& snapshot_;
+  std::string data_dir_;  // boot: the store and the generated feedback key live there
+  duration stats_flush_{1'000};
   std::unique_ptr<experiment_store> store_;
   std::vector<std::unique_ptr<shard>> shards_;
-  std::string feedback_key_;
+  std::deque<std::string> keys_;  // every signing key used, so feedback_key() stays valid
+  std::atomic<const std::string*> signing_key_{nullptr};
   std::mutex admin_mutex_;  // reload, controls, flush: one at a time
   std::mutex flush_mutex_;
   std::uint64_t generation_ = 0;

@@ -2,6 +2,7 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/experiments/assignment.hpp"
+#include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/experiments/prompt_template.hpp"
 #include "switchyard/experiments/store.hpp"
 
@@ -43,10 +44,19 @@ struct experiment_plan {
   std::int64_t phase = 1;              // what its statistics are recorded under (phase_record)
 };
 
+/// The keys feedback ids are signed and verified with, resolved (the configured
+/// `feedback.signing_key`, or the one kept in data_dir/feedback.key when none is configured).
+struct signing_keys {
+  std::string current;   // new ids are signed with it
+  std::string previous;  // the one before the last reload that changed it; verifies until the
+                         // next reload ("" = none)
+};
+
 /// Everything a request needs to find its experiment and variant: one immutable snapshot,
 /// rebuilt on reload and on every operator or guardrail change, swapped atomically.
 struct plan {
-  std::shared_ptr<const config> cfg;
+  std::shared_ptr<const hot_config> cfg;  // the hot part: what a reload may change
+  signing_keys feedback;
   std::vector<prompt_plan> prompts;  // stable addresses: reserved before filling
   std::vector<experiment_plan> experiments;
   std::uint64_t generation = 0;
@@ -56,11 +66,16 @@ struct plan {
 };
 
 /// Compiles `cfg` with the stored `controls` layered on top; `phases` gives each experiment's
-/// current phase by name (absent = 1). Errors (a template that does not parse) name the config
-/// key path.
+/// current phase by name (absent = 1), `keys` the feedback keys. Errors (a template that does not
+/// parse) name the config key path.
 result<std::shared_ptr<const plan>> build_plan(
-    std::shared_ptr<const config> cfg, const std::vector<experiment_control>& controls,
-    std::uint64_t generation, const std::map<std::string, std::int64_t>& phases = {});
+    std::shared_ptr<const hot_config> cfg, const std::vector<experiment_control>& controls,
+    std::uint64_t generation, const std::map<std::string, std::int64_t>& phases = {},
+    signing_keys keys = {});
+
+/// Checks a feedback id against the snapshot's current key, then (when the signature does not
+/// match) its previous one.
+result<feedback_claims> verify_feedback(const plan& p, std::string_view id);
 
 /// The phase `e` starts now, if any (GrowthBook's model): the first one ("start") when `history`
 /// is empty; a new one when the variants (names, in order) differ from the last phase's

@@ -11,10 +11,10 @@ namespace switchyard {
 
 /// Admin writes (POST /api/v1/…): nullopt when `authorization` carries the admin token, else
 /// the 401 to answer (also when no admin token is configured: the routes are disabled).
-std::optional<error> admin_denied(std::string_view authorization, const config& cfg);
+std::optional<error> admin_denied(std::string_view authorization, const hot_config& cfg);
 
 /// The read API (analysis, prompt texts): public unless `api_token` is set; then it or the
 /// admin token is needed. nullopt = allowed, else the 401 to answer.
-std::optional<error> reader_denied(std::string_view authorization, const config& cfg);
+std::optional<error> reader_denied(std::string_view authorization, const hot_config& cfg);
 
 }  // namespace switchyard

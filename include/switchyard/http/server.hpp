@@ -2,6 +2,7 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/net.hpp"
+#include "switchyard/runtime/snapshot.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -23,7 +24,9 @@ struct gateway_metrics;
 class admin_executor;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
-/// the same port, sharing only the immutable config snapshot and the draining flag.
+/// the same port, sharing only the immutable config snapshot and the draining flag. The server
+/// owns that snapshot: the boot part of the config it started with stays for its life, the hot
+/// part (with the experiment plan) is replaced by `reload`.
 class server {
  public:
   /// Opens the experiment store (throws std::runtime_error when it cannot). `config_path` is
@@ -59,13 +62,21 @@ class server {
 
   bool draining() const noexcept { return draining_.load(); }
 
-  /// Re-reads the config file and applies it atomically, or keeps the running one (logged).
+  /// Re-reads the config file: read → validate → compare the boot parts → build the plan → swap
+  /// the snapshot atomically. Any failure keeps the running config (logged), and the error says
+  /// why; a changed boot key is named by its path (`limits.max_body_bytes` changed: that needs
+  /// a restart).
   result<void> reload();
+
+  /// What requests see now: the hot config and the plan.
+  const config_snapshot& snapshot() const noexcept { return snapshot_; }
 
   experiment_engine& experiments() noexcept { return *experiments_; }
 
  private:
-  std::shared_ptr<const config> cfg_;
+  std::shared_ptr<const config> cfg_;  // as started: its boot part is the running one
+  std::string config_path_;
+  config_snapshot snapshot_;  // before experiments_, which publishes into it
   std::shared_ptr<spdlog::logger> access_log_;
   std::shared_ptr<spdlog::logger> trace_log_;
   std::unique_ptr<shared_state> shared_;  // outlives the workers (declared before them)

@@ -26,6 +26,7 @@ class logger;
 namespace switchyard {
 
 class experiment_engine;
+class config_snapshot;
 struct gateway_metrics;
 class admin_executor;
 
@@ -37,12 +38,13 @@ struct session_state {
 
 /// State every worker shares: lock-free (atomics), so the hot path takes no lock.
 struct shared_state {
-  explicit shared_state(const config& cfg);
+  explicit shared_state(const boot_config& cfg);
   rate_limiter limiter;
   retry_budget budget;
   std::vector<std::unique_ptr<circuit_breaker>> breakers;  // per upstream, same index
   std::string user_header;                   // where the `user` rate-limit scope reads the user id
-  experiment_engine* experiments = nullptr;  // the config snapshot, statistics, feedback
+  const config_snapshot* snapshot = nullptr;  // the hot config and plan requests start with
+  experiment_engine* experiments = nullptr;   // statistics, controls, feedback
   gateway_metrics* metrics = nullptr;        // /metrics
   std::function<result<void>()> reload;      // POST /api/v1/reload
   admin_executor* admin = nullptr;           // API, feedback, reloads, /metrics: off the workers
@@ -62,7 +64,7 @@ struct proxy_handle {
 /// Everything one worker thread owns. Only that thread touches it (shared-nothing hot path);
 /// `draining` is the one cross-thread flag.
 struct worker {
-  worker(std::size_t index, const config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
+  worker(std::size_t index, const boot_config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
          spdlog::logger* access, spdlog::logger* trace);
   /// Destroys pending coroutines (after a hard stop) while the pools and the session set they
   /// refer to still exist.
@@ -77,7 +79,9 @@ struct worker {
  public:
   net::io_context& io = *io_owner_;
   std::size_t index;  // this worker's statistics and metrics shard
-  const config& cfg;  // the boot config: listeners, limits, timeouts, upstreams (restart-only)
+  /// The boot part only: listeners, limits, timeouts, upstreams. Anything a reload may change is
+  /// read from the request's snapshot (`shared.snapshot`), never from here.
+  const boot_config& cfg;
   shared_state& shared;
   const std::atomic<bool>& draining;
   access_batcher access_log;
