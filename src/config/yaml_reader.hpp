@@ -1,6 +1,6 @@
 #pragma once
-// Private to src/config: the YAML walker shared by the config readers (config.cpp,
-// routing_config.cpp, experiments_config.cpp). Every error carries its key path and line.
+// Private to src/config: the YAML walker shared by the config readers (schema.cpp and the
+// sections it declares). Every error carries its key path and line.
 
 #include "switchyard/config/config.hpp"
 
@@ -256,7 +256,9 @@ void read_list(reader& r, const YAML::Node& root, const char* key, std::vector<T
   }
 }
 
-// Sections read in routing_config.cpp (retry, limits, timeouts, log, feedback: schema.cpp).
+// The list readers; each entry is a section declared in schema.hpp (the top level, limits,
+// timeouts, retry, feedback, log, trace, breaker, price, analysis and guardrails: schema.cpp).
+// In routing_config.cpp:
 /// One entry of `upstreams` (its breaker included); fills host, port and tls from base_url.
 void read_upstream(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u);
 /// One entry of `models`, without its retry block (parse_config layers that on the global one).
@@ -265,16 +267,16 @@ void read_model(reader& r, const YAML::Node& node, const std::string& path, mode
 void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
                      rate_limit_config& l);
 
-// Sections read in experiments_config.cpp.
+// In experiments_config.cpp:
 void read_prompts(reader& r, const YAML::Node& root, config& c);
 /// A YAML value as JSON text (variant params go into the upstream request verbatim).
 void yaml_to_json(const YAML::Node& node, std::string& out);
 /// `name` is given and fits a metric label and a request id; else an error at `path`.name.
 void require_name(reader& r, const YAML::Node& node, const std::string& path,
                   const std::string& name);
-// In experiment_schema.cpp:
-void read_experiments(reader& r, const YAML::Node& root, config& c);
 /// Cross-references of prompts and experiments (models, prompt versions, variant names).
 void link_experiments(reader& r, const YAML::Node& root, config& c);
+// In experiment_schema.cpp:
+void read_experiments(reader& r, const YAML::Node& root, config& c);
 
 }  // namespace switchyard::config_detail

@@ -42,12 +42,12 @@ struct shared_state {
   rate_limiter limiter;
   retry_budget budget;
   std::vector<std::unique_ptr<circuit_breaker>> breakers;  // per upstream, same index
-  std::string user_header;                   // where the `user` rate-limit scope reads the user id
+  std::string user_header;                    // where the `user` rate-limit scope reads the user id
   const config_snapshot* snapshot = nullptr;  // the hot config and plan requests start with
   experiment_engine* experiments = nullptr;   // statistics, controls, feedback
-  gateway_metrics* metrics = nullptr;        // /metrics
-  std::function<result<void>()> reload;      // POST /api/v1/reload
-  admin_executor* admin = nullptr;           // API, feedback, reloads, /metrics: off the workers
+  gateway_metrics* metrics = nullptr;         // /metrics
+  std::function<result<void>()> reload;       // POST /api/v1/reload
+  admin_executor* admin = nullptr;            // API, feedback, reloads, /metrics: off the workers
   std::unique_ptr<feedback_guard> feedback_limits;
   /// Request bytes buffered by every session of the process (limits.max_buffered_bytes).
   std::atomic<std::uint64_t> buffered_bytes{0};
@@ -64,8 +64,8 @@ struct proxy_handle {
 /// Everything one worker thread owns. Only that thread touches it (shared-nothing hot path);
 /// `draining` is the one cross-thread flag.
 struct worker {
-  worker(std::size_t index, const boot_config& c, shared_state& sh, const std::atomic<bool>& drain_flag,
-         spdlog::logger* access, spdlog::logger* trace);
+  worker(std::size_t index, const boot_config& c, shared_state& sh,
+         const std::atomic<bool>& drain_flag, spdlog::logger* access, spdlog::logger* trace);
   /// Destroys pending coroutines (after a hard stop) while the pools and the session set they
   /// refer to still exist.
   ~worker();
