@@ -281,9 +281,10 @@ result<config> parse_tree(const YAML::Node& root, const std::string& base_dir, e
     r.integer(n, "max_upstream_headers", "limits", c.limits.max_upstream_headers, 1, 10000);
     r.integer(n, "max_buffered_bytes", "limits", c.limits.max_buffered_bytes, 1024, 1ull << 44);
   }
-  if (auto n = root["timeouts"]; n && r.check_map(n, "timeouts",
-                                                  {"idle", "request", "connect", "first_byte",
-                                                   "stream_idle", "drain", "drain_grace"})) {
+  if (auto n = root["timeouts"];
+      n && r.check_map(n, "timeouts",
+                       {"idle", "request", "connect", "first_byte", "stream_idle", "drain",
+                        "drain_grace", "resolution"})) {
     r.time(n, "idle", "timeouts", c.timeouts.idle);
     r.time(n, "request", "timeouts", c.timeouts.request);
     r.time(n, "connect", "timeouts", c.timeouts.connect);
@@ -291,6 +292,10 @@ result<config> parse_tree(const YAML::Node& root, const std::string& base_dir, e
     r.time(n, "stream_idle", "timeouts", c.timeouts.stream_idle);
     r.time(n, "drain", "timeouts", c.timeouts.drain);
     r.time(n, "drain_grace", "timeouts", c.timeouts.drain_grace, true);
+    r.time(n, "resolution", "timeouts", c.timeouts.resolution);
+    if (n["resolution"] && c.timeouts.resolution > std::chrono::seconds(1)) {
+      r.fail(n["resolution"], "timeouts.resolution", "must be at most 1s");
+    }
     if (!n["drain_grace"]) {
       // The default grace fits inside a short drain budget rather than making it an error.
       c.timeouts.drain_grace = std::min(c.timeouts.drain_grace, c.timeouts.drain);

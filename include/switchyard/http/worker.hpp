@@ -5,6 +5,7 @@
 #include "switchyard/http/feedback_guard.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/ratelimit/limiter.hpp"
+#include "switchyard/runtime/deadlines.hpp"
 #include "switchyard/upstream/breaker.hpp"
 #include "switchyard/upstream/pool.hpp"
 #include "switchyard/upstream/retry_policy.hpp"
@@ -78,6 +79,9 @@ struct worker {
   net::io_context& io = *io_owner_;
   std::size_t index;  // this worker's statistics and metrics shard
   const config& cfg;  // the boot config: listeners, limits, timeouts, upstreams (restart-only)
+  /// Closes this worker's sockets whose deadline passed, every timeouts.resolution: one timer
+  /// for all of them (runtime/deadlines.hpp). Sockets find it through their executor.
+  deadline_sweeper& deadlines = deadline_sweeper::of(io, cfg.timeouts.resolution);
   shared_state& shared;
   const std::atomic<bool>& draining;
   access_batcher access_log;
