@@ -4,6 +4,7 @@
 #include "switchyard/proxy/body_decoder.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/response_meter.hpp"
+#include "switchyard/runtime/deadlines.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -121,9 +122,10 @@ class relay {
 net::awaitable<beast::error_code> relay::read_some() {
   parser_.get().body().data = buf_.get();
   parser_.get().body().size = relay_buffer_bytes;
-  lease_->lowest().expires_after(ctx_.w.cfg.timeouts.stream_idle);
+  deadline limit(ctx_.w.deadlines, lease_->lowest().socket(), ctx_.w.cfg.timeouts.stream_idle);
   auto [ec, n] = co_await lease_->visit(
       [&](auto& s) { return http::async_read_some(s, lease_->buffer, parser_, use_tuple); });
+  ec = limit.check(ec);
   if (ec == http::error::need_buffer) {
     ec = {};
   }
@@ -323,8 +325,9 @@ net::awaitable<bool> relay::write_part(client_response& res, client_serializer& 
   if (ctx_.capture && ctx_.capture->size() < (1u << 20)) {
     ctx_.capture->append(data.substr(0, (1u << 20) - ctx_.capture->size()));
   }
-  ctx_.client.expires_after(ctx_.w.cfg.timeouts.stream_idle);
+  deadline limit(ctx_.w.deadlines, ctx_.client.socket(), ctx_.w.cfg.timeouts.stream_idle);
   auto [ec, n] = co_await http::async_write(ctx_.client, sr, use_tuple);
+  ec = limit.check(ec);
   if (ec == http::error::need_buffer) {
     ec = {};  // this part is out; the serializer waits for the next
   }
@@ -478,15 +481,16 @@ net::awaitable<attempt_outcome> run_attempt(attempt_context& ctx, upstream_pool&
     parser.emplace();
     parser->body_limit(boost::none);  // streams are unbounded; idle deadlines bound them
     parser->header_limit(ctx.w.cfg.limits.max_upstream_header_bytes);
-    (*lease)->lowest().expires_at(earliest(steady_clock::now() + tmo.first_byte, ctx.deadline));
+    deadline limit(ctx.w.deadlines, (*lease)->lowest().socket(),
+                   earliest(steady_clock::now() + tmo.first_byte, ctx.deadline));
     auto [wec, wn] = co_await (*lease)->visit(
         [&](auto& s) { return http::async_write(s, upstream_req, use_tuple); });
-    beast::error_code ec = wec;
+    beast::error_code ec = limit.check(wec);
     for (int interim = 0; !ec; ++interim) {
       auto [hec, hn] = co_await (*lease)->visit([&](auto& s) {
         return http::async_read_header(s, (*lease)->buffer, *parser, use_tuple);
       });
-      ec = hec;
+      ec = limit.check(hec);
       const unsigned status = parser->get().result_int();
       if (ec || status < 100 || status > 199) {
         break;
@@ -506,6 +510,7 @@ net::awaitable<attempt_outcome> run_attempt(attempt_context& ctx, upstream_pool&
       parser->body_limit(boost::none);
       parser->header_limit(ctx.w.cfg.limits.max_upstream_header_bytes);
     }
+    limit.expires_never();  // the header is in (or failed); the relay's reads have their own
     if (!ec) {
       const auto& fields = parser->get().base();
       if (static_cast<std::size_t>(std::distance(fields.begin(), fields.end())) >
