@@ -2,7 +2,10 @@
 // test:
 //
 //   SWITCHYARD_ALLOC_COUNT_FILE=/tmp/counts LD_PRELOAD=build/bench/liballoc_count.so switchyard ...
-//   kill -USR2 <pid>    # (over)writes the counts so far to the file
+//   kill -s RTMIN+3 <pid>    # (over)writes the counts so far to the file
+//
+// A real-time signal (SIGRTMIN+3, or SWITCHYARD_ALLOC_COUNT_SIGNAL=<number>): nginx takes USR1,
+// USR2, HUP, WINCH and the like for itself, and would replace the handler.
 //
 // Counts every malloc, calloc, realloc, aligned/memalign and posix_memalign call (C++'s operator
 // new allocates through malloc, so it is counted there, once), in total and per thread (the
@@ -87,12 +90,11 @@ void put(char* buf, std::size_t& len, const char* text, std::uint64_t v) {
   }
 }
 
+char dump_path[4096] = {};
+
 void dump(int) {
   const int saved_errno = errno;
-  const char* path = getenv("SWITCHYARD_ALLOC_COUNT_FILE");  // read-only: fine in a handler
-  if (path == nullptr) {
-    path = "alloc_count.txt";
-  }
+  const char* path = dump_path;
   static char buf[max_threads * 80 + 128];
   std::size_t len = 0;
   put(buf, len, "total allocs=", total_allocs.load(std::memory_order_relaxed));
@@ -128,11 +130,18 @@ void dump(int) {
 }
 
 __attribute__((constructor)) void install() {
+  // Read now: some programs (nginx) clear their environment at start.
+  const char* path = getenv("SWITCHYARD_ALLOC_COUNT_FILE");
+  if (path == nullptr) {
+    path = "alloc_count.txt";
+  }
+  std::strncpy(dump_path, path, sizeof dump_path - 1);
   struct sigaction sa {};
   sa.sa_handler = dump;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGUSR2, &sa, nullptr);
+  const char* sig = getenv("SWITCHYARD_ALLOC_COUNT_SIGNAL");
+  sigaction(sig != nullptr ? atoi(sig) : SIGRTMIN + 3, &sa, nullptr);
 }
 
 }  // namespace

@@ -9,14 +9,14 @@
 #
 # Reports, for nginx and switchyard: throughput at c=64 (wrk -t1 -c64), p50/p99 at c=1 and the
 # latency added over direct, CPU µs per request (/proc/PID/stat utime+stime over the c=64 runs),
-# syscalls per request (strace -c -f at c=1 over STRACE_REQUESTS requests), heap allocations per
+# syscalls per request (strace -c -f over a c=1 run of STRACE_SECS), heap allocations per
 # request (bench/alloc_count.cpp preloaded into separate instances), and ratios vs nginx.
 #
 #   bench/static.sh [--quick] [--out FILE] [--update RESULTS.md]
 #
 # --update replaces (or appends) this benchmark's section in a RESULTS.md, after run.sh's "kept"
 # marker so that a run.sh run keeps it. Environment: BUILD_DIR, SWITCHYARD_BIN, ROUNDS (3), TP_SECS (10),
-# C1_SECS (5), STRACE_REQUESTS (2000), PROXY_CPU (0), LOAD_CPU (1), PIN=0, KEEP_TMP=1.
+# C1_SECS (5), STRACE_SECS (5), PROXY_CPU (0), LOAD_CPU (1), PIN=0, KEEP_TMP=1.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,9 +36,9 @@ while (($#)); do
   shift
 done
 if ((quick)); then
-  rounds=${ROUNDS:-1}; tp_secs=${TP_SECS:-3}; c1_secs=${C1_SECS:-2}; strace_n=${STRACE_REQUESTS:-500}
+  rounds=${ROUNDS:-1}; tp_secs=${TP_SECS:-3}; c1_secs=${C1_SECS:-2}; strace_secs=${STRACE_SECS:-3}
 else
-  rounds=${ROUNDS:-3}; tp_secs=${TP_SECS:-10}; c1_secs=${C1_SECS:-5}; strace_n=${STRACE_REQUESTS:-2000}
+  rounds=${ROUNDS:-3}; tp_secs=${TP_SECS:-10}; c1_secs=${C1_SECS:-5}; strace_secs=${STRACE_SECS:-5}
 fi
 sy_bin=${SWITCHYARD_BIN:-$build/switchyard}
 alloc_lib=$build/bench/liballoc_count.so
@@ -219,18 +219,21 @@ for ((r = 1; r <= rounds; r++)); do
   done
 done
 
-# Syscalls per request: strace -c on every thread of the target, at c=1, over a fixed count.
-declare -A sys_total sys_detail
+# Syscalls per request: strace -c on every thread of the target during a c=1 run; divided by the
+# requests of that run (a fixed duration rather than a fixed count: wrk cannot end a run early,
+# and idle seconds would add the gateway's idle timer ticks to the count).
+declare -A sys_total sys_detail strace_n
 for t in "${targets[@]}"; do
   f=$tmp/strace-$t.txt
   strace -c -f -q -p "${pid_of[$t]}" -o "$f" 2>/dev/null &
   spid=$!
   sleep 1  # attached (strace prints nothing when ready; a second is ample on this VM)
-  (STOP_AFTER=$strace_n on_cpu "$load_cpu" wrk -t1 -c1 -d60s --timeout 10s -s "$here/static.lua" \
+  (on_cpu "$load_cpu" wrk -t1 -c1 -d"${strace_secs}s" --timeout 10s -s "$here/static.lua" \
     "http://127.0.0.1:${port_of[$t]}/v1/chat/completions") >"$tmp/wrk-strace-$t.txt" 2>&1 || true
   sleep 0.2
   kill -INT "$spid"; wait "$spid" 2>/dev/null || true
   n=$(kv "$tmp/wrk-strace-$t.txt" requests)
+  strace_n[$t]=$n
   # strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall; the calls are field 4.
   sys_total[$t]=$(awk -v n="$n" '$NF == "total" { printf "%.1f", $4 / n }' "$f")
   sys_detail[$t]=$(awk '/^-+/ { rows = !rows; next } rows && $NF != "total" { print $NF, $4 }' "$f" |
@@ -246,7 +249,7 @@ declare -A allocs_per_req
 alloc_total() { sed -n 's/^total allocs=\([0-9]*\).*/\1/p' "$1"; }
 dump_allocs() {  # pid file
   rm -f "$2"
-  kill -USR2 "$1"
+  kill -s RTMIN+3 "$1"
   local i
   for ((i = 0; i < 100; i++)); do [[ -s $2 ]] && return 0; sleep 0.05; done
   return 1
@@ -258,7 +261,12 @@ for t in nginx_alloc switchyard_alloc; do
   run_wrk "$t" 64 "$tp_secs" "alloc-$t" "$load_cpu"
   dump_allocs "${pid_of[$t]}" "$a" && cp "$a" "$tmp/$t.allocs1"
   n=$(kv "$tmp/wrk-alloc-$t.txt" requests)
-  allocs_per_req[${t%_alloc}]=$(calc "($(alloc_total "$tmp/$t.allocs1") - $(alloc_total "$tmp/$t.allocs0")) / $n")
+  if [[ -s $tmp/$t.allocs0 && -s $tmp/$t.allocs1 ]]; then
+    allocs_per_req[${t%_alloc}]=$(calc "($(alloc_total "$tmp/$t.allocs1") - $(alloc_total "$tmp/$t.allocs0")) / $n")
+  else
+    allocs_per_req[${t%_alloc}]=n/a
+    log "allocations $t: no counts (did the process keep the counter's signal handler?)"
+  fi
   log "allocations $t: ${allocs_per_req[${t%_alloc}]} per request over $n requests"
 done
 
@@ -282,7 +290,7 @@ for t in "${targets[@]}"; do
 done
 non2xx=0
 for f in "$tmp"/wrk-*.txt; do n=$(kv "$f" non2xx); non2xx=$((non2xx + ${n:-0})); done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 add_p50_ng=$(calc "${p50[nginx]} - ${p50[direct]}"); add_p50_sy=$(calc "${p50[switchyard]} - ${p50[direct]}")
 add_p99_ng=$(calc "${p99[nginx]} - ${p99[direct]}"); add_p99_sy=$(calc "${p99[switchyard]} - ${p99[direct]}")
 round_tp=""; round_p50=""
@@ -318,7 +326,7 @@ log to a file. Placement: c=64 with the proxy on CPU $proxy_cpu and wrk + upstre
 | syscalls per request, c=1 | ${sys_total[direct]} | ${sys_total[nginx]} | ${sys_total[switchyard]} | **$(ratio "${sys_total[switchyard]}" "${sys_total[nginx]}")** |
 | heap allocations per request, c=64 | — | $(fmt '%.1f' "${allocs_per_req[nginx]}") | $(fmt '%.1f' "${allocs_per_req[switchyard]}") | **$(ratio "${allocs_per_req[switchyard]}" "${allocs_per_req[nginx]}")** |
 
-- Syscalls per request (strace -c -f, $strace_n requests at c=1), top ones: nginx ${sys_detail[nginx]};
+- Syscalls per request (strace -c -f over a ${strace_secs} s c=1 run: ${strace_n[nginx]} requests through nginx, ${strace_n[switchyard]} through switchyard), top ones: nginx ${sys_detail[nginx]};
   switchyard ${sys_detail[switchyard]}; direct ${sys_detail[direct]}.
 - Heap allocations: malloc/calloc/realloc/memalign calls of the whole process (every thread: the
   worker, the access-log writer, the admin executor) between two dumps of \`bench/alloc_count.cpp\`
@@ -334,9 +342,9 @@ taskset -c $proxy_cpu nginx -p \$TMP/nginx -c \$TMP/nginx/nginx.conf          # 
 taskset -c $proxy_cpu build/switchyard --config \$TMP/switchyard/switchyard.yaml   # written by static.sh
 taskset -c $load_cpu $(wrk_cmd 64 "$tp_secs" 'http://127.0.0.1:$PORT/v1/chat/completions')   # c=64, per target, $rounds rounds
 taskset -c $load_cpu $(wrk_cmd 1 "$c1_secs" 'http://127.0.0.1:$PORT/v1/chat/completions')    # c=1 (proxies moved: taskset -a -p -c $load_cpu PID)
-strace -c -f -q -p \$PID -o strace.txt &  STOP_AFTER=$strace_n wrk -t1 -c1 -d60s -s bench/static.lua URL
+strace -c -f -q -p \$PID -o strace.txt &  wrk -t1 -c1 -d${strace_secs}s -s bench/static.lua URL   # then kill -INT the strace
 SWITCHYARD_ALLOC_COUNT_FILE=\$TMP/allocs LD_PRELOAD=build/bench/liballoc_count.so build/switchyard --config ...
-kill -USR2 \$PID   # before and after the c=64 run: (allocs after - allocs before) / requests
+kill -s RTMIN+3 \$PID   # before and after the c=64 run: (allocs after - allocs before) / requests
 \`\`\`
 <!-- static.sh end -->
 EOF
