@@ -146,41 +146,42 @@ __attribute__((constructor)) void install() {
 
 }  // namespace
 
+// noexcept: glibc declares these __THROW (noexcept in C++); the definitions must match.
 extern "C" {
 
-void* malloc(std::size_t n) {
+void* malloc(std::size_t n) noexcept {
   count(n);
   return __libc_malloc(n);
 }
 
-void* calloc(std::size_t k, std::size_t n) {
+void* calloc(std::size_t k, std::size_t n) noexcept {
   count(k * n);
   return __libc_calloc(k, n);
 }
 
-void* realloc(void* p, std::size_t n) {
+void* realloc(void* p, std::size_t n) noexcept {
   count(n);
   return __libc_realloc(p, n);
 }
 
-void free(void* p) {
+void free(void* p) noexcept {
   if (p != nullptr) {
     total_frees.fetch_add(1, std::memory_order_relaxed);
   }
   __libc_free(p);
 }
 
-void* memalign(std::size_t align, std::size_t n) {
+void* memalign(std::size_t align, std::size_t n) noexcept {
   count(n);
   return __libc_memalign(align, n);
 }
 
-void* aligned_alloc(std::size_t align, std::size_t n) {
+void* aligned_alloc(std::size_t align, std::size_t n) noexcept {
   count(n);
   return __libc_memalign(align, n);
 }
 
-int posix_memalign(void** out, std::size_t align, std::size_t n) {
+int posix_memalign(void** out, std::size_t align, std::size_t n) noexcept {
   if (align < sizeof(void*) || (align & (align - 1)) != 0) {
     return EINVAL;
   }
