@@ -22,6 +22,9 @@
 #   c. time to first SSE event (stream-hold ttft): sequential streams, ttft 0, inter-token 10 ms.
 #   d. N concurrent streams (default 10,000) held by one switchyard worker (stream-hold hold):
 #      1 event per second per stream, stalls (gap > 3 s), errors, RSS while open.
+#   i. bench/static.sh (STATIC=0 skips it): nginx `return 200` as the upstream, direct / nginx /
+#      switchyard with the full pipeline; throughput, latency, CPU, syscalls and allocations per
+#      request (needs build/bench/liballoc_count.so and strace).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -63,7 +66,7 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -711,3 +714,12 @@ if [[ -n $kept ]]; then
 fi
 
 log "wrote $out (${t_total} s)"
+
+# i. The static-upstream benchmark (nginx `return 200` as the upstream; the proxy's own cost,
+# syscalls and allocations per request): its own script, its section kept in $out.
+if [[ ${STATIC:-1} == 1 ]]; then
+  log "i. static upstream: bench/static.sh"
+  static_args=(--update "$out" --out /dev/null)
+  ((quick)) && static_args+=(--quick)
+  BUILD_DIR=$build "$here/static.sh" "${static_args[@]}" || log "bench/static.sh failed (section i. not updated)"
+fi

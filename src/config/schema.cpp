@@ -187,8 +187,12 @@ const section<timeouts_config>& timeouts_section() {
           field<timeouts_config>("stream_idle", boot, SY_AT(stream_idle), duration_t{}),
           field<timeouts_config>("drain", boot, SY_AT(drain), duration_t{}),
           field<timeouts_config>("drain_grace", boot, SY_AT(drain_grace), duration_t{true}),
+          field<timeouts_config>("resolution", boot, SY_AT(resolution), duration_t{}),
       },
       [](reader& r, const YAML::Node& n, const std::string& path, timeouts_config& t) {
+        if (n["resolution"] && t.resolution > std::chrono::seconds(1)) {
+          r.fail(n["resolution"], path + ".resolution", "must be at most 1s");
+        }
         if (!n["drain_grace"]) {
           // The default grace fits inside a short drain budget rather than making it an error.
           t.drain_grace = std::min(t.drain_grace, t.drain);

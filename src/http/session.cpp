@@ -10,6 +10,7 @@
 #include "switchyard/proxy/lifecycle.hpp"
 #include "switchyard/proxy/responses.hpp"
 #include "switchyard/runtime/admin_executor.hpp"
+#include "switchyard/runtime/deadlines.hpp"
 
 #include <optional>
 
@@ -165,11 +166,34 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   beast::error_code nb_ec;
   socket.non_blocking(true, nb_ec);
   beast::tcp_stream stream(std::move(socket));
+  // The connection's one deadline, swept by the worker's timer (runtime/deadlines.hpp): setting
+  // it costs no syscall, and Beast's per-operation timers stay off (never armed).
+  deadline limit(w.deadlines, stream.socket());
   session_state state{&stream, false};
   registration reg(w, state);
   const auto& cfg = w.cfg;
   // Bounded: header bytes plus read-ahead; the body goes into the request's own string.
   beast::flat_buffer buffer(std::max<std::size_t>(cfg.limits.max_header_bytes * 2, 64 * 1024));
+  // Parses what `buffer` already holds (up to the end of the header in the `header` phase), with
+  // no I/O: a request usually arrives whole with its first read, and a Beast read that completes
+  // at once still costs a turn of the event loop (an epoll_wait). The same parser calls as
+  // Beast's own reads, so the same errors. False when the parser needs bytes not here yet.
+  auto parse_buffered = [&buffer](request_parser& p, bool header, beast::error_code& ec) {
+    bool progress = false;
+    while (buffer.size() > 0 && !p.is_done() && !(header && p.is_header_done())) {
+      const auto used = p.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) {
+        break;
+      }
+      progress = true;
+    }
+    return progress || ec;
+  };
 
   for (std::size_t served = 0;; ++served) {
     // Draining: a connection made during the grace period still gets its request served.
@@ -183,7 +207,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     // from there the whole request must arrive within timeouts.request (slowloris).
     if (buffer.size() == 0) {
       state.idle = true;
-      stream.expires_after(cfg.timeouts.idle);
+      limit.expires_after(cfg.timeouts.idle);
       auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
       state.idle = false;
       if (iec) {
@@ -192,8 +216,12 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       buffer.commit(in);
     }
     const auto start = steady_clock::now();
-    stream.expires_after(cfg.timeouts.request);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    limit.expires_after(cfg.timeouts.request);
+    beast::error_code hec;
+    if (!parse_buffered(parser, true, hec) || (!hec && !parser.is_header_done())) {
+      auto [read_ec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+      hec = limit.check(read_ec);
+    }
     access_record rec;
     std::string trace_text;
     std::string trace_response;
@@ -217,16 +245,20 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     if (!refusal && !parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream.expires_after(cfg.timeouts.request);
+        limit.expires_after(cfg.timeouts.request);
         auto [cec, cn] = co_await net::async_write(stream, net::buffer(cont), use_tuple);
         if (cec) {
           break;
         }
       }
-      stream.expires_after(cfg.timeouts.request);  // the whole body, not each read
+      limit.expires_after(cfg.timeouts.request);  // the whole body, not each read
       bool quiet_close = false;
       while (!parser.is_done()) {
-        auto [bec, bn] = co_await http::async_read_some(stream, buffer, parser, use_tuple);
+        beast::error_code bec;
+        if (!parse_buffered(parser, false, bec)) {
+          auto [read_ec, bn] = co_await http::async_read_some(stream, buffer, parser, use_tuple);
+          bec = limit.check(read_ec);
+        }
         if (bec) {
           refusal = read_error(bec);
           quiet_close = !refusal;
@@ -241,6 +273,9 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
         break;
       }
     }
+    // From here the answer's writes (write_response, the relay) carry their own deadlines, and a
+    // proxied request may outlive timeouts.request by far (a stream).
+    limit.expires_never();
     if (refusal && refusal->code == errc::overloaded) {
       w.shared.buffered_refusals.fetch_add(1, std::memory_order_relaxed);
     }

@@ -8,7 +8,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 
 namespace switchyard {
 
@@ -24,15 +26,28 @@ void field(std::string& out, std::string_view name, std::string_view value) {
 
 }  // namespace
 
-std::string format_access_line(const access_record& r) {
+void append_access_line(std::string& out, const access_record& r) {
   // Built by hand rather than through a DOM: this runs once per request on the hot path, and
-  // every string goes through the same escaping as request bodies.
-  std::string out;
-  out.reserve(384);
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::floor<std::chrono::seconds>(now);
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
-  out += fmt::format("{{\"ts\":\"{:%Y-%m-%dT%H:%M:%S}.{:03d}Z\"", secs, millis);
+  // every string goes through the same escaping as request bodies. Numbers are formatted
+  // straight into `out` (no temporary strings), so a batch whose capacity has grown costs no
+  // allocation per line.
+  const auto it = std::back_inserter(out);
+  const auto now = std::chrono::system_clock::now();
+  const auto secs = std::chrono::floor<std::chrono::seconds>(now);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
+  // The date and time change once a second: formatted once per second and thread.
+  thread_local std::chrono::sys_seconds cached_secs{};
+  thread_local char cached_text[24] = {};
+  thread_local std::size_t cached_len = 0;
+  if (secs != cached_secs || cached_len == 0) {
+    const auto end = fmt::format_to_n(cached_text, sizeof cached_text, "{:%Y-%m-%dT%H:%M:%S}",
+                                      std::chrono::sys_seconds(secs));
+    cached_len = std::min(end.size, sizeof cached_text);
+    cached_secs = std::chrono::sys_seconds(secs);
+  }
+  out += "{\"ts\":\"";
+  out.append(cached_text, cached_len);
+  fmt::format_to(it, ".{:03d}Z\"", millis);
   field(out, "request_id", r.request_id);
   field(out, "method", r.method);
   field(out, "path", r.path);
@@ -48,23 +63,23 @@ std::string format_access_line(const access_record& r) {
   if (!r.upstream.empty()) {
     field(out, "upstream", r.upstream);
   }
-  out += fmt::format(",\"status\":{}", r.status);
+  fmt::format_to(it, ",\"status\":{}", r.status);
   if (!r.error.empty()) {
     field(out, "error", r.error);
   }
   if (!r.error_source.empty()) {
     field(out, "error_source", r.error_source);
   }
-  out += fmt::format(",\"stream\":{},\"duration_ms\":{:.3f}", r.stream, r.duration_ms);
+  fmt::format_to(it, ",\"stream\":{},\"duration_ms\":{:.3f}", r.stream, r.duration_ms);
   if (r.ttfb_ms >= 0) {
-    out += fmt::format(",\"ttfb_ms\":{:.3f}", r.ttfb_ms);
+    fmt::format_to(it, ",\"ttfb_ms\":{:.3f}", r.ttfb_ms);
   }
-  out += fmt::format(",\"bytes_in\":{},\"bytes_out\":{}", r.bytes_in, r.bytes_out);
+  fmt::format_to(it, ",\"bytes_in\":{},\"bytes_out\":{}", r.bytes_in, r.bytes_out);
   if (r.attempts > 0) {
-    out += fmt::format(",\"attempts\":{}", r.attempts);
+    fmt::format_to(it, ",\"attempts\":{}", r.attempts);
   }
   if (r.retries > 0) {
-    out += fmt::format(",\"retries\":{}", r.retries);
+    fmt::format_to(it, ",\"retries\":{}", r.retries);
   }
   if (!r.fallback.empty()) {
     field(out, "fallback", r.fallback);
@@ -73,17 +88,17 @@ std::string format_access_line(const access_record& r) {
     field(out, "retry_stop", r.retry_stop);
   }
   if (r.usage) {
-    out += fmt::format(",\"prompt_tokens\":{},\"completion_tokens\":{}", r.usage->prompt_tokens,
-                       r.usage->completion_tokens);
+    fmt::format_to(it, ",\"prompt_tokens\":{},\"completion_tokens\":{}", r.usage->prompt_tokens,
+                   r.usage->completion_tokens);
     if (r.usage_estimated) {
       out += ",\"usage_estimated\":true";
     }
   }
   if (r.ttft_ms >= 0) {
-    out += fmt::format(",\"ttft_ms\":{:.3f}", r.ttft_ms);
+    fmt::format_to(it, ",\"ttft_ms\":{:.3f}", r.ttft_ms);
   }
   if (r.cost_usd > 0) {
-    out += fmt::format(",\"cost_usd\":{:.9g}", r.cost_usd);
+    fmt::format_to(it, ",\"cost_usd\":{:.9g}", r.cost_usd);
   }
   if (!r.experiment.empty()) {
     field(out, "experiment", r.experiment);
@@ -102,6 +117,12 @@ std::string format_access_line(const access_record& r) {
     field(out, "response_text", r.response_text);  // trace.include_text only
   }
   out += '}';
+}
+
+std::string format_access_line(const access_record& r) {
+  std::string out;
+  out.reserve(384);
+  append_access_line(out, r);
   return out;
 }
 
@@ -166,7 +187,7 @@ void access_batcher::add(const access_record& r) {
   if (!batch_.empty()) {
     batch_ += '\n';
   }
-  batch_ += format_access_line(r);
+  append_access_line(batch_, r);
   if (batch_.size() > 64 * 1024) {
     flush();
     return;

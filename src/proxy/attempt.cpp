@@ -88,15 +88,16 @@ net::awaitable<attempt_outcome> run_attempt(attempt_io& io, upstream_pool& pool,
   for (bool reconnected = false;; reconnected = true) {
     ctx.st.upstream = &**lease;
     reset_parser(parser, limits);
-    arm_deadline((*lease)->lowest(), earliest(steady_clock::now() + tmo.first_byte, deadline));
+    socket_deadline limit(io.w.deadlines, (*lease)->lowest().socket(),
+                          earliest(steady_clock::now() + tmo.first_byte, deadline));
     auto [wec, wn] = co_await (*lease)->visit(
         [&](auto& s) { return http::async_write(s, upstream_req, use_tuple); });
-    beast::error_code ec = wec;
+    beast::error_code ec = limit.check(wec);
     for (int interim = 0; !ec; ++interim) {
       auto [hec, hn] = co_await (*lease)->visit([&](auto& s) {
         return http::async_read_header(s, (*lease)->buffer, *parser, use_tuple);
       });
-      ec = hec;
+      ec = limit.check(hec);
       const unsigned status = parser->get().result_int();
       if (ec || status < 100 || status > 199) {
         break;
@@ -110,6 +111,7 @@ net::awaitable<attempt_outcome> run_attempt(attempt_io& io, upstream_pool& pool,
       }
       reset_parser(parser, limits);
     }
+    limit.expires_never();  // the header is in (or failed); the relay's reads have their own
     if (!ec) {
       const auto& fields = parser->get().base();
       if (static_cast<std::size_t>(std::distance(fields.begin(), fields.end())) >

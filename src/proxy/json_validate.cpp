@@ -129,7 +129,9 @@ result<void> validate_json_body(const std::string& body) {
     return make_error(errc::invalid_request, "We could not parse the JSON body of your request: " +
                                                  std::string(describe_json_error(ec)) + ".");
   }
-  std::vector<std::string_view> scratch;
+  // Reused per thread (cleared, capacity kept): no allocation per request once it has grown.
+  thread_local std::vector<std::string_view> scratch;
+  scratch.clear();
   if (auto d = find_duplicate(root, scratch)) {
     return make_error(errc::invalid_request,
                       "Duplicate key `" + d->path + "` in the JSON body; each key may appear once.",

@@ -91,9 +91,10 @@ class relay {
 net::awaitable<beast::error_code> relay::read_some() {
   parser_.get().body().data = buf_.get();
   parser_.get().body().size = relay_buffer_bytes;
-  arm_deadline(lease_->lowest(), io_.w.cfg.timeouts.stream_idle);
+  socket_deadline limit(io_.w.deadlines, lease_->lowest().socket(), io_.w.cfg.timeouts.stream_idle);
   auto [ec, n] = co_await lease_->visit(
       [&](auto& s) { return http::async_read_some(s, lease_->buffer, parser_, use_tuple); });
+  ec = limit.check(ec);
   if (ec == http::error::need_buffer) {
     ec = {};
   }
@@ -264,8 +265,9 @@ net::awaitable<bool> relay::write_part(client_response& res, client_serializer& 
   if (auto* capture = ctx_.rec.response_capture; capture && capture->size() < (1u << 20)) {
     capture->append(data.substr(0, (1u << 20) - capture->size()));
   }
-  arm_deadline(io_.client, io_.w.cfg.timeouts.stream_idle);
+  socket_deadline limit(io_.w.deadlines, io_.client.socket(), io_.w.cfg.timeouts.stream_idle);
   auto [ec, n] = co_await http::async_write(io_.client, sr, use_tuple);
+  ec = limit.check(ec);
   if (ec == http::error::need_buffer) {
     ec = {};  // this part is out; the serializer waits for the next
   }

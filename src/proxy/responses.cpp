@@ -1,5 +1,7 @@
 #include "switchyard/proxy/responses.hpp"
 
+#include "switchyard/runtime/deadlines.hpp"
+
 namespace switchyard {
 
 string_response json_response(http::status status, std::string body, unsigned version,
@@ -27,9 +29,10 @@ string_response error_response(const error& e, unsigned version, bool keep_alive
 
 net::awaitable<bool> write_response(beast::tcp_stream& stream, string_response& res,
                                     std::chrono::milliseconds timeout) {
-  stream.expires_after(timeout);
+  // Swept by the worker's timer (runtime/deadlines.hpp): no timer syscall for the write.
+  deadline limit(stream.socket(), timeout);
   auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-  co_return !ec;
+  co_return !limit.check(ec);
 }
 
 }  // namespace switchyard

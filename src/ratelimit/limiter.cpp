@@ -3,6 +3,7 @@
 #include "switchyard/core/fnv.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <utility>
 
@@ -284,17 +285,30 @@ void rate_limiter::finish(admission& a, std::optional<std::uint64_t> actual_toke
 }
 
 void apply_headers(const admission& a, boost::beast::http::fields& fields) {
-  const auto put = [&](std::string_view kind, const std::optional<rate_header>& h) {
+  // Names as constants and numbers through to_chars: no temporary strings per request (only
+  // Beast's own field elements allocate).
+  struct names {
+    std::string_view limit, remaining, reset;
+  };
+  static constexpr names requests{"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+                                  "x-ratelimit-reset-requests"};
+  static constexpr names tokens{"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
+                                "x-ratelimit-reset-tokens"};
+  const auto number = [](char(&buf)[24], auto v) {
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string_view(buf, static_cast<std::size_t>(r.ptr - buf));
+  };
+  const auto put = [&](const names& n, const std::optional<rate_header>& h) {
     if (!h) {
       return;
     }
-    const std::string suffix(kind);
-    fields.set("x-ratelimit-limit-" + suffix, std::to_string(h->limit));
-    fields.set("x-ratelimit-remaining-" + suffix, std::to_string(h->remaining));
-    fields.set("x-ratelimit-reset-" + suffix, go_duration(h->reset));
+    char buf[24];
+    fields.set(n.limit, number(buf, h->limit));
+    fields.set(n.remaining, number(buf, h->remaining));
+    fields.set(n.reset, go_duration(h->reset));
   };
-  put("requests", a.requests);
-  put("tokens", a.tokens);
+  put(requests, a.requests);
+  put(tokens, a.tokens);
   if (!a.allowed) {
     const std::int64_t ns = std::max<std::int64_t>(a.retry_after.count(), 1);
     const std::int64_t ms = (ns + 999'999) / 1'000'000;

@@ -1,5 +1,7 @@
 #include "switchyard/upstream/pool.hpp"
 
+#include "switchyard/runtime/deadlines.hpp"
+
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -65,12 +67,12 @@ bool reusable(const upstream_connection& c) {
          !const_cast<upstream_connection&>(c).tls_pending();
 }
 
-// Stops the idle readiness wait (its handler then runs with operation_aborted).
+// Stops the idle readiness wait (its handler then runs with operation_aborted). The flag stays
+// with the connection, to be reused by the next put_back.
 void end_idle_watch(upstream_connection& c) {
   if (c.stirred_while_idle) {
     beast::error_code ignored;
     c.lowest().socket().cancel(ignored);
-    c.stirred_while_idle.reset();
   }
 }
 
@@ -160,8 +162,13 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
     co_return endpoints.error();
   }
   beast::tcp_stream sock(ex_);
-  sock.expires_at(deadline);
-  auto [ec, ep] = co_await sock.async_connect(*endpoints, use_tuple);
+  beast::error_code ec;
+  {
+    // Swept by the worker's timer (runtime/deadlines.hpp), as every socket deadline is.
+    switchyard::deadline limit(sock.socket(), deadline);
+    auto [cec, ep] = co_await sock.async_connect(*endpoints, use_tuple);
+    ec = limit.check(cec);
+  }
   if (ec) {
     resolved_.clear();  // the address may have moved
     co_return make_error(errc::upstream_connect,
@@ -186,7 +193,13 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
     if (cfg_.tls_verify) {
       tls.set_verify_callback(ssl::host_name_verification(cfg_.host));
     }
-    auto [hs_ec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
+    beast::error_code hs_ec;
+    {
+      // The same deadline as the connect's, on the socket that moved into the TLS stream.
+      switchyard::deadline limit(beast::get_lowest_layer(tls).socket(), deadline);
+      auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
+      hs_ec = limit.check(hec);
+    }
     if (hs_ec) {
       co_return make_error(errc::upstream_connect,
                            "TLS handshake with upstream " + cfg_.name + " failed: " +
@@ -223,8 +236,15 @@ void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
   c->idle_since = steady_clock::now();
   // Watch the idle socket: an idle HTTP/1.1 connection must stay silent; bytes or a close
   // mean it is not fit for the next request. The handler only touches the shared flag.
-  auto flag = std::make_shared<bool>(false);
-  c->stirred_while_idle = flag;
+  // One flag per connection, reused (no allocation per request): the previous wait's handler
+  // has run (cancelled at acquire) and dropped its copy, unless it is still queued — then a new
+  // flag, so that a late handler never marks this idle period.
+  if (!c->stirred_while_idle || c->stirred_while_idle.use_count() > 1) {
+    c->stirred_while_idle = std::make_shared<bool>(false);
+  } else {
+    *c->stirred_while_idle = false;
+  }
+  auto flag = c->stirred_while_idle;
   c->lowest().socket().async_wait(tcp::socket::wait_read,
                                   [flag](const boost::system::error_code& ec) {
                                     if (ec != net::error::operation_aborted) {

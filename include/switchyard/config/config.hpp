@@ -44,6 +44,9 @@ struct timeouts_config {
   /// After SIGTERM, /readyz is 503 but new connections are still accepted and served this long
   /// (Kubernetes keeps routing to the pod until its endpoint removal has propagated).
   duration drain_grace{5'000};
+  /// How often one timer per worker checks the socket deadlines above (idle, request, connect,
+  /// first_byte, stream_idle): a timeout fires between its value and its value + resolution.
+  duration resolution{100};
   bool operator==(const timeouts_config&) const = default;
 };
 

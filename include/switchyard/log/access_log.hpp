@@ -53,8 +53,11 @@ struct access_record {
   std::string_view response_text;           // what was captured, for the trace line
 };
 
-/// One JSON object on one line. Pure.
+/// One JSON object on one line. Pure (but for the clock).
 std::string format_access_line(const access_record& r);
+
+/// The same line appended to `out` (no newline), with no temporary strings.
+void append_access_line(std::string& out, const access_record& r);
 
 /// The access logger: async spdlog to stdout, a file, or nothing (`log.access: off` → nullptr).
 std::shared_ptr<spdlog::logger> make_access_logger(const log_config& cfg);

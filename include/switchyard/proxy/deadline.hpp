@@ -1,25 +1,18 @@
 #pragma once
 
-#include "switchyard/core/clock.hpp"
 #include "switchyard/core/net.hpp"
+#include "switchyard/runtime/deadlines.hpp"
 
 namespace switchyard {
 
-/// The one place the proxy's attempt and relay code bounds a socket's next operations: every
-/// wait on an upstream or client socket there is armed through these, so that another deadline
-/// mechanism (coarse per-connection deadlines swept by one timer) replaces them in one spot.
-inline void arm_deadline(beast::tcp_stream& stream, steady_clock::time_point at) {
-  stream.expires_at(at);
-}
+/// The proxy's attempt and relay code bounds each upstream or client socket operation with a
+/// scoped coarse deadline (runtime/deadlines.hpp: one sweep timer per worker, no timer syscall
+/// per operation). Construct it right before the operation and pass the operation's error
+/// through `check`, which reports a fired deadline as `beast::error::timeout`.
+using socket_deadline = deadline;
 
-/// `arm_deadline` at `timeout` from now.
-inline void arm_deadline(beast::tcp_stream& stream, std::chrono::milliseconds timeout) {
-  arm_deadline(stream, steady_clock::now() + timeout);
-}
-
-/// No deadline: a pooled connection waiting for its next request.
-inline void clear_deadline(beast::tcp_stream& stream) {
-  stream.expires_never();
-}
+/// No Beast timer on a pooled connection waiting for its next request (a no-op unless some code
+/// armed tcp_stream's own timer; kept so that a recycled stream never carries one).
+inline void clear_deadline(beast::tcp_stream& stream) { stream.expires_never(); }
 
 }  // namespace switchyard

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Allocation sites per request from a valgrind DHAT profile (bench/PROFILE.md, "Allocations").
+
+  valgrind --tool=dhat --dhat-out-file=dhat.json build/switchyard --config c.yaml &
+  wrk ... (N requests) ; kill -TERM <pid>
+  bench/alloc_sites.py dhat.json N [--top 40] [--frames 6]
+
+Prints the sites whose block count is at least 0.5 per request, as blocks per request, with the
+first frames of their stack that are not in the allocator or the standard library's plumbing.
+"""
+import argparse
+import json
+import re
+
+# Allocator plumbing: the frames shown are the first ones after these.
+SKIP = re.compile(r"new_allocator\.h|allocator\.h|alloc_traits\.h|basic_string\.(tcc|h)|stl_vector\.h|"
+                  r"malloc|operator new|aligned_new|thread_info_base|recycling_allocator|"
+                  r"sqlite3Malloc|_M_create|_M_allocate|_M_construct|_M_init_functor|std_function\.h")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("profile")
+    ap.add_argument("requests", type=float)
+    ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--frames", type=int, default=6)
+    a = ap.parse_args()
+    d = json.load(open(a.profile))
+    frames = d["ftbl"]
+    rows = []
+    for pp in d["pps"]:
+        per = pp["tbk"] / a.requests
+        if per >= 0.5:
+            rows.append((per, pp["tb"] / a.requests, pp["fs"]))
+    rows.sort(key=lambda r: -r[0])
+    total = sum(r[0] for r in rows)
+    print(f"sites with >= 0.5 blocks/request: {len(rows)}, {total:.1f} blocks/request in all")
+    for per, bytes_per, fs in rows[: a.top]:
+        names = [frames[i] for i in fs]
+        shown = [n for n in names if not SKIP.search(n)][: a.frames]
+        print(f"\n{per:6.2f}/req {bytes_per:8.0f} B/req")
+        for n in shown:
+            print("    " + n[:220])
+
+
+if __name__ == "__main__":
+    main()
