@@ -1,7 +1,5 @@
 #include "switchyard/http/session.hpp"
 
-#include "switchyard/core/json_text.hpp"
-#include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/api.hpp"
 #include "switchyard/http/request_rules.hpp"
 #include "switchyard/log/access_log.hpp"
@@ -9,7 +7,6 @@
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/lifecycle.hpp"
 #include "switchyard/proxy/responses.hpp"
-#include "switchyard/runtime/admin_executor.hpp"
 #include "switchyard/runtime/deadlines.hpp"
 
 #include <optional>
@@ -19,81 +16,6 @@ namespace switchyard {
 namespace {
 
 using request_parser = http::request_parser<http::string_body>;
-
-std::optional<endpoint> proxied_endpoint(std::string_view path) {
-  if (path == "/v1/chat/completions") {
-    return endpoint::chat_completions;
-  }
-  if (path == "/v1/completions") {
-    return endpoint::completions;
-  }
-  if (path == "/v1/embeddings") {
-    return endpoint::embeddings;
-  }
-  return std::nullopt;
-}
-
-string_response not_allowed(const http::request<http::string_body>& req, std::string_view path,
-                            bool keep, const std::string& id) {
-  return error_response(
-      make_error(errc::method_not_allowed, "Method " + std::string(req.method_string()) +
-                                               " is not allowed on " + std::string(path) + "."),
-      req.version(), keep, id);
-}
-
-// Health and readiness: answered on the worker itself (cheap, and must never queue behind API
-// work). GET and HEAD. nullopt = another route.
-std::optional<string_response> health_response(worker& w,
-                                               const http::request<http::string_body>& req,
-                                               std::string_view path, bool keep,
-                                               const std::string& id) {
-  if (path != "/healthz" && path != "/readyz") {
-    return std::nullopt;
-  }
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    return not_allowed(req, path, keep, id);
-  }
-  if (path == "/healthz") {
-    return json_response(http::status::ok, R"({"status":"ok"})", req.version(), keep, id);
-  }
-  return w.draining.load()
-             ? json_response(http::status::service_unavailable, R"({"status":"draining"})",
-                             req.version(), keep, id)
-             : json_response(http::status::ok, R"({"status":"ready"})", req.version(), keep, id);
-}
-
-// Admin and discovery routes answered by the gateway itself; runs on the admin executor.
-string_response local_response(worker& w, const http::request<http::string_body>& req,
-                               std::string_view path, bool keep, const std::string& id,
-                               access_record& rec) {
-  const bool get = req.method() == http::verb::get;
-  if (auto res = handle_api(w, req, path, keep, id)) {
-    return std::move(*res);
-  }
-  if (path.starts_with("/v1/models/")) {
-    if (!get) {
-      return not_allowed(req, path, keep, id);
-    }
-    std::string name(path.substr(std::string_view("/v1/models/").size()));
-    rec.model = name;
-    if (!w.shared.experiments->current()->cfg->find_model(name)) {
-      return error_response(
-          make_error(errc::model_not_found, "The model `" + name + "` does not exist.", "model"),
-          req.version(), keep, id);
-    }
-    std::string body = R"({"id":")";
-    append_json_escaped(body, name);
-    body += R"(","object":"model","created":0,"owned_by":"switchyard"})";
-    return json_response(http::status::ok, std::move(body), req.version(), keep, id);
-  }
-  if (proxied_endpoint(path) && !w.admin_only) {
-    return not_allowed(req, path, keep, id);
-  }
-  return error_response(
-      make_error(errc::not_found, "Unknown request URL: " + std::string(req.method_string()) + " " +
-                                      std::string(path) + "."),
-      req.version(), keep, id);
-}
 
 // Registers the session with its worker for the session's lifetime (draining finds idle ones).
 struct registration {
@@ -137,25 +59,6 @@ error overloaded() {
   return make_error(errc::overloaded,
                     "The gateway is holding too many request bytes right now "
                     "(limits.max_buffered_bytes); retry shortly.");
-}
-
-// The answer to a local route: health on the worker, everything else on the admin executor.
-net::awaitable<string_response> local_route(worker& w, const http::request<http::string_body>& req,
-                                            bool keep, access_record& rec) {
-  if (auto quick = health_response(w, req, rec.path, keep, rec.request_id)) {
-    co_return std::move(*quick);
-  }
-  if (w.shared.admin == nullptr) {
-    co_return local_response(w, req, rec.path, keep, rec.request_id, rec);  // unit harnesses
-  }
-  auto res = co_await w.shared.admin->run(
-      [&] { return local_response(w, req, rec.path, keep, rec.request_id, rec); });
-  if (!res) {
-    co_return error_response(
-        make_error(errc::overloaded, "The admin API is busy (too many calls queued); retry."),
-        req.version(), false, rec.request_id);
-  }
-  co_return std::move(*res);
 }
 
 }  // namespace
@@ -295,18 +198,19 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       rec.bytes_out = res.body().size();
       rec.error = describe(refusal->code).error_type;
       co_await write_response(stream, res, cfg.timeouts.stream_idle);
-    } else if (auto ep = proxied_endpoint(rec.path);
-               ep && req.method() == http::verb::post && !w.admin_only) {
+    } else if (auto route = gateway_routes(w.admin_only).match(req.method(), target);
+               route.proxied()) {
       if (w.trace_log.enabled() && cfg.trace.include_text) {
         trace_text = req.body();  // the proxy moves the body on; the trace wants it as sent
         rec.response_capture = &trace_response;
       }
-      keep = co_await proxy_request(w, stream, buffer, req, *ep, rec);
+      keep = co_await proxy_request(w, stream, buffer, req, route.entry->proxied, rec);
     } else {
       keep = req.keep_alive() && !w.draining.load();
-      auto res = co_await local_route(w, req, keep, rec);
-      if (req.method() == http::verb::head && res.result() != http::status::method_not_allowed) {
-        // RFC 9110 §9.3.2: the GET answer's header (its Content-Length included), no body.
+      auto res = co_await answer_local(w, req, route, keep, rec);
+      if (req.method() == http::verb::head) {
+        // RFC 9110 §9.3.2: the GET answer's header (its Content-Length included), no body; a
+        // refusal's body is left out too (RFC 9112 §6.3: a HEAD response never has content).
         const auto length = res.body().size();
         res.body().clear();
         res.content_length(length);

@@ -257,7 +257,7 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   phase::assign(ctx, {.random01 = random01(),
                       .nonce = random_u64(),
                       .unix_seconds = unix_seconds(),
-                      .feedback_key = w.shared.experiments->feedback_key()});
+                      .feedback_key = ctx.snapshot->feedback.current});
   if (auto r = phase::route(ctx, w.cfg.upstreams); !r) {
     co_return co_await refuse(r.error());
   }

@@ -1,19 +1,45 @@
 #pragma once
 
+#include "switchyard/http/router.hpp"
+#include "switchyard/log/access_log.hpp"
 #include "switchyard/proxy/responses.hpp"
 #include "switchyard/runtime/worker.hpp"
 
-#include <optional>
+#include <boost/json/value.hpp>
+
 #include <string>
 #include <string_view>
 
 namespace switchyard {
 
-/// Routes the gateway answers itself beyond health: `/metrics`, `/v1/models`, `/v1/feedback`,
-/// `/api/v1/experiments…`, `/api/v1/prompts…`, `/api/v1/reload`. nullopt = not one of these.
-/// Writes (POST under /api/v1) need `Authorization: Bearer <admin_token>`.
-std::optional<string_response> handle_api(worker& w, const http::request<http::string_body>& req,
-                                          std::string_view path, bool keep,
-                                          const std::string& request_id);
+/// What a local route's handler gets: the worker (shared state), the request, the route's
+/// match (path parameters, query) and the access record it may annotate (e.g. `model`).
+struct local_call {
+  worker& w;
+  const http::request<http::string_body>& req;
+  const route_match& route;
+  bool keep;  // the connection stays open after this answer
+  access_record& rec;
+
+  const std::string& request_id() const noexcept { return rec.request_id; }
+};
+
+/// `v` serialised as a JSON response to `c` with the gateway's standard headers.
+string_response json_answer(const local_call& c, const boost::json::value& v,
+                            http::status status = http::status::ok);
+
+/// The gateway's routing table: probes, `/metrics`, `/v1/models` and `/v1/models/{id}`,
+/// `/v1/feedback`, `/api/v1/experiments…`, `/api/v1/prompts…`, `/api/v1/reload`, and the proxied
+/// OpenAI endpoints (left out for the admin listener, `admin_only`, where they are unknown).
+const router& gateway_routes(bool admin_only);
+
+/// Answers a request the table did not send to the proxy: a 404/405/400 from the table (405
+/// with `Allow`), a 401 from the route's access rule, or the handler's answer, run where the
+/// route says (the worker, or the admin executor: 503 when its queue is full). Every refusal
+/// leaves through one exit, which also sets the access record's `error` (the metric's
+/// `error_type` label) from `describe()`.
+net::awaitable<string_response> answer_local(worker& w, const http::request<http::string_body>& req,
+                                             const route_match& route, bool keep,
+                                             access_record& rec);
 
 }  // namespace switchyard
