@@ -14,7 +14,7 @@ boost::json::object model_object(std::string_view id) {
 
 }  // namespace
 
-std::vector<std::string_view> served_models(const config& cfg) {
+std::vector<std::string_view> served_models(const hot_config& cfg) {
   std::vector<std::string_view> out;
   out.reserve(cfg.models.size() + cfg.experiments.size());
   auto add = [&](std::string_view name) {
@@ -31,7 +31,7 @@ std::vector<std::string_view> served_models(const config& cfg) {
   return out;
 }
 
-bool serves_model(const config& cfg, std::string_view id) {
+bool serves_model(const hot_config& cfg, std::string_view id) {
   const auto ids = served_models(cfg);
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
@@ -40,7 +40,7 @@ std::string model_object_json(std::string_view id) {
   return boost::json::serialize(model_object(id));
 }
 
-std::string model_list_json(const config& cfg) {
+std::string model_list_json(const hot_config& cfg) {
   boost::json::array data;
   for (auto id : served_models(cfg)) {
     data.push_back(model_object(id));

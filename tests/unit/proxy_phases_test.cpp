@@ -35,10 +35,18 @@ rate_limits:
   - { scope: api_key, requests: 1, period: 60s }
 )";
 
+// The whole config: the boot part (upstreams, rate limits) is the worker's, the hot part the plan's.
+const std::shared_ptr<const config>& full_config() {
+  static const std::shared_ptr<const config> c = [] {
+    auto cfg = parse_config(yaml);
+    EXPECT_TRUE(cfg) << (cfg ? "" : cfg.error().message);
+    return std::make_shared<const config>(std::move(*cfg));
+  }();
+  return c;
+}
+
 std::shared_ptr<const plan> make_plan() {
-  auto cfg = parse_config(yaml);
-  EXPECT_TRUE(cfg) << (cfg ? "" : cfg.error().message);
-  auto p = build_plan(std::make_shared<const config>(std::move(*cfg)), {}, 1);
+  auto p = build_plan(full_config(), {}, 1);
   EXPECT_TRUE(p) << (p ? "" : p.error().message);
   return *p;
 }
@@ -54,7 +62,7 @@ struct fixture {
     rec.request_id = "req_1";
     ctx.timing.start = steady_clock::time_point{} + std::chrono::hours(1);
   }
-  std::span<const upstream_config> upstreams() const { return snapshot->cfg->upstreams; }
+  std::span<const upstream_config> upstreams() const { return full_config()->upstreams; }
 
   std::shared_ptr<const plan> snapshot;
   http::request<http::string_body> req;
@@ -159,7 +167,7 @@ TEST(proxy_phases, rewrite_applies_the_variant_and_turns_on_stream_usage) {
 
 TEST(proxy_phases, admit_takes_the_limit_then_refuses_with_retry_headers) {
   fixture f(R"({"model":"small","messages":[{"role":"user","content":"hi"}]})");
-  rate_limiter limiter(f.snapshot->cfg->rate_limits);
+  rate_limiter limiter(full_config()->rate_limits);
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
   ASSERT_TRUE(phase::route(f.ctx, f.upstreams()));
   const std::int64_t now = 1'000'000'000;

@@ -11,15 +11,15 @@ namespace switchyard {
 /// The model ids clients may ask for, in the order `GET /v1/models` lists them: the `models:`
 /// entries, then the names that exist only as an experiment's `match.model`; each once. The one
 /// source for the list and for `GET /v1/models/{id}`. Pure; views into `cfg`.
-std::vector<std::string_view> served_models(const config& cfg);
+std::vector<std::string_view> served_models(const hot_config& cfg);
 
 /// Whether `id` is one of `served_models(cfg)`.
-bool serves_model(const config& cfg, std::string_view id);
+bool serves_model(const hot_config& cfg, std::string_view id);
 
 /// The OpenAI model object for `id`: {"id","object":"model","created":0,"owned_by":"switchyard"}.
 std::string model_object_json(std::string_view id);
 
 /// The OpenAI list of every served model: {"object":"list","data":[model objects]}.
-std::string model_list_json(const config& cfg);
+std::string model_list_json(const hot_config& cfg);
 
 }  // namespace switchyard
