@@ -7,7 +7,7 @@
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/lifecycle.hpp"
 #include "switchyard/proxy/responses.hpp"
-#include "switchyard/runtime/deadlines.hpp"
+#include "switchyard/core/deadlines.hpp"
 
 #include <optional>
 
@@ -69,7 +69,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   beast::error_code nb_ec;
   socket.non_blocking(true, nb_ec);
   beast::tcp_stream stream(std::move(socket));
-  // The connection's one deadline, swept by the worker's timer (runtime/deadlines.hpp): setting
+  // The connection's one deadline, swept by the worker's timer (core/deadlines.hpp): setting
   // it costs no syscall, and Beast's per-operation timers stay off (never armed).
   deadline limit(w.deadlines, stream.socket());
   session_state state{&stream, false};

@@ -1,6 +1,6 @@
 #include "switchyard/proxy/responses.hpp"
 
-#include "switchyard/runtime/deadlines.hpp"
+#include "switchyard/core/deadlines.hpp"
 
 namespace switchyard {
 
@@ -29,7 +29,7 @@ string_response error_response(const error& e, unsigned version, bool keep_alive
 
 net::awaitable<bool> write_response(beast::tcp_stream& stream, string_response& res,
                                     std::chrono::milliseconds timeout) {
-  // Swept by the worker's timer (runtime/deadlines.hpp): no timer syscall for the write.
+  // Swept by the worker's timer (core/deadlines.hpp): no timer syscall for the write.
   deadline limit(stream.socket(), timeout);
   auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
   co_return !limit.check(ec);

@@ -1,6 +1,6 @@
 #include "switchyard/upstream/pool.hpp"
 
-#include "switchyard/runtime/deadlines.hpp"
+#include "switchyard/core/deadlines.hpp"
 
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -164,7 +164,7 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
   beast::tcp_stream sock(ex_);
   beast::error_code ec;
   {
-    // Swept by the worker's timer (runtime/deadlines.hpp), as every socket deadline is.
+    // Swept by the worker's timer (core/deadlines.hpp), as every socket deadline is.
     switchyard::deadline limit(sock.socket(), deadline);
     auto [cec, ep] = co_await sock.async_connect(*endpoints, use_tuple);
     ec = limit.check(cec);

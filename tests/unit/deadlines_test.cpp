@@ -1,4 +1,4 @@
-#include "switchyard/runtime/deadlines.hpp"
+#include "switchyard/core/deadlines.hpp"
 
 #include "switchyard/config/config.hpp"
 

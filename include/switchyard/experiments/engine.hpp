@@ -3,7 +3,7 @@
 #include "switchyard/experiments/latency_sketch.hpp"
 #include "switchyard/experiments/plan.hpp"
 #include "switchyard/experiments/store.hpp"
-#include "switchyard/runtime/snapshot.hpp"
+#include "switchyard/experiments/snapshot.hpp"
 
 #include <atomic>
 #include <condition_variable>

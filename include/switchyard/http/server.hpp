@@ -2,7 +2,7 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/net.hpp"
-#include "switchyard/runtime/snapshot.hpp"
+#include "switchyard/experiments/snapshot.hpp"
 
 #include <atomic>
 #include <condition_variable>

@@ -1,12 +1,12 @@
 #pragma once
 
 #include "switchyard/core/net.hpp"
-#include "switchyard/runtime/deadlines.hpp"
+#include "switchyard/core/deadlines.hpp"
 
 namespace switchyard {
 
 /// The proxy's attempt and relay code bounds each upstream or client socket operation with a
-/// scoped coarse deadline (runtime/deadlines.hpp: one sweep timer per worker, no timer syscall
+/// scoped coarse deadline (core/deadlines.hpp: one sweep timer per worker, no timer syscall
 /// per operation). Construct it right before the operation and pass the operation's error
 /// through `check`, which reports a fired deadline as `beast::error::timeout`.
 using socket_deadline = deadline;

@@ -5,7 +5,7 @@
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/ratelimit/feedback_guard.hpp"
 #include "switchyard/ratelimit/limiter.hpp"
-#include "switchyard/runtime/deadlines.hpp"
+#include "switchyard/core/deadlines.hpp"
 #include "switchyard/upstream/breaker.hpp"
 #include "switchyard/upstream/pool.hpp"
 #include "switchyard/upstream/retry_policy.hpp"
@@ -84,7 +84,7 @@ struct worker {
   /// read from the request's snapshot (`shared.snapshot`), never from here.
   const boot_config& cfg;
   /// Closes this worker's sockets whose deadline passed, every timeouts.resolution: one timer
-  /// for all of them (runtime/deadlines.hpp). Sockets find it through their executor.
+  /// for all of them (core/deadlines.hpp). Sockets find it through their executor.
   deadline_sweeper& deadlines = deadline_sweeper::of(io, cfg.timeouts.resolution);
   shared_state& shared;
   const std::atomic<bool>& draining;
