@@ -121,7 +121,7 @@ TEST(prompt_template, parse_errors_name_the_offset) {
   EXPECT_EQ(r.error().code, errc::invalid_request);
 }
 
-TEST(content_hash, is_sha256_hex) {
+TEST(prompt_template, content_hash_is_sha256_hex) {
   EXPECT_EQ(content_hash("abc"),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(content_hash(""),
@@ -172,7 +172,7 @@ Document:
 {{input}}
 )";
 
-TEST(unified_diff, matches_diff_u_with_two_hunks) {
+TEST(prompt_template, unified_diff_matches_diff_u_with_two_hunks) {
   EXPECT_EQ(unified_diff(v1, v2, "summarizer@v1", "summarizer@v2"), R"(--- summarizer@v1
 +++ summarizer@v2
 @@ -1,7 +1,7 @@
@@ -201,7 +201,7 @@ TEST(unified_diff, matches_diff_u_with_two_hunks) {
 )");
 }
 
-TEST(unified_diff, inserted_paragraph_sits_where_diff_u_puts_it) {
+TEST(prompt_template, unified_diff_inserted_paragraph_sits_where_diff_u_puts_it) {
   const std::string_view a = "Intro.\n\nRules:\n- a\n\nEnd.\n";
   const std::string_view b = "Intro.\n\nRules:\n- a\n\nNote: be kind.\n\nEnd.\n";
   EXPECT_EQ(unified_diff(a, b, "p1", "p2"),
@@ -210,7 +210,7 @@ TEST(unified_diff, inserted_paragraph_sits_where_diff_u_puts_it) {
             "--- p2\n+++ p1\n@@ -3,6 +3,4 @@\n Rules:\n - a\n \n-Note: be kind.\n-\n End.\n");
 }
 
-TEST(unified_diff, missing_final_newline_and_empty_sides) {
+TEST(prompt_template, unified_diff_missing_final_newline_and_empty_sides) {
   EXPECT_EQ(unified_diff("Be brief.\nAnswer in {{lang}}.", "Be brief.\nAnswer in {{lang}}.\n", "n1",
                          "n2"),
             "--- n1\n+++ n2\n@@ -1,2 +1,2 @@\n Be brief.\n-Answer in {{lang}}.\n"
@@ -219,12 +219,12 @@ TEST(unified_diff, missing_final_newline_and_empty_sides) {
   EXPECT_EQ(unified_diff("y\n", "", "a", "b"), "--- a\n+++ b\n@@ -1 +0,0 @@\n-y\n");
 }
 
-TEST(unified_diff, equal_inputs_give_empty_string) {
+TEST(prompt_template, unified_diff_equal_inputs_give_empty_string) {
   EXPECT_EQ(unified_diff(v1, v1, "a", "b"), "");
   EXPECT_EQ(unified_diff("", "", "a", "b"), "");
 }
 
-TEST(unified_diff, refuses_more_than_5000_lines) {
+TEST(prompt_template, unified_diff_refuses_more_than_5000_lines) {
   std::string big;
   for (int i = 0; i < 5001; ++i) {
     big += "line " + std::to_string(i) + "\n";

@@ -12,7 +12,7 @@ namespace {
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
-TEST(status_retry_mode, follows_the_retry_table) {
+TEST(retry_policy, status_retry_mode_follows_the_retry_table) {
   for (unsigned s : {200U, 201U, 204U}) {
     EXPECT_EQ(status_retry_mode(s, false), retry_mode::no) << s;  // nothing to retry
   }
@@ -25,21 +25,21 @@ TEST(status_retry_mode, follows_the_retry_table) {
   }
 }
 
-TEST(status_retry_mode, insufficient_quota_429_is_final_rate_limit_429_is_retriable) {
+TEST(retry_policy, status_retry_mode_insufficient_quota_429_is_final_rate_limit_429_is_retriable) {
   EXPECT_EQ(status_retry_mode(429, true), retry_mode::no);
   EXPECT_EQ(status_retry_mode(429, false), retry_mode::yes);
   // Only 429 carries the special case.
   EXPECT_EQ(status_retry_mode(503, true), retry_mode::yes);
 }
 
-TEST(classify_failure, the_retry_mode_travels_with_the_error) {
+TEST(retry_policy, classify_failure_the_retry_mode_travels_with_the_error) {
   EXPECT_EQ(make_error(errc::upstream_connect, "x").retry, retry_mode::no);
   EXPECT_EQ(retryable(make_error(errc::upstream_connect, "x")).retry, retry_mode::yes);
   EXPECT_EQ(upstream_answer(503, retry_mode::yes).retry, retry_mode::yes);
   EXPECT_EQ(upstream_answer(503, retry_mode::yes).source, error_source::upstream);
 }
 
-TEST(classify_failure, only_upstream_faults_count_against_the_breaker) {
+TEST(retry_policy, classify_failure_only_upstream_faults_count_against_the_breaker) {
   EXPECT_TRUE(upstream_fault(make_error(errc::upstream_connect, "x")));
   EXPECT_TRUE(upstream_fault(make_error(errc::upstream_timeout, "x")));
   EXPECT_TRUE(upstream_fault(upstream_answer(500, retry_mode::yes)));
@@ -48,7 +48,7 @@ TEST(classify_failure, only_upstream_faults_count_against_the_breaker) {
   EXPECT_FALSE(upstream_fault(make_error(errc::shutting_down, "x")));
 }
 
-TEST(classify_failure, labels_are_a_fixed_set) {
+TEST(retry_policy, classify_failure_labels_are_a_fixed_set) {
   EXPECT_EQ(reason_label(make_error(errc::upstream_connect, "")), "connect");
   EXPECT_EQ(reason_label(make_error(errc::upstream_busy, "")), "connect");
   EXPECT_EQ(reason_label(retryable(make_error(errc::upstream_broken, ""))), "reset");
@@ -62,7 +62,7 @@ TEST(classify_failure, labels_are_a_fixed_set) {
   EXPECT_EQ(reason_label(upstream_answer(12345, retry_mode::no)), "other");
 }
 
-TEST(classify_failure, stop_labels_are_named) {
+TEST(retry_policy, classify_failure_stop_labels_are_named) {
   EXPECT_EQ(retry_stop_label(retry_stop::none), "");
   for (auto s : {retry_stop::max_attempts, retry_stop::deadline, retry_stop::retry_budget,
                  retry_stop::not_retriable, retry_stop::client_gone, retry_stop::shutdown,
@@ -74,7 +74,7 @@ TEST(classify_failure, stop_labels_are_named) {
 
 const auto now = std::chrono::sys_days{std::chrono::year{2015} / 10 / 21} + 7h + 28min;
 
-TEST(parse_retry_after, retry_after_ms_wins_over_seconds) {
+TEST(retry_policy, parse_retry_after_retry_after_ms_wins_over_seconds) {
   EXPECT_EQ(parse_retry_after("1500", "20", now), milliseconds{1500});
   EXPECT_EQ(parse_retry_after("0", "20", now), milliseconds{0});
   // An unusable ms value falls back to retry-after, as the Stainless SDKs do.
@@ -82,14 +82,14 @@ TEST(parse_retry_after, retry_after_ms_wins_over_seconds) {
   EXPECT_EQ(parse_retry_after("", "3", now), milliseconds{3000});
 }
 
-TEST(parse_retry_after, fractional_values_round_up) {
+TEST(retry_policy, parse_retry_after_fractional_values_round_up) {
   EXPECT_EQ(parse_retry_after("", "1.5", now), milliseconds{1500});
   EXPECT_EQ(parse_retry_after("", " 0.25 ", now), milliseconds{250});
   EXPECT_EQ(parse_retry_after("12.1", "", now), milliseconds{13});
   EXPECT_EQ(parse_retry_after("", "0.0001", now), milliseconds{1});
 }
 
-TEST(parse_retry_after, http_date_is_relative_to_now) {
+TEST(retry_policy, parse_retry_after_http_date_is_relative_to_now) {
   EXPECT_EQ(parse_retry_after("", "Wed, 21 Oct 2015 07:28:05 GMT", now), milliseconds{5000});
   EXPECT_EQ(parse_retry_after("", "Thu, 22 Oct 2015 07:28:00 GMT", now), milliseconds{86'400'000});
   // Sub-second `now`: still rounded up, never undercut.
@@ -100,7 +100,7 @@ TEST(parse_retry_after, http_date_is_relative_to_now) {
   EXPECT_EQ(parse_retry_after("", "Sun, 06 Nov 1994 08:49:37 GMT", now), milliseconds{0});
 }
 
-TEST(parse_retry_after, garbage_is_absent) {
+TEST(retry_policy, parse_retry_after_garbage_is_absent) {
   for (std::string_view bad :
        {"", "soon", "-1", "-0.5", "1s", "+3", "nan", "inf", "1e400", "0x10", "3 seconds",
         "Wed, 21 Oct 2015 07:28:00 UTC", "Wed, 31 Feb 2015 07:28:00 GMT",
@@ -119,7 +119,7 @@ retry_config config_with(milliseconds base, milliseconds cap) {
   return c;
 }
 
-TEST(backoff, stays_within_full_jitter_bounds) {
+TEST(retry_policy, backoff_stays_within_full_jitter_bounds) {
   const retry_config c = config_with(250ms, 8000ms);
   for (std::uint32_t n = 0; n < 8; ++n) {
     const std::int64_t ceiling = std::min<std::int64_t>(8000, 250LL << n);
@@ -139,7 +139,7 @@ TEST(backoff, stays_within_full_jitter_bounds) {
   }
 }
 
-TEST(backoff, cap_is_respected_and_u_near_one_stays_below_it) {
+TEST(retry_policy, backoff_cap_is_respected_and_u_near_one_stays_below_it) {
   const retry_config c = config_with(250ms, 8000ms);
   EXPECT_EQ(full_jitter_backoff(10, c, 0.5), 4000ms);
   EXPECT_EQ(full_jitter_backoff(10, c, 0.9999999999999999), 7999ms);
@@ -151,7 +151,7 @@ TEST(backoff, cap_is_respected_and_u_near_one_stays_below_it) {
   EXPECT_EQ(full_jitter_backoff(3, config_with(0ms, 100ms), 0.5), 0ms);
 }
 
-TEST(backoff, huge_retry_index_does_not_overflow) {
+TEST(retry_policy, backoff_huge_retry_index_does_not_overflow) {
   const retry_config c = config_with(250ms, 8000ms);
   for (std::uint32_t n : {30U, 31U, 32U, 61U, 62U, 63U, 64U, 1000U, 0xFFFF'FFFFU}) {
     const milliseconds w = full_jitter_backoff(n, c, 0.5);
@@ -163,7 +163,7 @@ TEST(backoff, huge_retry_index_does_not_overflow) {
 
 const auto t0 = std::chrono::steady_clock::time_point{} + 1000s;
 
-TEST(next_retry, stops_when_attempts_are_exhausted) {
+TEST(retry_policy, next_retry_stops_when_attempts_are_exhausted) {
   retry_config c = config_with(250ms, 8000ms);
   c.max_attempts = 3;
   EXPECT_TRUE(next_retry(1, c, std::nullopt, 0.5, t0, t0 + 60s).retry);
@@ -175,7 +175,7 @@ TEST(next_retry, stops_when_attempts_are_exhausted) {
   EXPECT_FALSE(next_retry(1, c, std::nullopt, 0.5, t0, t0 + 60s).retry);
 }
 
-TEST(next_retry, backoff_grows_with_attempts) {
+TEST(retry_policy, next_retry_backoff_grows_with_attempts) {
   retry_config c = config_with(250ms, 8000ms);
   c.max_attempts = 10;
   EXPECT_EQ(next_retry(1, c, std::nullopt, 0.5, t0, t0 + 60s).wait, 125ms);
@@ -183,7 +183,7 @@ TEST(next_retry, backoff_grows_with_attempts) {
   EXPECT_EQ(next_retry(3, c, std::nullopt, 0.5, t0, t0 + 60s).wait, 500ms);
 }
 
-TEST(next_retry, server_floor_raises_the_wait_and_is_capped) {
+TEST(retry_policy, next_retry_server_floor_raises_the_wait_and_is_capped) {
   retry_config c = config_with(250ms, 8000ms);
   c.max_retry_after = 20s;
   retry_decision d = next_retry(1, c, 1000ms, 0.5, t0, t0 + 60s);
@@ -198,7 +198,7 @@ TEST(next_retry, server_floor_raises_the_wait_and_is_capped) {
   EXPECT_EQ(d.wait, 20s);
 }
 
-TEST(next_retry, a_wait_that_would_pass_the_deadline_is_not_taken) {
+TEST(retry_policy, next_retry_a_wait_that_would_pass_the_deadline_is_not_taken) {
   retry_config c = config_with(250ms, 8000ms);
   c.max_retry_after = 60s;
   retry_decision d = next_retry(1, c, 5000ms, 0.5, t0, t0 + 4s);
@@ -210,7 +210,7 @@ TEST(next_retry, a_wait_that_would_pass_the_deadline_is_not_taken) {
   EXPECT_FALSE(next_retry(1, c, std::nullopt, 0.0, t0 + 5s, t0 + 4s).retry);  // already past
 }
 
-TEST(retry_budget, share_of_in_flight_with_a_minimum) {
+TEST(retry_policy, retry_budget_share_of_in_flight_with_a_minimum) {
   retry_budget b(20, 3);
   for (int i = 0; i < 10; ++i) {
     b.request_started();
@@ -236,7 +236,7 @@ TEST(retry_budget, share_of_in_flight_with_a_minimum) {
   EXPECT_FALSE(b.try_start_retry());
 }
 
-TEST(retry_budget, racing_threads_get_exactly_the_free_slots) {
+TEST(retry_policy, retry_budget_racing_threads_get_exactly_the_free_slots) {
   retry_budget b(20, 3);
   for (int i = 0; i < 100; ++i) {
     b.request_started();
@@ -260,7 +260,7 @@ TEST(retry_budget, racing_threads_get_exactly_the_free_slots) {
   EXPECT_EQ(b.active_retries(), 20U);
 }
 
-TEST(retry_budget, churning_threads_never_exceed_the_cap) {
+TEST(retry_policy, retry_budget_churning_threads_never_exceed_the_cap) {
   retry_budget b(20, 3);
   for (int i = 0; i < 100; ++i) {
     b.request_started();

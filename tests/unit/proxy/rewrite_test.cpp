@@ -146,7 +146,7 @@ TEST(rewrite, stream_usage_is_requested_only_when_the_client_did_not) {
   EXPECT_EQ(v.at("include_obfuscation"), false);  // the client's other options are kept
 }
 
-TEST(strip_usage, drops_the_usage_chunk_and_null_usage_members) {
+TEST(rewrite, strip_usage_drops_the_usage_chunk_and_null_usage_members) {
   std::string in =
       "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}\n\n"
       "data: "
@@ -166,7 +166,7 @@ TEST(strip_usage, drops_the_usage_chunk_and_null_usage_members) {
       "data: [DONE]\n\n");
 }
 
-TEST(strip_usage, meter_strips_across_chunk_boundaries_but_still_reads_usage) {
+TEST(rewrite, strip_usage_meter_strips_across_chunk_boundaries_but_still_reads_usage) {
   simdjson::ondemand::parser parser;
   response_meter m(true, 1 << 20);
   m.strip_usage(true);

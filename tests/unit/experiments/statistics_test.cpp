@@ -42,7 +42,7 @@ moments of(const std::vector<double>& xs) {
   return m;
 }
 
-TEST(stats_constants, normal_and_t_quantiles) {
+TEST(statistics, stats_constants_normal_and_t_quantiles) {
   EXPECT_NEAR(z_quantile(0.975), 1.959963985, 1e-9);
   EXPECT_NEAR(z_quantile(0.8), 0.841621234, 1e-9);
   EXPECT_NEAR(t_quantile(10, 0.975), 2.228138852, 1e-9);
@@ -50,7 +50,7 @@ TEST(stats_constants, normal_and_t_quantiles) {
   EXPECT_THROW(t_quantile(0, 0.5), std::invalid_argument);
 }
 
-TEST(two_proportion, reference_values) {
+TEST(statistics, two_proportion_reference_values) {
   const comparison a = two_proportion(100, 1000, 130, 1000);
   EXPECT_TRUE(a.valid);
   EXPECT_NEAR(a.control, 0.10, 1e-12);
@@ -79,7 +79,7 @@ TEST(two_proportion, reference_values) {
   EXPECT_NEAR(b.rel_hi, 0.454977940, 1e-8);
 }
 
-TEST(two_proportion, worse_treatment_has_negative_statistic) {
+TEST(statistics, two_proportion_worse_treatment_has_negative_statistic) {
   const comparison c = two_proportion(130, 1000, 100, 1000);
   EXPECT_NEAR(c.statistic, -2.102741, tol);
   EXPECT_NEAR(c.p_value, 0.035488, tol);
@@ -87,7 +87,7 @@ TEST(two_proportion, worse_treatment_has_negative_statistic) {
   EXPECT_NEAR(c.diff_hi, -0.002068, tol);
 }
 
-TEST(two_proportion, alpha_widens_the_interval) {
+TEST(statistics, two_proportion_alpha_widens_the_interval) {
   const comparison c95 = two_proportion(100, 1000, 130, 1000, 0.05);
   const comparison c99 = two_proportion(100, 1000, 130, 1000, 0.01);
   EXPECT_LT(c99.diff_lo, c95.diff_lo);
@@ -97,7 +97,7 @@ TEST(two_proportion, alpha_widens_the_interval) {
   EXPECT_THROW(two_proportion(1, 10, 2, 10, nan), std::invalid_argument);
 }
 
-TEST(two_proportion, empty_or_tiny_arms_infer_nothing) {
+TEST(statistics, two_proportion_empty_or_tiny_arms_infer_nothing) {
   expect_nothing_inferred(two_proportion(0, 0, 0, 0));
   expect_nothing_inferred(two_proportion(0, 0, 5, 10));
   const comparison one = two_proportion(1, 1, 0, 1);
@@ -106,7 +106,7 @@ TEST(two_proportion, empty_or_tiny_arms_infer_nothing) {
   EXPECT_EQ(one.treatment, 0);
 }
 
-TEST(two_proportion, all_successes_on_both_sides_is_invalid) {
+TEST(statistics, two_proportion_all_successes_on_both_sides_is_invalid) {
   const comparison c = two_proportion(1000, 1000, 500, 500);
   expect_nothing_inferred(c);
   EXPECT_EQ(c.control, 1);
@@ -114,7 +114,7 @@ TEST(two_proportion, all_successes_on_both_sides_is_invalid) {
   expect_nothing_inferred(two_proportion(0, 1000, 0, 500));
 }
 
-TEST(two_proportion, equal_rates_give_z_zero_and_p_one) {
+TEST(statistics, two_proportion_equal_rates_give_z_zero_and_p_one) {
   const comparison c = two_proportion(100, 1000, 50, 500);
   expect_finite(c);
   EXPECT_TRUE(c.valid);
@@ -123,7 +123,7 @@ TEST(two_proportion, equal_rates_give_z_zero_and_p_one) {
   EXPECT_NEAR(c.diff_lo, -c.diff_hi, 1e-12);
 }
 
-TEST(two_proportion, zero_control_rate_has_no_relative_difference) {
+TEST(statistics, two_proportion_zero_control_rate_has_no_relative_difference) {
   const comparison c = two_proportion(0, 1000, 10, 1000);
   expect_finite(c);
   EXPECT_TRUE(c.valid);
@@ -133,7 +133,7 @@ TEST(two_proportion, zero_control_rate_has_no_relative_difference) {
   EXPECT_EQ(c.rel_hi, 0);
 }
 
-TEST(two_proportion, none_against_all_is_a_certain_difference) {
+TEST(statistics, two_proportion_none_against_all_is_a_certain_difference) {
   const comparison c = two_proportion(0, 100, 100, 100);
   expect_finite(c);
   EXPECT_TRUE(c.valid);
@@ -143,7 +143,7 @@ TEST(two_proportion, none_against_all_is_a_certain_difference) {
   EXPECT_LT(c.p_value, 1e-10);
 }
 
-TEST(two_proportion, garbage_counts_are_sanitised) {
+TEST(statistics, two_proportion_garbage_counts_are_sanitised) {
   expect_finite(two_proportion(nan, 100, 5, 100));
   expect_finite(two_proportion(5, std::numeric_limits<double>::infinity(), 5, 100));
   const comparison over = two_proportion(150, 100, 50, 100);  // x > n is clamped to n
@@ -154,7 +154,7 @@ TEST(two_proportion, garbage_counts_are_sanitised) {
 
 // Wikipedia "Welch's t-test", example 1. The page computes A1 − A2; here A1 is the control and
 // A2 the treatment, so diff = mean(A2) − mean(A1) and t has the opposite sign.
-TEST(welch, wikipedia_example_1) {
+TEST(statistics, welch_wikipedia_example_1) {
   const moments a1 = of(
       {27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4});
   const moments a2 = of(
@@ -179,7 +179,7 @@ TEST(welch, wikipedia_example_1) {
 }
 
 // GrowthBook gbstats TwoSidedTTest reference (experiments.md §2.3), from n, Σx and Σx².
-TEST(welch, growthbook_two_sided_reference) {
+TEST(statistics, welch_growthbook_two_sided_reference) {
   const moments a{3407, 1396.87, 52377.9767};
   const moments b{3461, 2422.7, 134698.29};
   const comparison c = welch(a, b);
@@ -195,7 +195,7 @@ TEST(welch, growthbook_two_sided_reference) {
   EXPECT_NEAR(c.rel_hi, 1.44989, tol);
 }
 
-TEST(welch, too_few_values_or_no_variance_infer_nothing) {
+TEST(statistics, welch_too_few_values_or_no_variance_infer_nothing) {
   expect_nothing_inferred(welch(moments{}, moments{}));
   expect_nothing_inferred(welch(of({1}), of({1, 2, 3})));
   const comparison flat = welch(of({5, 5, 5}), of({6, 6, 6}));
@@ -206,7 +206,7 @@ TEST(welch, too_few_values_or_no_variance_infer_nothing) {
   expect_nothing_inferred(welch(moments{3, nan, 1}, of({1, 2, 3})));
 }
 
-TEST(welch, one_constant_arm_uses_the_other_arms_degrees_of_freedom) {
+TEST(statistics, welch_one_constant_arm_uses_the_other_arms_degrees_of_freedom) {
   const comparison c = welch(of({5, 5, 5, 5}), of({4, 6, 5, 7, 8}));
   expect_finite(c);
   EXPECT_TRUE(c.valid);
@@ -214,7 +214,7 @@ TEST(welch, one_constant_arm_uses_the_other_arms_degrees_of_freedom) {
   EXPECT_NEAR(c.diff, 1, 1e-12);
 }
 
-TEST(welch, equal_means_and_zero_control_mean) {
+TEST(statistics, welch_equal_means_and_zero_control_mean) {
   const comparison same = welch(of({1, 2, 3}), of({3, 2, 1}));
   EXPECT_TRUE(same.valid);
   EXPECT_NEAR(same.statistic, 0, 1e-12);
@@ -227,7 +227,7 @@ TEST(welch, equal_means_and_zero_control_mean) {
   EXPECT_EQ(zero.rel_hi, 0);
 }
 
-TEST(holm, reference_values_in_input_order) {
+TEST(statistics, holm_reference_values_in_input_order) {
   const std::vector<double> p = {0.01, 0.04, 0.03, 0.005};
   const auto adj = holm(p);
   const std::vector<double> expected = {0.03, 0.06, 0.06, 0.02};
@@ -237,7 +237,7 @@ TEST(holm, reference_values_in_input_order) {
   }
 }
 
-TEST(holm, caps_at_one_and_tolerates_bad_input) {
+TEST(statistics, holm_caps_at_one_and_tolerates_bad_input) {
   EXPECT_TRUE(holm({}).empty());
   EXPECT_EQ(holm(std::vector<double>{0.2}), std::vector<double>({0.2}));
   const auto adj = holm(std::vector<double>{0.5, nan, -0.1, 0.3});
@@ -248,7 +248,7 @@ TEST(holm, caps_at_one_and_tolerates_bad_input) {
   EXPECT_EQ(adj[1], 1);             // NaN counts as 1
 }
 
-TEST(sample_ratio_mismatch, reference_values) {
+TEST(statistics, sample_ratio_mismatch_reference_values) {
   const auto a = sample_ratio_mismatch(std::vector<double>{1000, 1200}, std::vector<double>{1, 1});
   EXPECT_NEAR(a.chi2, 18.1818, 1e-4);
   EXPECT_EQ(a.df, 1);
@@ -268,7 +268,7 @@ TEST(sample_ratio_mismatch, reference_values) {
   EXPECT_FALSE(c.mismatch);
 }
 
-TEST(sample_ratio_mismatch, threshold_and_degenerate_inputs) {
+TEST(statistics, sample_ratio_mismatch_threshold_and_degenerate_inputs) {
   const std::vector<double> obs = {1000, 1200};
   EXPECT_FALSE(sample_ratio_mismatch(obs, std::vector<double>{0.5, 0.5}, 1e-5).mismatch);
   // A zero-weight arm is left out, units and all (GrowthBook check_srm).
@@ -287,7 +287,7 @@ TEST(sample_ratio_mismatch, threshold_and_degenerate_inputs) {
   }
 }
 
-TEST(sample_size, reference_values) {
+TEST(statistics, sample_size_reference_values) {
   EXPECT_EQ(sample_size_proportions(0.10, 0.12), 3839);
   EXPECT_EQ(sample_size_proportions(0.12, 0.10), 3839);
   EXPECT_EQ(sample_size_proportions(0.50, 0.55), 1562);
@@ -296,7 +296,7 @@ TEST(sample_size, reference_values) {
   EXPECT_GT(sample_size_proportions(0.10, 0.12, 0.05, 0.9), 3839);  // more power, more units
 }
 
-TEST(sample_size, no_finite_answer_is_zero) {
+TEST(statistics, sample_size_no_finite_answer_is_zero) {
   EXPECT_EQ(sample_size_proportions(0.1, 0.1), 0);
   EXPECT_EQ(sample_size_proportions(-0.1, 0.1), 0);
   EXPECT_EQ(sample_size_proportions(nan, 0.1), 0);

@@ -15,7 +15,7 @@ http::response_header<> header(unsigned status) {
   return h;
 }
 
-TEST(error_answer, a_retriable_status_is_a_retry_carrying_the_answer_and_its_floor) {
+TEST(attempt, error_answer_a_retriable_status_is_a_retry_carrying_the_answer_and_its_floor) {
   auto h = header(503);
   h.set("retry-after-ms", "1500");
   auto o = error_answer(h, R"({"error":{"message":"busy"}})", false, 11, json);
@@ -30,7 +30,7 @@ TEST(error_answer, a_retriable_status_is_a_retry_carrying_the_answer_and_its_flo
   EXPECT_EQ(r->retry_floor, std::chrono::milliseconds(1500));
 }
 
-TEST(error_answer, a_status_no_retry_changes_is_final_and_kept_as_sent) {
+TEST(attempt, error_answer_a_status_no_retry_changes_is_final_and_kept_as_sent) {
   auto o = error_answer(header(400), R"({"error":{"message":"bad"}})", false, 11, json);
   auto* f = std::get_if<attempt_final>(&o);
   ASSERT_NE(f, nullptr);
@@ -42,7 +42,7 @@ TEST(error_answer, a_status_no_retry_changes_is_final_and_kept_as_sent) {
   EXPECT_EQ(std::get<attempt_final>(odd).answer.result_int(), 599u);
 }
 
-TEST(error_answer, a_429_for_an_exhausted_account_is_final_a_rate_limit_is_retried) {
+TEST(attempt, error_answer_a_429_for_an_exhausted_account_is_final_a_rate_limit_is_retried) {
   auto quota =
       error_answer(header(429), R"({"error":{"code":"insufficient_quota"}})", false, 11, json);
   EXPECT_TRUE(std::holds_alternative<attempt_final>(quota));
@@ -51,7 +51,7 @@ TEST(error_answer, a_429_for_an_exhausted_account_is_final_a_rate_limit_is_retri
   EXPECT_TRUE(std::holds_alternative<attempt_retry>(limit));
 }
 
-TEST(error_answer, a_decoded_body_loses_its_content_encoding) {
+TEST(attempt, error_answer_a_decoded_body_loses_its_content_encoding) {
   auto h = header(500);
   h.set(http::field::content_encoding, "gzip");
   auto o = error_answer(h, "{}", true, 11, json);

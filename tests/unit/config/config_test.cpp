@@ -158,7 +158,7 @@ models: [ { name: m, upstream: up, pricee: 1 } ]
   EXPECT_NE(c.error().message.find("models[0].pricee: unknown key (line 4)"), std::string::npos);
 }
 
-TEST(duration, parses_units_and_compounds) {
+TEST(config, duration_parses_units_and_compounds) {
   EXPECT_EQ(parse_duration("250ms"), std::chrono::milliseconds(250));
   EXPECT_EQ(parse_duration("5s"), std::chrono::milliseconds(5000));
   EXPECT_EQ(parse_duration("2m"), std::chrono::milliseconds(120000));

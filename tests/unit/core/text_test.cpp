@@ -11,14 +11,14 @@
 namespace switchyard {
 namespace {
 
-TEST(core_text, trim_strips_http_whitespace_only) {
+TEST(text, core_text_trim_strips_http_whitespace_only) {
   EXPECT_EQ(trim("  a b\t"), "a b");
   EXPECT_EQ(trim("\t\t"), "");
   EXPECT_EQ(trim(""), "");
   EXPECT_EQ(trim("\r\nx"), "\r\nx");  // CR and LF are framing, not OWS
 }
 
-TEST(core_text, bearer_token_reads_the_scheme_case_insensitively) {
+TEST(text, core_text_bearer_token_reads_the_scheme_case_insensitively) {
   EXPECT_EQ(bearer_token("Bearer sk-1"), "sk-1");
   EXPECT_EQ(bearer_token("bEaReR sk-1 "), "sk-1");
   EXPECT_EQ(bearer_token("Bearer "), "");
@@ -27,19 +27,19 @@ TEST(core_text, bearer_token_reads_the_scheme_case_insensitively) {
   EXPECT_EQ(bearer_token(""), "");
 }
 
-TEST(core_text, iequals_ascii_folds_ascii_only) {
+TEST(text, core_text_iequals_ascii_folds_ascii_only) {
   EXPECT_TRUE(iequals_ascii("Content-Type", "content-type"));
   EXPECT_FALSE(iequals_ascii("a", "ab"));
   EXPECT_FALSE(iequals_ascii("\xc3\x89", "\xc3\xa9"));  // É vs é: not ASCII
 }
 
-TEST(core_text, same_secret_compares_whole_values) {
+TEST(text, core_text_same_secret_compares_whole_values) {
   EXPECT_TRUE(same_secret("s3cret", "s3cret"));
   EXPECT_FALSE(same_secret("s3cret", "s3cre"));
   EXPECT_FALSE(same_secret("", "x"));
 }
 
-TEST(core_fnv, matches_the_published_fnv1a64_vectors) {
+TEST(text, core_fnv_matches_the_published_fnv1a64_vectors) {
   // Vectors from the FNV reference (isthe.com/chongo/tech/comp/fnv): "" and "a".
   fnv1a64 empty;
   EXPECT_EQ(empty.value(), 0xcbf29ce484222325ULL);
@@ -51,7 +51,7 @@ TEST(core_fnv, matches_the_published_fnv1a64_vectors) {
   EXPECT_EQ(foobar.value(), 0x85944171f73967e8ULL);
 }
 
-TEST(core_fnv, text_is_length_prefixed) {
+TEST(text, core_fnv_text_is_length_prefixed) {
   fnv1a64 x, y;
   x.text("ab");
   x.text("c");
@@ -61,7 +61,7 @@ TEST(core_fnv, text_is_length_prefixed) {
   EXPECT_NE(mix64(1), mix64(2));
 }
 
-TEST(core_random, random01_is_in_the_unit_interval_and_spread) {
+TEST(text, core_random_random01_is_in_the_unit_interval_and_spread) {
   std::set<int> deciles;
   for (int i = 0; i < 10'000; ++i) {
     double u = random01();
@@ -79,7 +79,7 @@ struct counter {
   void sub(long k) { n -= k; }
 };
 
-TEST(core_scoped_count, holds_for_its_lifetime_and_moves) {
+TEST(text, core_scoped_count_holds_for_its_lifetime_and_moves) {
   counter c;
   {
     scoped_count<counter> a(c, 3);

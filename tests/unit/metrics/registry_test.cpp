@@ -40,7 +40,7 @@ struct sample_registry {
   }
 };
 
-TEST(metrics_registry, renders_prometheus_text_format) {
+TEST(registry, metrics_registry_renders_prometheus_text_format) {
   sample_registry s;
   EXPECT_EQ(s.r.render(),
             "# HELP switchyard_requests_total Requests handled.\n"
@@ -63,7 +63,7 @@ TEST(metrics_registry, renders_prometheus_text_format) {
             "switchyard_build_info{version=\"1.0\"} 1\n");
 }
 
-TEST(metrics_registry, renders_openmetrics) {
+TEST(registry, metrics_registry_renders_openmetrics) {
   sample_registry s;
   EXPECT_EQ(s.r.render(true),
             "# TYPE switchyard_requests counter\n"
@@ -87,7 +87,7 @@ TEST(metrics_registry, renders_openmetrics) {
             "# EOF\n");
 }
 
-TEST(metrics_registry, histogram_le_is_inclusive_and_cumulative) {
+TEST(registry, metrics_registry_histogram_le_is_inclusive_and_cumulative) {
   histogram h(1, {0.1, 0.5, 1});
   for (double v : {-1.0, 0.1, 0.10000000000000002, 0.5, 1.0, 7.0}) {
     h.observe(v);
@@ -99,7 +99,7 @@ TEST(metrics_registry, histogram_le_is_inclusive_and_cumulative) {
   EXPECT_DOUBLE_EQ(s.sum, 7.7);
 }
 
-TEST(metrics_registry, histogram_edge_values) {
+TEST(registry, metrics_registry_histogram_edge_values) {
   histogram h(1, {1, 2, std::numeric_limits<double>::infinity()});  // +Inf given: dropped
   EXPECT_EQ(h.bounds(), (std::vector<double>{1, 2}));
   h.observe(std::numeric_limits<double>::infinity());
@@ -116,7 +116,7 @@ TEST(metrics_registry, histogram_edge_values) {
   EXPECT_THROW(histogram(0, {1}), std::invalid_argument);
 }
 
-TEST(metrics_registry, shards_merge_and_strangers_use_the_last_shard) {
+TEST(registry, metrics_registry_shards_merge_and_strangers_use_the_last_shard) {
   counter c(3);
   gauge g(3);
   histogram h(3, {1});
@@ -147,7 +147,7 @@ TEST(metrics_registry, shards_merge_and_strangers_use_the_last_shard) {
   EXPECT_EQ(s.sum, 2005);
 }
 
-TEST(metrics_registry, counters_never_go_down_and_gauges_ignore_nan) {
+TEST(registry, metrics_registry_counters_never_go_down_and_gauges_ignore_nan) {
   counter c;
   c.inc();
   c.inc(-5);
@@ -161,7 +161,7 @@ TEST(metrics_registry, counters_never_go_down_and_gauges_ignore_nan) {
   EXPECT_EQ(g.value(), -1.5);
 }
 
-TEST(metrics_registry, with_returns_the_same_stable_series) {
+TEST(registry, metrics_registry_with_returns_the_same_stable_series) {
   registry r(1);
   auto& f = r.add_counter("hits_total", "", {"route"});
   std::vector<counter*> first;
@@ -181,7 +181,7 @@ TEST(metrics_registry, with_returns_the_same_stable_series) {
   EXPECT_NE(&f.with({"ab"}), &f.with({"a"}));
 }
 
-TEST(metrics_registry, cardinality_overflows_into_other) {
+TEST(registry, metrics_registry_cardinality_overflows_into_other) {
   registry r(1);
   auto& f = r.add_counter("errors_total", "Errors.", {"model", "type"}, 2);
   f.with({"a", "timeout"}).inc();
@@ -199,7 +199,7 @@ TEST(metrics_registry, cardinality_overflows_into_other) {
             "errors_total{model=\"other\",type=\"other\"} 3\n");
 }
 
-TEST(metrics_registry, label_values_are_escaped_and_made_valid_utf8) {
+TEST(registry, metrics_registry_label_values_are_escaped_and_made_valid_utf8) {
   registry r(1);
   r.add_gauge("g", "", {"v"}).with({"a\"b\\c\nd\xFF"}).add(1);
   EXPECT_EQ(r.render(),
@@ -207,7 +207,7 @@ TEST(metrics_registry, label_values_are_escaped_and_made_valid_utf8) {
             "g{v=\"a\\\"b\\\\c\\nd\xEF\xBF\xBD\"} 1\n");
 }
 
-TEST(metrics_registry, empty_labelled_families_are_left_out_and_unlabelled_start_at_zero) {
+TEST(registry, metrics_registry_empty_labelled_families_are_left_out_and_unlabelled_start_at_zero) {
   registry r(1);
   r.add_counter("labelled_total", "Has labels.", {"x"});
   r.add_counter("plain_total", "No labels.", {});
@@ -217,7 +217,7 @@ TEST(metrics_registry, empty_labelled_families_are_left_out_and_unlabelled_start
             "plain_total 0\n");
 }
 
-TEST(metrics_registry, registration_bugs_throw) {
+TEST(registry, metrics_registry_registration_bugs_throw) {
   registry r(1);
   r.add_histogram("lat_seconds", "", {}, {1});
   EXPECT_THROW(r.add_counter("requests", "", {}), std::invalid_argument);         // no _total
@@ -235,7 +235,7 @@ TEST(metrics_registry, registration_bugs_throw) {
   EXPECT_NO_THROW(r.add_histogram("h", "", {}, {1}));
 }
 
-TEST(metrics_registry, bucket_helpers) {
+TEST(registry, metrics_registry_bucket_helpers) {
   EXPECT_EQ(exponential_buckets(1, 2, 4), (std::vector<double>{1, 2, 4, 8}));
   EXPECT_EQ(exponential_buckets(0.001, 10, 3).size(), 3u);
   EXPECT_THROW(exponential_buckets(0, 2, 3), std::invalid_argument);
@@ -279,7 +279,7 @@ double parse_and_find(const std::string& text, std::string_view want) {
   return found;
 }
 
-TEST(metrics_registry, concurrent_updates_are_exact_and_scrapes_monotonic) {
+TEST(registry, metrics_registry_concurrent_updates_are_exact_and_scrapes_monotonic) {
   constexpr int workers = 4;
   constexpr int per_worker = 200'000;
   registry r(workers + 1);
@@ -329,7 +329,7 @@ TEST(metrics_registry, concurrent_updates_are_exact_and_scrapes_monotonic) {
   EXPECT_EQ(parse_and_find(text, "lat_seconds_sum{route=\"/v1/chat\"}"), 500'000);
 }
 
-TEST(metrics_registry, concurrent_creation_gives_one_series_per_combination) {
+TEST(registry, metrics_registry_concurrent_creation_gives_one_series_per_combination) {
   registry r(3);
   auto& f = r.add_counter("c_total", "", {"k"});
   std::latch start(2);

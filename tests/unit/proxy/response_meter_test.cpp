@@ -156,7 +156,7 @@ std::string feed_randomly(response_meter& m, std::string_view body, std::mt19937
   return out;
 }
 
-TEST(wire_fixtures, every_stream_is_forwarded_byte_for_byte_with_its_facts) {
+TEST(response_meter, wire_fixtures_every_stream_is_forwarded_byte_for_byte_with_its_facts) {
   std::mt19937 rng(9);
   const auto all = fixtures(".sse");
   ASSERT_GE(all.size(), 10u);
@@ -186,7 +186,7 @@ TEST(wire_fixtures, every_stream_is_forwarded_byte_for_byte_with_its_facts) {
   }
 }
 
-TEST(wire_fixtures, stripping_removes_only_the_injected_usage_and_leaves_valid_json) {
+TEST(response_meter, wire_fixtures_stripping_removes_only_the_injected_usage_and_leaves_valid_json) {
   std::mt19937 rng(10);
   for (const auto& path : fixtures(".sse")) {
     const std::string name = path.filename().string();
@@ -222,7 +222,7 @@ TEST(wire_fixtures, stripping_removes_only_the_injected_usage_and_leaves_valid_j
   }
 }
 
-TEST(wire_fixtures, every_non_stream_body_gives_its_usage) {
+TEST(response_meter, wire_fixtures_every_non_stream_body_gives_its_usage) {
   std::mt19937 rng(11);
   for (const auto& path : fixtures(".json")) {
     const std::string name = path.filename().string();

@@ -25,7 +25,7 @@ std::string help(std::string_view v, bool openmetrics) {
   return out;
 }
 
-TEST(metrics_exposition, label_values_escape_backslash_quote_and_newline) {
+TEST(exposition, metrics_exposition_label_values_escape_backslash_quote_and_newline) {
   EXPECT_EQ(label_value("gpt-4o"), "gpt-4o");
   EXPECT_EQ(label_value(R"(a\b)"), R"(a\\b)");
   EXPECT_EQ(label_value(R"(say "hi")"), R"(say \"hi\")");
@@ -34,14 +34,14 @@ TEST(metrics_exposition, label_values_escape_backslash_quote_and_newline) {
   EXPECT_EQ(label_value("héllo"), "héllo");
 }
 
-TEST(metrics_exposition, help_escapes_differ_between_formats_only_for_quotes) {
+TEST(exposition, metrics_exposition_help_escapes_differ_between_formats_only_for_quotes) {
   EXPECT_EQ(help(R"(a\b)", false), R"(a\\b)");
   EXPECT_EQ(help("two\nlines", false), R"(two\nlines)");
   EXPECT_EQ(help(R"(say "hi")", false), R"(say "hi")");  // 0.0.4 rejects \" in HELP
   EXPECT_EQ(help(R"(say "hi")", true), R"(say \"hi\")");
 }
 
-TEST(metrics_exposition, invalid_utf8_is_replaced_not_passed_to_the_scraper) {
+TEST(exposition, metrics_exposition_invalid_utf8_is_replaced_not_passed_to_the_scraper) {
   EXPECT_EQ(sanitize_utf8("plain"), "plain");
   EXPECT_EQ(sanitize_utf8("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80"),
             "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80");
@@ -55,7 +55,7 @@ TEST(metrics_exposition, invalid_utf8_is_replaced_not_passed_to_the_scraper) {
   EXPECT_EQ(sanitize_utf8(std::string_view("nul\0ok", 6)), std::string("nul\0ok", 6));
 }
 
-TEST(metrics_exposition, integers_print_without_point_or_exponent) {
+TEST(exposition, metrics_exposition_integers_print_without_point_or_exponent) {
   EXPECT_EQ(format_number(0), "0");
   EXPECT_EQ(format_number(-0.0), "0");
   EXPECT_EQ(format_number(3), "3");
@@ -66,7 +66,7 @@ TEST(metrics_exposition, integers_print_without_point_or_exponent) {
   EXPECT_EQ(format_number(1e21), "1e+21");                           // beyond int64: shortest form
 }
 
-TEST(metrics_exposition, fractions_print_shortest_round_trip) {
+TEST(exposition, metrics_exposition_fractions_print_shortest_round_trip) {
   EXPECT_EQ(format_number(0.25), "0.25");
   EXPECT_EQ(format_number(1.5), "1.5");
   EXPECT_EQ(format_number(0.1 + 0.2), "0.30000000000000004");
@@ -78,7 +78,7 @@ TEST(metrics_exposition, fractions_print_shortest_round_trip) {
   }
 }
 
-TEST(metrics_exposition, special_values_are_spelled_as_prometheus_expects) {
+TEST(exposition, metrics_exposition_special_values_are_spelled_as_prometheus_expects) {
   EXPECT_EQ(format_number(inf), "+Inf");
   EXPECT_EQ(format_number(-inf), "-Inf");
   EXPECT_EQ(format_number(std::nan("")), "NaN");
@@ -87,7 +87,7 @@ TEST(metrics_exposition, special_values_are_spelled_as_prometheus_expects) {
   EXPECT_EQ(out, "18446744073709551615");
 }
 
-TEST(metrics_exposition, le_follows_the_go_client_and_openmetrics_canonical_form) {
+TEST(exposition, metrics_exposition_le_follows_the_go_client_and_openmetrics_canonical_form) {
   const std::vector<std::pair<double, std::string>> text = {
       {0.005, "0.005"}, {0.1, "0.1"},        {1, "1"},         {2.5, "2.5"},       {120, "120"},
       {1e-5, "1e-05"},  {2.5e-5, "2.5e-05"}, {1e-4, "0.0001"}, {100000, "100000"}, {1e6, "1e+06"},
@@ -103,7 +103,7 @@ TEST(metrics_exposition, le_follows_the_go_client_and_openmetrics_canonical_form
   }
 }
 
-TEST(metrics_exposition, names_are_validated) {
+TEST(exposition, metrics_exposition_names_are_validated) {
   EXPECT_TRUE(valid_metric_name("switchyard_requests_total"));
   EXPECT_TRUE(valid_metric_name("job:rate5m"));
   EXPECT_TRUE(valid_metric_name("_x"));
@@ -119,7 +119,7 @@ TEST(metrics_exposition, names_are_validated) {
   EXPECT_FALSE(valid_label_name(""));
 }
 
-TEST(metrics_exposition, families_are_validated_at_registration) {
+TEST(exposition, metrics_exposition_families_are_validated_at_registration) {
   const std::vector<std::string> ok = {"model", "status"};
   EXPECT_NO_THROW(validate_family("a_total", metric_type::counter, ok));
   EXPECT_THROW(validate_family("a", metric_type::counter, ok), std::invalid_argument);
@@ -137,7 +137,7 @@ TEST(metrics_exposition, families_are_validated_at_registration) {
             (std::vector<std::string>{"req_total", "req"}));
 }
 
-TEST(metrics_exposition, samples_and_headers) {
+TEST(exposition, metrics_exposition_samples_and_headers) {
   std::string out;
   append_family_header(out, "up_total", "Line \"one\"\nline two", metric_type::counter, false);
   append_sample(out, "up_total", {{"upstream", "open\"ai"}, {"region", "eu"}}, 2);
@@ -158,7 +158,7 @@ TEST(metrics_exposition, samples_and_headers) {
             "# TYPE odd untyped\n");
 }
 
-TEST(metrics_exposition, labels_render_once_per_series) {
+TEST(exposition, metrics_exposition_labels_render_once_per_series) {
   std::string out;
   const std::vector<std::string> names = {"model", "note"};
   const std::vector<std::string_view> values = {"gpt\xFF", "a\"b"};
@@ -166,7 +166,7 @@ TEST(metrics_exposition, labels_render_once_per_series) {
   EXPECT_EQ(out, "model=\"gpt\xEF\xBF\xBD\",note=\"a\\\"b\"");
 }
 
-TEST(metrics_exposition, content_negotiation) {
+TEST(exposition, metrics_exposition_content_negotiation) {
   EXPECT_EQ(content_type(false), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(content_type(true), "application/openmetrics-text; version=1.0.0; charset=utf-8");
   // What Prometheus 2.x sends by default.
@@ -182,7 +182,7 @@ TEST(metrics_exposition, content_negotiation) {
   EXPECT_FALSE(wants_openmetrics("application/openmetrics-text;q=bogus"));
 }
 
-TEST(metrics_exposition, metric_types_parse_and_print) {
+TEST(exposition, metrics_exposition_metric_types_parse_and_print) {
   EXPECT_EQ(parse_metric_type("gauge"), metric_type::gauge);
   EXPECT_EQ(parse_metric_type("unknown"), metric_type::untyped);
   EXPECT_EQ(parse_metric_type("Gauge"), std::nullopt);

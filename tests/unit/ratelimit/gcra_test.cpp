@@ -129,7 +129,7 @@ TEST(gcra, full_table_of_live_keys_fails_open_and_counts) {
   EXPECT_FALSE(table.take(1, 1, 2, 1s, t0).allowed);
 }
 
-TEST(gcra_concurrency, concurrent_takes_admit_exactly_the_limit) {
+TEST(gcra, gcra_concurrency_concurrent_takes_admit_exactly_the_limit) {
   constexpr int threads = 8;
   constexpr int takes_per_thread = 2000;
   constexpr std::uint64_t limit = 5000;  // fewer than the 16000 takes
@@ -154,7 +154,7 @@ TEST(gcra_concurrency, concurrent_takes_admit_exactly_the_limit) {
   EXPECT_EQ(table.overflows(), 0u);
 }
 
-TEST(gcra_concurrency, concurrent_takes_on_a_new_key_share_one_bucket) {
+TEST(gcra, gcra_concurrency_concurrent_takes_on_a_new_key_share_one_bucket) {
   // Every round starts on a fresh key, so all threads race to claim its slot too.
   constexpr int threads = 8;
   constexpr int rounds = 100;
@@ -178,7 +178,7 @@ TEST(gcra_concurrency, concurrent_takes_on_a_new_key_share_one_bucket) {
   }
 }
 
-TEST(gcra_concurrency, acquire_refuses_at_the_limit_and_release_frees) {
+TEST(gcra, gcra_concurrency_acquire_refuses_at_the_limit_and_release_frees) {
   concurrency_table table(64);
   auto a = table.try_acquire(5, 2);
   auto b = table.try_acquire(5, 2);
@@ -191,7 +191,7 @@ TEST(gcra_concurrency, acquire_refuses_at_the_limit_and_release_frees) {
   EXPECT_TRUE(table.try_acquire(5, 2));
 }
 
-TEST(gcra_concurrency, idle_slots_are_reclaimed) {
+TEST(gcra, gcra_concurrency_idle_slots_are_reclaimed) {
   concurrency_table table(16);
   for (std::uint64_t k = 1; k <= 16; ++k) {
     auto t = table.try_acquire(k, 1);
@@ -206,7 +206,7 @@ TEST(gcra_concurrency, idle_slots_are_reclaimed) {
   EXPECT_EQ(table.in_flight(17), 0);
 }
 
-TEST(gcra_concurrency, in_flight_never_exceeds_the_limit) {
+TEST(gcra, gcra_concurrency_in_flight_never_exceeds_the_limit) {
   constexpr int threads = 8;
   constexpr int iterations = 20000;
   constexpr std::uint32_t limit = 3;
@@ -241,7 +241,7 @@ TEST(gcra_concurrency, in_flight_never_exceeds_the_limit) {
   EXPECT_EQ(table.overflows(), 0u);
 }
 
-TEST(go_duration, formats_like_go) {
+TEST(gcra, go_duration_formats_like_go) {
   EXPECT_EQ(go_duration(0s), "0s");
   EXPECT_EQ(go_duration(12ms), "12ms");
   EXPECT_EQ(go_duration(1s), "1s");
@@ -254,7 +254,7 @@ TEST(go_duration, formats_like_go) {
   EXPECT_EQ(go_duration(90s), "1m30s");
 }
 
-TEST(go_duration, rounds_up_to_whole_milliseconds) {
+TEST(gcra, go_duration_rounds_up_to_whole_milliseconds) {
   EXPECT_EQ(go_duration(1ns), "1ms");
   EXPECT_EQ(go_duration(ns(12'000'001)), "13ms");
   EXPECT_EQ(go_duration(ns(999'000'001)), "1s");

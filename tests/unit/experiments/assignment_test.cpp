@@ -21,7 +21,7 @@ struct hash_case {
   std::optional<double> expected;
 };
 
-TEST(gb_hash, matches_every_growthbook_vector) {
+TEST(assignment, gb_hash_matches_every_growthbook_vector) {
   const std::vector<hash_case> cases = {
       {"", "a", 1, 0.22},
       {"", "b", 1, 0.077},
@@ -50,7 +50,7 @@ TEST(gb_hash, matches_every_growthbook_vector) {
   }
 }
 
-TEST(gb_hash, feature_and_sticky_bucket_values) {
+TEST(assignment, gb_hash_feature_and_sticky_bucket_values) {
   EXPECT_EQ(gb_hash("feature", "123", 1), 0.863);
   EXPECT_EQ(gb_hash("feature", "456", 1), 0.178);
   EXPECT_EQ(gb_hash("feature", "fds", 1), 0.514);
@@ -73,7 +73,7 @@ TEST(gb_hash, feature_and_sticky_bucket_values) {
 //   (fnv(u16("é" + "")) % 1000) / 1000 == 0.94        -> hash("", "é", 1)
 //   (fnv(u16(str(fnv(u16("seed😀"))))) % 10000) / 10000 == 0.4346 -> hash("seed", "😀", 2)
 //   v1 of "a😀b" with seed "" == 0.209; v2 of "日本" with seed "seed" == 0.9652
-TEST(gb_hash, non_ascii_hashes_utf16_code_units_like_js) {
+TEST(assignment, gb_hash_non_ascii_hashes_utf16_code_units_like_js) {
   EXPECT_EQ(fnv1a32_utf16(""), 0x811c9dc5u);
   EXPECT_EQ(fnv1a32_utf16("\xC3\xA9"), 1812687940u);          // é
   EXPECT_EQ(fnv1a32_utf16("\xF0\x9F\x98\x80"), 3409036472u);  // 😀, a surrogate pair
@@ -90,7 +90,7 @@ TEST(gb_hash, non_ascii_hashes_utf16_code_units_like_js) {
 
 // Python: fnv([0x61, 0xFF, 0x62]) == 479324945, fnv([0xC0, 0xAF]) == 546970192,
 // fnv([0xE2, 0x82]) == 502257573, fnv([0xED, 0xA0, 0x80]) == 1973925784.
-TEST(gb_hash, invalid_utf8_bytes_count_as_one_unit_each) {
+TEST(assignment, gb_hash_invalid_utf8_bytes_count_as_one_unit_each) {
   EXPECT_EQ(fnv1a32_utf16("a\xFF"
                           "b"),
             479324945u);
@@ -116,7 +116,7 @@ void expect_ranges(const std::vector<bucket_range>& got,
   }
 }
 
-TEST(bucket_ranges, growthbook_samples) {
+TEST(assignment, bucket_ranges_growthbook_samples) {
   const std::vector<double> uneven = {0.2, 0.3, 0.5};
   expect_ranges(bucket_ranges(3, 0.2, uneven), {{0, 0.04}, {0.2, 0.26}, {0.5, 0.6}});
   const std::vector<double> below = {0.4, 0.1};
@@ -126,7 +126,7 @@ TEST(bucket_ranges, growthbook_samples) {
   expect_ranges(bucket_ranges(2, -0.2, {}), {{0, 0}, {0.5, 0.5}});
 }
 
-TEST(bucket_ranges, clamps_coverage_and_falls_back_to_equal_weights) {
+TEST(assignment, bucket_ranges_clamps_coverage_and_falls_back_to_equal_weights) {
   expect_ranges(bucket_ranges(2, 1.5, {}), {{0, 0.5}, {0.5, 1}});
   expect_ranges(bucket_ranges(2, std::numeric_limits<double>::quiet_NaN(), {}),
                 {{0, 0}, {0.5, 0.5}});
@@ -139,7 +139,7 @@ TEST(bucket_ranges, clamps_coverage_and_falls_back_to_equal_weights) {
   EXPECT_TRUE(bucket_ranges(0, 1, {}).empty());
 }
 
-TEST(equal_weights, growthbook_samples) {
+TEST(assignment, equal_weights_growthbook_samples) {
   EXPECT_TRUE(equal_weights(0).empty());
   EXPECT_EQ(equal_weights(1), std::vector<double>({1.0}));
   EXPECT_EQ(equal_weights(2), std::vector<double>({0.5, 0.5}));
@@ -148,7 +148,7 @@ TEST(equal_weights, growthbook_samples) {
   EXPECT_NEAR(three[0], 0.33333333, 1e-8);
 }
 
-TEST(choose_variation, growthbook_samples) {
+TEST(assignment, choose_variation_growthbook_samples) {
   const std::vector<bucket_range> even = {{0, 0.5}, {0.5, 1}};
   const std::vector<bucket_range> reduced = {{0, 0.25}, {0.5, 0.75}};
   const std::vector<bucket_range> zero = {{0, 0.5}, {0.5, 0.5}, {0.5, 1}};
@@ -159,7 +159,7 @@ TEST(choose_variation, growthbook_samples) {
   EXPECT_EQ(choose_variation(0.5, {}), -1);
 }
 
-TEST(in_namespace, growthbook_samples) {
+TEST(assignment, in_namespace_growthbook_samples) {
   EXPECT_FALSE(in_namespace("1", "namespace1", 0, 0.4));
   EXPECT_TRUE(in_namespace("1", "namespace1", 0.4, 1));
   EXPECT_TRUE(in_namespace("3", "namespace2", 0, 0.4));
@@ -180,7 +180,7 @@ std::vector<int> run_v1(std::size_t variations, double coverage, std::span<const
   return out;
 }
 
-TEST(run, growthbook_my_test_samples) {
+TEST(assignment, run_growthbook_my_test_samples) {
   EXPECT_EQ(run_v1(2, 1, {}), std::vector<int>({1, 0, 0, 1, 1, 1, 0, 1, 0}));
   const std::vector<double> skewed = {0.1, 0.9};
   EXPECT_EQ(run_v1(2, 1, skewed), std::vector<int>({1, 1, 0, 1, 1, 1, 0, 1, 1}));
@@ -188,7 +188,7 @@ TEST(run, growthbook_my_test_samples) {
   EXPECT_EQ(run_v1(3, 1, {}), std::vector<int>({2, 0, 0, 2, 1, 2, 0, 1, 0}));
 }
 
-TEST(assign_unit, growthbook_seed_and_hash_version_2) {
+TEST(assignment, assign_unit_growthbook_seed_and_hash_version_2) {
   // "Uses seed and hash version": seed "foo", version 2, ranges [[0,0.5],[0.5,1]], id "1" → 1.
   const std::vector<bucket_range> ranges = {{0, 0.5}, {0.5, 1.0}};
   const auto r = assign_unit("foo", "1", ranges);
@@ -197,7 +197,7 @@ TEST(assign_unit, growthbook_seed_and_hash_version_2) {
   EXPECT_EQ(assign_unit("foo", "1", ranges), assign_unit("foo", "1", ranges));  // deterministic
 }
 
-TEST(assign_unit, excluded_by_namespace_empty_id_or_coverage) {
+TEST(assignment, assign_unit_excluded_by_namespace_empty_id_or_coverage) {
   const auto ranges = bucket_ranges(2, 1, {});
   // "Experiment namespace - fail": hash("__namespace", "1", 1) = 0.921, not in [0, 0.1).
   EXPECT_EQ(gb_hash("__namespace", "1", 1), 0.921);
@@ -231,7 +231,7 @@ std::vector<double> shares(std::span<const double> weights) {
   return counts;
 }
 
-TEST(assign_unit, splits_units_within_one_percent_of_the_weights) {
+TEST(assignment, assign_unit_splits_units_within_one_percent_of_the_weights) {
   const std::vector<double> halves = {0.5, 0.5};
   const auto got2 = shares(halves);
   for (std::size_t i = 0; i < halves.size(); ++i) {
@@ -245,7 +245,7 @@ TEST(assign_unit, splits_units_within_one_percent_of_the_weights) {
 }
 
 // Python: FNV-1a 64 (offset 0xcbf29ce484222325, prime 0x100000001b3) over b"exp\x1fuser-1".
-TEST(unit_fingerprint, is_fnv1a_64_over_seed_separator_id) {
+TEST(assignment, unit_fingerprint_is_fnv1a_64_over_seed_separator_id) {
   EXPECT_EQ(unit_fingerprint("exp", "user-1"), 0xa7ae4da9611abe04ull);
   EXPECT_NE(unit_fingerprint("ab", "c"), unit_fingerprint("a", "bc"));
   EXPECT_NE(unit_fingerprint("exp", "user-1"), unit_fingerprint("exp2", "user-1"));

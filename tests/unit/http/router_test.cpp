@@ -144,7 +144,7 @@ TEST(router, allow_lists_methods_in_a_stable_order) {
 }
 
 // The gateway's own table.
-TEST(gateway_routes, every_route_is_reachable_and_head_follows_get) {
+TEST(router, gateway_routes_every_route_is_reachable_and_head_follows_get) {
   const auto& full = gateway_routes(false);
   for (const auto& r : full.routes()) {
     std::string target(r.pattern);
@@ -168,7 +168,7 @@ TEST(gateway_routes, every_route_is_reachable_and_head_follows_get) {
   EXPECT_EQ(full.match(verb::get, "/v1/models/gpt-4o").entry->access, route_access::anyone);
 }
 
-TEST(gateway_routes, the_admin_listener_does_not_know_the_proxied_endpoints) {
+TEST(router, gateway_routes_the_admin_listener_does_not_know_the_proxied_endpoints) {
   EXPECT_TRUE(gateway_routes(false).match(verb::post, "/v1/embeddings").proxied());
   auto m = gateway_routes(true).match(verb::post, "/v1/embeddings");
   EXPECT_EQ(m.outcome, route_match::kind::not_found);

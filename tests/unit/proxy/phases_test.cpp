@@ -75,7 +75,7 @@ phase::assign_inputs inputs(double u = 0.5) {
   return {.random01 = u, .nonce = 42, .unix_seconds = 1'700'000'000, .feedback_key = "k"};
 }
 
-TEST(proxy_phases, parse_fills_the_fields_and_the_record) {
+TEST(phases, proxy_phases_parse_fills_the_fields_and_the_record) {
   fixture f(R"({"model":"small","stream":true,"messages":[{"role":"user","content":"hi"}]})");
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
   EXPECT_EQ(f.ctx.fields.model, "small");
@@ -83,7 +83,7 @@ TEST(proxy_phases, parse_fills_the_fields_and_the_record) {
   EXPECT_TRUE(f.rec.stream);
 }
 
-TEST(proxy_phases, parse_refuses_a_bad_body_naming_the_field) {
+TEST(phases, proxy_phases_parse_refuses_a_bad_body_naming_the_field) {
   fixture f(R"({"model":"small","messages":"not an array"})");
   auto r = phase::parse(f.ctx, f.json);
   ASSERT_FALSE(r);
@@ -92,7 +92,7 @@ TEST(proxy_phases, parse_refuses_a_bad_body_naming_the_field) {
   EXPECT_EQ(r.error().source, error_source::downstream);
 }
 
-TEST(proxy_phases, assign_outside_experiments_tags_nothing) {
+TEST(phases, proxy_phases_assign_outside_experiments_tags_nothing) {
   fixture f(R"({"model":"small","messages":[{"role":"user","content":"hi"}]})");
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
   phase::assign(f.ctx, inputs());
@@ -102,7 +102,7 @@ TEST(proxy_phases, assign_outside_experiments_tags_nothing) {
   EXPECT_EQ(f.rec.request_id, "req_1");
 }
 
-TEST(proxy_phases, assign_tags_the_variant_and_signs_a_feedback_id) {
+TEST(phases, proxy_phases_assign_tags_the_variant_and_signs_a_feedback_id) {
   fixture f(R"({"model":"virtual","messages":[{"role":"user","content":"hi"}]})");
   f.req.set("x-user-id", "alice");
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
@@ -116,7 +116,7 @@ TEST(proxy_phases, assign_tags_the_variant_and_signs_a_feedback_id) {
   EXPECT_EQ(f.rec.request_id, id) << "no x-request-id of the client's: ours is the signed id";
 }
 
-TEST(proxy_phases, route_finds_the_model_or_refuses_with_404) {
+TEST(phases, proxy_phases_route_finds_the_model_or_refuses_with_404) {
   fixture f(R"({"model":"small","messages":[{"role":"user","content":"hi"}]})");
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
   phase::assign(f.ctx, inputs());
@@ -134,7 +134,7 @@ TEST(proxy_phases, route_finds_the_model_or_refuses_with_404) {
   EXPECT_FALSE(g.rec.model_known);
 }
 
-TEST(proxy_phases, route_injects_usage_only_when_every_target_accepts_it) {
+TEST(phases, proxy_phases_route_injects_usage_only_when_every_target_accepts_it) {
   fixture f(R"({"model":"mixed","stream":true,"messages":[{"role":"user","content":"hi"}]})");
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
   ASSERT_TRUE(phase::route(f.ctx, f.upstreams()));
@@ -144,7 +144,7 @@ TEST(proxy_phases, route_injects_usage_only_when_every_target_accepts_it) {
   EXPECT_EQ(f.req.body().find("stream_options"), std::string::npos);
 }
 
-TEST(proxy_phases, rewrite_applies_the_variant_and_turns_on_stream_usage) {
+TEST(phases, proxy_phases_rewrite_applies_the_variant_and_turns_on_stream_usage) {
   fixture f(R"({"model":"virtual","stream":true,"messages":[{"role":"user","content":"hi"}]})");
   f.req.set("x-switchyard-variant", "tone=treatment");  // the override header picks the variant
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
@@ -165,7 +165,7 @@ TEST(proxy_phases, rewrite_applies_the_variant_and_turns_on_stream_usage) {
   EXPECT_EQ(f.ctx.fields.model, "big") << "the fields are re-parsed from the new body";
 }
 
-TEST(proxy_phases, admit_takes_the_limit_then_refuses_with_retry_headers) {
+TEST(phases, proxy_phases_admit_takes_the_limit_then_refuses_with_retry_headers) {
   fixture f(R"({"model":"small","messages":[{"role":"user","content":"hi"}]})");
   rate_limiter limiter(full_config()->rate_limits);
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
@@ -187,7 +187,7 @@ TEST(proxy_phases, admit_takes_the_limit_then_refuses_with_retry_headers) {
   limiter.finish(f.ctx.admitted, std::nullopt, now);
 }
 
-TEST(proxy_phases, account_estimates_missing_usage_and_reports_counted_outcomes) {
+TEST(phases, proxy_phases_account_estimates_missing_usage_and_reports_counted_outcomes) {
   fixture f(R"({"model":"virtual","messages":[{"role":"user","content":"hi"}]})");
   f.req.set("x-user-id", "bob");
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
@@ -213,7 +213,7 @@ TEST(proxy_phases, account_estimates_missing_usage_and_reports_counted_outcomes)
   }
 }
 
-TEST(proxy_phases, account_reports_nothing_for_a_client_that_left) {
+TEST(phases, proxy_phases_account_reports_nothing_for_a_client_that_left) {
   fixture f(R"({"model":"virtual","messages":[{"role":"user","content":"hi"}]})");
   f.req.set("x-user-id", "carol");
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
@@ -225,7 +225,7 @@ TEST(proxy_phases, account_reports_nothing_for_a_client_that_left) {
   EXPECT_FALSE(f.rec.usage) << "no usage is estimated for a request nobody received";
 }
 
-TEST(proxy_phases, account_prices_reported_usage) {
+TEST(phases, proxy_phases_account_prices_reported_usage) {
   fixture f(R"({"model":"small","messages":[{"role":"user","content":"hi"}]})");
   ASSERT_TRUE(phase::parse(f.ctx, f.json));
   ASSERT_TRUE(phase::route(f.ctx, f.upstreams()));

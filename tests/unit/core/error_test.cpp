@@ -7,7 +7,7 @@
 namespace switchyard {
 namespace {
 
-TEST(error_mapping, statuses_follow_openai_and_rfc_9110) {
+TEST(error, error_mapping_statuses_follow_openai_and_rfc_9110) {
   EXPECT_EQ(describe(errc::invalid_request).status, http::status::bad_request);
   EXPECT_EQ(describe(errc::model_not_found).status, http::status::not_found);
   EXPECT_EQ(describe(errc::model_not_found).code, "model_not_found");
@@ -21,7 +21,7 @@ TEST(error_mapping, statuses_follow_openai_and_rfc_9110) {
   EXPECT_EQ(describe(errc::internal).status, http::status::internal_server_error);
 }
 
-TEST(error_mapping, every_kind_maps_into_the_bounded_taxonomy) {
+TEST(error, error_mapping_every_kind_maps_into_the_bounded_taxonomy) {
   const std::set<std::string_view> taxonomy = {
       "rate_limit",           "timeout", "invalid_request", "auth_error", "upstream_error",
       "upstream_unavailable", "internal"};
@@ -38,7 +38,7 @@ TEST(error_mapping, every_kind_maps_into_the_bounded_taxonomy) {
   EXPECT_EQ(describe(errc::upstream_ejected).status, http::status::service_unavailable);
 }
 
-TEST(error_mapping, body_is_openai_shaped) {
+TEST(error, error_mapping_body_is_openai_shaped) {
   auto body =
       error_body(make_error(errc::invalid_request, "messages must be \"an\" array", "messages"));
   auto v = boost::json::parse(body);
@@ -53,14 +53,14 @@ TEST(error_mapping, body_is_openai_shaped) {
   EXPECT_EQ(upstream.at("error").at("code").as_string(), "upstream_timeout");
 }
 
-TEST(error_mapping, sse_error_event_is_one_data_line) {
+TEST(error, error_mapping_sse_error_event_is_one_data_line) {
   auto ev = error_event(make_error(errc::upstream_broken, "cut\nshort"));
   EXPECT_EQ(ev.rfind("data: {\"error\":", 0), 0u);
   EXPECT_EQ(ev.substr(ev.size() - 2), "\n\n");
   EXPECT_EQ(ev.find('\n'), ev.size() - 2);  // the newline in the message is escaped
 }
 
-TEST(error_mapping, response_headers) {
+TEST(error, error_mapping_response_headers) {
   auto res = error_response(make_error(errc::invalid_request, "bad"), 11, true, "req_1");
   EXPECT_EQ(res.result(), http::status::bad_request);
   EXPECT_EQ(res["x-request-id"], "req_1");

@@ -105,7 +105,7 @@ TEST(headers, client_response_keeps_upstream_id_under_its_own_name) {
   EXPECT_EQ(out["openai-processing-ms"], "12");
 }
 
-TEST(request_id, sane_client_ids_are_kept_others_replaced) {
+TEST(headers, request_id_sane_client_ids_are_kept_others_replaced) {
   EXPECT_EQ(request_id_for("abc-123_x.y:z"), "abc-123_x.y:z");
   auto fresh = request_id_for("");
   EXPECT_EQ(fresh.rfind("req_", 0), 0u);

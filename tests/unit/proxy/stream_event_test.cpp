@@ -20,7 +20,7 @@ bool valid_json(std::string_view s) {
   return !ec;
 }
 
-TEST(classify_event, content_is_output_whatever_the_spacing_and_order) {
+TEST(stream_event, classify_event_content_is_output_whatever_the_spacing_and_order) {
   for (const char* s : {
            R"({"choices":[{"delta":{"content":"Hi"}}]})",
            R"({"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": null}]})",
@@ -37,7 +37,7 @@ TEST(classify_event, content_is_output_whatever_the_spacing_and_order) {
   }
 }
 
-TEST(classify_event, role_chunk_and_empty_values_are_not_output) {
+TEST(stream_event, classify_event_role_chunk_and_empty_values_are_not_output) {
   for (
       const char* s : {
           R"({"choices":[{"delta":{"role":"assistant","content":""}}]})",
@@ -54,7 +54,7 @@ TEST(classify_event, role_chunk_and_empty_values_are_not_output) {
   }
 }
 
-TEST(classify_event, every_kind_of_output) {
+TEST(stream_event, classify_event_every_kind_of_output) {
   for (
       const char* s : {
           R"({"choices":[{"delta":{"reasoning_content":"Let me think"}}]})",
@@ -71,14 +71,14 @@ TEST(classify_event, every_kind_of_output) {
   }
 }
 
-TEST(classify_event, output_in_any_of_n_choices) {
+TEST(stream_event, classify_event_output_in_any_of_n_choices) {
   auto f = classify(
       R"({"choices":[{"index":0,"delta":{"content":""}},{"index":1,"delta":{"content":"B"}}]})");
   EXPECT_TRUE(f.output);
   EXPECT_EQ(f.choice_count, 2u);
 }
 
-TEST(classify_event, usage_in_any_position_and_groq) {
+TEST(stream_event, classify_event_usage_in_any_position_and_groq) {
   auto f = classify(R"({"usage": {"total_tokens": 9, "completion_tokens": 4, "prompt_tokens": 5},)"
                     R"( "choices": []})");
   ASSERT_TRUE(f.usage);
@@ -96,7 +96,7 @@ TEST(classify_event, usage_in_any_position_and_groq) {
   EXPECT_FALSE(v.usage_only);
 }
 
-TEST(classify_event, text_that_says_usage_is_not_usage) {
+TEST(stream_event, classify_event_text_that_says_usage_is_not_usage) {
   auto f = classify(
       R"({"choices":[{"delta":{"content":"\"usage\": {\"prompt_tokens\": 9}, \"choices\":[]"}}]})");
   EXPECT_FALSE(f.usage);
@@ -104,7 +104,7 @@ TEST(classify_event, text_that_says_usage_is_not_usage) {
   EXPECT_TRUE(f.null_usage.empty());
 }
 
-TEST(classify_event, errors_and_insufficient_quota) {
+TEST(stream_event, classify_event_errors_and_insufficient_quota) {
   auto f = classify(R"({"error": {"message": "x", "type": "insufficient_quota", "code": null}})");
   EXPECT_TRUE(f.error);
   EXPECT_TRUE(f.insufficient_quota);
@@ -115,14 +115,14 @@ TEST(classify_event, errors_and_insufficient_quota) {
   EXPECT_FALSE(classify(R"({"error":null,"choices":[]})").error);
 }
 
-TEST(classify_event, unparsable_or_odd_events_release_the_hold) {
+TEST(stream_event, classify_event_unparsable_or_odd_events_release_the_hold) {
   for (const char* s : {"not json", "{\"choices\":[", "[1,2]", "\"text\"",
                         R"({"type":"response.output_text.delta","delta":"x"})"}) {
     EXPECT_FALSE(classify(s).keeps_hold()) << s;
   }
 }
 
-TEST(classify_event, removes_null_usage_by_member_offsets) {
+TEST(stream_event, classify_event_removes_null_usage_by_member_offsets) {
   struct tc {
     const char* in;
     const char* out;
@@ -144,7 +144,7 @@ TEST(classify_event, removes_null_usage_by_member_offsets) {
   }
 }
 
-TEST(may_mention_usage, is_conservative) {
+TEST(stream_event, may_mention_usage_is_conservative) {
   EXPECT_TRUE(may_mention_usage(R"({"usage":null})"));
   EXPECT_TRUE(may_mention_usage(R"({"\u0075sage":null})"));
   EXPECT_FALSE(may_mention_usage(R"({"choices":[{"delta":{"content":"x"}}]})"));
@@ -154,7 +154,7 @@ TEST(may_mention_usage, is_conservative) {
 }
 
 // Moved from retry_policy_test: the body half of "a 429 for an exhausted account is final".
-TEST(says_insufficient_quota, reads_the_error_object_not_the_words) {
+TEST(stream_event, says_insufficient_quota_reads_the_error_object_not_the_words) {
   // As OpenAI sends it: pretty-printed, spaces after the colons.
   constexpr std::string_view quota = R"({
     "error": {
