@@ -14,7 +14,9 @@ std::mt19937_64& generator() noexcept {
 
 }  // namespace
 
-std::uint64_t random_u64() noexcept { return generator()(); }
+std::uint64_t random_u64() noexcept {
+  return generator()();
+}
 
 double random01() noexcept {
   // The top 53 bits as a double in [0, 1): exact, and never 1.0.

@@ -70,9 +70,8 @@ result<string_response> reload(const local_call& c) {
     return make_error(errc::conflict,
                       "Reload rejected; the running configuration is kept: " + r.error().message);
   }
-  return json_answer(c,
-                     json::object{{"status", "reloaded"},
-                                  {"generation", c.w.shared.snapshot->current()->generation}});
+  return json_answer(c, json::object{{"status", "reloaded"},
+                                     {"generation", c.w.shared.snapshot->current()->generation}});
 }
 
 result<string_response> feedback(const local_call& c) {
@@ -218,11 +217,9 @@ std::optional<error> denied(const local_call& c) {
     case route_access::anyone:
       return std::nullopt;
     case route_access::reader:
-      return reader_denied(c.req[http::field::authorization],
-                           *c.w.shared.snapshot->current()->cfg);
+      return reader_denied(c.req[http::field::authorization], *c.w.shared.snapshot->current()->cfg);
     case route_access::admin:
-      return admin_denied(c.req[http::field::authorization],
-                          *c.w.shared.snapshot->current()->cfg);
+      return admin_denied(c.req[http::field::authorization], *c.w.shared.snapshot->current()->cfg);
   }
   return std::nullopt;
 }

@@ -4,10 +4,7 @@
 
 namespace switchyard {
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 std::optional<error> read_error(const beast::error_code& ec) {
   if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||

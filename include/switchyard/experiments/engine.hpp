@@ -2,8 +2,8 @@
 
 #include "switchyard/experiments/latency_sketch.hpp"
 #include "switchyard/experiments/plan.hpp"
-#include "switchyard/experiments/store.hpp"
 #include "switchyard/experiments/snapshot.hpp"
+#include "switchyard/experiments/store.hpp"
 
 #include <atomic>
 #include <condition_variable>

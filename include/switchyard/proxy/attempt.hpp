@@ -2,10 +2,10 @@
 
 #include "switchyard/core/error.hpp"
 #include "switchyard/core/net.hpp"
-#include "switchyard/proxy/responses.hpp"
-#include "switchyard/runtime/worker.hpp"
 #include "switchyard/proxy/request_context.hpp"
+#include "switchyard/proxy/responses.hpp"
 #include "switchyard/proxy/stream_event.hpp"
+#include "switchyard/runtime/worker.hpp"
 #include "switchyard/upstream/retry_state.hpp"
 
 #include <chrono>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "switchyard/core/net.hpp"
 #include "switchyard/core/deadlines.hpp"
+#include "switchyard/core/net.hpp"
 
 namespace switchyard {
 
@@ -13,6 +13,8 @@ using socket_deadline = deadline;
 
 /// No Beast timer on a pooled connection waiting for its next request (a no-op unless some code
 /// armed tcp_stream's own timer; kept so that a recycled stream never carries one).
-inline void clear_deadline(beast::tcp_stream& stream) { stream.expires_never(); }
+inline void clear_deadline(beast::tcp_stream& stream) {
+  stream.expires_never();
+}
 
 }  // namespace switchyard

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "switchyard/core/error.hpp"
-#include "switchyard/proxy/responses.hpp"
 #include "switchyard/proxy/request_context.hpp"
+#include "switchyard/proxy/responses.hpp"
 
 namespace switchyard {
 

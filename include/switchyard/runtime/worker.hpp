@@ -1,11 +1,11 @@
 #pragma once
 
 #include "switchyard/config/config.hpp"
+#include "switchyard/core/deadlines.hpp"
 #include "switchyard/core/net.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/ratelimit/feedback_guard.hpp"
 #include "switchyard/ratelimit/limiter.hpp"
-#include "switchyard/core/deadlines.hpp"
 #include "switchyard/upstream/breaker.hpp"
 #include "switchyard/upstream/pool.hpp"
 #include "switchyard/upstream/retry_policy.hpp"
