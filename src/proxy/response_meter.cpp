@@ -7,7 +7,7 @@ response_meter::response_meter(bool sse, std::size_t max_event_bytes)
 
 result<void> response_meter::feed(std::string_view chunk, simdjson::ondemand::parser& parser) {
   if (!sse_) {
-    ready_.append(chunk);  // (usage is only injected into streams)
+    ready_->append(chunk);  // (usage is only injected into streams)
     body_usage_.feed(chunk);
     return {};
   }
@@ -19,7 +19,7 @@ result<void> response_meter::feed(std::string_view chunk, simdjson::ondemand::pa
   }
   std::uint64_t cursor = held_base_;  // everything before it went out already
   for (auto& e : events_buffer_) {
-    switch (on_event(e, parser, edited_)) {
+    switch (on_event(e, parser, *edited_)) {
       case verdict::forward:
         continue;  // goes out with the bytes around it
       case verdict::drop:
@@ -27,19 +27,19 @@ result<void> response_meter::feed(std::string_view chunk, simdjson::ondemand::pa
         break;
       case verdict::edit:
         forward(cursor, e.begin, chunk, chunk_base);
-        forward_edited(e, edited_, chunk, chunk_base);
+        forward_edited(e, *edited_, chunk, chunk_base);
         break;
     }
     cursor = e.end;
   }
   if (*boundary == std::string_view::npos) {
     // No block ended in this chunk (so no event did either): it waits for the end of its event.
-    held_.append(chunk);
+    held_->append(chunk);
     return {};
   }
   const std::uint64_t block_end = chunk_base + *boundary;
   forward(cursor, block_end, chunk, chunk_base);
-  held_.assign(chunk.substr(*boundary));
+  held_->assign(chunk.substr(*boundary));
   held_base_ = block_end;
   return {};
 }
@@ -52,12 +52,12 @@ void response_meter::forward(std::uint64_t from, std::uint64_t to, std::string_v
   if (from < chunk_base) {  // the start lies in held_
     const auto h_from = static_cast<std::size_t>(from - held_base_);
     const auto h_to = static_cast<std::size_t>(std::min(to, chunk_base) - held_base_);
-    ready_.append(std::string_view(held_).substr(h_from, h_to - h_from));
+    ready_->append(std::string_view(*held_).substr(h_from, h_to - h_from));
     from = chunk_base;
   }
   if (from < to) {
-    ready_.append(chunk.substr(static_cast<std::size_t>(from - chunk_base),
-                               static_cast<std::size_t>(to - from)));
+    ready_->append(chunk.substr(static_cast<std::size_t>(from - chunk_base),
+                                static_cast<std::size_t>(to - from)));
   }
 }
 
@@ -66,24 +66,24 @@ void response_meter::forward_edited(const sse_event& e, std::string_view edited,
   if (e.data_lines == 1) {
     // The data is verbatim on its one line: splice, keeping every other byte of the block.
     forward(e.begin, e.data_offset, chunk, chunk_base);
-    ready_.append(edited);
+    ready_->append(edited);
     forward(e.data_offset + e.data.size(), e.end, chunk, chunk_base);
     return;
   }
   // Multi-line data: write the event anew, one `data:` line per line of the edited JSON.
   if (!e.event.empty()) {
-    ready_.append("event: ").append(e.event).append("\n");
+    ready_->append("event: ").append(e.event).append("\n");
   }
   std::string_view rest = edited;
   for (;;) {
     const auto nl = rest.find('\n');
-    ready_.append("data: ").append(rest.substr(0, nl)).append("\n");
+    ready_->append("data: ").append(rest.substr(0, nl)).append("\n");
     if (nl == std::string_view::npos) {
       break;
     }
     rest.remove_prefix(nl + 1);
   }
-  ready_.append("\n");
+  ready_->append("\n");
 }
 
 response_meter::verdict response_meter::on_event(sse_event& e, simdjson::ondemand::parser& parser,

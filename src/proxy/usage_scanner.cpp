@@ -1,19 +1,18 @@
 #include "switchyard/proxy/usage_scanner.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace switchyard {
 
 namespace {
 
-constexpr std::size_t max_key_bytes = 64;
-
 bool is_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 // A member name's raw bytes (between the quotes) equal "usage" once unescaped.
-bool names_usage(std::string_view raw) {
+bool names_usage(std::string_view raw, std::size_t max_key_bytes) {
   if (raw == "usage") {
     return true;
   }
@@ -30,6 +29,21 @@ bool names_usage(std::string_view raw) {
 
 }  // namespace
 
+void usage_scanner::key_append(const char* p, std::size_t n) noexcept {
+  const std::size_t room = key_.size() - key_size_;
+  const std::size_t take = n < room ? n : room;
+  std::copy(p, p + take, key_.data() + key_size_);
+  key_size_ += take;
+}
+
+// The captured value is complete: it becomes the found one (buffers swapped, not freed).
+void usage_scanner::found_value() {
+  found_->swap(*value_);
+  value_->clear();
+  found_->reserve(found_->size() + simdjson::SIMDJSON_PADDING);
+  capture_ = capture::off;
+}
+
 void usage_scanner::feed(std::string_view chunk) {
   const char* p = chunk.data();
   const char* const end = p + chunk.size();
@@ -45,12 +59,11 @@ void usage_scanner::feed(std::string_view chunk) {
             static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(limit - p)));
         stop = backslash ? backslash : limit;
       }
-      if (in_key_ && key_.size() <= max_key_bytes) {
-        key_.append(p, static_cast<std::size_t>(std::min<std::ptrdiff_t>(
-                           stop - p, static_cast<std::ptrdiff_t>(max_key_bytes + 1))));
+      if (in_key_) {
+        key_append(p, static_cast<std::size_t>(stop - p));
       }
       if (capture_ == capture::on) {
-        value_.append(p, static_cast<std::size_t>(stop - p));
+        value_->append(p, static_cast<std::size_t>(stop - p));
       }
       p = stop;
       if (p == end) {
@@ -58,55 +71,53 @@ void usage_scanner::feed(std::string_view chunk) {
       }
       const char c = *p++;
       if (capture_ == capture::on) {
-        value_.push_back(c);
+        value_->push_back(c);
       }
       if (escaped_) {
         escaped_ = false;
-        if (in_key_ && key_.size() <= max_key_bytes) {
-          key_.push_back(c);
+        if (in_key_) {
+          key_append(&c, 1);
         }
       } else if (c == '\\') {
         escaped_ = true;
-        if (in_key_ && key_.size() <= max_key_bytes) {
-          key_.push_back(c);
+        if (in_key_) {
+          key_append(&c, 1);
         }
       } else {  // the closing quote
         in_string_ = false;
         if (in_key_) {
           in_key_ = false;
           after_key_ = true;
-          key_is_usage_ = names_usage(key_);
+          key_is_usage_ = names_usage(std::string_view(key_.data(), key_size_), max_key_bytes);
         }
       }
       continue;
     }
     structural(*p++);
   }
-  if (capture_ == capture::on && value_.size() > max_usage_bytes) {
+  if (capture_ == capture::on && value_->size() > max_usage_bytes) {
     capture_ = capture::overflow;
-    value_.clear();
+    value_->clear();
   }
 }
 
 void usage_scanner::structural(char c) {
   if (is_space(c)) {
     if (capture_ == capture::on && depth_ > 1) {
-      value_.push_back(c);
+      value_->push_back(c);
     }
     return;
   }
   if (capture_ == capture::waiting) {
     capture_ = capture::on;
-    value_.clear();
+    value_->clear();
   }
   const bool member_level = depth_ == 1;
   if (member_level && capture_ == capture::on && (c == ',' || c == '}')) {
-    found_ = std::move(value_);  // a scalar (`null`) ends here
-    value_.clear();
-    capture_ = capture::off;
+    found_value();  // a scalar (`null`) ends here
   }
   if (capture_ == capture::on) {
-    value_.push_back(c);
+    value_->push_back(c);
   }
   switch (c) {
     case '"':
@@ -114,7 +125,7 @@ void usage_scanner::structural(char c) {
       if (member_level && expect_key_) {
         expect_key_ = false;
         in_key_ = true;
-        key_.clear();
+        key_size_ = 0;
       }
       break;
     case '{':
@@ -128,9 +139,7 @@ void usage_scanner::structural(char c) {
     case ']':
       --depth_;
       if (depth_ == 1 && capture_ == capture::on) {
-        found_ = std::move(value_);  // the usage object (or array) closed
-        value_.clear();
-        capture_ = capture::off;
+        found_value();  // the usage object (or array) closed
       } else if (depth_ == 1 && capture_ == capture::overflow) {
         capture_ = capture::off;
       }
@@ -157,13 +166,16 @@ void usage_scanner::structural(char c) {
 }
 
 std::optional<token_usage> usage_scanner::finish(simdjson::ondemand::parser& parser) const {
-  if (found_.empty() || found_.front() != '{') {
+  const std::string& found = *found_;
+  if (found.empty() || found.front() != '{') {
     return std::nullopt;
   }
-  simdjson::padded_string padded(found_);
+  // In place: found_value() reserved the padding.
   simdjson::ondemand::document doc;
   simdjson::ondemand::object obj;
-  if (parser.iterate(padded).get(doc) || doc.get_object().get(obj)) {
+  if (parser.iterate(simdjson::padded_string_view(found.data(), found.size(), found.capacity()))
+          .get(doc) ||
+      doc.get_object().get(obj)) {
     return std::nullopt;
   }
   return read_usage(obj);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "switchyard/core/error.hpp"
+#include "switchyard/core/recycled_string.hpp"
 #include "switchyard/proxy/stream_event.hpp"
 #include "switchyard/proxy/usage_scanner.hpp"
 #include "switchyard/sse/sse_parser.hpp"
@@ -30,13 +31,13 @@ class response_meter {
   result<void> feed(std::string_view chunk, simdjson::ondemand::parser& parser);
 
   /// Bytes to forward; the caller clears it once written.
-  std::string& ready() noexcept { return ready_; }
+  std::string& ready() noexcept { return *ready_; }
 
   /// Moves bytes held back for an incomplete event into `ready()` (the upstream ended cleanly).
   void release_held() {
-    ready_.append(held_);
-    held_base_ += held_.size();
-    held_.clear();
+    ready_->append(*held_);
+    held_base_ += held_->size();
+    held_->clear();
   }
 
   /// Call at the end of the body (non-SSE) to read `usage`.
@@ -56,7 +57,7 @@ class response_meter {
   std::uint64_t events() const noexcept { return events_; }
   const std::optional<token_usage>& usage() const noexcept { return usage_; }
   /// Bytes held back because their event is not complete yet.
-  std::size_t held_bytes() const noexcept { return held_.size(); }
+  std::size_t held_bytes() const noexcept { return held_->size(); }
 
  private:
   // What the relay does with one event's bytes.
@@ -72,10 +73,12 @@ class response_meter {
   bool strip_usage_ = false;
   sse_parser parser_;
   std::vector<sse_event> events_buffer_;
-  std::string held_;             // SSE bytes after the last complete block
-  std::string edited_;           // an event with the injected `"usage": null` cut (reused)
+  // The byte buffers are recycled per thread (a response reuses the capacity of the ones
+  // before it instead of allocating its own).
+  recycled_string held_;         // SSE bytes after the last complete block
+  recycled_string edited_;       // an event with the injected `"usage": null` cut (reused)
   std::uint64_t held_base_ = 0;  // stream offset of held_'s first byte
-  std::string ready_;            // bytes ready for the client
+  recycled_string ready_;        // bytes ready for the client
   usage_scanner body_usage_;     // non-SSE
   bool saw_content_ = false;
   bool hold_released_ = false;

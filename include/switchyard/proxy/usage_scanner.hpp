@@ -1,7 +1,9 @@
 #pragma once
 
+#include "switchyard/core/recycled_string.hpp"
 #include "switchyard/proxy/stream_event.hpp"
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -35,10 +37,19 @@ class usage_scanner {
   bool in_key_ = false;
   bool after_key_ = false;  // between a member name and its ':'
   bool key_is_usage_ = false;
-  std::string key_;  // the member name's raw bytes (bounded)
+  // The member name's raw bytes, up to one past the longest name compared (so a longer one is
+  // recognised as such): inline, a name never allocates.
+  static constexpr std::size_t max_key_bytes = 64;
+  std::array<char, max_key_bytes + 1> key_{};
+  std::size_t key_size_ = 0;
+  void key_append(const char* p, std::size_t n) noexcept;
   enum class capture { off, waiting, on, overflow } capture_ = capture::off;
-  std::string value_;  // the `usage` value being captured
-  std::string found_;  // the last complete `usage` value
+  // The `usage` value being captured, and the last complete one (with simdjson's padding in its
+  // capacity, so `finish` parses it in place). Recycled buffers: a response's scanner reuses
+  // the capacity of the ones before it on its thread.
+  recycled_string value_;
+  recycled_string found_;
+  void found_value();
 };
 
 }  // namespace switchyard
