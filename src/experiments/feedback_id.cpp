@@ -1,11 +1,12 @@
 #include "switchyard/experiments/feedback_id.hpp"
 
-#include <openssl/core_names.h>
+// The low-level SHA-256 API (see mac_of) is deprecated in OpenSSL 3.0, not removed.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -23,23 +24,35 @@ constexpr std::size_t mac_size = 16;  // 128 bits: forging one takes 2^128 tries
 constexpr std::string_view alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-std::string base64url(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char ch : bytes) {
-    acc = (acc << 8) | static_cast<unsigned char>(ch);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += alphabet[(acc >> bits) & 0x3f];
+// Unpadded base64url, appended to a string as the bytes come (no intermediate payload).
+class base64url_writer {
+ public:
+  explicit base64url_writer(std::string& out) : out_(out) {}
+  void put(std::string_view bytes) {
+    for (char ch : bytes) {
+      acc_ = (acc_ << 8) | static_cast<unsigned char>(ch);
+      bits_ += 8;
+      while (bits_ >= 6) {
+        bits_ -= 6;
+        out_ += alphabet[(acc_ >> bits_) & 0x3f];
+      }
     }
   }
-  if (bits > 0) {
-    out += alphabet[(acc << (6 - bits)) & 0x3f];
+  void finish() {
+    if (bits_ > 0) {
+      out_ += alphabet[(acc_ << (6 - bits_)) & 0x3f];
+      bits_ = 0;
+    }
   }
-  return out;
+
+ private:
+  std::string& out_;
+  std::uint32_t acc_ = 0;
+  int bits_ = 0;
+};
+
+constexpr std::size_t base64url_size(std::size_t bytes) {
+  return (bytes * 4 + 2) / 3;
 }
 
 int sextet(char c) noexcept {
@@ -80,48 +93,69 @@ bool decode_base64url(std::string_view text, std::string& out) {
   return (acc & ((1u << bits) - 1)) == 0;
 }
 
-// One HMAC context per thread, keyed once: OpenSSL 3's one-shot HMAC() fetches the algorithm
-// and builds a context on every call (about 1 µs), and ids are signed on the request path.
-struct mac_context {
-  EVP_MAC_CTX* ctx = nullptr;
-  std::string key;
-  mac_context() = default;
-  mac_context(const mac_context&) = delete;
-  mac_context& operator=(const mac_context&) = delete;
-  ~mac_context() { EVP_MAC_CTX_free(ctx); }
+// HMAC-SHA256 (RFC 2104) from SHA-256 states keyed once per thread, so a MAC allocates nothing.
+// OpenSSL 3.0's EVP layer allocates a provider context on every digest init and context copy
+// (EVP_MAC restarts by copying its keyed contexts: two to four heap blocks per id; even a
+// reused EVP_MD_CTX gets a new one per EVP_DigestInit_ex), while the low-level SHA256_* API
+// works on a plain struct on the stack with the same assembly. That API is deprecated in 3.0
+// but present in every 3.x (OPENSSL_SUPPRESS_DEPRECATED above); the states after the key pads
+// are kept, so a MAC is two copies of a struct and three SHA-256 blocks for a usual id.
+constexpr std::size_t sha256_block = 64;
+
+struct mac_state {
+  std::string key;     // the key the states are for
+  SHA256_CTX inner{};  // after absorbing key ^ ipad
+  SHA256_CTX outer{};  // after absorbing key ^ opad
+  bool keyed = false;
 };
 
-std::array<unsigned char, EVP_MAX_MD_SIZE> mac_of(std::string_view signed_part,
-                                                  std::string_view key) {
-  static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  thread_local mac_context m;
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  std::size_t md_len = 0;
-  bool ok = hmac != nullptr;
-  if (ok && (!m.ctx || m.key != key)) {
-    EVP_MAC_CTX_free(m.ctx);
-    m.ctx = EVP_MAC_CTX_new(hmac);
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
-                           OSSL_PARAM_construct_end()};
-    static const unsigned char no_key = 0;  // a non-null pointer even for an empty key
-    const auto* key_ptr =
-        key.empty() ? &no_key : reinterpret_cast<const unsigned char*>(key.data());
-    ok = m.ctx && EVP_MAC_init(m.ctx, key_ptr, key.size(), params) == 1;
-    m.key = ok ? std::string(key) : std::string();
-  } else if (ok) {
-    ok = EVP_MAC_init(m.ctx, nullptr, 0, nullptr) == 1;  // same key: restart the MAC
+std::array<unsigned char, SHA256_DIGEST_LENGTH> mac_of(std::string_view signed_part,
+                                                       std::string_view key) {
+  thread_local mac_state m;
+  bool ok = true;
+  if (!m.keyed || m.key != key) {
+    std::array<unsigned char, sha256_block> k0{};  // the key, hashed when longer than a block
+    if (key.size() > sha256_block) {
+      SHA256_CTX c;
+      ok = SHA256_Init(&c) == 1 && SHA256_Update(&c, key.data(), key.size()) == 1 &&
+           SHA256_Final(k0.data(), &c) == 1;
+    } else {
+      std::copy(key.begin(), key.end(), reinterpret_cast<char*>(k0.data()));
+    }
+    std::array<unsigned char, sha256_block> ipad{};
+    std::array<unsigned char, sha256_block> opad{};
+    for (std::size_t i = 0; i < sha256_block; ++i) {
+      ipad[i] = static_cast<unsigned char>(k0[i] ^ 0x36);
+      opad[i] = static_cast<unsigned char>(k0[i] ^ 0x5c);
+    }
+    ok = ok && SHA256_Init(&m.inner) == 1 &&
+         SHA256_Update(&m.inner, ipad.data(), ipad.size()) == 1 && SHA256_Init(&m.outer) == 1 &&
+         SHA256_Update(&m.outer, opad.data(), opad.size()) == 1;
+    OPENSSL_cleanse(k0.data(), k0.size());
+    OPENSSL_cleanse(ipad.data(), ipad.size());
+    OPENSSL_cleanse(opad.data(), opad.size());
+    m.key.assign(key);
+    m.keyed = ok;
   }
-  ok = ok &&
-       EVP_MAC_update(m.ctx, reinterpret_cast<const unsigned char*>(signed_part.data()),
-                      signed_part.size()) == 1 &&
-       EVP_MAC_final(m.ctx, md.data(), &md_len, md.size()) == 1 && md_len >= mac_size;
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> inner_md{};
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> md{};
+  SHA256_CTX inner = m.inner;
+  SHA256_CTX outer = m.outer;
+  ok = ok && SHA256_Update(&inner, signed_part.data(), signed_part.size()) == 1 &&
+       SHA256_Final(inner_md.data(), &inner) == 1 &&
+       SHA256_Update(&outer, inner_md.data(), inner_md.size()) == 1 &&
+       SHA256_Final(md.data(), &outer) == 1;
+  OPENSSL_cleanse(&inner, sizeof inner);
+  OPENSSL_cleanse(&outer, sizeof outer);
   if (!ok) {
-    EVP_MAC_CTX_free(m.ctx);
-    m.ctx = nullptr;
+    m.keyed = false;
     throw std::runtime_error("HMAC-SHA256 failed");  // only without a usable libcrypto
   }
   return md;
+}
+
+std::string_view as_text(const unsigned char* p, std::size_t n) {
+  return {reinterpret_cast<const char*>(p), n};
 }
 
 error not_ours() {
@@ -163,34 +197,60 @@ bool parse_payload(std::string_view payload, bool with_unit, feedback_claims& c)
 }  // namespace
 
 std::string sign_feedback_id(const feedback_claims& c, std::string_view key) {
-  for (const std::string* name : {&c.experiment, &c.variant, &c.prompt_version}) {
-    if (name->find(separator) != std::string::npos) {
-      throw std::invalid_argument("feedback id: name contains 0x1F: " + *name);
+  std::string id;
+  sign_feedback_id(feedback_claims_view{c.experiment, c.variant, c.prompt_version, c.unix_seconds,
+                                        c.nonce, c.unit},
+                   key, id);
+  return id;
+}
+
+void sign_feedback_id(const feedback_claims_view& c, std::string_view key, std::string& out) {
+  for (std::string_view name : {c.experiment, c.variant, c.prompt_version}) {
+    if (name.find(separator) != std::string_view::npos) {
+      throw std::invalid_argument("feedback id: name contains 0x1F: " + std::string(name));
     }
   }
-  std::string payload = c.experiment;
-  payload += separator;
-  payload += c.variant;
-  payload += separator;
-  payload += c.prompt_version;
-  payload += separator;
-  payload += std::to_string(c.unix_seconds);
-  payload += separator;
+  char seconds[24];
+  const auto sec = std::to_chars(seconds, seconds + sizeof seconds, c.unix_seconds);
+  const std::string_view seconds_text(seconds, static_cast<std::size_t>(sec.ptr - seconds));
+  char hex[17];
+  std::string_view unit_text;
   if (c.unit != 0) {
-    char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(c.unit));
-    payload += hex;
-    payload += separator;
+    unit_text = std::string_view(hex, 16);
   }
-  payload += c.nonce;
-  std::string id = std::string(c.unit != 0 ? prefix_with_unit : prefix) + base64url(payload);
-  const auto mac = mac_of(id, key);
-  id += '.';
-  id += base64url(std::string_view(reinterpret_cast<const char*>(mac.data()), mac_size));
-  if (id.size() > max_feedback_id_size) {
+  const std::size_t payload_size =
+      c.experiment.size() + c.variant.size() + c.prompt_version.size() + seconds_text.size() +
+      (unit_text.empty() ? 0 : unit_text.size() + 1) + c.nonce.size() + 4;  // the separators
+  const std::size_t size =
+      prefix.size() + base64url_size(payload_size) + 1 + base64url_size(mac_size);
+  if (size > max_feedback_id_size) {
     throw std::invalid_argument("feedback id: claims too long for a request id");
   }
-  return id;
+  out.clear();
+  out.reserve(size);
+  out += c.unit != 0 ? prefix_with_unit : prefix;
+  base64url_writer payload(out);
+  const std::string_view sep(&separator, 1);
+  payload.put(c.experiment);
+  payload.put(sep);
+  payload.put(c.variant);
+  payload.put(sep);
+  payload.put(c.prompt_version);
+  payload.put(sep);
+  payload.put(seconds_text);
+  payload.put(sep);
+  if (!unit_text.empty()) {
+    payload.put(unit_text);
+    payload.put(sep);
+  }
+  payload.put(c.nonce);
+  payload.finish();
+  const auto mac = mac_of(out, key);
+  out += '.';
+  base64url_writer tail(out);
+  tail.put(as_text(mac.data(), mac_size));
+  tail.finish();
 }
 
 result<feedback_claims> verify_feedback_id(std::string_view id, std::string_view key) {

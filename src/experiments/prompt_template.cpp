@@ -79,7 +79,7 @@ result<prompt_template> prompt_template::parse(std::string_view text) {
   return t;
 }
 
-result<void> prompt_template::render_to(std::string& out, const lookup_fn& lookup,
+result<void> prompt_template::render_to(std::string& out, lookup_ref lookup,
                                         const defaults_map& defaults,
                                         std::string_view prompt_ref) const {
   // Resolve every variable before touching `out`, so an error leaves it unchanged. Prompts have a
@@ -125,7 +125,7 @@ result<void> prompt_template::render_to(std::string& out, const lookup_fn& looku
   return {};
 }
 
-result<std::string> prompt_template::render(const lookup_fn& lookup, const defaults_map& defaults,
+result<std::string> prompt_template::render(lookup_ref lookup, const defaults_map& defaults,
                                             std::string_view prompt_ref) const {
   std::string out;
   if (auto r = render_to(out, lookup, defaults, prompt_ref); !r) {

@@ -11,16 +11,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <forward_list>
 
 namespace switchyard::phase {
 
 namespace {
+
+// Per-thread scratch buffers larger than this are released after use rather than kept.
+constexpr std::size_t max_kept_scratch = 256 * 1024;
+
+// Room left in the body's buffer for a rewrite (a system prompt, a model name, parameters).
+constexpr std::size_t rewrite_headroom = 1024;
 
 std::string_view bearer(const http::request<http::string_body>& req) {
   return bearer_token(req[http::field::authorization]);
 }
 
 // A prompt version rendered into the edit: a system message (chat) or the wrapped prompt.
+// Allocation-free in steady state: the metadata is parsed into a stack buffer, the lookup is a
+// plain lambda (no std::function), and the text is rendered into this thread's scratch string.
 result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string& body,
                            const request_fields& f, body_edit& edit) {
   if (ep == endpoint::completions && !f.prompt_is_string) {
@@ -30,18 +39,24 @@ result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string
                           "is an array",
                       "prompt");
   }
-  boost::json::object meta;
+  // Metadata is small (OpenAI allows 16 keys of up to 512-character values): a 4 KiB buffer
+  // on the stack holds the usual one; a larger one spills to the heap.
+  alignas(std::max_align_t) unsigned char arena[4096];
+  boost::json::monotonic_resource mr(arena, sizeof arena);
+  boost::json::object meta(&mr);
   if (const auto* m = f.find("metadata"); m && !pp.tmpl.variables().empty()) {
     std::size_t i = static_cast<std::size_t>(m - f.members.data());
     boost::system::error_code ec;
     auto v = boost::json::parse(
-        std::string_view(body).substr(m->value_begin, f.member_end(body, i) - m->value_begin), ec);
+        std::string_view(body).substr(m->value_begin, f.member_end(body, i) - m->value_begin), ec,
+        &mr);
     if (!ec && v.is_object()) {
       meta = std::move(v.as_object());
     }
   }
-  std::vector<std::string> scratch;  // numbers and booleans given as metadata, as text
-  scratch.reserve(pp.tmpl.variables().size());
+  // Numbers and booleans given as metadata, as text; a list so that earlier views stay valid,
+  // and nothing allocated unless one is used.
+  std::forward_list<std::string> scratch;
   auto lookup = [&](std::string_view name) -> std::optional<std::string_view> {
     if (ep == endpoint::completions && name == "input") {
       return std::string_view(f.prompt);
@@ -53,22 +68,25 @@ result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string
     if (it->value().is_string()) {
       return std::string_view(it->value().as_string());
     }
-    scratch.push_back(boost::json::serialize(it->value()));
-    return std::string_view(scratch.back());
+    scratch.push_front(boost::json::serialize(it->value()));
+    return std::string_view(scratch.front());
   };
-  auto text = pp.tmpl.render(lookup, pp.cfg->defaults, pp.ref);
-  if (!text) {
-    return text.error();
+  // Safe as a thread_local: the phases run on a worker thread and this function does not
+  // suspend, so no other request uses it before it is consumed below.
+  thread_local std::string text;
+  text.clear();
+  if (auto r = pp.tmpl.render_to(text, lookup, pp.cfg->defaults, pp.ref); !r) {
+    return r.error();
   }
   if (ep == endpoint::completions) {
     const auto& vars = pp.tmpl.variables();
     if (std::find(vars.begin(), vars.end(), "input") == vars.end()) {
-      *text += "\n\n";  // no {{input}}: the client's prompt follows the template
-      *text += f.prompt;
+      text += "\n\n";  // no {{input}}: the client's prompt follows the template
+      text += f.prompt;
     }
-    append_json_escaped(edit.prompt, *text);
+    append_json_escaped(edit.prompt, text);
   } else {
-    append_json_escaped(edit.system_message, *text);
+    append_json_escaped(edit.system_message, text);
     edit.replace_system = pp.cfg->replace_system;
   }
   return {};
@@ -78,7 +96,10 @@ result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string
 
 result<void> parse(request_context& ctx, simdjson::ondemand::parser& json) {
   std::string& body = ctx.req.body();
-  pad_for_simdjson(body);
+  // The session's body buffer has the body's exact size, so padding it reallocates once; with
+  // experiments, room for the usual rewrite too, so that the rewritten body is copied back into
+  // it (rewrite) instead of allocating again.
+  pad_for_simdjson(body, ctx.snapshot->experiments.empty() ? 0 : rewrite_headroom);
   auto fields = parse_request_body(ctx.ep, json, body);
   if (!fields) {
     return fields.error();
@@ -129,12 +150,15 @@ void assign(request_context& ctx, const assign_inputs& in) {
   // A signed id carries the assignment, so feedback works on any replica and after restarts.
   char nonce[17];
   std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(in.nonce));
-  feedback_claims claims{rec.experiment, rec.variant, rec.prompt_version, in.unix_seconds, nonce};
-  claims.unit = a.unit_fingerprint;  // feedback is then analysed per unit of assignment
-  std::string id = sign_feedback_id(claims, in.feedback_key);
+  const feedback_claims_view claims{rec.experiment,  rec.variant, rec.prompt_version,
+                                    in.unix_seconds, {nonce, 16}, a.unit_fingerprint};
+  // Signed into this thread's scratch (capacity kept): assign runs on a worker thread and does
+  // not suspend, so the scratch is free again when it returns.
+  thread_local std::string id;
+  sign_feedback_id(claims, in.feedback_key, id);
   ctx.tags.set("x-switchyard-feedback-id", id);
   if (req.count("x-request-id") == 0) {
-    rec.request_id = std::move(id);  // the client has no id of its own: ours is the signed one
+    rec.request_id.assign(id);  // the client has no id of its own: ours is the signed one
   }
 }
 
@@ -164,7 +188,11 @@ result<void> route(request_context& ctx, std::span<const upstream_config> upstre
 result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
   std::string& body = ctx.req.body();
   request_fields& f = ctx.fields;
-  body_edit edit;
+  // This thread's edit and output buffer, reused with their capacity: rewrite runs on a worker
+  // thread and does not suspend, so no other request touches them while this one does.
+  thread_local body_edit edit;
+  thread_local std::string rewritten;
+  edit.clear();
   if (const variant_plan* v = ctx.assigned.variant) {
     if (v->model->name != f.model) {
       std::string quoted = "\"";
@@ -188,8 +216,16 @@ result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
   if (edit.empty()) {
     return {};
   }
-  body = apply_edit(body, f, edit);
-  pad_for_simdjson(body);
+  // Into the scratch (capacity kept, padded for simdjson), then back into the body.
+  apply_edit_to(rewritten, body, f, edit, simdjson::SIMDJSON_PADDING);
+  if (body.capacity() >= rewritten.size() + simdjson::SIMDJSON_PADDING) {
+    body.assign(rewritten);  // fits (parse left room): a copy, no allocation
+  } else {
+    body.swap(rewritten);  // the client's buffer becomes the scratch
+    if (rewritten.capacity() > max_kept_scratch) {
+      std::string().swap(rewritten);  // a rare large body is not kept for the thread's lifetime
+    }
+  }
   auto again = parse_request_body(ctx.ep, json, body, false);  // built from a validated body
   if (!again) {
     return make_error(errc::internal,

@@ -31,8 +31,10 @@ std::string_view endpoint_label(endpoint e) noexcept {
   return "";
 }
 
-void pad_for_simdjson(std::string& body) {
-  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+void pad_for_simdjson(std::string& body, std::size_t headroom) {
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING + headroom);
+  }
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "switchyard/proxy/rewrite.hpp"
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -8,7 +9,8 @@ namespace switchyard {
 
 namespace {
 
-bool named(const std::vector<std::string_view>& keys, std::string_view key) {
+template <class Keys>
+bool named(const Keys& keys, std::string_view key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
@@ -44,7 +46,20 @@ void append_messages(std::string& out, std::string_view body, const request_fiel
 
 std::string apply_edit(std::string_view body, const request_fields& f, const body_edit& e) {
   std::string out;
-  out.reserve(body.size() + e.system_message.size() + e.prompt.size() + 128);
+  apply_edit_to(out, body, f, e);
+  return out;
+}
+
+void apply_edit_to(std::string& out, std::string_view body, const request_fields& f,
+                   const body_edit& e, std::size_t extra_capacity) {
+  // An upper bound of the result: the body, the new texts, and each set member's key, quotes,
+  // colon and comma; so that appending never reallocates and the padding fits after it.
+  std::size_t bound = body.size() + e.system_message.size() + e.prompt.size() + 64;
+  for (const auto& [k, v] : e.set) {
+    bound += k.size() + v.size() + 4;
+  }
+  out.clear();
+  out.reserve(bound + extra_capacity);
   out.push_back('{');
   bool first = true;
   auto sep = [&] {
@@ -53,7 +68,9 @@ std::string apply_edit(std::string_view body, const request_fields& f, const bod
     }
     first = false;
   };
-  std::vector<std::string_view> done;
+  // Keys already replaced (a duplicate key is replaced once). An edit sets a handful of members:
+  // on the stack, no allocation.
+  boost::container::small_vector<std::string_view, 8> done;
   for (std::size_t i = 0; i < f.members.size(); ++i) {
     const auto& m = f.members[i];
     if (named(e.remove, m.key) || named(done, m.key)) {
@@ -88,7 +105,6 @@ std::string apply_edit(std::string_view body, const request_fields& f, const bod
     }
   }
   out.push_back('}');
-  return out;
 }
 
 std::optional<std::string> usage_stream_options(std::string_view body, const request_fields& f) {

@@ -37,6 +37,21 @@ inline constexpr std::size_t max_feedback_id_size = 512;
 /// std::invalid_argument.
 std::string sign_feedback_id(const feedback_claims& c, std::string_view key);
 
+/// The claims of `feedback_claims` as views, for signing without copying the names.
+struct feedback_claims_view {
+  std::string_view experiment;
+  std::string_view variant;
+  std::string_view prompt_version;
+  std::int64_t unix_seconds = 0;
+  std::string_view nonce;
+  std::uint64_t unit = 0;
+};
+
+/// The same id written into `out` (replaced): with a reused `out` (capacity kept) signing
+/// allocates nothing, which is how the request path calls it. Same errors as above; on error
+/// `out` is unspecified.
+void sign_feedback_id(const feedback_claims_view& c, std::string_view key, std::string& out);
+
 /// Checks and decodes an id from `sign_feedback_id`. Errors are errc::invalid_request with param
 /// "request_id", and tell apart "request_id is not a Switchyard request id" (empty, longer than
 /// `max_feedback_id_size`, wrong prefix or shape, bad base64url) from "request_id signature does

@@ -5,9 +5,11 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace switchyard {
@@ -24,6 +26,37 @@ class prompt_template {
   /// Resolves a variable name to its value for this request; nullopt when not given. The returned
   /// view must stay valid until the render call returns.
   using lookup_fn = std::function<std::optional<std::string_view>(std::string_view)>;
+
+  /// A non-owning reference to a lookup (any callable, a `lookup_fn` included, or nullptr for
+  /// none), so that the request path passes a lambda without a std::function (whose captures
+  /// beyond 16 bytes are heap-allocated). The callable must outlive the render call.
+  class lookup_ref {
+   public:
+    lookup_ref(std::nullptr_t) noexcept {}  // NOLINT: converts like a function pointer
+    template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, lookup_ref> &&
+             std::is_invocable_r_v<std::optional<std::string_view>, const F&, std::string_view>)
+        lookup_ref(const F& f)
+    noexcept  // NOLINT: converts like a function pointer
+        : object_(static_cast<const void*>(std::addressof(f))),
+          call_([](const void* o, std::string_view name) -> std::optional<std::string_view> {
+            return (*static_cast<const F*>(o))(name);
+          }) {
+      if constexpr (std::is_constructible_v<bool, const F&>) {
+        if (!static_cast<bool>(f)) {
+          call_ = nullptr;  // an empty std::function (or a null function pointer): no lookup
+        }
+      }
+    }
+    explicit operator bool() const noexcept { return call_ != nullptr; }
+    std::optional<std::string_view> operator()(std::string_view name) const {
+      return call_(object_, name);
+    }
+
+   private:
+    const void* object_ = nullptr;
+    std::optional<std::string_view> (*call_)(const void*, std::string_view) = nullptr;
+  };
   using defaults_map = std::map<std::string, std::string, std::less<>>;
 
   /// Parses `text`. Errors (errc::invalid_request) name the byte offset of the offending `{{`:
@@ -41,12 +74,12 @@ class prompt_template {
   /// neither is an errc::invalid_request error with param "metadata.<name>" and the message
   /// "prompt `<prompt_ref>` needs variable `<name>`: send it in metadata.<name>". The output is
   /// raw text; the caller escapes it for its context (JSON).
-  result<std::string> render(const lookup_fn& lookup, const defaults_map& defaults,
+  result<std::string> render(lookup_ref lookup, const defaults_map& defaults,
                              std::string_view prompt_ref) const;
 
   /// Same as `render`, appending to `out` (the hot path splices into a JSON string being built).
   /// On error `out` is unchanged.
-  result<void> render_to(std::string& out, const lookup_fn& lookup, const defaults_map& defaults,
+  result<void> render_to(std::string& out, lookup_ref lookup, const defaults_map& defaults,
                          std::string_view prompt_ref) const;
 
  private:

@@ -62,8 +62,9 @@ struct request_fields {
 result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parser& parser,
                                           const std::string& body, bool validate = true);
 
-/// Grows `body`'s capacity so simdjson can read it in place (no copy when it already fits).
-void pad_for_simdjson(std::string& body);
+/// Grows `body`'s capacity so simdjson can read it in place (no copy when it already fits), plus
+/// `headroom` bytes when it must grow (room for a rewrite that follows).
+void pad_for_simdjson(std::string& body, std::size_t headroom = 0);
 
 /// `body` with the model token replaced by `model` as a JSON string; every other byte kept.
 std::string splice_model(std::string_view body, const request_fields& fields,

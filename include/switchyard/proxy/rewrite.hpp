@@ -26,10 +26,25 @@ struct body_edit {
   bool empty() const noexcept {
     return set.empty() && remove.empty() && system_message.empty() && prompt.empty();
   }
+
+  /// Back to no change, keeping the capacity of the lists and strings (a reused edit).
+  void clear() noexcept {
+    set.clear();
+    remove.clear();
+    system_message.clear();
+    replace_system = false;
+    prompt.clear();
+  }
 };
 
 /// `body` (parsed into `fields`) with `edit` applied. Pure.
 std::string apply_edit(std::string_view body, const request_fields& fields, const body_edit& edit);
+
+/// The same into `out` (replaced; it must not alias `body`), with at least `extra_capacity`
+/// bytes of capacity left past the result (e.g. simdjson's padding), so that a reused `out`
+/// allocates only when a body is larger than any before it.
+void apply_edit_to(std::string& out, std::string_view body, const request_fields& fields,
+                   const body_edit& edit, std::size_t extra_capacity = 0);
 
 /// The `stream_options` a streaming request needs so that the upstream reports usage, given the
 /// client's own (`fields`): nullopt when nothing must change (the client asked for usage).

@@ -144,6 +144,62 @@ TEST(feedback_id, names_with_the_separator_or_too_long_are_bugs) {
   EXPECT_THROW(sign_feedback_id(c, key), std::invalid_argument);
 }
 
+// Ids computed independently (Python's hmac/hashlib/base64 over the documented format), so the
+// implementation can change (buffer reuse, the digest API) without the ids changing: feedback
+// sent for ids issued before an upgrade keeps verifying.
+TEST(feedback_id, ids_match_the_documented_format_byte_for_byte) {
+  EXPECT_EQ(sign_feedback_id(sample(), key),
+            "sy1.c3VtbWFyeS1zdHlsZR9jb25jaXNlH3N1bW1hcml6ZXJAdjIfMTc1MDAwMDAwMB85Zjg2ZDA4MTg4NGM3"
+            "ZDY1.zN5T5qUuxFiCW0JHwI_rog");
+  feedback_claims c = sample();
+  c.unit = 0xfedcba9876543210ull;
+  EXPECT_EQ(sign_feedback_id(c, key),
+            "sy2.c3VtbWFyeS1zdHlsZR9jb25jaXNlH3N1bW1hcml6ZXJAdjIfMTc1MDAwMDAwMB9mZWRjYmE5ODc2NTQz"
+            "MjEwHzlmODZkMDgxODg0YzdkNjU.Hgtyyueup5E66HWlWgl-bQ");
+  EXPECT_EQ(
+      sign_feedback_id(feedback_claims{"tone", "control", "", -1, "0000000000000001", 1}, key),
+      "sy2.dG9uZR9jb250cm9sHx8tMR8wMDAwMDAwMDAwMDAwMDAxHzAwMDAwMDAwMDAwMDAwMDE."
+      "_jvcXV2V5OkR9khGYTflOg");
+  EXPECT_EQ(sign_feedback_id(feedback_claims{"e", "v", "", -1, ""}, key),
+            "sy1.ZR92Hx8tMR8.ItZvmvzetEleF9jd2laSMg");
+  // A key longer than SHA-256's block is hashed first (RFC 2104); an empty key is all zeros.
+  EXPECT_EQ(sign_feedback_id(sample(), std::string(100, 'k')),
+            "sy1.c3VtbWFyeS1zdHlsZR9jb25jaXNlH3N1bW1hcml6ZXJAdjIfMTc1MDAwMDAwMB85Zjg2ZDA4MTg4NGM3"
+            "ZDY1.QHKMbQQtHmK09eilJexT-A");
+  EXPECT_EQ(sign_feedback_id(sample(), ""),
+            "sy1.c3VtbWFyeS1zdHlsZR9jb25jaXNlH3N1bW1hcml6ZXJAdjIfMTc1MDAwMDAwMB85Zjg2ZDA4MTg4NGM3"
+            "ZDY1.kUpOT2fvnbSBIw2fUcloOA");
+}
+
+// The request path signs into one reused buffer from views of the names: the same ids as the
+// owning form, whatever the buffer held before, and keys switched back and forth (a reload, on
+// one thread's cached key pads) sign under the right key each time.
+TEST(feedback_id, signing_into_a_reused_buffer_gives_the_same_ids) {
+  std::string out = std::string(600, 'x');  // longer than any id: must be replaced, not kept
+  const feedback_claims long_one{std::string(100, 'e'), "variant",          "p@v1",
+                                 1'750'000'000,         "0123456789abcdef", 42};
+  const std::string other_key = "another key";
+  for (int round = 0; round < 3; ++round) {
+    for (const feedback_claims& c : {sample(), long_one, feedback_claims{"e", "v", "", 0, ""}}) {
+      for (std::string_view k : {key, std::string_view(other_key)}) {
+        sign_feedback_id(feedback_claims_view{c.experiment, c.variant, c.prompt_version,
+                                              c.unix_seconds, c.nonce, c.unit},
+                         k, out);
+        EXPECT_EQ(out, sign_feedback_id(c, k));
+        const auto back = verify_feedback_id(out, k);
+        ASSERT_TRUE(back) << back.error().message;
+        EXPECT_EQ(*back, c);
+      }
+    }
+  }
+  // The separator and length checks hold for the view form too.
+  EXPECT_THROW(sign_feedback_id(feedback_claims_view{"a\x1f", "v", "", 0, "", 0}, key, out),
+               std::invalid_argument);
+  const std::string huge(400, 'e');
+  EXPECT_THROW(sign_feedback_id(feedback_claims_view{huge, "v", "", 0, "", 0}, key, out),
+               std::invalid_argument);
+}
+
 TEST(feedback_id, generated_keys_are_64_hex_chars_and_differ) {
   const std::string k1 = generate_feedback_key();
   const std::string k2 = generate_feedback_key();

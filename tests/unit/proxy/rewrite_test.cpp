@@ -122,6 +122,60 @@ TEST(rewrite, completions_prompt_is_replaced) {
   EXPECT_EQ(v.at("n").as_int64(), 2);
 }
 
+// The request path reuses one edit (cleared) and one output buffer per thread: every edit gives
+// the bytes a fresh apply_edit gives, with the padding in the capacity, and once the buffer is
+// as large as the bodies it sees it is not reallocated.
+TEST(rewrite, a_reused_edit_and_output_buffer_give_the_same_bytes) {
+  auto chat = parse(endpoint::chat_completions,
+                    R"({"model":"a","messages":[{"role":"system","content":"old"},)"
+                    R"({"role":"user","content":"q"}],"temperature":1,"metadata":{"k":"v"}})");
+  auto comp = parse(endpoint::completions, R"({"model":"a","prompt":"say \"hi\"","n":2})");
+  body_edit reused;
+  std::string out(4096, '#');  // leftovers of a larger body: replaced, not appended to
+  const auto fill = [](body_edit& e, int which) {
+    switch (which) {
+      case 0:
+        e.set.emplace_back("model", R"("gpt-4o-mini")");
+        e.set.emplace_back("temperature", "0.4");
+        e.set.emplace_back("top_p", "0.9");  // appended
+        e.system_message = "You are a helpful assistant for developers.";
+        break;
+      case 1:
+        e.system_message = "Be concise.";
+        e.replace_system = true;
+        e.remove.emplace_back("metadata");
+        break;
+      default:
+        e.set.emplace_back("stream_options", R"({"include_usage":true})");
+        break;
+    }
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (int which = 0; which < 3; ++which) {
+      body_edit fresh;
+      fill(fresh, which);
+      reused.clear();
+      EXPECT_TRUE(reused.empty());
+      fill(reused, which);
+      apply_edit_to(out, chat->body, chat->fields, reused, simdjson::SIMDJSON_PADDING);
+      EXPECT_EQ(out, apply_edit(chat->body, chat->fields, fresh)) << which;
+      EXPECT_GE(out.capacity(), out.size() + simdjson::SIMDJSON_PADDING);
+      EXPECT_NO_THROW(json(out));
+    }
+    body_edit fresh;
+    fresh.prompt = "Wrapped";
+    reused.clear();
+    reused.prompt = "Wrapped";
+    apply_edit_to(out, comp->body, comp->fields, reused, simdjson::SIMDJSON_PADDING);
+    EXPECT_EQ(out, apply_edit(comp->body, comp->fields, fresh));
+  }
+  const char* buffer = out.data();
+  reused.clear();
+  fill(reused, 0);
+  apply_edit_to(out, chat->body, chat->fields, reused, simdjson::SIMDJSON_PADDING);
+  EXPECT_EQ(out.data(), buffer);  // large enough already: no new allocation
+}
+
 TEST(rewrite, stream_usage_is_requested_only_when_the_client_did_not) {
   auto plain = parse(endpoint::chat_completions,
                      R"({"model":"a","messages":[{"role":"user","content":"q"}]})");
