@@ -132,7 +132,10 @@ admission::admission(admission&& other) noexcept
       tokens(other.tokens),
       owner_(std::exchange(other.owner_, nullptr)),
       charges_(std::move(other.charges_)),
-      tickets_(std::move(other.tickets_)) {}
+      tickets_(std::move(other.tickets_)) {
+  other.charges_.clear();  // inline elements are copied, not stolen: leave the source empty
+  other.tickets_.clear();
+}
 
 admission& admission::operator=(admission&& other) noexcept {
   if (this != &other) {
@@ -148,6 +151,8 @@ admission& admission::operator=(admission&& other) noexcept {
     owner_ = std::exchange(other.owner_, nullptr);
     charges_ = std::move(other.charges_);
     tickets_ = std::move(other.tickets_);
+    other.charges_.clear();
+    other.tickets_.clear();
   }
   return *this;
 }

@@ -4,6 +4,7 @@
 #include "switchyard/ratelimit/gcra.hpp"
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -71,8 +72,10 @@ struct admission {
   };
 
   rate_limiter* owner_ = nullptr;  // set while something is held
-  std::vector<charge> charges_;
-  std::vector<concurrency_table::ticket> tickets_;
+  // Inline for the usual few limits (a requests and a tokens charge each), so an admission
+  // allocates nothing; more limits spill to the heap.
+  boost::container::small_vector<charge, 4> charges_;
+  boost::container::small_vector<concurrency_table::ticket, 2> tickets_;
 };
 
 /// The `rate_limits:` policy: every configured limit that applies to a request is checked, and the

@@ -255,6 +255,42 @@ TEST(limiter, admission_moves_and_is_released_once) {
   EXPECT_TRUE(limiter.admit(req("sk-d"), t0).allowed);
 }
 
+// An admission keeps up to four charges and two concurrency tickets inline (no allocation per
+// request); more limits spill to the heap and behave the same: refunds on refusal, reconciling
+// on finish, release on move and destruction.
+TEST(limiter, many_limits_beyond_the_inline_capacity_admit_refund_and_reconcile) {
+  std::vector<rate_limit_config> limits;
+  for (auto scope : {rate_scope::global, rate_scope::api_key, rate_scope::model}) {
+    rate_limit_config c = tokens_limit({scope}, 1000);
+    c.requests = 3;
+    c.period = 1min;
+    c.concurrent = 2;
+    limits.push_back(c);
+  }  // 6 charges and 3 tickets per request
+  rate_limiter limiter(limits);
+  admission a = limiter.admit(req("sk-a", 100), t0);
+  ASSERT_TRUE(a.allowed);
+  EXPECT_EQ(a.tokens->remaining, 900u);
+  EXPECT_EQ(a.requests->remaining, 2u);
+  admission moved = std::move(a);
+  EXPECT_FALSE(a.pending());  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  admission b = limiter.admit(req("sk-a", 100), t0);
+  ASSERT_TRUE(b.allowed);
+  EXPECT_EQ(b.tokens->remaining, 800u);
+  // Two concurrent requests hold both slots of every limit: the third is refused, and what it
+  // took from the limits before the refusing one is given back.
+  admission refused = limiter.admit(req("sk-a", 100), t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.refused_scope_label, "global");
+  EXPECT_EQ(refused.tokens->remaining, 800u);
+  limiter.finish(moved, 10, t0);  // refunds 90 of every tokens limit, frees its slots
+  limiter.finish(b, std::nullopt, t0);
+  admission c = limiter.admit(req("sk-a", 100), t0);
+  ASSERT_TRUE(c.allowed);
+  EXPECT_EQ(c.tokens->remaining, 1000u - 10 - 100 - 100);
+  EXPECT_EQ(c.requests->remaining, 0u);  // three requests taken (the refused one refunded)
+}
+
 TEST(limiter, estimate_tokens_counts_prompt_and_completion) {
   EXPECT_EQ(estimate_tokens(400, 50, 1), 150u);
   EXPECT_EQ(estimate_tokens(400, std::nullopt, 1), 356u);
