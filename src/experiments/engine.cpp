@@ -1,5 +1,6 @@
 #include "switchyard/experiments/engine.hpp"
 
+#include "switchyard/core/background_thread.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/experiments/guardrails.hpp"
 #include "switchyard/experiments/sequential.hpp"
@@ -229,6 +230,7 @@ result<void> experiment_engine::flush() {
 void experiment_engine::start() {
   const auto interval = stats_flush_;
   flusher_ = std::thread([this, interval] {
+    name_thread("sy-stats-flush");
     std::unique_lock lock(stop_mutex_);
     while (!stopping_) {
       stop_cv_.wait_for(lock, interval, [this] { return stopping_; });

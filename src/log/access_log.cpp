@@ -1,5 +1,6 @@
 #include "switchyard/log/access_log.hpp"
 
+#include "switchyard/core/background_thread.hpp"
 #include "switchyard/core/json_text.hpp"
 
 #include <fmt/chrono.h>
@@ -134,7 +135,8 @@ std::shared_ptr<spdlog::logger> make_trace_logger(const trace_config& cfg) {
   // size keeps the disk bounded.
   auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
       cfg.path, static_cast<std::size_t>(cfg.max_bytes), cfg.max_files);
-  static auto pool = std::make_shared<spdlog::details::thread_pool>(64 * 1024, 1);
+  static auto pool = std::make_shared<spdlog::details::thread_pool>(
+      64 * 1024, 1, [] { name_thread("sy-trace-log"); });
   auto logger = std::make_shared<spdlog::async_logger>(
       "trace", sink, pool, spdlog::async_overflow_policy::overrun_oldest);
   logger->set_pattern("%v");
@@ -149,7 +151,8 @@ std::shared_ptr<spdlog::logger> make_access_logger(const log_config& cfg) {
   }
   // One writer thread for every access logger in the process. The queue is bounded; when the
   // sink cannot keep up the oldest lines are dropped rather than stalling the event loops.
-  static auto pool = std::make_shared<spdlog::details::thread_pool>(64 * 1024, 1);
+  static auto pool = std::make_shared<spdlog::details::thread_pool>(
+      64 * 1024, 1, [] { name_thread("sy-access-log"); });
   spdlog::sink_ptr sink;
   if (cfg.access == "stdout") {
     sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
