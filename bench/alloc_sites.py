@@ -3,10 +3,13 @@
 
   valgrind --tool=dhat --dhat-out-file=dhat.json build/switchyard --config c.yaml &
   wrk ... (N requests) ; kill -TERM <pid>
-  bench/alloc_sites.py dhat.json N [--top 40] [--frames 6]
+  bench/alloc_sites.py dhat.json N [--top 40] [--frames 6] [--by-line]
 
 Prints the sites whose block count is at least 0.5 per request, as blocks per request, with the
 first frames of their stack that are not in the allocator or the standard library's plumbing.
+--by-line instead sums every stack by its innermost frame in one of our .cpp files (file:line,
+"SQLite" for the statistics flush, "asio/other" when no frame of ours is on the stack): whose
+file each allocation is in.
 """
 import argparse
 import json
@@ -24,9 +27,26 @@ def main():
     ap.add_argument("requests", type=float)
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--by-line", action="store_true")
     a = ap.parse_args()
     d = json.load(open(a.profile))
     frames = d["ftbl"]
+    if a.by_line:
+        ours = re.compile(r"\(([a-z_]+\.cpp):(\d+)\)")
+        sums = {}
+        for pp in d["pps"]:
+            names = [frames[i] for i in pp["fs"]]
+            if any("sqlite3" in n for n in names):
+                key = "SQLite"
+            else:
+                hit = next((m for m in (ours.search(n) for n in names) if m), None)
+                key = f"{hit.group(1)}:{hit.group(2)}" if hit else "asio/other"
+            sums[key] = sums.get(key, 0) + pp["tbk"] / a.requests
+        print(f"{sum(sums.values()):.1f} blocks/request in all")
+        for key, per in sorted(sums.items(), key=lambda kv: -kv[1]):
+            if per >= 0.3:
+                print(f"{per:7.2f}  {key}")
+        return
     rows = []
     for pp in d["pps"]:
         per = pp["tbk"] / a.requests
