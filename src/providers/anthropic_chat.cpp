@@ -33,10 +33,9 @@ result<void> refuse_unsupported(const json::object& body) {
   }
   if (const auto* rf = present("response_format"); rf != nullptr) {
     const std::string_view type = rf->is_object() ? string_at(rf->get_object(), "type") : "";
-    if (type != "text") {
+    if (type != "text" && type != "json_schema") {
       return bad("response_format '" + std::string(type) +
-                     "' is not supported by this model; describe the format in the prompt or "
-                     "use a tool",
+                     "' is not supported by this model; use json_schema (structured outputs)",
                  "response_format.type");
     }
   }
@@ -208,6 +207,27 @@ result<void> tooling(const json::object& body, json::object& out) {
   return {};
 }
 
+// response_format json_schema → output_config.format (Anthropic's structured outputs: the
+// answer is the JSON text in a text block, so the response side needs nothing special).
+result<void> output_format(const json::object& body, json::object& out) {
+  const auto* rf = body.if_contains("response_format");
+  if (rf == nullptr || !rf->is_object() || string_at(rf->get_object(), "type") != "json_schema") {
+    return {};
+  }
+  const auto* js = rf->get_object().if_contains("json_schema");
+  const auto* schema =
+      js != nullptr && js->is_object() ? js->get_object().if_contains("schema") : nullptr;
+  if (schema == nullptr || !schema->is_object()) {
+    return bad("response_format.json_schema.schema must be a JSON Schema object",
+               "response_format.json_schema.schema");
+  }
+  json::object format;
+  format["type"] = "json_schema";
+  format["schema"] = *schema;
+  out["output_config"] = json::object{{"format", std::move(format)}};
+  return {};
+}
+
 }  // namespace
 
 result<anthropic_chat_request> translate_chat_request(std::string_view chat_body,
@@ -261,6 +281,9 @@ result<anthropic_chat_request> translate_chat_request(std::string_view chat_body
     return r.error();
   }
   if (auto r = tooling(body, out); !r) {
+    return r.error();
+  }
+  if (auto r = output_format(body, out); !r) {
     return r.error();
   }
   std::string_view user = string_at(body, "safety_identifier");

@@ -36,8 +36,11 @@
 //   safety_identifier ?? user    → metadata.user_id
 //   stream                       → `stream`; it and stream_options.include_usage are returned
 //                                  for the response side
+//   response_format json_schema  → output_config.format {type: json_schema, schema} (Anthropic's
+//                                  structured outputs; `name` and `strict` dropped; the answer
+//                                  is JSON text, as OpenAI's)
 //   rejected (400, param named): n > 1, logprobs: true, top_logprobs, non-empty logit_bias,
-//       response_format json_object / json_schema, audio, modalities with "audio",
+//       response_format json_object (no schema to give), audio, modalities with "audio",
 //       functions / function_call, web_search_options, role "function"
 //   dropped (no Anthropic counterpart; best-effort hints in OpenAI too): seed,
 //       presence_penalty, frequency_penalty, metadata, store, service_tier, prompt_cache_key,

@@ -243,7 +243,7 @@ TEST(anthropic_chat, unsupported_fields_are_refused_with_their_name) {
   EXPECT_EQ(refusal(body(R"("top_logprobs":3)")).param, "top_logprobs");
   EXPECT_EQ(refusal(body(R"("logit_bias":{"50256":-100})")).param, "logit_bias");
   EXPECT_EQ(refusal(body(R"("response_format":{"type":"json_schema","json_schema":{}})")).param,
-            "response_format.type");
+            "response_format.json_schema.schema");
   EXPECT_EQ(refusal(body(R"("response_format":{"type":"json_object"})")).param,
             "response_format.type");
   EXPECT_EQ(refusal(body(R"("audio":{"voice":"alloy","format":"wav"})")).param, "audio");
@@ -258,6 +258,17 @@ TEST(anthropic_chat, unsupported_fields_are_refused_with_their_name) {
                  "service_tier", "metadata"}) {
     EXPECT_FALSE(out.contains(k)) << k;
   }
+}
+
+TEST(anthropic_chat, json_schema_becomes_structured_output) {
+  auto out = translate(R"({"model":"m","messages":[{"role":"user","content":"q"}],
+    "response_format":{"type":"json_schema","json_schema":{"name":"answer","strict":true,
+    "schema":{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],
+    "additionalProperties":false}}}})");
+  EXPECT_EQ(out["output_config"], json::parse(R"({"format":{"type":"json_schema","schema":
+    {"type":"object","properties":{"a":{"type":"string"}},"required":["a"],
+    "additionalProperties":false}}})"));
+  EXPECT_FALSE(out.contains("response_format"));
 }
 
 TEST(anthropic_chat, malformed_bodies_and_messages) {
