@@ -115,6 +115,15 @@ TEST(anthropic_response, reordered_and_spaced_input_gives_the_same_body) {
   EXPECT_EQ(a.body, b.body);
 }
 
+TEST(anthropic_response, absurd_counts_are_clamped_not_overflowed) {
+  auto r = translate(R"({"type":"message","content":[],"usage":{"input_tokens":9223372036854775807,
+    "cache_read_input_tokens":9223372036854775807,"cache_creation_input_tokens":-5,
+    "output_tokens":9223372036854775807}})");
+  EXPECT_EQ(r.usage.input_tokens, std::int64_t{1} << 48);
+  EXPECT_EQ(r.usage.cache_creation_input_tokens, 0);
+  EXPECT_EQ(r.usage.openai().total_tokens, 3 * (std::int64_t{1} << 48));
+}
+
 TEST(anthropic_response, malformed_bodies_are_upstream_errors) {
   for (std::string_view body :
        {"", "{", "[]", R"({"type":"error","error":{"type":"api_error","message":"x"}})",
