@@ -120,13 +120,14 @@ json::object response_json(const responses_context& context, const envelope& e,
     r[member.key()] = member.value();
   }
   // The members the schema requires, for a context not built by translate_responses_request.
-  for (const auto& [key, fallback] : {std::pair<std::string_view, json::value>{"instructions", nullptr},
-                                      {"parallel_tool_calls", true},
-                                      {"temperature", nullptr},
-                                      {"tool_choice", "auto"},
-                                      {"tools", json::array{}},
-                                      {"top_p", nullptr},
-                                      {"metadata", json::object{}}}) {
+  for (const auto& [key, fallback] :
+       {std::pair<std::string_view, json::value>{"instructions", nullptr},
+        {"parallel_tool_calls", true},
+        {"temperature", nullptr},
+        {"tool_choice", "auto"},
+        {"tools", json::array{}},
+        {"top_p", nullptr},
+        {"metadata", json::object{}}}) {
     if (!r.contains(key)) {
       r[key] = fallback;
     }
@@ -282,7 +283,8 @@ result<std::string> translate_chat_response(std::string_view chat_body,
       reasoning = content_text(message->if_contains("reasoning"));
     }
     if (!reasoning.empty()) {
-      output.push_back(reasoning_item(item_id("rs", context.response_id, output.size()), reasoning));
+      output.push_back(
+          reasoning_item(item_id("rs", context.response_id, output.size()), reasoning));
     }
     const std::string text = content_text(message->if_contains("content"));
     const std::string refusal = content_text(message->if_contains("refusal"));

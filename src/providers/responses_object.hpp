@@ -34,8 +34,8 @@ std::string_view incomplete_reason(std::string_view finish_reason) noexcept;
 
 /// What a Response envelope needs besides its output.
 struct envelope {
-  std::string_view status{};            // in_progress, completed, incomplete, failed
-  std::string_view model{};            // the upstream's, used when the context has none
+  std::string_view status{};             // in_progress, completed, incomplete, failed
+  std::string_view model{};              // the upstream's, used when the context has none
   std::string_view incomplete_reason{};  // "" = incomplete_details null
   const error* failure = nullptr;        // error object for status failed
   bool with_usage = false;               // false: usage null (in progress)
@@ -62,7 +62,9 @@ std::string custom_arguments(std::string_view input);
 bool is_custom_tool(const responses_context& context, std::string_view name) noexcept;
 
 /// `v` as a std::string_view (for Boost.JSON strings).
-inline std::string_view view(const boost::json::string& s) noexcept { return {s.data(), s.size()}; }
+inline std::string_view view(const boost::json::string& s) noexcept {
+  return {s.data(), s.size()};
+}
 
 /// The string member `key` of `o`, or nullptr.
 inline const boost::json::string* string_member(const boost::json::object& o,

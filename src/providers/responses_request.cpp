@@ -145,9 +145,10 @@ result<json::object> content_part(const json::value& v, std::string_view role,
       return url.error();
     }
     if (*url == nullptr) {
-      return invalid("input_image needs 'image_url' on this route (a 'file_id' needs OpenAI's file "
-                     "storage)",
-                     member(param, "image_url"));
+      return invalid(
+          "input_image needs 'image_url' on this route (a 'file_id' needs OpenAI's file "
+          "storage)",
+          member(param, "image_url"));
     }
     json::object image{{"url", **url}};
     if (const auto* d = string_member(part, "detail");
@@ -191,8 +192,7 @@ result<json::value> message_content(const json::value* content, std::string_view
   }
   const auto* list = content->if_array();
   if (list == nullptr) {
-    return invalid("'" + std::string(param) + "' must be a string or an array",
-                   std::string(param));
+    return invalid("'" + std::string(param) + "' must be a string or an array", std::string(param));
   }
   json::array parts;
   for (std::size_t i = 0; i < list->size(); ++i) {
@@ -242,10 +242,11 @@ class message_builder {
       return {};  // dropped: see responses_chat.hpp
     }
     if (t == "item_reference") {
-      return invalid("'item_reference' input items need stored responses, which this route does "
-                     "not keep: send the items themselves (with the AI SDK, set the provider "
-                     "option store: false)",
-                     std::string(param));
+      return invalid(
+          "'item_reference' input items need stored responses, which this route does "
+          "not keep: send the items themselves (with the AI SDK, set the provider "
+          "option store: false)",
+          std::string(param));
     }
     return invalid("input item type '" + std::string(t) + "' cannot be translated on this route",
                    member(param, "type"));
@@ -367,8 +368,8 @@ std::string builtin_refusal(std::string_view type) {
 }
 
 struct tools_result {
-  json::array chat;   // chat `tools`
-  json::array echo;   // the Response's `tools`
+  json::array chat;  // chat `tools`
+  json::array echo;  // the Response's `tools`
   std::vector<std::string> custom;
   std::vector<std::string> names;
 };
@@ -471,9 +472,9 @@ result<tools_result> translate_tools(const json::value* tools) {
     }
     const std::string_view t = view(**type);
     result<void> added = t == "function" ? add_function_tool(**o, param, out)
-                         : t == "custom" ? add_custom_tool(**o, param, out)
-                                         : result<void>(invalid(builtin_refusal(t),
-                                                                member(param, "type")));
+                         : t == "custom"
+                             ? add_custom_tool(**o, param, out)
+                             : result<void>(invalid(builtin_refusal(t), member(param, "type")));
     if (!added) {
       return added.error();
     }
@@ -588,8 +589,7 @@ result<json::value> translate_format(const json::object& text) {
     }
     return json::value{{"type", "json_schema"}, {"json_schema", std::move(js)}};
   }
-  return invalid("'text.format.type' must be text, json_object or json_schema",
-                 "text.format.type");
+  return invalid("'text.format.type' must be text, json_object or json_schema", "text.format.type");
 }
 
 result<void> refuse_stateful(const json::object& req) {
@@ -598,12 +598,14 @@ result<void> refuse_stateful(const json::object& req) {
       return invalid("'store' must be a boolean", "store");
     }
     if (s->get_bool()) {
-      return invalid("store: true is not supported on this route: responses are translated to "
-                     "chat completions and not stored; send store: false or leave it out",
-                     "store");
+      return invalid(
+          "store: true is not supported on this route: responses are translated to "
+          "chat completions and not stored; send store: false or leave it out",
+          "store");
     }
   }
-  if (const auto* b = req.if_contains("background"); b != nullptr && b->is_bool() && b->get_bool()) {
+  if (const auto* b = req.if_contains("background");
+      b != nullptr && b->is_bool() && b->get_bool()) {
     return invalid("background responses are not supported on this route", "background");
   }
   for (std::string_view key : {"previous_response_id", "conversation", "prompt"}) {
@@ -618,9 +620,9 @@ result<void> refuse_stateful(const json::object& req) {
       c != nullptr && !c->is_null() && !(c->is_array() && c->get_array().empty())) {
     return invalid("'context_management' is not supported on this route", "context_management");
   }
-  if (const auto* t = req.if_contains("top_logprobs");
-      t != nullptr && !t->is_null() && !(t->is_int64() && t->get_int64() == 0) &&
-      !(t->is_uint64() && t->get_uint64() == 0)) {
+  if (const auto* t = req.if_contains("top_logprobs"); t != nullptr && !t->is_null() &&
+                                                       !(t->is_int64() && t->get_int64() == 0) &&
+                                                       !(t->is_uint64() && t->get_uint64() == 0)) {
     return invalid("'top_logprobs' is not supported on this route", "top_logprobs");
   }
   return {};
@@ -656,9 +658,9 @@ result<void> copy_string(const json::object& req, std::string_view key, json::ob
   return {};
 }
 
-#define SWITCHYARD_TRY(expr)              \
-  if (auto r_ = (expr); !r_) {            \
-    return r_.error();                    \
+#define SWITCHYARD_TRY(expr)   \
+  if (auto r_ = (expr); !r_) { \
+    return r_.error();         \
   }
 
 }  // namespace

@@ -13,8 +13,8 @@ using namespace responses_detail;
 namespace {
 
 std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
     s.remove_prefix(1);
   }
   while (!s.empty() &&
@@ -98,9 +98,9 @@ result<void> chat_to_responses_stream::chunk(std::string_view data, std::string&
   if (const auto* err = o->if_contains("error"); err != nullptr && !err->is_null()) {
     const auto* eo = err->if_object();
     const std::string_view message = eo != nullptr ? text_member(*eo, "message") : "";
-    return broken(message.empty() ? std::string("upstream error")
-                                  : "upstream error: " + std::string(message),
-                  out);
+    return broken(
+        message.empty() ? std::string("upstream error") : "upstream error: " + std::string(message),
+        out);
   }
   if (upstream_model_.empty()) {
     upstream_model_ = std::string(text_member(*o, "model"));  // Azure's first chunk has ""
@@ -187,12 +187,8 @@ json::object chat_to_responses_stream::item_json(const item& it) const {
       return {{"id", it.id}, {"type", "reasoning"}, {"summary", std::move(summary)}};
     }
     case item_kind::function_call:
-      return {{"id", it.id},
-              {"type", "function_call"},
-              {"status", it.status},
-              {"arguments", it.text},
-              {"call_id", it.call_id},
-              {"name", it.name}};
+      return {{"id", it.id},          {"type", "function_call"}, {"status", it.status},
+              {"arguments", it.text}, {"call_id", it.call_id},   {"name", it.name}};
     case item_kind::custom_tool_call:
       break;
   }
@@ -234,7 +230,9 @@ void chat_to_responses_stream::reasoning_delta(std::string_view delta, std::stri
   item& r = items_[*open_reasoning_];
   r.text += delta;
   emit("response.reasoning_summary_text.delta",
-       {{"item_id", r.id}, {"output_index", *open_reasoning_}, {"summary_index", 0},
+       {{"item_id", r.id},
+        {"output_index", *open_reasoning_},
+        {"summary_index", 0},
         {"delta", delta}},
        out);
 }
@@ -257,12 +255,12 @@ void chat_to_responses_stream::content_delta(part_kind kind, std::string_view de
     }
     m.parts.emplace_back(kind, std::string());
     m.part_open = true;
-    json::object part = kind == part_kind::text ? json::object{{"type", "output_text"},
-                                                               {"text", ""},
-                                                               {"annotations", json::array{}},
-                                                               {"logprobs", json::array{}}}
-                                                : json::object{{"type", "refusal"},
-                                                               {"refusal", ""}};
+    json::object part = kind == part_kind::text
+                            ? json::object{{"type", "output_text"},
+                                           {"text", ""},
+                                           {"annotations", json::array{}},
+                                           {"logprobs", json::array{}}}
+                            : json::object{{"type", "refusal"}, {"refusal", ""}};
     emit("response.content_part.added",
          {{"item_id", m.id},
           {"output_index", index},
@@ -287,8 +285,9 @@ void chat_to_responses_stream::tool_call_delta(const json::object& call, std::st
   const auto* index_v = call.if_contains("index");
   pending_call* pending = nullptr;
   if (index_v != nullptr && (index_v->is_int64() || index_v->is_uint64())) {
-    const std::int64_t index =
-        index_v->is_int64() ? index_v->get_int64() : static_cast<std::int64_t>(index_v->get_uint64());
+    const std::int64_t index = index_v->is_int64()
+                                   ? index_v->get_int64()
+                                   : static_cast<std::int64_t>(index_v->get_uint64());
     for (auto& c : calls_) {
       pending = c.index == index ? &c : pending;
     }
@@ -340,8 +339,8 @@ void chat_to_responses_stream::announce(pending_call& call, std::string& out) {
   const bool custom = is_custom_tool(context_, call.name);
   item it{.kind = custom ? item_kind::custom_tool_call : item_kind::function_call};
   it.id = item_id(custom ? "ctc" : "fc", context_.response_id, items_.size());
-  it.call_id = !call.call_id.empty() ? call.call_id
-                                     : item_id("call", context_.response_id, items_.size());
+  it.call_id =
+      !call.call_id.empty() ? call.call_id : item_id("call", context_.response_id, items_.size());
   it.name = call.name;
   call.item = add_item(std::move(it), out);
   call.announced = true;
@@ -420,8 +419,7 @@ void chat_to_responses_stream::close_item(std::size_t index, std::string_view st
       break;
     case item_kind::function_call:
       emit("response.function_call_arguments.done",
-           {{"item_id", it.id}, {"output_index", index}, {"name", it.name},
-            {"arguments", it.text}},
+           {{"item_id", it.id}, {"output_index", index}, {"name", it.name}, {"arguments", it.text}},
            out);
       break;
     case item_kind::custom_tool_call: {
@@ -478,8 +476,8 @@ void chat_to_responses_stream::fail(const error& e, std::string& out) {
     }
   }
   // As OpenAI does: an `error` event (the SDKs raise it), then the failed response.
-  emit("error",
-       {{"code", response_error_code(e)}, {"message", e.message}, {"param", nullptr}}, out);
+  emit("error", {{"code", response_error_code(e)}, {"message", e.message}, {"param", nullptr}},
+       out);
   const envelope env{.status = "failed",
                      .model = upstream_model_,
                      .failure = &e,

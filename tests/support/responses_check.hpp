@@ -116,9 +116,9 @@ inline std::vector<responses_event> check_stream(std::string_view sse) {
   }
   const auto& shapes = openapi_shapes().at("events").as_object();
   std::string response_id;
-  std::vector<boost::json::object> items;       // as added, then as done
+  std::vector<boost::json::object> items;  // as added, then as done
   std::vector<bool> done;
-  std::map<std::string, std::string> text;      // item_id/content_index → deltas
+  std::map<std::string, std::string> text;  // item_id/content_index → deltas
   std::set<std::string> ids, call_ids;
   for (std::size_t i = 0; i < events.size(); ++i) {
     const auto& e = events[i].data;
@@ -134,8 +134,8 @@ inline std::vector<responses_event> check_stream(std::string_view sse) {
         EXPECT_TRUE(e.contains(key.as_string())) << where << " " << type << " lacks " << key;
       }
     }
-    const bool terminal = type == "response.completed" || type == "response.incomplete" ||
-                          type == "response.failed";
+    const bool terminal =
+        type == "response.completed" || type == "response.incomplete" || type == "response.failed";
     EXPECT_EQ(terminal, i + 1 == events.size()) << where << ": terminal event not last";
     if (i == 0) {
       EXPECT_EQ(type, "response.created");
@@ -192,9 +192,9 @@ inline std::vector<responses_event> check_stream(std::string_view sse) {
       }
       auto expect_text = [&](std::string_view member) {
         const auto* ci = e.if_contains("content_index");
-        EXPECT_EQ(text[std::to_string(index) + "/" +
-                       (ci ? std::to_string(ci->to_number<int>()) : "-")],
-                  e.at(member).as_string())
+        EXPECT_EQ(
+            text[std::to_string(index) + "/" + (ci ? std::to_string(ci->to_number<int>()) : "-")],
+            e.at(member).as_string())
             << where;
       };
       if (type == "response.output_text.done") {

@@ -73,7 +73,7 @@ struct responses_request_options {
 /// whole answer (so that the stream and the non-stream forms agree), the clock, and the request
 /// fields a Response object repeats.
 struct responses_context {
-  std::string response_id{};  // "resp_…" (see `response_id_for`)
+  std::string response_id{};      // "resp_…" (see `response_id_for`)
   std::int64_t created_at = 0;    // unix seconds
   std::int64_t completed_at = 0;  // unix seconds; 0 = `created_at`
   std::string model{};            // echoed as `model`; "" = the model the upstream names
@@ -86,7 +86,7 @@ struct responses_context {
 
 /// The chat request, and the context for translating its answer.
 struct translated_request {
-  std::string body;   // the chat completions request body (JSON)
+  std::string body;  // the chat completions request body (JSON)
   bool stream = false;
   /// `echo`, `model` (the requested one) and `custom_tools` filled; `response_id` and the clock
   /// are the caller's to set.
@@ -95,7 +95,7 @@ struct translated_request {
 
 /// Token counts of a Response's `usage`, read from the chat usage object.
 struct responses_usage {
-  token_usage tokens{};             // input / output / total
+  token_usage tokens{};               // input / output / total
   std::int64_t cached_tokens = 0;     // prompt_tokens_details.cached_tokens
   std::int64_t reasoning_tokens = 0;  // completion_tokens_details.reasoning_tokens
 };

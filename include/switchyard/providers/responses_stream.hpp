@@ -86,7 +86,7 @@ class chat_to_responses_stream {
     std::string name{};
     std::string text{};  // reasoning text, function arguments or custom tool arguments
     std::vector<std::pair<part_kind, std::string>> parts{};  // message content parts
-    bool part_open = false;                                // the last part is still open
+    bool part_open = false;                                  // the last part is still open
     bool open = true;
     std::string_view status = "in_progress";
   };

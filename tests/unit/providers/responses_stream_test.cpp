@@ -101,18 +101,19 @@ TEST(responses_stream, text_stream_gives_the_documented_event_sequence) {
 }
 
 TEST(responses_stream, exact_events_for_a_small_text_stream) {
-  auto r = replay(chunk(R"({"role":"assistant","content":""})") + chunk(R"({"content":"Hi"})") +
-                  chunk(R"({"content":" there"})") + chunk("{}", "\"stop\"") +
-                  R"(data: {"id":"c1","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":0}}})"
-                  "\n\n" +
-                  done);
+  auto r = replay(
+      chunk(R"({"role":"assistant","content":""})") + chunk(R"({"content":"Hi"})") +
+      chunk(R"({"content":" there"})") + chunk("{}", "\"stop\"") +
+      R"(data: {"id":"c1","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":0}}})"
+      "\n\n" +
+      done);
   auto events = check_stream(r.out);
   EXPECT_EQ(types(events),
-            (std::vector<std::string>{
-                "response.created", "response.in_progress", "response.output_item.added",
-                "response.content_part.added", "response.output_text.delta",
-                "response.output_text.delta", "response.output_text.done",
-                "response.content_part.done", "response.output_item.done", "response.completed"}));
+            (std::vector<std::string>{"response.created", "response.in_progress",
+                                      "response.output_item.added", "response.content_part.added",
+                                      "response.output_text.delta", "response.output_text.delta",
+                                      "response.output_text.done", "response.content_part.done",
+                                      "response.output_item.done", "response.completed"}));
   const auto& added = events[2].data;
   EXPECT_EQ(added.at("item").at("id"), "msg_test_0");
   EXPECT_EQ(added.at("item").at("status"), "in_progress");
@@ -152,11 +153,11 @@ TEST(responses_stream, interleaved_tool_call_fragments_keep_their_own_items) {
     return chunk(R"({"tool_calls":[{"index":)" + std::to_string(index) + "," + std::string(rest) +
                  "}]}");
   };
-  auto r = replay(call(0, R"("id":"call_a","type":"function","function":{"name":"f","arguments":""})") +
-                  call(1, R"("id":"call_b","type":"function","function":{"name":"g","arguments":"{\"b\""})") +
-                  call(0, R"("function":{"arguments":"{\"a\":1}"})") +
-                  call(1, R"("function":{"arguments":":2}"})") + chunk("{}", "\"tool_calls\"") +
-                  done);
+  auto r = replay(
+      call(0, R"("id":"call_a","type":"function","function":{"name":"f","arguments":""})") +
+      call(1, R"("id":"call_b","type":"function","function":{"name":"g","arguments":"{\"b\""})") +
+      call(0, R"("function":{"arguments":"{\"a\":1}"})") +
+      call(1, R"("function":{"arguments":":2}"})") + chunk("{}", "\"tool_calls\"") + done);
   auto events = check_stream(r.out);
   const auto& output = terminal_response(events).at("output").as_array();
   ASSERT_EQ(output.size(), 2u);
@@ -165,9 +166,10 @@ TEST(responses_stream, interleaved_tool_call_fragments_keep_their_own_items) {
 }
 
 TEST(responses_stream, a_tool_call_name_that_arrives_late_defers_the_item) {
-  auto r = replay(chunk(R"({"tool_calls":[{"index":0,"id":"call_x","function":{"arguments":"{\"q\""}}]})") +
-                  chunk(R"({"tool_calls":[{"index":0,"function":{"name":"search","arguments":":1}"}}]})") +
-                  chunk("{}", "\"tool_calls\"") + done);
+  auto r = replay(
+      chunk(R"({"tool_calls":[{"index":0,"id":"call_x","function":{"arguments":"{\"q\""}}]})") +
+      chunk(R"({"tool_calls":[{"index":0,"function":{"name":"search","arguments":":1}"}}]})") +
+      chunk("{}", "\"tool_calls\"") + done);
   auto events = check_stream(r.out);
   const auto& output = terminal_response(events).at("output").as_array();
   ASSERT_EQ(output.size(), 1u);
@@ -176,9 +178,11 @@ TEST(responses_stream, a_tool_call_name_that_arrives_late_defers_the_item) {
 }
 
 TEST(responses_stream, text_then_tool_call_closes_the_message_first) {
-  auto r = replay(chunk(R"({"content":"Let me look."})") +
-                  chunk(R"({"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]})") +
-                  chunk("{}", "\"tool_calls\"") + done);
+  auto r = replay(
+      chunk(R"({"content":"Let me look."})") +
+      chunk(
+          R"({"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]})") +
+      chunk("{}", "\"tool_calls\"") + done);
   auto events = check_stream(r.out);
   auto t = types(events);
   const auto message_done = std::find(t.begin(), t.end(), "response.output_item.done");
@@ -192,19 +196,21 @@ TEST(responses_stream, text_then_tool_call_closes_the_message_first) {
 }
 
 TEST(responses_stream, custom_tool_call_comes_back_with_its_raw_input) {
-  auto ctx = context_for(test::read_file(test::responses_fixtures() / "requests" /
-                                         "codex_custom_tool.json"));
-  auto r = replay(chunk(R"({"tool_calls":[{"index":0,"id":"call_custom_sql_001","type":"function","function":{"name":"write_sql","arguments":"{\"input\":\"SELECT * "}}]})") +
-                      chunk(R"({"tool_calls":[{"index":0,"function":{"arguments":"FROM users WHERE age > 25\"}"}}]})") +
-                      chunk("{}", "\"tool_calls\"") + done,
-                  ctx);
+  auto ctx = context_for(
+      test::read_file(test::responses_fixtures() / "requests" / "codex_custom_tool.json"));
+  auto r = replay(
+      chunk(
+          R"({"tool_calls":[{"index":0,"id":"call_custom_sql_001","type":"function","function":{"name":"write_sql","arguments":"{\"input\":\"SELECT * "}}]})") +
+          chunk(
+              R"({"tool_calls":[{"index":0,"function":{"arguments":"FROM users WHERE age > 25\"}"}}]})") +
+          chunk("{}", "\"tool_calls\"") + done,
+      ctx);
   auto events = check_stream(r.out);
   EXPECT_EQ(types(events),
-            (std::vector<std::string>{"response.created", "response.in_progress",
-                                      "response.output_item.added",
-                                      "response.custom_tool_call_input.delta",
-                                      "response.custom_tool_call_input.done",
-                                      "response.output_item.done", "response.completed"}));
+            (std::vector<std::string>{
+                "response.created", "response.in_progress", "response.output_item.added",
+                "response.custom_tool_call_input.delta", "response.custom_tool_call_input.done",
+                "response.output_item.done", "response.completed"}));
   const auto& item = terminal_response(events).at("output").at(0).as_object();
   EXPECT_EQ(item.at("type"), "custom_tool_call");
   EXPECT_EQ(item.at("input"), "SELECT * FROM users WHERE age > 25");
@@ -260,8 +266,8 @@ TEST(responses_stream, content_filter_finish_is_incomplete_with_content_filter) 
 }
 
 TEST(responses_stream, azure_empty_choices_and_usage_only_chunks_are_tolerated) {
-  auto r = replay(test::read_file(std::filesystem::path(SWITCHYARD_WIRE_FIXTURES) /
-                                  "azure_chat_stream.sse"));
+  auto r = replay(
+      test::read_file(std::filesystem::path(SWITCHYARD_WIRE_FIXTURES) / "azure_chat_stream.sse"));
   auto events = check_stream(r.out);
   const auto& resp = terminal_response(events);
   EXPECT_EQ(resp.at("output").at(0).at("content").at(0).at("text"), "Hi there!");
@@ -368,9 +374,9 @@ TEST(responses_stream, metering_view_follows_the_stream) {
   chat_to_responses_stream s(plain_context());
   std::string out;
   EXPECT_FALSE(s.started());
-  ASSERT_TRUE(s.feed(chunk(R"({"role":"assistant","content":""})").substr(6, std::string::npos),
-                     out)
-                  .has_value());
+  ASSERT_TRUE(
+      s.feed(chunk(R"({"role":"assistant","content":""})").substr(6, std::string::npos), out)
+          .has_value());
   EXPECT_TRUE(s.started());
   EXPECT_FALSE(s.output_started());  // only created / in_progress so far: still retryable
   EXPECT_EQ(s.next_sequence_number(), 2u);
@@ -424,7 +430,7 @@ TEST(responses_stream, events_carry_every_member_a_real_openai_stream_has) {
     }
   }
   auto r = replay(test::read_file(std::filesystem::path(SWITCHYARD_WIRE_FIXTURES) /
-                                  "deepseek_chat_stream_reasoning.sse") );
+                                  "deepseek_chat_stream_reasoning.sse"));
   auto r2 = replay(test::read_file(std::filesystem::path(SWITCHYARD_WIRE_FIXTURES) /
                                    "openai_chat_stream_tool_calls.sse"));
   for (const auto* out : {&r.out, &r2.out}) {
