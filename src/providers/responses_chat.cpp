@@ -132,10 +132,10 @@ json::object response_json(const responses_context& context, const envelope& e,
       r[key] = fallback;
     }
   }
+  // Not yet known: left out (the schema's `usage` is an object, not nullable; the SDKs
+  // accept it missing).
   if (e.with_usage) {
     r["usage"] = usage_json(e.usage);
-  } else {
-    r["usage"] = nullptr;
   }
   return r;
 }

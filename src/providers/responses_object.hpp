@@ -38,7 +38,7 @@ struct envelope {
   std::string_view model{};              // the upstream's, used when the context has none
   std::string_view incomplete_reason{};  // "" = incomplete_details null
   const error* failure = nullptr;        // error object for status failed
-  bool with_usage = false;               // false: usage null (in progress)
+  bool with_usage = false;               // false: no usage member (not known yet)
   std::optional<responses_usage> usage{};
 };
 

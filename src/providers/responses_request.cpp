@@ -644,7 +644,8 @@ result<void> copy_number(const json::object& req, std::string_view key, std::str
   return {};
 }
 
-/// Copies a string member to the chat request and the echo (null when absent).
+/// Copies a string member to the chat request and the echo. Absent: echoed as null, or not at
+/// all for `user` (the schema's `user` is a string, not nullable).
 result<void> copy_string(const json::object& req, std::string_view key, json::object& chat,
                          json::object& echo) {
   auto s = optional_string(req, key, key);
@@ -653,8 +654,10 @@ result<void> copy_string(const json::object& req, std::string_view key, json::ob
   }
   if (*s != nullptr) {
     chat[key] = **s;
+    echo[key] = **s;
+  } else if (key != "user") {
+    echo[key] = nullptr;
   }
-  echo[key] = *s != nullptr ? json::value(**s) : nullptr;
   return {};
 }
 

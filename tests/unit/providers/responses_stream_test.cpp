@@ -8,6 +8,11 @@
 
 #include <boost/json.hpp>
 
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -130,7 +135,7 @@ TEST(responses_stream, exact_events_for_a_small_text_stream) {
   EXPECT_EQ(r.usage->cached_tokens, 4);
   // The created and in-progress snapshots are in progress, with no usage yet.
   EXPECT_EQ(events[0].data.at("response").at("status"), "in_progress");
-  EXPECT_TRUE(events[0].data.at("response").at("usage").is_null());
+  EXPECT_FALSE(events[0].data.at("response").as_object().contains("usage"));
 }
 
 TEST(responses_stream, parallel_tool_calls_become_function_call_items) {
@@ -452,6 +457,64 @@ TEST(responses_stream, events_carry_every_member_a_real_openai_stream_has) {
     }
   }
   EXPECT_GE(compared, 12);
+}
+
+}  // namespace
+}  // namespace switchyard
+
+namespace switchyard {
+namespace {
+
+/// The translations the end-to-end test (tests/e2e/responses_translation.test.mjs) replays to
+/// the official `openai` SDK and the AI SDK: checked here like any stream, and written as files
+/// into $SWITCHYARD_RESPONSES_TRANSCRIPTS when that is set (the e2e test sets it).
+TEST(responses_stream, sdk_transcripts) {
+  const auto wire = std::filesystem::path(SWITCHYARD_WIRE_FIXTURES);
+  const std::string weather_request =
+      R"({"model":"tools","input":"Weather in Paris and Tokyo?","stream":true,"tools":[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}}]})";
+  struct transcript {
+    std::string name;
+    std::string request;
+    std::string chat;  // chat SSE, or a chat completion for a ".json" transcript
+  };
+  const std::vector<transcript> cases = {
+      {"text.sse", R"({"model":"text","input":"Hi","stream":true})",
+       test::read_file(wire / "openai_chat_stream_usage.sse")},
+      {"tools.sse", weather_request, test::read_file(wire / "openai_chat_stream_tool_calls.sse")},
+      {"reasoning.sse", R"({"model":"reasoning","input":"Hi","stream":true})",
+       test::read_file(wire / "deepseek_chat_stream_reasoning.sse")},
+      {"custom.sse",
+       test::read_file(test::responses_fixtures() / "requests" / "codex_custom_tool.json"),
+       chunk(
+           R"({"tool_calls":[{"index":0,"id":"call_custom_sql_001","type":"function","function":{"name":"write_sql","arguments":"{\"input\":\"SELECT * FROM users\"}"}}]})") +
+           chunk("{}", "\"tool_calls\"") + done},
+      {"incomplete.sse", R"({"model":"incomplete","input":"Hi","stream":true})",
+       chunk(R"({"content":"Once upon"})") + chunk("{}", "\"length\"") + done},
+      {"failed.sse", R"({"model":"failed","input":"Hi","stream":true})",
+       test::read_file(wire / "litellm_chat_stream_error.sse")},
+      {"text.json", R"({"model":"text","input":"Hi"})", test::read_file(wire / "openai_chat.json")},
+      {"tools.json", weather_request,
+       R"({"id":"c","object":"chat.completion","model":"up","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Paris\"}"}}]}}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}})"},
+  };
+  const char* dir = std::getenv("SWITCHYARD_RESPONSES_TRANSCRIPTS");
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto ctx = context_for(c.request);
+    ctx.response_id = "resp_" + c.name.substr(0, c.name.find('.'));
+    std::string out;
+    if (c.name.ends_with(".json")) {
+      auto r = translate_chat_response(c.chat, ctx);
+      ASSERT_TRUE(r.has_value());
+      test::expect_response_shape(json::parse(*r).as_object(), c.name);
+      out = *r;
+    } else {
+      out = replay(c.chat, ctx).out;
+      check_stream(out);
+    }
+    if (dir != nullptr) {
+      std::ofstream(std::filesystem::path(dir) / c.name, std::ios::binary) << out;
+    }
+  }
 }
 
 }  // namespace
