@@ -475,8 +475,15 @@ void chat_to_responses_stream::fail(const error& e, std::string& out) {
       it.status = "incomplete";
     }
   }
-  // As OpenAI does: an `error` event (the SDKs raise it), then the failed response.
-  emit("error", {{"code", response_error_code(e)}, {"message", e.message}, {"param", nullptr}},
+  // As OpenAI does: an `error` event, then the failed response. The event has both shapes: the
+  // documented one (code, message, param at the top) and the one OpenAI sends (an `error`
+  // object), which is what openai-node 6.x raises as an APIError; the AI SDK reads either.
+  const std::string_view code = response_error_code(e);
+  emit("error",
+       {{"code", code},
+        {"message", e.message},
+        {"param", nullptr},
+        {"error", {{"type", code}, {"code", code}, {"message", e.message}, {"param", nullptr}}}},
        out);
   const envelope env{.status = "failed",
                      .model = upstream_model_,

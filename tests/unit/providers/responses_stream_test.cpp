@@ -366,6 +366,9 @@ TEST(responses_stream, fail_after_start_and_before_output) {
                                                      "error", "response.failed"}));
   EXPECT_EQ(events[2].data.at("message"), "upstream stream idle for 300s");
   EXPECT_TRUE(events[2].data.at("param").is_null());
+  // OpenAI's own nested shape too (what openai-node raises; see aisdk_openai_error.chunks.txt).
+  EXPECT_EQ(events[2].data.at("error").at("message"), "upstream stream idle for 300s");
+  EXPECT_EQ(events[2].data.at("error").at("type"), "server_error");
   EXPECT_FALSE(s.output_started());
 
   chat_to_responses_stream limited(plain_context());
