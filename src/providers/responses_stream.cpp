@@ -106,7 +106,14 @@ result<void> chat_to_responses_stream::chunk(std::string_view data, std::string&
     upstream_model_ = std::string(text_member(*o, "model"));  // Azure's first chunk has ""
   }
   start(out);
-  if (auto u = read_usage(o->if_contains("usage")); u) {
+  auto u = read_usage(o->if_contains("usage"));
+  if (!u) {
+    // Groq reports stream usage under `x_groq.usage` (as proxy/stream_event reads it).
+    if (const auto* groq = o->if_contains("x_groq"); groq != nullptr && groq->is_object()) {
+      u = read_usage(groq->get_object().if_contains("usage"));
+    }
+  }
+  if (u) {
     usage_ = u;
   }
   const auto* choices_v = o->if_contains("choices");

@@ -282,6 +282,14 @@ TEST(responses_stream, azure_empty_choices_and_usage_only_chunks_are_tolerated) 
   EXPECT_EQ(resp.at("usage").at("total_tokens"), 13);
 }
 
+TEST(responses_stream, groq_usage_is_read_from_x_groq) {
+  auto r = replay(
+      test::read_file(std::filesystem::path(SWITCHYARD_WIRE_FIXTURES) / "groq_chat_stream.sse"));
+  check_stream(r.out);
+  ASSERT_TRUE(r.usage.has_value());
+  EXPECT_GT(r.usage->tokens.total_tokens, 0);
+}
+
 TEST(responses_stream, no_usage_chunk_still_gives_a_usage_object) {
   auto r = replay(chunk(R"({"content":"x"})") + chunk("{}", "\"stop\"") + done);
   auto events = check_stream(r.out);
