@@ -29,8 +29,8 @@ namespace switchyard {
 //   `store` provider option is false), non-empty `context_management`.
 // - built-in tools (web_search*, file_search, computer*, code_interpreter, image_generation, mcp,
 //   local_shell, shell, apply_patch, tool_search, …) and tool choices naming them;
-//   `top_logprobs` > 0 (output logprobs are not translated); `input_image`/`input_file` by
-//   `file_id` only where chat has no equivalent (images), `file_url` files.
+//   `top_logprobs` > 0 (output logprobs are not translated); an `input_image` given only by
+//   `file_id` (chat has no image file ids) and an `input_file` given by `file_url`.
 //
 // Mappings (Responses → chat):
 // - `instructions` → a leading `system` message (or `responses_request_options::instructions`,
@@ -41,8 +41,9 @@ namespace switchyard {
 //   becomes a plain string.
 // - `function_call` / `custom_tool_call` items → `tool_calls` on an assistant message
 //   (consecutive calls, and a call right after assistant text, share one message);
-//   `function_call_output` / `custom_tool_call_output` → `tool` messages. `reasoning` items are
-//   dropped: chat has no standard way to send reasoning back (DeepSeek's docs say not to).
+//   `function_call_output` / `custom_tool_call_output` → `tool` messages (text output only).
+//   `reasoning` items are dropped: chat has no standard way to send reasoning back (DeepSeek's
+//   docs say not to).
 // - function tools → chat function tools; a `custom` tool (free-form input, e.g. Codex's
 //   `apply_patch`) → a function tool of the same name with one required string parameter
 //   `input` (its grammar, which chat cannot enforce, is appended to the description); a call of
@@ -57,6 +58,12 @@ namespace switchyard {
 // - `metadata` is echoed in the Response, not sent upstream (OpenAI's chat refuses `metadata`
 //   without `store`). `include`, `truncation`, `max_tool_calls`, `stream_options` and unknown
 //   members are accepted and not forwarded.
+//
+// Mappings back (chat → Response): see `translate_chat_response` and responses_stream.hpp;
+// `reasoning_content` / `reasoning` becomes a reasoning item with one `summary_text` part (the
+// AI SDK reads only summaries), a call of a custom tool a `custom_tool_call`. Item ids are
+// `msg_`/`rs_`/`fc_`/`ctc_` + the response id's suffix + the output index; a call without an
+// upstream id gets `call_…` the same way.
 
 /// Which chat member carries `max_output_tokens`.
 enum class max_tokens_field { max_completion_tokens, max_tokens };
