@@ -16,7 +16,7 @@ namespace switchyard::phase {
 
 namespace {
 
-std::string_view bearer(const http::request<http::string_body>& req) {
+std::string_view bearer(const client_request& req) {
   return bearer_token(req[http::field::authorization]);
 }
 
