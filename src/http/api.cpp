@@ -226,8 +226,7 @@ std::optional<error> denied(const local_call& c) {
 
 // The one exit for a local refusal: the error's response, and its label on the access record
 // (and so on the metric).
-string_response refuse(const http::request<http::string_body>& req, const error& e, bool keep,
-                       access_record& rec) {
+string_response refuse(const client_request& req, const error& e, bool keep, access_record& rec) {
   rec.error = describe(e.code).error_type;
   return error_response(e, req.version(), keep, rec.request_id);
 }
@@ -257,7 +256,7 @@ const router& gateway_routes(bool admin_only) {
   return admin_only ? local_only : full;
 }
 
-net::awaitable<string_response> answer_local(worker& w, const http::request<http::string_body>& req,
+net::awaitable<string_response> answer_local(worker& w, const client_request& req,
                                              const route_match& route, bool keep,
                                              access_record& rec) {
   if (route.outcome != route_match::kind::found) {

@@ -21,7 +21,8 @@ std::optional<error> read_error(const beast::error_code& ec) {
   return make_error(errc::bad_framing, "Malformed HTTP request: " + ec.message() + ".");
 }
 
-std::optional<error> framing_error(const http::request_header<>& h) {
+template <class Fields>
+std::optional<error> framing_error(const http::request_header<Fields>& h) {
   const auto hosts = h.count(http::field::host);
   if (hosts > 1 || (hosts == 0 && h.version() >= 11)) {
     return make_error(errc::bad_framing,
@@ -39,6 +40,10 @@ std::optional<error> framing_error(const http::request_header<>& h) {
   }
   return std::nullopt;
 }
+
+// The session's requests (recycled fields) and this module's own parser's.
+template std::optional<error> framing_error(const http::request_header<http::fields>&);
+template std::optional<error> framing_error(const http::request_header<pooled_fields>&);
 
 std::vector<parsed_request> parse_requests(std::string_view bytes, std::size_t header_limit,
                                            std::uint64_t body_limit) {

@@ -1,5 +1,6 @@
 #include "switchyard/http/session.hpp"
 
+#include "switchyard/core/deadlines.hpp"
 #include "switchyard/http/api.hpp"
 #include "switchyard/http/request_rules.hpp"
 #include "switchyard/log/access_log.hpp"
@@ -7,7 +8,6 @@
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/lifecycle.hpp"
 #include "switchyard/proxy/responses.hpp"
-#include "switchyard/core/deadlines.hpp"
 
 #include <optional>
 
@@ -15,7 +15,9 @@ namespace switchyard {
 
 namespace {
 
-using request_parser = http::request_parser<http::string_body>;
+// The client request's fields come from the worker thread's free lists (core/arena.hpp): no
+// malloc per field once the connection's first requests have warmed them.
+using request_parser = http::request_parser<http::string_body, recycling_allocator<char>>;
 
 // Registers the session with its worker for the session's lifetime (draining finds idle ones).
 struct registration {
@@ -77,6 +79,11 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   const auto& cfg = w.cfg;
   // Bounded: header bytes plus read-ahead; the body goes into the request's own string.
   beast::flat_buffer buffer(std::max<std::size_t>(cfg.limits.max_header_bytes * 2, 64 * 1024));
+  // What the connection's proxied requests reuse, one after the other: header block storage,
+  // the client watch; and the request id's string (its capacity, from one record to the next).
+  exchange_buffers exchange;
+  std::string request_id;
+  std::string body;  // the request body's string, handed from one parser to the next
   // Parses what `buffer` already holds (up to the end of the header in the `header` phase), with
   // no I/O: a request usually arrives whole with its first read, and a Beast read that completes
   // at once still costs a turn of the event loop (an epoll_wait). The same parser calls as
@@ -104,6 +111,8 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       break;
     }
     request_parser parser;
+    body.clear();
+    parser.get().body().swap(body);  // Beast reserves the declared length: no malloc if it fits
     parser.header_limit(cfg.limits.max_header_bytes);
     parser.body_limit(cfg.limits.max_body_bytes);
     // Idle until the first byte of the next request (draining may close the connection then);
@@ -183,7 +192,8 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       w.shared.buffered_refusals.fetch_add(1, std::memory_order_relaxed);
     }
     auto& req = parser.get();
-    rec.request_id = request_id_for(req["x-request-id"]);
+    request_id_into(request_id, req["x-request-id"]);
+    rec.request_id = std::move(request_id);
     rec.method = req.method_string();
     std::string_view target = req.target();
     rec.path = target.substr(0, target.find('?'));
@@ -204,7 +214,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
         trace_text = req.body();  // the proxy moves the body on; the trace wants it as sent
         rec.response_capture = &trace_response;
       }
-      keep = co_await proxy_request(w, stream, buffer, req, route.entry->proxied, rec);
+      keep = co_await proxy_request(w, stream, buffer, exchange, req, route.entry->proxied, rec);
     } else {
       keep = req.keep_alive() && !w.draining.load();
       auto res = co_await answer_local(w, req, route, keep, rec);
@@ -229,6 +239,8 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       rec.response_text = trace_response;
       w.trace_log.add(rec);
     }
+    request_id = std::move(rec.request_id);  // the capacity, for the next request's id
+    body.swap(req.body());
     if (!keep) {
       break;
     }

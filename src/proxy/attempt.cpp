@@ -4,6 +4,8 @@
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/relay.hpp"
 
+#include <array>
+
 namespace switchyard {
 
 namespace {
@@ -49,7 +51,7 @@ attempt_retry broken_header(const upstream_pool& pool, const std::string& what) 
 
 }  // namespace
 
-attempt_outcome error_answer(const http::response_header<>& up, std::string body, bool decoded,
+attempt_outcome error_answer(const upstream_header& up, std::string body, bool decoded,
                              unsigned client_version, simdjson::ondemand::parser& json) {
   string_response res;
   res.version(client_version);
@@ -75,7 +77,7 @@ attempt_outcome error_answer(const http::response_header<>& up, std::string body
 }
 
 net::awaitable<attempt_outcome> run_attempt(attempt_io& io, upstream_pool& pool,
-                                            http::request<http::string_body>& upstream_req) {
+                                            const upstream_request& upstream_req) {
   request_context& ctx = io.ctx;
   const auto& tmo = io.w.cfg.timeouts;
   const auto& limits = io.w.cfg.limits;
@@ -84,14 +86,27 @@ net::awaitable<attempt_outcome> run_attempt(attempt_io& io, upstream_pool& pool,
   if (!lease) {
     co_return attempt_retry{retryable(lease.error())};
   }
+  if (ctx.st.client_gone) {
+    co_return attempt_committed{};  // the client left while a connection was found
+  }
+  const std::array<net::const_buffer, 2> request_bytes{net::buffer(upstream_req.head),
+                                                       net::buffer(upstream_req.body)};
   std::optional<upstream_parser> parser;
   for (bool reconnected = false;; reconnected = true) {
     ctx.st.upstream = &**lease;
     reset_parser(parser, limits);
     socket_deadline limit(io.w.deadlines, (*lease)->lowest().socket(),
                           earliest(steady_clock::now() + tmo.first_byte, deadline));
-    auto [wec, wn] = co_await (*lease)->visit(
-        [&](auto& s) { return http::async_write(s, upstream_req, use_tuple); });
+    // Header block and body in one write; on a plain connection at once when the socket takes
+    // them (no event-loop turn).
+    beast::error_code wec;
+    if ((*lease)->plain()) {
+      wec = co_await write_all((*lease)->lowest().socket(), request_bytes);
+    } else {
+      auto [tec, tn] = co_await (*lease)->visit(
+          [&](auto& s) { return net::async_write(s, request_bytes, use_tuple); });
+      wec = tec;
+    }
     beast::error_code ec = limit.check(wec);
     for (int interim = 0; !ec; ++interim) {
       auto [hec, hn] = co_await (*lease)->visit([&](auto& s) {

@@ -1,15 +1,16 @@
 #include "switchyard/proxy/fail.hpp"
 
+#include "switchyard/proxy/headers.hpp"
+
 #include <algorithm>
+#include <charconv>
 
 namespace switchyard {
 
 namespace {
 
-void copy_fields(const http::fields& from, http::fields& to) {
-  for (const auto& h : from) {
-    to.set(h.name_string(), h.value());
-  }
+void copy_fields(const header_block& from, http::fields& to) {
+  from.for_each([&](std::string_view name, std::string_view value) { to.set(name, value); });
 }
 
 // The headers every refusal and relayed answer carries, in the order clients have always seen
@@ -50,15 +51,34 @@ string_response finish(request_context& ctx, const error& e, string_response res
 
 }  // namespace
 
-void add_attempt_headers(const request_context& ctx, http::fields& f) {
+namespace {
+
+// Both kinds of output: http::fields copies every value; header_list views the context's
+// strings (which outlive it) and copies the one number.
+template <class Out>
+void attempt_headers(const request_context& ctx, Out& f) {
   f.set("x-request-id", ctx.rec.request_id);
-  f.set(http::field::server, "switchyard");
-  f.set("x-switchyard-attempts", std::to_string(ctx.attempts));
+  f.set("Server", "switchyard");
+  char digits[12];
+  const auto end = std::to_chars(digits, digits + sizeof digits, ctx.attempts).ptr;
+  header_detail::set_copied(f, "x-switchyard-attempts",
+                            std::string_view(digits, static_cast<std::size_t>(end - digits)));
   if (!ctx.fallback.empty()) {
     f.set("x-switchyard-fallback", ctx.fallback);
   }
-  copy_fields(ctx.limit_headers, f);
-  copy_fields(ctx.tags, f);
+  const auto put = [&](std::string_view name, std::string_view value) { f.set(name, value); };
+  ctx.limit_headers.for_each(put);
+  ctx.tags.for_each(put);
+}
+
+}  // namespace
+
+void add_attempt_headers(const request_context& ctx, http::fields& f) {
+  attempt_headers(ctx, f);
+}
+
+void add_attempt_headers(const request_context& ctx, header_list& f) {
+  attempt_headers(ctx, f);
 }
 
 void note_error(access_record& rec, const error& e) noexcept {

@@ -16,12 +16,11 @@
 #include <boost/container/small_vector.hpp>
 
 #include <algorithm>
+#include <charconv>
 
 namespace switchyard {
 
 namespace {
-
-using namespace net::experimental::awaitable_operators;
 
 // Writes a response the gateway holds; true when the connection may be kept.
 net::awaitable<bool> reply(worker& w, beast::tcp_stream& client, access_record& rec,
@@ -31,42 +30,102 @@ net::awaitable<bool> reply(worker& w, beast::tcp_stream& client, access_record& 
   co_return co_await write_response(client, res, w.cfg.timeouts.stream_idle) && keep;
 }
 
-// Completes when the client closes or resets its connection. Bytes it sends meanwhile (a
-// pipelined request) are kept in `buffer` for the session.
-net::awaitable<void> watch_client(beast::tcp_stream& client, beast::flat_buffer& buffer,
-                                  exchange_state& st) {
-  for (;;) {
-    std::size_t room = buffer.max_size() - buffer.size();
+}  // namespace
+
+/// The watch of a client while its request is forwarded: a readiness probe (a one-byte
+/// MSG_PEEK receive) on the client socket whose handler notices a close or reset, then marks
+/// the exchange and cancels the upstream at once. A plain callback rather than a coroutine in
+/// a parallel group with the exchange: no second frame, no group, no extra event-loop turns.
+/// A peek rather than `async_wait`: Asio queues a receive on an edge-triggered registration
+/// without a syscall when the last read drained the socket, where a wait re-arms it with
+/// EPOLL_CTL_MOD; and a peek consumes nothing, so a handler that runs after the request ended
+/// (completed, still queued, when the watch stopped) loses no byte of a pipelined request.
+/// Per connection (the session's exchange_buffers), shared with the pending handler: it may run
+/// after the request, or the connection, is gone.
+struct client_watch_state {
+  tcp::socket* socket = nullptr;
+  beast::flat_buffer* buffer = nullptr;
+  exchange_state* st = nullptr;
+  bool active = false;  // a request is being forwarded; the pointers are valid
+  bool armed = false;   // a probe is pending
+  char probe = 0;
+};
+
+namespace {
+
+void arm(const std::shared_ptr<client_watch_state>& w);
+
+void on_probe(const std::shared_ptr<client_watch_state>& w, const beast::error_code& ec,
+              std::size_t n) {
+  w->armed = false;
+  if (!w->active || ec == net::error::operation_aborted) {
+    return;  // the request is over (or the watch stopped): nothing here is ours any more
+  }
+  beast::error_code rec = ec;
+  if (!rec && n > 0) {
+    // Bytes: a pipelined request. Keep them for the session (bounded: when the buffer is
+    // full, stop reading — back-pressure — and stop watching) and go on watching.
+    beast::flat_buffer& buffer = *w->buffer;
+    const std::size_t room = buffer.max_size() - buffer.size();
     if (room == 0) {
-      // Full of pipelined bytes: stop reading (back-pressure) and just wait to be cancelled.
-      net::steady_timer forever(client.get_executor(), steady_clock::time_point::max());
-      co_await forever.async_wait(use_tuple);
-      co_return;
+      return;
     }
-    // Wait for readability rather than start a read: no speculative recv() per request (the
-    // common case is that the client sends nothing until the response is done).
-    auto [wec] = co_await client.socket().async_wait(tcp::socket::wait_read, use_tuple);
-    if (wec == net::error::operation_aborted) {
-      co_return;  // the exchange finished first
+    const std::size_t got =
+        w->socket->read_some(buffer.prepare(std::min<std::size_t>(room, 4096)), rec);
+    if (rec == net::error::would_block || rec == net::error::try_again) {
+      rec = {};
     }
-    beast::error_code ec = wec;
-    std::size_t n = 0;
-    if (!ec) {
-      n = client.socket().read_some(buffer.prepare(std::min<std::size_t>(room, 4096)), ec);
-      if (ec == net::error::would_block || ec == net::error::try_again) {
-        continue;  // spurious wake-up
-      }
+    if (!rec) {
+      buffer.commit(got);
+      arm(w);
+      return;
     }
-    if (ec) {
-      st.client_gone = true;
-      if (st.upstream) {
-        st.upstream->lowest().cancel();  // stop the provider generating tokens nobody reads
-      }
-      co_return;
-    }
-    buffer.commit(n);
+  }
+  // Closed (a zero-byte peek is the peer's FIN) or reset.
+  exchange_state& st = *w->st;
+  st.client_gone = true;
+  if (st.upstream) {
+    st.upstream->lowest().cancel();  // stop the provider generating tokens nobody reads
+  }
+  if (st.pause) {
+    st.pause->cancel();
   }
 }
+
+void arm(const std::shared_ptr<client_watch_state>& w) {
+  w->armed = true;
+  w->socket->async_receive(net::buffer(&w->probe, 1), tcp::socket::message_peek,
+                           [w](const beast::error_code& ec, std::size_t n) { on_probe(w, ec, n); });
+}
+
+// Watches the client for the lifetime of this object (the forward and relay phases).
+class client_watch {
+ public:
+  client_watch(std::shared_ptr<client_watch_state>& slot, beast::tcp_stream& client,
+               beast::flat_buffer& buffer, exchange_state& st) {
+    if (!slot || slot.use_count() > 1) {
+      // First request of the connection, or the previous probe's handler is still queued
+      // (it holds the old state and must find it inactive): a new state.
+      slot = std::make_shared<client_watch_state>();
+    }
+    w_ = slot.get();
+    *w_ = client_watch_state{
+        .socket = &client.socket(), .buffer = &buffer, .st = &st, .active = true};
+    arm(slot);
+  }
+  ~client_watch() {
+    w_->active = false;
+    if (w_->armed) {
+      beast::error_code ignored;
+      w_->socket->cancel(ignored);
+    }
+  }
+  client_watch(const client_watch&) = delete;
+  client_watch& operator=(const client_watch&) = delete;
+
+ private:
+  client_watch_state* w_;
+};
 
 // Registered for the drain deadline while the request is forwarded: the drain's `shut` cancels
 // the upstream I/O, and the relay (or `forward`) ends the request with the shutdown error.
@@ -116,11 +175,16 @@ error ejected_error(const model_config& model, std::chrono::nanoseconds ejected_
 
 // Waits `wait` between attempts, in slices, so that the drain deadline ends a long pause
 // promptly. Returns early when cancelled (the client left).
-net::awaitable<void> pause_before_retry(worker& w, const exchange_state& st,
+net::awaitable<void> pause_before_retry(worker& w, exchange_state& st,
                                         std::chrono::milliseconds wait) {
   const auto pause_end = steady_clock::now() + wait;
   net::steady_timer pause(w.io);
-  while (!st.shutdown && steady_clock::now() < pause_end) {
+  st.pause = &pause;  // the client watch ends it when the client leaves
+  struct unregister {
+    exchange_state& st;
+    ~unregister() { st.pause = nullptr; }
+  } registered{st};
+  while (!st.shutdown && !st.client_gone && steady_clock::now() < pause_end) {
     pause.expires_at(std::min(pause_end, steady_clock::now() + std::chrono::milliseconds(50)));
     auto [pec] = co_await pause.async_wait(use_tuple);
     if (pec) {
@@ -129,22 +193,44 @@ net::awaitable<void> pause_before_retry(worker& w, const exchange_state& st,
   }
 }
 
-http::request<http::string_body> upstream_request(request_context& ctx, const upstream_config& up,
-                                                  const std::string& upstream_model, bool last) {
-  http::request<http::string_body> r{http::verb::post,
-                                     up.path_prefix + std::string(endpoint_path(ctx.ep)), 11};
-  build_upstream_fields(ctx.req.base(), up, ctx.rec.request_id, r.base());
-  std::string& body = ctx.req.body();
+// The upstream request for one target, rendered once into the connection's buffers (the
+// bytes Beast's serializer wrote for the same message): the client's fields as
+// build_upstream_fields filters them, then Content-Length. The body is the client's, rewritten
+// in place, unless this target gets another model name.
+upstream_request render_upstream_request(request_context& ctx, const upstream_config& up,
+                                         const std::string& upstream_model) {
+  exchange_buffers& b = *ctx.buffers;
+  std::string_view body = ctx.req.body();
   if (upstream_model != ctx.fields.model) {
-    r.body() = splice_model(body, ctx.fields, upstream_model);
-  } else if (last) {
-    r.body() = std::move(body);  // the last target: no copy needed
-  } else {
-    r.body() = body;
+    b.spliced_body = splice_model(ctx.req.body(), ctx.fields, upstream_model);
+    body = b.spliced_body;
   }
-  r.keep_alive(true);
-  r.prepare_payload();
-  return r;
+  header_list& h = b.fields;
+  h.clear();
+  build_upstream_fields(ctx.req.base(), up, ctx.rec.request_id, h);
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, body.size()).ptr;
+  h.set_copy("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  b.upstream_head.clear();
+  render_request_head("POST", up.path_prefix, endpoint_path(ctx.ep), h, b.upstream_head);
+  return {b.upstream_head, body};
+}
+
+// What the client gets when no attempt commits: the gateway's error, with the upstream's own
+// answer when it sent one.
+struct rejection {
+  error err;
+  std::optional<string_response> relayed{};
+};
+
+// Answers `r` through `fail`. A coroutine of its own so that the response is built in this
+// small frame, not in the caller's (whose frame must stay under Asio's recycling limit).
+net::awaitable<bool> answer(worker& w, beast::tcp_stream& client, request_context& ctx,
+                            rejection& r) {
+  // Built before the co_await, as a named local: GCC 12 mishandles a conditional expression of
+  // class type inside a co_await's operands.
+  string_response res = r.relayed ? fail(ctx, r.err, std::move(*r.relayed)) : fail(ctx, r.err);
+  co_return co_await reply(w, client, ctx.rec, std::move(res));
 }
 
 // forward + relay: every target in order (primary, then fallbacks), each with its retries,
@@ -164,12 +250,11 @@ net::awaitable<bool> forward(worker& w, beast::tcp_stream& client, request_conte
                 .retries = retries,
                 .inter_token = w.shared.metrics->series_for(ctx.rec).inter_token};
   ctx.forwarded = true;
-  auto answer = [&](const error& e, std::optional<string_response> relayed = std::nullopt) {
-    return reply(w, client, ctx.rec, relayed ? fail(ctx, e, std::move(*relayed)) : fail(ctx, e));
-  };
   std::optional<attempt_retry> last;  // the latest failed attempt
+  std::optional<rejection> out;       // set: stop and answer this
 
-  for (std::size_t t = 0; t < targets.size() && !retries.past_deadline(steady_clock::now()); ++t) {
+  for (std::size_t t = 0; !out && t < targets.size() && !retries.past_deadline(steady_clock::now());
+       ++t) {
     upstream_pool& pool = *w.pools[targets[t].upstream_index];
     if (t > 0) {
       ctx.fallback = pool.config().name + "/" + *targets[t].model;
@@ -178,13 +263,17 @@ net::awaitable<bool> forward(worker& w, beast::tcp_stream& client, request_conte
           .with({w.pools[targets[0].upstream_index]->config().name, pool.config().name})
           .inc();
     }
-    auto upstream_req =
-        upstream_request(ctx, pool.config(), *targets[t].model, t + 1 == targets.size());
+    const upstream_request upstream_req =
+        render_upstream_request(ctx, pool.config(), *targets[t].model);
     retries.start_target(w.shared.breakers[targets[t].upstream_index].get());
     for (;;) {
       if (ctx.st.shutdown) {
         retries.stop(retry_stop::shutdown);
-        co_return co_await answer(shutdown_error());
+        out.emplace(rejection{shutdown_error()});
+        break;
+      }
+      if (ctx.st.client_gone) {
+        co_return false;
       }
       if (!retries.allow(steady_clock::now())) {
         break;  // ejected: on to the next target
@@ -203,7 +292,8 @@ net::awaitable<bool> forward(worker& w, beast::tcp_stream& client, request_conte
       }
       if (ctx.st.shutdown && failed) {
         retries.stop(retry_stop::shutdown);  // cancelled by the drain, not a fault
-        co_return co_await answer(shutdown_error());
+        out.emplace(rejection{shutdown_error()});
+        break;
       }
       if (auto* c = std::get_if<attempt_committed>(&outcome)) {
         retries.record(true, steady_clock::now());
@@ -213,7 +303,8 @@ net::awaitable<bool> forward(worker& w, beast::tcp_stream& client, request_conte
       if (auto* f = std::get_if<attempt_final>(&outcome)) {
         retries.record(true, steady_clock::now());  // it answered: healthy
         retries.stop(retry_stop::not_retriable);
-        co_return co_await answer(f->err, std::move(f->answer));
+        out.emplace(rejection{std::move(f->err), std::move(f->answer)});
+        break;
       }
       retries.record(!upstream_fault(failed->err), steady_clock::now());
       last = std::move(*failed);
@@ -230,62 +321,77 @@ net::awaitable<bool> forward(worker& w, beast::tcp_stream& client, request_conte
       }
     }
   }
-  if (!last) {
-    co_return co_await answer(ejected_error(model, retries.ejected_for()));
+  if (!out) {
+    if (last) {
+      out.emplace(rejection{std::move(last->err), std::move(last->answer)});
+    } else {
+      out.emplace(rejection{ejected_error(model, retries.ejected_for())});
+    }
   }
-  co_return co_await answer(last->err, std::move(last->answer));
+  co_return co_await answer(w, client, ctx, *out);
 }
 
-}  // namespace
-
-net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
-                                   beast::flat_buffer& client_buffer,
-                                   http::request<http::string_body>& req, endpoint ep,
-                                   access_record& rec) {
-  rec.endpoint = endpoint_label(ep);
-  request_context ctx{.req = req,
-                      .ep = ep,
-                      .rec = rec,
-                      .snapshot = w.shared.snapshot->current(),  // the config, to the end
-                      .draining = &w.draining};
-  ctx.timing.start = steady_clock::now();
-  auto refuse = [&](const error& e) { return reply(w, client, rec, fail(ctx, e)); };
-
+// parse → assign → route → rewrite → admit: the refusal of the first phase that refuses. Plain
+// code, outside the coroutine: the phases' temporaries stay off its frame.
+std::optional<error> prepare(worker& w, request_context& ctx) {
   if (auto r = phase::parse(ctx, w.json); !r) {
-    co_return co_await refuse(r.error());
+    return std::move(r.error());
   }
   phase::assign(ctx, {.random01 = random01(),
                       .nonce = random_u64(),
                       .unix_seconds = unix_seconds(),
                       .feedback_key = ctx.snapshot->feedback.current});
   if (auto r = phase::route(ctx, w.cfg.upstreams); !r) {
-    co_return co_await refuse(r.error());
+    return std::move(r.error());
   }
   if (auto r = phase::rewrite(ctx, w.json); !r) {
-    co_return co_await refuse(r.error());
+    return std::move(r.error());
   }
   const std::string_view primary = w.pools[ctx.model->upstream_index]->config().name;
   if (auto r = phase::admit(ctx, w.shared.limiter, w.shared.user_header, primary, now_ns()); !r) {
     w.shared.metrics->rate_limited.with({ctx.admitted.refused_scope_label}).inc();
-    co_return co_await refuse(r.error());
+    return std::move(r.error());
   }
+  return std::nullopt;
+}
 
-  // forward → relay, while watching the client.
-  ctx.timing.deadline = ctx.timing.start + ctx.model->retry.deadline;
-  retry_state retries(ctx.model->retry, w.shared.budget, ctx.timing.deadline);
-  drain_hook drain(w, ctx.st);
-  scoped_count<metrics::gauge, double> in_flight(w.shared.metrics->inflight.with());
-  auto outcome =
-      co_await (forward(w, client, ctx, retries) || watch_client(client, client_buffer, ctx.st));
+// The request's context, in the connection's buffers, with the connection's header storage
+// lent to it (capacity kept: no allocation).
+request_context& open_context(worker& w, exchange_buffers& buffers, client_request& req,
+                              endpoint ep, access_record& rec) {
+  request_context& ctx =
+      buffers.ctx.emplace(request_context{.req = req,
+                                          .ep = ep,
+                                          .rec = rec,
+                                          .snapshot = w.shared.snapshot->current(),  // to the end
+                                          .draining = &w.draining,
+                                          .buffers = &buffers});
+  buffers.tags.clear();
+  buffers.limit_headers.clear();
+  ctx.tags.swap(buffers.tags);
+  ctx.limit_headers.swap(buffers.limit_headers);
+  return ctx;
+}
 
-  // account
+// Gives the header storage back and ends the context (the snapshot is released).
+struct context_scope {
+  exchange_buffers& b;
+  ~context_scope() {
+    b.ctx->tags.swap(b.tags);
+    b.ctx->limit_headers.swap(b.limit_headers);
+    b.ctx.reset();
+  }
+};
+
+// The account phase's bookkeeping after the exchange: limits, the record, the experiment.
+void finish(worker& w, request_context& ctx, retry_state& retries) {
+  access_record& rec = ctx.rec;
   std::optional<std::uint64_t> actual;
   if (rec.usage) {
     actual = static_cast<std::uint64_t>(rec.usage->total_tokens);
   }
   w.shared.limiter.finish(ctx.admitted, actual, now_ns());
-  const bool gone = outcome.index() == 1 || ctx.st.client_gone;
-  if (gone) {
+  if (ctx.st.client_gone) {
     if (!ctx.st.response_started) {
       rec.status = 499;  // nginx's "client closed request"
     }
@@ -300,7 +406,41 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   if (auto o = phase::account(ctx, steady_clock::now(), unix_seconds())) {
     w.shared.experiments->record(w.index, *ctx.snapshot, ctx.assigned, *o);
   }
-  co_return gone ? false : std::get<0>(outcome);
+}
+
+net::awaitable<bool> refuse(worker& w, beast::tcp_stream& client, request_context& ctx,
+                            const error& e) {
+  string_response res = fail(ctx, e);
+  co_return co_await reply(w, client, ctx.rec, std::move(res));
+}
+
+}  // namespace
+
+net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
+                                   beast::flat_buffer& client_buffer, exchange_buffers& buffers,
+                                   client_request& req, endpoint ep, access_record& rec) {
+  rec.endpoint = endpoint_label(ep);
+  request_context& ctx = open_context(w, buffers, req, ep, rec);
+  context_scope scope{buffers};
+  ctx.timing.start = steady_clock::now();
+  if (auto refusal = prepare(w, ctx)) {
+    co_return co_await refuse(w, client, ctx, *refusal);
+  }
+
+  // forward → relay, while watching the client.
+  ctx.timing.deadline = ctx.timing.start + ctx.model->retry.deadline;
+  retry_state retries(ctx.model->retry, w.shared.budget, ctx.timing.deadline);
+  drain_hook drain(w, ctx.st);
+  scoped_count<metrics::gauge, double> in_flight(w.shared.metrics->inflight.with());
+  bool keep = false;
+  {
+    client_watch watch(buffers.watch, client, client_buffer, ctx.st);
+    keep = co_await forward(w, client, ctx, retries);
+  }
+
+  // account
+  finish(w, ctx, retries);
+  co_return ctx.st.client_gone ? false : keep;
 }
 
 }  // namespace switchyard

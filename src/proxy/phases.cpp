@@ -23,7 +23,7 @@ constexpr std::size_t max_kept_scratch = 256 * 1024;
 // Room left in the body's buffer for a rewrite (a system prompt, a model name, parameters).
 constexpr std::size_t rewrite_headroom = 1024;
 
-std::string_view bearer(const http::request<http::string_body>& req) {
+std::string_view bearer(const client_request& req) {
   return bearer_token(req[http::field::authorization]);
 }
 

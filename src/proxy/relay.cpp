@@ -8,21 +8,24 @@
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/response_meter.hpp"
 
+#include "switchyard/core/arena.hpp"
+
 #include <spdlog/spdlog.h>
+
+#include <array>
+#include <charconv>
+#include <span>
 
 namespace switchyard {
 
 namespace {
-
-using client_response = http::response<http::buffer_body>;
-using client_serializer = http::response_serializer<http::buffer_body>;
 
 using namespace net::experimental::awaitable_operators;
 
 constexpr std::size_t relay_buffer_bytes = 16 * 1024;
 constexpr std::size_t error_body_limit = 1024 * 1024;
 
-bool is_event_stream(const http::fields& f) {
+bool is_event_stream(const pooled_fields& f) {
   auto it = f.find(http::field::content_type);
   if (it == f.end()) {
     return false;
@@ -43,7 +46,7 @@ class relay {
         parser_(parser),
         sse_(is_event_stream(parser.get().base())),
         meter_(sse_, io.w.cfg.limits.max_event_bytes),
-        buf_(std::make_unique<char[]>(relay_buffer_bytes)) {
+        buf_(std::in_place, relay_buffer_bytes) {
     meter_.strip_usage(sse_ && ctx_.strip_usage);
   }
 
@@ -67,8 +70,8 @@ class relay {
   net::awaitable<attempt_outcome> read_error_answer();
   net::awaitable<std::optional<attempt_retry>> hold_stream();
   net::awaitable<bool> readable_before(steady_clock::time_point until);
-  net::awaitable<bool> write_part(client_response& res, client_serializer& sr,
-                                  std::string_view data, bool last);
+  void render_head(bool keep);
+  net::awaitable<bool> write_part(std::string_view data, bool last);
   error broken(const beast::error_code& ec) const;
 
   attempt_io& io_;
@@ -78,7 +81,8 @@ class relay {
   upstream_parser& parser_;
   bool sse_;
   response_meter meter_;
-  std::unique_ptr<char[]> buf_;
+  // From the worker thread's free list: no allocation per attempt.
+  std::optional<pooled_block> buf_;
   std::unique_ptr<body_decoder> decoder_;  // the upstream compressed the body anyway
   std::string decoded_;
   // The last read filled buf_, so more may be buffered already (at first: what came with the
@@ -86,12 +90,16 @@ class relay {
   bool last_read_full_ = true;
   beast::error_code deferred_;  // a read error after output, during the hold: relayed later
   bool chunked_ = false;
+  bool head_sent_ = false;  // the client response's header block (ctx_.buffers->client_head)
 };
 
 net::awaitable<beast::error_code> relay::read_some() {
-  parser_.get().body().data = buf_.get();
-  parser_.get().body().size = relay_buffer_bytes;
+  if (ctx_.st.client_gone) {
+    co_return net::error::operation_aborted;  // the watch cancelled the upstream: stop here
+  }
   socket_deadline limit(io_.w.deadlines, lease_->lowest().socket(), io_.w.cfg.timeouts.stream_idle);
+  parser_.get().body().data = buf_->data();
+  parser_.get().body().size = relay_buffer_bytes;
   auto [ec, n] = co_await lease_->visit(
       [&](auto& s) { return http::async_read_some(s, lease_->buffer, parser_, use_tuple); });
   ec = limit.check(ec);
@@ -112,7 +120,7 @@ bool relay::parse_buffered(beast::error_code& ec) {
   if (lease_->buffer.size() == 0 || parser_.is_done()) {
     return false;
   }
-  parser_.get().body().data = buf_.get();
+  parser_.get().body().data = buf_->data();
   parser_.get().body().size = relay_buffer_bytes;
   while (lease_->buffer.size() > 0 && !parser_.is_done() && parser_.get().body().size > 0) {
     const auto used = parser_.put(lease_->buffer.data(), ec);
@@ -139,7 +147,7 @@ beast::error_code relay::take_body() {
   if (got > 0) {
     const auto events_before = meter_.events();
     const bool content_before = meter_.saw_content();
-    std::string_view bytes(buf_.get(), got);
+    std::string_view bytes(buf_->data(), got);
     if (decoder_) {
       decoded_.clear();
       if (auto d = decoder_->feed(bytes, decoded_); !d) {
@@ -256,23 +264,80 @@ net::awaitable<std::optional<attempt_retry>> relay::hold_stream() {
   co_return std::nullopt;
 }
 
-net::awaitable<bool> relay::write_part(client_response& res, client_serializer& sr,
-                                       std::string_view data, bool last) {
-  // buffer_body: Beast frames it (chunked or not) and sends the header with the first part.
-  res.body().data = data.empty() ? nullptr : const_cast<char*>(data.data());
-  res.body().size = data.size();
-  res.body().more = !last;
+// The client response's header block, rendered once into the connection's buffer with the
+// bytes Beast's serializer wrote for the same message: the upstream's end-to-end fields, the
+// gateway's (each `set` replacing a field of that name), then framing, SSE and connection
+// fields. One contiguous buffer instead of Beast's four buffers per field.
+void relay::render_head(bool keep) {
+  const auto& up = parser_.get();
+  exchange_buffers& b = *ctx_.buffers;
+  header_list& h = b.fields;
+  h.clear();
+  build_client_fields(up.base(), h);
+  if (decoder_) {
+    h.erase("Content-Encoding");  // relayed decoded
+  }
+  add_attempt_headers(ctx_, h);
+  if (!chunked_ && parser_.content_length() && !decoder_ && !sse_) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, *parser_.content_length()).ptr;
+    h.set_copy("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  } else if (chunked_) {
+    h.set("Transfer-Encoding", "chunked");
+  }
+  if (sse_) {
+    h.set("Cache-Control", "no-cache");
+    h.set("x-accel-buffering", "no");
+  }
+  const unsigned version = ctx_.req.version();
+  if (version >= 11 && !keep) {
+    h.set("Connection", "close");
+  } else if (version < 11 && keep) {
+    h.set("Connection", "keep-alive");
+  }
+  b.client_head.clear();
+  render_response_head(version, up.result_int(), up.reason(), h, b.client_head);
+}
+
+// Writes the header block (the first time) and `data`, framed: a chunk (and the last chunk
+// when `last`) when chunked, as is otherwise — header and body in one write.
+net::awaitable<bool> relay::write_part(std::string_view data, bool last) {
   if (auto* capture = ctx_.rec.response_capture; capture && capture->size() < (1u << 20)) {
     capture->append(data.substr(0, (1u << 20) - capture->size()));
   }
-  socket_deadline limit(io_.w.deadlines, io_.client.socket(), io_.w.cfg.timeouts.stream_idle);
-  auto [ec, n] = co_await http::async_write(io_.client, sr, use_tuple);
-  ec = limit.check(ec);
-  if (ec == http::error::need_buffer) {
-    ec = {};  // this part is out; the serializer waits for the next
+  std::array<net::const_buffer, 5> parts;
+  std::size_t k = 0;
+  if (!head_sent_) {
+    parts[k++] = net::buffer(ctx_.buffers->client_head);
+  }
+  char size_line[24];
+  if (chunked_) {
+    if (!data.empty()) {
+      // Beast's chunk framing: lowercase hex size, CRLF, data, CRLF.
+      auto end = std::to_chars(size_line, size_line + sizeof size_line - 2, data.size(), 16).ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      parts[k++] = net::buffer(size_line, static_cast<std::size_t>(end - size_line));
+      parts[k++] = net::buffer(data);
+      parts[k++] = net::buffer("\r\n", 2);
+    }
+    if (last) {
+      parts[k++] = net::buffer("0\r\n\r\n", 5);
+    }
+  } else if (!data.empty()) {
+    parts[k++] = net::buffer(data);
+  }
+  head_sent_ = true;
+  if (k > 0) {
+    socket_deadline limit(io_.w.deadlines, io_.client.socket(), io_.w.cfg.timeouts.stream_idle);
+    const auto ec = limit.check(co_await write_all(
+        io_.client.socket(), std::span<const net::const_buffer>(parts.data(), k)));
+    if (ec) {
+      co_return false;
+    }
   }
   ctx_.rec.bytes_out += data.size();
-  co_return !ec;
+  co_return true;
 }
 
 net::awaitable<attempt_outcome> relay::run() {
@@ -296,7 +361,11 @@ net::awaitable<attempt_outcome> relay::run() {
   // A plain body usually arrives with its header: read it first so that header and body leave
   // in one write. Nothing has reached the client yet, so a failure here is still retriable.
   if (!sse_ && meter_.ready().empty() && !parser_.is_done()) {
-    if (auto ec = co_await read_some(); ec) {
+    beast::error_code ec;
+    if (!parse_buffered(ec)) {
+      ec = co_await read_some();  // not here yet: wait for it
+    }
+    if (ec) {
       co_return attempt_retry{retryable(broken(ec))};
     }
   }
@@ -304,32 +373,17 @@ net::awaitable<attempt_outcome> relay::run() {
   // Committed: from here on the client sees this response, whatever happens.
   attempt_committed out;
   const bool has_length = parser_.content_length().has_value() && !decoder_;
-  client_response res;
-  res.version(ctx_.req.version());
-  res.result(up.result_int());
-  res.reason(up.reason());
-  build_client_fields(up.base(), res.base());
-  if (decoder_) {
-    res.erase(http::field::content_encoding);  // relayed decoded
-  }
-  add_attempt_headers(ctx_, res.base());
   bool keep = ctx_.keep_alive();
   if (has_length && !sse_) {
-    res.content_length(parser_.content_length());
+    // Content-Length as the upstream sent it.
   } else if (ctx_.req.version() >= 11) {
-    res.chunked(true);
     chunked_ = true;
   } else {
     keep = false;  // HTTP/1.0 without a length: the end of the body is the end of the connection
   }
-  if (sse_) {
-    res.set(http::field::cache_control, "no-cache");
-    res.set("x-accel-buffering", "no");
-  }
-  res.keep_alive(keep);
+  render_head(keep);
   ctx_.rec.status = up.result_int();
   ctx_.rec.stream = sse_;
-  client_serializer sr(res);
   std::optional<scoped_count<metrics::gauge, double>> streaming;  // active SSE streams
   if (sse_) {
     streaming.emplace(io_.w.shared.metrics->active_streams.with());
@@ -344,7 +398,7 @@ net::awaitable<attempt_outcome> relay::run() {
     // The header goes at once (an SSE client must see it before the first token); after that,
     // whatever is ready, and the end of the body with the last bytes.
     if (first || done || !meter_.ready().empty()) {
-      if (!co_await write_part(res, sr, meter_.ready(), done)) {
+      if (!co_await write_part(meter_.ready(), done)) {
         co_return out;
       }
       meter_.ready().clear();
@@ -359,7 +413,7 @@ net::awaitable<attempt_outcome> relay::run() {
       break;
     }
     beast::error_code ec = std::exchange(deferred_, {});
-    if (!ec) {
+    if (!ec && !parse_buffered(ec)) {
       ec = co_await read_some();
     }
     if (ec) {
@@ -381,7 +435,7 @@ net::awaitable<attempt_outcome> relay::run() {
     }
     // Never a silent clean end: the SDKs raise this as an APIError. Whole events only were
     // relayed, so the error event starts cleanly; the last chunk goes with it.
-    if (!co_await write_part(res, sr, error_event(*failure), true)) {
+    if (!co_await write_part(error_event(*failure), true)) {
       co_return out;
     }
   }

@@ -289,7 +289,12 @@ void rate_limiter::finish(admission& a, std::optional<std::uint64_t> actual_toke
   a.owner_ = nullptr;
 }
 
-void apply_headers(const admission& a, boost::beast::http::fields& fields) {
+namespace {
+
+// Into Beast's fields (tests, refusals) or the request's header block (the proxied path, which
+// then allocates nothing per request).
+template <class Fields>
+void put_headers(const admission& a, Fields& fields) {
   // Names as constants and numbers through to_chars: no temporary strings per request (only
   // Beast's own field elements allocate).
   struct names {
@@ -318,9 +323,20 @@ void apply_headers(const admission& a, boost::beast::http::fields& fields) {
     const std::int64_t ns = std::max<std::int64_t>(a.retry_after.count(), 1);
     const std::int64_t ms = (ns + 999'999) / 1'000'000;
     const std::int64_t s = (ns + 999'999'999) / 1'000'000'000;
-    fields.set(boost::beast::http::field::retry_after, std::to_string(s));
-    fields.set("retry-after-ms", std::to_string(ms));
+    char buf[24];
+    fields.set("Retry-After", number(buf, s));
+    fields.set("retry-after-ms", number(buf, ms));
   }
+}
+
+}  // namespace
+
+void apply_headers(const admission& a, boost::beast::http::fields& fields) {
+  put_headers(a, fields);
+}
+
+void apply_headers(const admission& a, header_block& fields) {
+  put_headers(a, fields);
 }
 
 std::uint64_t estimate_tokens(std::size_t body_bytes, std::optional<std::uint64_t> max_tokens,

@@ -3,9 +3,6 @@
 #include "switchyard/core/deadlines.hpp"
 
 #include <openssl/ssl.h>
-#include <sys/socket.h>
-
-#include <cerrno>
 
 namespace switchyard {
 
@@ -63,7 +60,7 @@ namespace {
 // closes it in the instant before reuse is caught when the request fails before any response
 // byte, and the request is then sent once more on a fresh connection (see run_attempt).
 bool reusable(const upstream_connection& c) {
-  return c.buffer.size() == 0 && !(c.stirred_while_idle && *c.stirred_while_idle) &&
+  return c.buffer.size() == 0 && !(c.stirred_while_idle && c.stirred_while_idle->stirred) &&
          !const_cast<upstream_connection&>(c).tls_pending();
 }
 
@@ -177,6 +174,12 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
                              (ec == beast::error::timeout ? "connect timed out" : ec.message()));
   }
   sock.socket().set_option(tcp::no_delay(true));
+  if (!cfg_.tls) {
+    // The request is written with a non-blocking send first (proxy/attempt.cpp): a send that
+    // cannot complete must return, not block the worker.
+    beast::error_code nb_ec;
+    sock.socket().non_blocking(true, nb_ec);
+  }
   std::unique_ptr<upstream_connection> conn;
   if (!cfg_.tls) {
     conn = std::make_unique<upstream_connection>(std::move(sock));
@@ -211,22 +214,9 @@ net::awaitable<result<upstream_lease>> upstream_pool::dial(steady_clock::time_po
   co_return upstream_lease(this, std::move(conn), false);
 }
 
-namespace {
-
-// True when the socket has bytes or an EOF waiting right now. Needed once, when a connection
-// goes idle: the reactor is edge-triggered, so bytes that arrived between the response's last
-// read and the start of the idle wait would never wake that wait.
-bool readable_now(tcp::socket& s) {
-  char byte = 0;
-  const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
-}
-
-}  // namespace
-
 void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
   // After close_idle (shutdown) nothing is pooled: an idle wait would keep the worker running.
-  if (closed_ || c->buffer.size() > 0 || readable_now(c->lowest().socket())) {
+  if (closed_ || c->buffer.size() > 0) {
     // Bytes after the response (or the peer's close): framing can no longer be trusted.
     beast::error_code ignored;
     c->lowest().socket().close(ignored);
@@ -236,21 +226,27 @@ void upstream_pool::put_back(std::unique_ptr<upstream_connection> c) {
   c->idle_since = steady_clock::now();
   // Watch the idle socket: an idle HTTP/1.1 connection must stay silent; bytes or a close
   // mean it is not fit for the next request. The handler only touches the shared flag.
-  // One flag per connection, reused (no allocation per request): the previous wait's handler
+  // One flag per connection, reused (no allocation per request): the previous probe's handler
   // has run (cancelled at acquire) and dropped its copy, unless it is still queued — then a new
   // flag, so that a late handler never marks this idle period.
   if (!c->stirred_while_idle || c->stirred_while_idle.use_count() > 1) {
-    c->stirred_while_idle = std::make_shared<bool>(false);
+    c->stirred_while_idle = std::make_shared<upstream_connection::idle_probe>();
   } else {
-    *c->stirred_while_idle = false;
+    c->stirred_while_idle->stirred = false;
   }
-  auto flag = c->stirred_while_idle;
-  c->lowest().socket().async_wait(tcp::socket::wait_read,
-                                  [flag](const boost::system::error_code& ec) {
-                                    if (ec != net::error::operation_aborted) {
-                                      *flag = true;
-                                    }
-                                  });
+  // A receive that peeks rather than `async_wait`: Asio first tries it at once (one recv) —
+  // which also catches bytes that came between the response's last read and now, that the
+  // edge-triggered registration would never report again — and queues it, if nothing is
+  // there, without re-arming the descriptor (a wait costs an EPOLL_CTL_MOD). Nothing is
+  // consumed. Bytes found at once complete the probe through a posted handler.
+  auto probe = c->stirred_while_idle;
+  c->lowest().socket().async_receive(net::buffer(&probe->byte, 1), tcp::socket::message_peek,
+                                     [probe](const boost::system::error_code& ec, std::size_t) {
+                                       if (ec != net::error::operation_aborted) {
+                                         probe->stirred =
+                                             true;  // bytes, the peer's close (0 bytes) or an error
+                                       }
+                                     });
   idle_.push_back(std::move(c));
   publish();
   if (!waiters_.empty()) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "switchyard/core/arena.hpp"
 #include "switchyard/http/router.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/proxy/responses.hpp"
@@ -16,7 +17,7 @@ namespace switchyard {
 /// match (path parameters, query) and the access record it may annotate (e.g. `model`).
 struct local_call {
   worker& w;
-  const http::request<http::string_body>& req;
+  const client_request& req;
   const route_match& route;
   bool keep;  // the connection stays open after this answer
   access_record& rec;
@@ -38,7 +39,7 @@ const router& gateway_routes(bool admin_only);
 /// route says (the worker, or the admin executor: 503 when its queue is full). Every refusal
 /// leaves through one exit, which also sets the access record's `error` (the metric's
 /// `error_type` label) from `describe()`.
-net::awaitable<string_response> answer_local(worker& w, const http::request<http::string_body>& req,
+net::awaitable<string_response> answer_local(worker& w, const client_request& req,
                                              const route_match& route, bool keep,
                                              access_record& rec);
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "switchyard/core/arena.hpp"
 #include "switchyard/core/error.hpp"
 #include "switchyard/core/net.hpp"
 
@@ -18,7 +19,8 @@ std::optional<error> read_error(const beast::error_code& ec);
 /// The framing rules a request header must pass before its body is read: RFC 9112 §6.3 (only
 /// `Transfer-Encoding: chunked`, on HTTP/1.1, without Content-Length; anything else can hide a
 /// second request) and §3.2 (an HTTP/1.1 request has exactly one Host; none has two).
-std::optional<error> framing_error(const http::request_header<>& h);
+template <class Fields>
+std::optional<error> framing_error(const http::request_header<Fields>& h);
 
 /// One request as the session would see it, from bytes alone.
 struct parsed_request {

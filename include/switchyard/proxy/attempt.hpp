@@ -57,8 +57,18 @@ using attempt_outcome = std::variant<attempt_committed, attempt_retry, attempt_f
 /// help (with the answer's retry-after as the floor), else `attempt_final`. The answer is built
 /// for a client speaking HTTP/1.`client_version % 10`, its status kept as sent. Pure apart from
 /// the reused parser.
-attempt_outcome error_answer(const http::response_header<>& up, std::string body, bool decoded,
+/// The upstream response's header as the attempt parses it (recycled fields).
+using upstream_header = http::response_header<pooled_fields>;
+
+attempt_outcome error_answer(const upstream_header& up, std::string body, bool decoded,
                              unsigned client_version, simdjson::ondemand::parser& json);
+
+/// The upstream request as sent, rendered once per target: its header block and its body (views
+/// into the connection's buffers and the client request, which outlive the attempts).
+struct upstream_request {
+  std::string_view head;
+  std::string_view body;
+};
 
 /// One try against one upstream: borrow a connection, send, wait for the first byte within
 /// `timeouts.first_byte`, classify the answer, relay it (see relay.hpp). A retriable failure
@@ -66,6 +76,6 @@ attempt_outcome error_answer(const http::response_header<>& up, std::string body
 /// `retry.stream_hold_*`) so that an upstream failing before any content can still be retried;
 /// from then on the response is relayed and a later failure becomes the final SSE error event.
 net::awaitable<attempt_outcome> run_attempt(attempt_io& io, upstream_pool& pool,
-                                            http::request<http::string_body>& upstream_req);
+                                            const upstream_request& upstream_req);
 
 }  // namespace switchyard

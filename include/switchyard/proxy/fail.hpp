@@ -34,5 +34,7 @@ void note_error(access_record& rec, const error& e) noexcept;
 /// `server`, `x-switchyard-attempts`, `x-switchyard-fallback`, the rate-limit headers, the
 /// experiment tags.
 void add_attempt_headers(const request_context& ctx, http::fields& f);
+/// The same into a header block being assembled (views into `ctx`, which must outlive `f`).
+void add_attempt_headers(const request_context& ctx, header_list& f);
 
 }  // namespace switchyard

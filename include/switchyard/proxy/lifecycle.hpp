@@ -3,6 +3,7 @@
 #include "switchyard/core/net.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/proxy/request_body.hpp"
+#include "switchyard/proxy/request_context.hpp"
 #include "switchyard/runtime/worker.hpp"
 
 namespace switchyard {
@@ -15,10 +16,10 @@ namespace switchyard {
 /// reused.
 ///
 /// Writes exactly one response to `client` (or none if the client left first), fills `rec`,
-/// and returns whether the client connection may be kept alive.
+/// and returns whether the client connection may be kept alive. `buffers` is the connection's
+/// reusable storage (one request at a time); `client_buffer` keeps pipelined bytes.
 net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
-                                   beast::flat_buffer& client_buffer,
-                                   http::request<http::string_body>& req, endpoint ep,
-                                   access_record& rec);
+                                   beast::flat_buffer& client_buffer, exchange_buffers& buffers,
+                                   client_request& req, endpoint ep, access_record& rec);
 
 }  // namespace switchyard

@@ -6,7 +6,8 @@
 namespace switchyard {
 
 /// The upstream response parser an attempt hands to the relay, its header read.
-using upstream_parser = http::response_parser<http::buffer_body>;
+/// Its fields come from the worker thread's free lists (core/arena.hpp).
+using upstream_parser = http::response_parser<http::buffer_body, recycling_allocator<char>>;
 
 /// Relays the upstream response whose header `parser` holds, from the header on. An error answer
 /// (≥ 400) is read whole (bounded) and classified: retriable → `attempt_retry` with the answer,

@@ -1,6 +1,8 @@
 #pragma once
 
+#include "switchyard/core/arena.hpp"
 #include "switchyard/core/clock.hpp"
+#include "switchyard/core/header_block.hpp"
 #include "switchyard/core/net.hpp"
 #include "switchyard/experiments/plan.hpp"
 #include "switchyard/log/access_log.hpp"
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace switchyard {
@@ -24,7 +27,11 @@ struct exchange_state {
   bool response_started = false;            // response header written to the client
   bool client_gone = false;
   bool shutdown = false;  // the drain deadline passed: end with the retryable shutdown error
+  net::steady_timer* pause = nullptr;  // the wait before a retry, ended early if the client goes
 };
+
+struct client_watch_state;
+struct exchange_buffers;
 
 /// When things happened, for the access log, the metrics and the retry deadline.
 struct request_timing {
@@ -42,7 +49,7 @@ struct request_timing {
 /// needs a socket: the pure phases take it (plus explicit values) and are testable on their own.
 /// Built with designated initialisers from the session's request and access record.
 struct request_context {
-  http::request<http::string_body>& req;  // the client's request; the body is rewritten in place
+  client_request& req;  // the client's request; the body is rewritten in place
   endpoint ep = endpoint::chat_completions;
   access_record& rec;
   /// This request's config and experiment plan, from start to end (a reload does not change it).
@@ -54,7 +61,7 @@ struct request_context {
   request_fields fields{};
   // assign
   assignment assigned{};
-  http::fields tags{};  // experiment, variant, prompt version and feedback id headers
+  header_block tags{};  // experiment, variant, prompt version and feedback id headers
   // route
   const model_config* model = nullptr;
   bool inject_usage = false;  // every target accepts stream_options.include_usage
@@ -63,18 +70,36 @@ struct request_context {
   // admit
   std::uint64_t estimated_tokens = 0;
   admission admitted{};
-  http::fields limit_headers{};  // x-ratelimit-* (and retry-after on refusal)
+  header_block limit_headers{};  // x-ratelimit-* (and retry-after on refusal)
   // forward and relay
   bool forwarded = false;      // attempts began: responses carry the attempt headers
   std::uint32_t attempts = 0;  // made so far, the running one included
   std::string fallback{};      // "upstream/model" while a fallback target is in use
   exchange_state st{};
   request_timing timing{};
+  /// The connection's reusable buffers (set by the lifecycle; the pure phases do not use them).
+  exchange_buffers* buffers = nullptr;
 
   /// Whether the client connection may stay open after this response, as of now.
   bool keep_alive() const noexcept {
     return req.keep_alive() && !(draining && draining->load(std::memory_order_relaxed));
   }
+};
+
+/// What a client connection keeps from one proxied request to the next, so that the next one
+/// allocates nothing once the first has sized it: the storage of the header blocks the gateway
+/// writes and the watch of the client. Owned by the session; one request uses it at a time.
+struct exchange_buffers {
+  header_list fields;         // the header block being assembled (views)
+  std::string upstream_head;  // the upstream request's header block, rendered
+  std::string client_head;    // the client response's header block, rendered
+  std::string spliced_body;   // the body of a target that gets another model name
+  header_block tags;          // lent to the request_context (swapped in and out)
+  header_block limit_headers;
+  std::shared_ptr<client_watch_state> watch;  // created with the first proxied request
+  /// The request being proxied: here rather than in the lifecycle's coroutine frame, which
+  /// Asio recycles only up to 2040 bytes (a larger frame is a malloc per request).
+  std::optional<request_context> ctx;
 };
 
 }  // namespace switchyard

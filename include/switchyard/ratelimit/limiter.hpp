@@ -1,6 +1,7 @@
 #pragma once
 
 #include "switchyard/config/config.hpp"
+#include "switchyard/core/header_block.hpp"
 #include "switchyard/ratelimit/gcra.hpp"
 
 #include <boost/beast/http/fields.hpp>
@@ -130,6 +131,7 @@ class rate_limiter {
 /// present in `a`, and on refusal `retry-after` (whole seconds, rounded up, at least 1) and
 /// `retry-after-ms`.
 void apply_headers(const admission& a, boost::beast::http::fields& fields);
+void apply_headers(const admission& a, header_block& fields);
 
 /// A token reservation for a request before its usage is known: body_bytes/4 (at least 1; about
 /// four bytes per token of English JSON, an overestimate for the prompt because of the JSON

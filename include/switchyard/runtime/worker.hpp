@@ -13,8 +13,10 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -60,6 +62,65 @@ struct shared_state {
 /// SSE event when a stream is under way or as a 503 when nothing was sent yet.
 struct proxy_handle {
   std::function<void()> shut;
+  proxy_handle* prev = nullptr;  // links of the worker's list (intrusive: no node to allocate)
+  proxy_handle* next = nullptr;
+};
+
+/// The proxied requests in flight on one worker, for the drain deadline: an intrusive list, so
+/// registering a request allocates nothing. Iterates like a container of `proxy_handle*`.
+class proxy_list {
+ public:
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = proxy_handle*;
+    using difference_type = std::ptrdiff_t;
+    using pointer = proxy_handle* const*;
+    using reference = proxy_handle*;
+    explicit iterator(proxy_handle* p = nullptr) noexcept : p_(p) {}
+    proxy_handle* operator*() const noexcept { return p_; }
+    iterator& operator++() noexcept {
+      p_ = p_->next;
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator old = *this;
+      p_ = p_->next;
+      return old;
+    }
+    bool operator==(const iterator&) const noexcept = default;
+
+   private:
+    proxy_handle* p_;
+  };
+
+  /// Links `h` (not already linked) at the front.
+  void insert(proxy_handle* h) noexcept {
+    h->prev = nullptr;
+    h->next = head_;
+    if (head_) {
+      head_->prev = h;
+    }
+    head_ = h;
+    ++size_;
+  }
+  /// Unlinks `h`, which must be in this list.
+  void erase(proxy_handle* h) noexcept {
+    (h->prev ? h->prev->next : head_) = h->next;
+    if (h->next) {
+      h->next->prev = h->prev;
+    }
+    h->prev = h->next = nullptr;
+    --size_;
+  }
+  bool empty() const noexcept { return head_ == nullptr; }
+  std::size_t size() const noexcept { return size_; }
+  iterator begin() const noexcept { return iterator(head_); }
+  iterator end() const noexcept { return iterator(); }
+
+ private:
+  proxy_handle* head_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 /// Everything one worker thread owns. Only that thread touches it (shared-nothing hot path);
@@ -94,7 +155,7 @@ struct worker {
   std::vector<std::unique_ptr<upstream_pool>> pools;  // per upstream, same index as cfg.upstreams
   simdjson::ondemand::parser json;                    // reused for every request on this thread
   std::unordered_set<session_state*> sessions;
-  std::unordered_set<proxy_handle*> proxies;  // in flight, for the drain deadline
+  proxy_list proxies;  // in flight, for the drain deadline
   std::unique_ptr<tcp::acceptor> acceptor;
   /// The admin listener's worker (admin_listen): local routes only, no proxying.
   bool admin_only = false;

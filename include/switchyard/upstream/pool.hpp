@@ -36,16 +36,25 @@ class upstream_connection {
                       stream_);
   }
 
+  /// Plain TCP (not TLS): writes may go straight to the socket, which is in user non-blocking
+  /// mode.
+  bool plain() const noexcept { return std::holds_alternative<plain_stream>(stream_); }
+
   /// TLS only: decrypted or received bytes OpenSSL holds that the socket no longer shows.
   bool tls_pending() noexcept;
 
   beast::flat_buffer buffer{64 * 1024};  // bounded: a header block larger than this is an error
   steady_clock::time_point idle_since{};
   std::uint64_t requests = 0;  // responses completed on this connection
-  /// While idle in the pool, a wait for readability is outstanding on the socket; its handler
-  /// sets this when the peer sent bytes or closed (the connection must then not be reused).
-  /// Shared with the handler, which may run after the connection is gone.
-  std::shared_ptr<bool> stirred_while_idle;
+  /// While idle in the pool, a one-byte MSG_PEEK receive is outstanding on the socket; its
+  /// handler sets `stirred` when the peer sent bytes or closed (the connection must then not be
+  /// reused). Shared with the handler, which may run after the connection is gone; `byte` is
+  /// the receive's buffer.
+  struct idle_probe {
+    bool stirred = false;
+    char byte = 0;
+  };
+  std::shared_ptr<idle_probe> stirred_while_idle;
 
  private:
   std::variant<plain_stream, tls_stream> stream_;

@@ -8,8 +8,8 @@ namespace {
 
 simdjson::ondemand::parser json;
 
-http::response_header<> header(unsigned status) {
-  http::response_header<> h;
+upstream_header header(unsigned status) {
+  upstream_header h;
   h.result(status);
   h.set(http::field::content_type, "application/json");
   return h;

@@ -1,12 +1,14 @@
 #include "switchyard/proxy/headers.hpp"
 
 #include <gtest/gtest.h>
+#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 namespace switchyard {
 namespace {
 
 namespace http = boost::beast::http;
+namespace beast = boost::beast;
 
 upstream_config upstream(bool pass = false) {
   upstream_config u;
@@ -103,6 +105,77 @@ TEST(headers, client_response_keeps_upstream_id_under_its_own_name) {
   EXPECT_EQ(out.count(http::field::transfer_encoding), 0u);
   EXPECT_EQ(out.count(http::field::connection), 0u);
   EXPECT_EQ(out["openai-processing-ms"], "12");
+}
+
+// What Beast's serializer writes for a message's header, to compare the rendered blocks with.
+template <bool isRequest>
+std::string beast_head(http::message<isRequest, http::empty_body>& m) {
+  http::serializer<isRequest, http::empty_body> sr(m);
+  std::string out;
+  beast::error_code ec;
+  sr.split(true);
+  while (!sr.is_header_done()) {
+    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        out.append(static_cast<const char*>(b.data()), b.size());
+      }
+      sr.consume(beast::buffer_bytes(buffers));
+    });
+  }
+  return out;
+}
+
+TEST(headers, the_rendered_upstream_request_is_what_beast_wrote) {
+  const auto client = client_fields();
+  const auto up = upstream();
+  http::request<http::empty_body> beast_req{http::verb::post, "/v1/chat/completions", 11};
+  build_upstream_fields(client, up, "req_1", beast_req.base());
+  beast_req.content_length(42);
+  beast_req.keep_alive(true);
+
+  header_list h;
+  build_upstream_fields(client, up, "req_1", h);
+  h.set_copy("Content-Length", "42");
+  std::string out;
+  render_request_head("POST", "/v1", "/chat/completions", h, out);
+  EXPECT_EQ(out, beast_head(beast_req));
+}
+
+TEST(headers, the_rendered_client_response_is_what_beast_wrote) {
+  http::fields upstream_fields;
+  upstream_fields.set("x-request-id", "req_upstream");
+  upstream_fields.set(http::field::content_type, "application/json");
+  upstream_fields.set(http::field::server, "nginx");
+  upstream_fields.set(http::field::connection, "keep-alive");
+  upstream_fields.set("openai-processing-ms", "12");
+  for (unsigned version : {10u, 11u}) {
+    for (bool keep : {true, false}) {
+      http::response<http::empty_body> beast_res{http::status::ok, version};
+      beast_res.reason("Fine");
+      build_client_fields(upstream_fields, beast_res.base());
+      beast_res.set(http::field::server, "switchyard");
+      beast_res.content_length(720);
+      beast_res.keep_alive(keep);
+
+      header_list h;
+      build_client_fields(upstream_fields, h);
+      h.set("Server", "switchyard");
+      h.set_copy("Content-Length", "720");
+      if (version >= 11 && !keep) {
+        h.set("Connection", "close");
+      } else if (version < 11 && keep) {
+        h.set("Connection", "keep-alive");
+      }
+      std::string out;
+      render_response_head(version, 200, "Fine", h, out);
+      EXPECT_EQ(out, beast_head(beast_res)) << version << keep;
+    }
+  }
+  // No reason phrase from the upstream: Beast's, as before; an unknown code keeps its digits.
+  http::response<http::empty_body> odd{static_cast<http::status>(599), 11};
+  std::string out;
+  render_response_head(11, 599, "", header_list{}, out);
+  EXPECT_EQ(out, beast_head(odd));
 }
 
 TEST(headers, request_id_sane_client_ids_are_kept_others_replaced) {
