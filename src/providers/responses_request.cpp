@@ -3,6 +3,7 @@
 
 #include "switchyard/providers/responses_chat.hpp"
 
+#include "json_detail.hpp"
 #include "responses_object.hpp"
 #include "responses_request_detail.hpp"
 
@@ -19,32 +20,7 @@ using namespace responses_request_detail;
 
 namespace {
 
-constexpr std::size_t max_json_depth = 64;
-
-/// Boost.JSON reads 1e400 as infinity and would write it back as `Infinity`, which is not JSON:
-/// refuse such numbers anywhere in the request. Depth is bounded by the parser's max_depth.
-bool all_finite(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::double_:
-      return std::isfinite(v.get_double());
-    case json::kind::array:
-      for (const auto& e : v.get_array()) {
-        if (!all_finite(e)) {
-          return false;
-        }
-      }
-      return true;
-    case json::kind::object:
-      for (const auto& m : v.get_object()) {
-        if (!all_finite(m.value())) {
-          return false;
-        }
-      }
-      return true;
-    default:
-      return true;
-  }
-}
+using providers_detail::max_json_depth;
 
 result<void> refuse_stateful(const json::object& req) {
   if (const auto* s = req.if_contains("store"); s != nullptr && !s->is_null()) {
@@ -131,7 +107,7 @@ result<translated_request> translate_responses_request(std::string_view body,
   if (ec || !v.is_object()) {
     return invalid("the request body must be a JSON object", "");
   }
-  if (!all_finite(v)) {
+  if (!providers_detail::finite_numbers(v)) {
     return invalid("the request body has a number out of range", "");
   }
   const json::object& req = v.get_object();
