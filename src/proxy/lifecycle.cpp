@@ -9,6 +9,7 @@
 #include "switchyard/proxy/fail.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/phases.hpp"
+#include "switchyard/proxy/upstream_target.hpp"
 
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
@@ -211,8 +212,10 @@ upstream_request render_upstream_request(request_context& ctx, const upstream_co
   char digits[24];
   const auto end = std::to_chars(digits, digits + sizeof digits, body.size()).ptr;
   h.set_copy("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  b.upstream_target.clear();
+  append_upstream_target(up, ctx.ep, upstream_model, b.upstream_target);
   b.upstream_head.clear();
-  render_request_head("POST", up.path_prefix, endpoint_path(ctx.ep), h, b.upstream_head);
+  render_request_head("POST", {}, b.upstream_target, h, b.upstream_head);
   return {b.upstream_head, body};
 }
 

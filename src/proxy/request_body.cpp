@@ -15,6 +15,12 @@ std::string_view endpoint_path(endpoint e) noexcept {
       return "/completions";
     case endpoint::embeddings:
       return "/embeddings";
+    case endpoint::responses:
+      return "/responses";
+    case endpoint::messages:
+      return "/messages";
+    case endpoint::count_tokens:
+      return "/messages/count_tokens";
   }
   return "";
 }
@@ -27,8 +33,31 @@ std::string_view endpoint_label(endpoint e) noexcept {
       return "completions";
     case endpoint::embeddings:
       return "embeddings";
+    case endpoint::responses:
+      return "responses";
+    case endpoint::messages:
+      return "messages";
+    case endpoint::count_tokens:
+      return "count_tokens";
   }
   return "";
+}
+
+api_kind endpoint_api(endpoint e) noexcept {
+  switch (e) {
+    case endpoint::chat_completions:
+      return api_kind::chat;
+    case endpoint::completions:
+      return api_kind::completions;
+    case endpoint::embeddings:
+      return api_kind::embeddings;
+    case endpoint::responses:
+      return api_kind::responses;
+    case endpoint::messages:
+    case endpoint::count_tokens:
+      return api_kind::messages;
+  }
+  return api_kind::chat;
 }
 
 void pad_for_simdjson(std::string& body, std::size_t headroom) {

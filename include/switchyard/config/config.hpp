@@ -1,5 +1,6 @@
 #pragma once
 
+#include "switchyard/core/api_kind.hpp"
 #include "switchyard/core/error.hpp"
 
 #include <chrono>
@@ -89,10 +90,27 @@ struct retry_budget_config {
   bool operator==(const retry_budget_config&) const = default;
 };
 
-/// Where requests go: an OpenAI-compatible API.
+/// What an upstream is, which decides its request targets, its auth headers and the APIs it
+/// serves by default.
+enum class upstream_type : std::uint8_t {
+  openai,     // OpenAI and every OpenAI-compatible server (vLLM, llama.cpp, Ollama, LM Studio…)
+  azure,      // Azure OpenAI: deployment URLs, api-version, the api-key header
+  anthropic,  // Anthropic's Messages API: x-api-key, anthropic-version
+};
+
+/// Where requests go.
 struct upstream_config {
   std::string name;
-  std::string type = "openai";
+  std::string type = "openai";  // as written; `kind` is what the loader made of it
+  upstream_type kind = upstream_type::openai;
+  /// The APIs it serves natively (`apis:`), the type's default when not given (filled by the
+  /// loader). A client API outside the set is translated through chat, or refused.
+  api_set apis = api_bit(api_kind::chat) | api_bit(api_kind::completions) |
+                 api_bit(api_kind::embeddings);
+  std::string api_version;  // azure: the `api-version` query parameter ("v1": the v1 API)
+  std::string anthropic_version = "2023-06-01";  // anthropic: the `anthropic-version` header
+  /// anthropic: `max_tokens` for a translated request that sets none (Anthropic requires it).
+  std::int64_t default_max_tokens = 4096;
   std::string base_url;             // scheme://host[:port][/path]; the endpoint path is appended
   std::string api_key;              // sent as `Authorization: Bearer`; empty = send none
   bool pass_authorization = false;  // forward the client's own Authorization instead

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "switchyard/core/api_kind.hpp"
 #include "switchyard/core/error.hpp"
 
 #include <simdjson.h>
@@ -13,8 +14,12 @@
 
 namespace switchyard {
 
-/// The OpenAI endpoints the gateway proxies.
-enum class endpoint { chat_completions, completions, embeddings };
+/// The endpoints the gateway proxies: OpenAI's three, the Responses API, and Anthropic's
+/// Messages API with its token counter.
+enum class endpoint { chat_completions, completions, embeddings, responses, messages, count_tokens };
+
+/// The API dialect a client speaks on `e` (count_tokens belongs to the Messages API).
+api_kind endpoint_api(endpoint e) noexcept;
 
 /// The endpoint's path below `/v1`, e.g. "/chat/completions".
 std::string_view endpoint_path(endpoint e) noexcept;

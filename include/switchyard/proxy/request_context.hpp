@@ -91,7 +91,8 @@ struct request_context {
 /// writes and the watch of the client. Owned by the session; one request uses it at a time.
 struct exchange_buffers {
   header_list fields;         // the header block being assembled (views)
-  std::string upstream_head;  // the upstream request's header block, rendered
+  std::string upstream_target;  // the upstream request's path and query
+  std::string upstream_head;    // the upstream request's header block, rendered
   std::string client_head;    // the client response's header block, rendered
   std::string spliced_body;   // the body of a target that gets another model name
   header_block tags;          // lent to the request_context (swapped in and out)
