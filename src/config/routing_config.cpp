@@ -7,6 +7,8 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <optional>
+#include <string_view>
 #include <iterator>
 #include <string>
 #include <utility>
@@ -19,7 +21,64 @@ namespace {
 constexpr applies boot = applies::on_restart;
 
 const char* upstream_type_problem(const std::string& v) {
-  return v != "openai" ? "must be openai (azure and anthropic come later)" : nullptr;
+  return v != "openai" && v != "azure" && v != "anthropic" ? "must be openai, azure or anthropic"
+                                                           : nullptr;
+}
+
+std::optional<api_kind> api_named(std::string_view name) {
+  for (auto a : {api_kind::chat, api_kind::completions, api_kind::embeddings, api_kind::responses,
+                 api_kind::messages}) {
+    if (api_name(a) == name) {
+      return a;
+    }
+  }
+  return std::nullopt;
+}
+
+// `apis: [chat, responses, …]`: which APIs the upstream serves natively.
+void read_apis(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
+  auto apis = node["apis"];
+  if (!apis) {
+    return;
+  }
+  const char* expected = "must be a list of chat, completions, embeddings, responses, messages";
+  if (!apis.IsSequence() || apis.size() == 0) {
+    r.fail(apis, path + ".apis", expected);
+    return;
+  }
+  api_set set = 0;
+  for (std::size_t i = 0; i < apis.size(); ++i) {
+    const auto item = path + ".apis[" + std::to_string(i) + "]";
+    auto name = r.text(apis[i], item);
+    if (!name) {
+      continue;
+    }
+    auto a = api_named(*name);
+    if (!a) {
+      r.fail(apis[i], item, expected);
+      continue;
+    }
+    set = static_cast<api_set>(set | api_bit(*a));
+  }
+  u.apis = set;
+  u.apis_given = true;
+}
+
+// The APIs a type serves when `apis:` is not given.
+api_set default_apis(const upstream_config& u) {
+  const api_set openai_three =
+      api_bit(api_kind::chat) | api_bit(api_kind::completions) | api_bit(api_kind::embeddings);
+  switch (u.kind) {
+    case upstream_type::openai:
+      // OpenAI itself serves Responses; OpenAI-compatible servers mostly do not (translated).
+      return u.host == "api.openai.com" ? openai_three | api_bit(api_kind::responses)
+                                        : openai_three;
+    case upstream_type::azure:
+      return openai_three | api_bit(api_kind::responses);
+    case upstream_type::anthropic:
+      return api_bit(api_kind::messages);
+  }
+  return openai_three;
 }
 
 void read_headers(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
@@ -65,6 +124,12 @@ void check_upstream(reader& r, const YAML::Node& node, const std::string& path,
   while (!u.path_prefix.empty() && u.path_prefix.back() == '/') {
     u.path_prefix.pop_back();
   }
+  u.kind = u.type == "azure"       ? upstream_type::azure
+           : u.type == "anthropic" ? upstream_type::anthropic
+                                   : upstream_type::openai;
+  if (!u.apis_given) {
+    u.apis = default_apis(u);
+  }
 }
 
 // Every upstream key is boot: pools, TLS contexts and breakers are built per worker at start.
@@ -85,6 +150,11 @@ const section<upstream_config>& upstream_section() {
           field<upstream_config>("inject_stream_usage", boot, SY_AT(inject_stream_usage),
                                  boolean_t{}),
           field<upstream_config>("ca_file", boot, SY_AT(ca_file), text_t{}),
+          custom<upstream_config>("apis", boot, "list of APIs", read_apis),
+          field<upstream_config>("api_version", boot, SY_AT(api_version), text_t{}),
+          field<upstream_config>("anthropic_version", boot, SY_AT(anthropic_version), text_t{}),
+          field<upstream_config>("default_max_tokens", boot, SY_AT(default_max_tokens),
+                                 integer_t{1, 1'000'000}),
           nested<upstream_config>("breaker", SY_AT(breaker), breaker_section()),
           custom<upstream_config>("headers", boot, "mapping of header name to value", read_headers),
           field<upstream_config>("base_url", boot, SY_AT(base_url), text_t{}),

@@ -107,6 +107,7 @@ struct upstream_config {
   /// loader). A client API outside the set is translated through chat, or refused.
   api_set apis = api_bit(api_kind::chat) | api_bit(api_kind::completions) |
                  api_bit(api_kind::embeddings);
+  bool apis_given = false;  // `apis:` was written (else the type's default)
   std::string api_version;  // azure: the `api-version` query parameter ("v1": the v1 API)
   std::string anthropic_version = "2023-06-01";  // anthropic: the `anthropic-version` header
   /// anthropic: `max_tokens` for a translated request that sets none (Anthropic requires it).
