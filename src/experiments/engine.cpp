@@ -14,6 +14,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <span>
+#include <utility>
 
 namespace switchyard {
 
@@ -201,30 +203,79 @@ void experiment_engine::record(std::size_t shard_index, const plan& p, const ass
   }
 }
 
+void experiment_engine::collect(cell_map& cells, std::size_t& rows, std::size_t& units) {
+  for (auto it = cells.begin(); it != cells.end();) {
+    cell& c = it->second;
+    if (c.sums.requests == 0) {
+      it = cells.erase(it);  // not counted into since the last flush: a past hour or plan
+      continue;
+    }
+    if (rows == rows_.size()) {
+      rows_.emplace_back();
+    }
+    variant_hour_stats& row = rows_[rows++];
+    row.experiment = c.sums.experiment;  // (a copy-assignment keeps the capacity)
+    row.variant = c.sums.variant;
+    row.prompt_version = c.sums.prompt_version;
+    row.hour = c.sums.hour;
+    row.phase = c.sums.phase;
+    row.requests = c.sums.requests;
+    row.errors = c.sums.errors;
+    row.latency_ms = c.sums.latency_ms;
+    row.ttft_ms = c.sums.ttft_ms;
+    row.input_tokens = c.sums.input_tokens;
+    row.output_tokens = c.sums.output_tokens;
+    row.cost_usd = c.sums.cost_usd;
+    c.latency.serialize_into(row.latency_sketch);
+    c.ttft.serialize_into(row.ttft_sketch);
+    for (auto u = c.units.begin(); u != c.units.end();) {
+      if (u->second.requests == 0) {
+        u = c.units.erase(u);
+        continue;
+      }
+      if (units == units_.size()) {
+        units_.emplace_back();
+      }
+      unit_record& rec = units_[units++];
+      rec.experiment = c.sums.experiment;
+      rec.variant = c.sums.variant;
+      rec.fingerprint = u->first;
+      rec.hour = c.sums.hour;
+      rec.phase = c.sums.phase;
+      rec.sums = std::exchange(u->second, unit_sums{});
+      ++u;
+    }
+    // Zeroed for its next period (the names, hour and phase belong to the key and stay).
+    c.sums.requests = 0;
+    c.sums.errors = 0;
+    c.sums.latency_ms = {};
+    c.sums.ttft_ms = {};
+    c.sums.input_tokens = {};
+    c.sums.output_tokens = {};
+    c.sums.cost_usd = {};
+    c.latency.clear();
+    c.ttft.clear();
+    ++it;
+  }
+}
+
 result<void> experiment_engine::flush() {
   std::lock_guard flush_lock(flush_mutex_);
-  std::vector<variant_hour_stats> rows;
-  std::vector<unit_record> units;
+  std::size_t rows = 0;
+  std::size_t units = 0;
   for (auto& s : shards_) {
-    std::unordered_map<cell_key, cell, cell_hash> taken;
     {
+      // The worker goes on with the cells zeroed by the last flush; this one writes what it
+      // counted since.
       std::lock_guard lock(s->mutex);
-      taken.swap(s->cells);
+      s->cells.swap(s->spare);
     }
-    for (auto& [key, c] : taken) {
-      c.sums.latency_sketch = c.latency.serialize();
-      c.sums.ttft_sketch = c.ttft.serialize();
-      for (const auto& [fingerprint, sums] : c.units) {
-        units.push_back(
-            {c.sums.experiment, c.sums.variant, fingerprint, c.sums.hour, c.sums.phase, sums});
-      }
-      rows.push_back(std::move(c.sums));
-    }
+    collect(s->spare, rows, units);
   }
-  if (rows.empty()) {
+  if (rows == 0) {
     return {};
   }
-  return store_->write_batch(rows, units);
+  return store_->write_batch(std::span(rows_.data(), rows), std::span(units_.data(), units));
 }
 
 void experiment_engine::start() {

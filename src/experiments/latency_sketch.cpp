@@ -141,7 +141,13 @@ double latency_sketch::fraction_above(double ms) const noexcept {
 }
 
 std::string latency_sketch::serialize() const {
-  std::string out(1, static_cast<char>(format_version));
+  std::string out;
+  serialize_into(out);
+  return out;
+}
+
+void latency_sketch::serialize_into(std::string& out) const {
+  out.assign(1, static_cast<char>(format_version));
   const auto used = static_cast<std::uint64_t>(
       std::count_if(buckets_.begin(), buckets_.end(), [](std::uint32_t c) { return c != 0; }));
   put_varint(out, used);
@@ -153,7 +159,11 @@ std::string latency_sketch::serialize() const {
       next = k + 1;
     }
   }
-  return out;
+}
+
+void latency_sketch::clear() noexcept {
+  std::fill(buckets_.begin(), buckets_.end(), 0u);
+  count_ = 0;
 }
 
 result<latency_sketch> latency_sketch::deserialize(std::string_view bytes) {

@@ -110,10 +110,20 @@ class experiment_engine {
     latency_sketch latency, ttft;
     std::unordered_map<std::uint64_t, unit_sums> units;  // by unit fingerprint
   };
+  using cell_map = std::unordered_map<cell_key, cell, cell_hash>;
   struct shard {
     std::mutex mutex;  // the worker's own; the flusher takes it once per flush
-    std::unordered_map<cell_key, cell, cell_hash> cells;
+    cell_map cells;    // what `record` adds to
+    // The period before's cells, swapped out by the last flush, written and zeroed: their nodes,
+    // unit maps and sketch buckets are kept, so that the next period's `record`s of the same
+    // variants and units allocate nothing (a cell or unit left untouched for a whole period is
+    // dropped at its next flush, which bounds what is kept). The flusher's only.
+    cell_map spare;
   };
+  /// Copies the counted cells of `cells` into rows_/units_ (from `rows`/`units` on, growing
+  /// them only when a flush has more than any before), zeroes them and drops the ones left
+  /// untouched since the last flush. flush_mutex_ held.
+  void collect(cell_map& cells, std::size_t& rows, std::size_t& units);
 
   config_snapshot& snapshot_;
   std::string data_dir_;  // boot: the store and the generated feedback key live there
@@ -124,6 +134,10 @@ class experiment_engine {
   std::atomic<const std::string*> signing_key_{nullptr};
   std::mutex admin_mutex_;  // reload, controls, flush: one at a time
   std::mutex flush_mutex_;
+  // The flush's rows, reused from one flush to the next with their strings' capacity (only the
+  // first `n` of a flush are written). flush_mutex_ held.
+  std::vector<variant_hour_stats> rows_;
+  std::vector<unit_record> units_;
   std::uint64_t generation_ = 0;
   std::thread flusher_;
   std::mutex stop_mutex_;

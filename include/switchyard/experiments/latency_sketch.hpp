@@ -45,6 +45,14 @@ class latency_sketch {
   /// varint gap to the previous index and a varint count. Empty sketches are two bytes.
   std::string serialize() const;
 
+  /// `serialize()` into `out` (replacing its content, keeping its capacity): the statistics
+  /// flush reuses one string per row instead of allocating one per flush.
+  void serialize_into(std::string& out) const;
+
+  /// Forgets every value but keeps the bucket array, so a sketch reused across flushes does not
+  /// allocate again.
+  void clear() noexcept;
+
   /// Parses `serialize()` output. Garbage, truncated or over-long input, an unknown version and
   /// out-of-range buckets are errors (errc::invalid_request), never crashes.
   static result<latency_sketch> deserialize(std::string_view bytes);
