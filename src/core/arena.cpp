@@ -2,6 +2,8 @@
 
 #include <array>
 #include <bit>
+#include <string>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -16,26 +18,44 @@ namespace switchyard::arena {
 
 namespace {
 
-constexpr std::size_t class_count =
-    static_cast<std::size_t>(std::countr_zero(max_block) - std::countr_zero(min_block)) + 1;
+// Class 0 holds up to min_block bytes; from there, four classes per power of two: the range
+// (2^e, 2^(e+1)] is cut into 2^e + k·2^(e−2), k = 1..4.
+constexpr std::size_t min_shift = static_cast<std::size_t>(std::countr_zero(min_block));
+constexpr std::size_t max_shift = static_cast<std::size_t>(std::countr_zero(max_block));
+constexpr std::size_t class_count = 1 + (max_shift - min_shift) * 4;
 
 struct node {
   node* next;
 };
 
-// The class of a request of `bytes` (≤ max_block): the smallest power of two ≥ bytes.
+// The class of a request of `bytes` (≤ max_block).
 std::size_t class_of(std::size_t bytes) noexcept {
-  const std::size_t rounded = std::bit_ceil(bytes < min_block ? min_block : bytes);
-  return static_cast<std::size_t>(std::countr_zero(rounded) - std::countr_zero(min_block));
+  if (bytes <= min_block) {
+    return 0;
+  }
+  const auto e = static_cast<std::size_t>(std::bit_width(bytes - 1) - 1);  // 2^e < bytes ≤ 2^(e+1)
+  const std::size_t base = std::size_t{1} << e;
+  const std::size_t step = base >> 2;
+  const std::size_t k = (bytes - base + step - 1) / step;  // 1..4
+  return 1 + (e - min_shift) * 4 + (k - 1);
 }
 
 constexpr std::size_t class_bytes(std::size_t c) noexcept {
-  return min_block << c;
+  if (c == 0) {
+    return min_block;
+  }
+  const std::size_t e = min_shift + (c - 1) / 4;
+  const std::size_t k = (c - 1) % 4 + 1;
+  return (std::size_t{1} << e) + k * ((std::size_t{1} << e) >> 2);
 }
+
+static_assert(class_bytes(class_count - 1) == max_block);
+static_assert(class_bytes(1) == 80 && class_bytes(4) == 128 && class_bytes(5) == 160);
 
 struct thread_cache {
   std::array<node*, class_count> head{};
   std::array<std::size_t, class_count> count{};
+  std::vector<std::string> strings;  // recycled_string's, each empty with its capacity
   stats s{};
 
   thread_cache() = default;
@@ -52,7 +72,9 @@ struct thread_cache {
       }
       count[c] = 0;
     }
+    strings.clear();
     s.cached = 0;
+    s.cached_bytes = 0;
   }
 };
 
@@ -75,6 +97,10 @@ thread_cache* cache() noexcept {
 
 }  // namespace
 
+std::size_t block_size(std::size_t bytes) noexcept {
+  return class_bytes(class_of(bytes));
+}
+
 void* allocate(std::size_t bytes) {
   if (bytes > max_block) {
     return ::operator new(bytes);
@@ -89,6 +115,7 @@ void* allocate(std::size_t bytes) {
     tc->head[c] = n->next;
     --tc->count[c];
     --tc->s.cached;
+    tc->s.cached_bytes -= class_bytes(c);
     ++tc->s.hits;
     return n;
   }
@@ -105,8 +132,10 @@ void deallocate(void* p, std::size_t bytes) noexcept {
     return;
   }
   const std::size_t c = class_of(bytes);
+  const std::size_t size = class_bytes(c);
   thread_cache* tc = cache();
-  if (tc == nullptr || tc->count[c] * class_bytes(c) >= cache_bytes_per_class) {
+  if (tc == nullptr || (tc->count[c] + 1) * size > cache_bytes_per_class ||
+      tc->s.cached_bytes + size > cache_bytes_per_thread) {
     ::operator delete(p);
     return;
   }
@@ -115,8 +144,9 @@ void deallocate(void* p, std::size_t bytes) noexcept {
   tc->head[c] = n;
   ++tc->count[c];
   ++tc->s.cached;
+  tc->s.cached_bytes += size;
   // The link stays readable; the rest of the block is off limits until it is handed out again.
-  SWITCHYARD_POISON(reinterpret_cast<char*>(n) + sizeof(node), class_bytes(c) - sizeof(node));
+  SWITCHYARD_POISON(reinterpret_cast<char*>(n) + sizeof(node), size - sizeof(node));
 }
 
 stats thread_stats() noexcept {
@@ -128,6 +158,44 @@ void trim() noexcept {
   if (thread_cache* tc = cache()) {
     tc->release();
   }
+}
+
+std::string take_string() noexcept {
+  thread_cache* tc = cache();
+  if (tc == nullptr || tc->strings.empty()) {
+    return {};
+  }
+  std::string s = std::move(tc->strings.back());
+  tc->strings.pop_back();
+  tc->s.cached_bytes -= s.capacity() + 1;
+  return s;
+}
+
+void give_string(std::string&& s, std::size_t max_count, std::size_t max_capacity) noexcept {
+  // A string within the small-string buffer has nothing on the heap to keep.
+  if (s.capacity() <= std::string().capacity() || s.capacity() > max_capacity) {
+    return;
+  }
+  thread_cache* tc = cache();
+  if (tc == nullptr || tc->strings.size() >= max_count ||
+      tc->s.cached_bytes + s.capacity() + 1 > cache_bytes_per_thread) {
+    return;
+  }
+  try {
+    if (tc->strings.capacity() < max_count) {
+      tc->strings.reserve(max_count);  // once: giving back never allocates afterwards
+    }
+  } catch (...) {
+    return;  // no memory for the list: the buffer is simply freed
+  }
+  s.clear();
+  tc->s.cached_bytes += s.capacity() + 1;
+  tc->strings.push_back(std::move(s));
+}
+
+std::size_t strings_kept() noexcept {
+  const thread_cache* tc = cache();
+  return tc ? tc->strings.size() : 0;
 }
 
 }  // namespace switchyard::arena

@@ -1,16 +1,21 @@
 #pragma once
 
 // Per-thread recycling of small blocks, for the per-request allocations the hot path cannot
-// avoid (Beast allocates one element per header field; the relay needs a read buffer).
+// avoid (Beast allocates one element per header field; the relay needs a read buffer; Asio's
+// coroutine frames, posted functions and cancellation handlers, through core/asio_recycling.hpp;
+// recycled_string's buffers, as whole strings).
 //
 // A worker thread serves many requests at once (keep-alive connections interleave), so a
 // monotonic arena reset per request would need a per-connection arena and a lifetime proof for
 // every field; size-classed free lists per thread need neither: a block freed goes back to the
 // freeing thread's list of its class and the next request of that size takes it, with no malloc.
-// In steady state the lists hold what the in-flight requests use at their peak. Bounded: each
-// class keeps at most `cache_bytes_per_class` bytes, the rest goes back to operator delete.
-// A block may be freed on another thread than the one that allocated it (it then joins that
-// thread's list): every block comes from ::operator new, so any thread may release it.
+// In steady state the lists hold what the in-flight requests use at their peak. Four classes per
+// power of two (64, 80, 96, 112, 128, 160, …, 14336, 16384 bytes), so a block wastes at most a
+// quarter of itself (coroutine frames of an idle stream stay resident: RSS per stream). Bounded:
+// each class keeps at most `cache_bytes_per_class` bytes and a thread at most
+// `cache_bytes_per_thread` in all (blocks and kept strings), the rest goes back to operator
+// delete. A block may be freed on another thread than the one that allocated it (it then joins
+// that thread's list): every block comes from ::operator new, so any thread may release it.
 //
 // Under AddressSanitizer, cached blocks are poisoned (past the link), so a use after free is
 // still reported.
@@ -22,17 +27,22 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <string>
 #include <utility>
 
 namespace switchyard {
 
 namespace arena {
 
-/// The size classes: powers of two from `min_block` to `max_block` bytes. Larger requests go
-/// straight to operator new.
+/// The size classes: from `min_block` to `max_block` bytes, four per power of two. Larger
+/// requests go straight to operator new.
 inline constexpr std::size_t min_block = 64;
 inline constexpr std::size_t max_block = 16 * 1024;
-inline constexpr std::size_t cache_bytes_per_class = 512 * 1024;
+inline constexpr std::size_t cache_bytes_per_class = 1024 * 1024;
+inline constexpr std::size_t cache_bytes_per_thread = 8 * 1024 * 1024;
+
+/// The size of the class that serves `bytes` (≤ max_block): what a block of it really holds.
+std::size_t block_size(std::size_t bytes) noexcept;
 
 /// A block of at least `bytes` from this thread's free list of its class (operator new when
 /// that list is empty or `bytes > max_block`). Aligned for any fundamental type.
@@ -43,14 +53,24 @@ void deallocate(void* p, std::size_t bytes) noexcept;
 
 /// This thread's counters, for tests and benchmarks.
 struct stats {
-  std::uint64_t hits = 0;    // allocations served from a list
-  std::uint64_t misses = 0;  // allocations that went to operator new
-  std::size_t cached = 0;    // blocks in this thread's lists now
+  std::uint64_t hits = 0;      // allocations served from a list
+  std::uint64_t misses = 0;    // allocations that went to operator new
+  std::size_t cached = 0;      // blocks in this thread's lists now
+  std::size_t cached_bytes = 0;  // their bytes and the kept strings' capacity
 };
 stats thread_stats() noexcept;
 
-/// Frees every block cached by this thread (tests; threads do it when they end).
+/// Frees every block and string cached by this thread (tests; threads do it when they end).
 void trim() noexcept;
+
+/// recycled_string's list (core/recycled_string.hpp), kept in this thread's cache with the
+/// blocks: whole std::string objects (the buffer of a std::string cannot change hands). `take`
+/// returns the last string given back, empty with its capacity (or an empty string). `give`
+/// keeps `s` when it has a heap buffer of at most `max_capacity` bytes, the list has fewer than
+/// `max_count` strings and the thread's byte bound allows it; otherwise its buffer is freed.
+std::string take_string() noexcept;
+void give_string(std::string&& s, std::size_t max_count, std::size_t max_capacity) noexcept;
+std::size_t strings_kept() noexcept;
 
 }  // namespace arena
 

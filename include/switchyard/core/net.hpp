@@ -1,6 +1,12 @@
 #pragma once
 
 // Namespace aliases used everywhere; one place so that every module spells them the same way.
+
+// Every TU that uses Asio must see core/asio_recycling.hpp first (the build force-includes it
+// through switchyard_deps); mixing TUs with and without it would mix two allocators.
+#if !defined(SWITCHYARD_ASIO_RECYCLING)
+#error "compile with -include switchyard/core/asio_recycling.hpp (link switchyard_deps)"
+#endif
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
