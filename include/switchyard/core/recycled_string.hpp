@@ -10,10 +10,11 @@ namespace switchyard {
 /// per-request object (a response meter, a usage scanner) reuses the capacity of the ones
 /// before it instead of allocating its buffers anew for every request.
 ///
-/// Safe wherever it is used: every string is its own object, the free list is thread_local, and
-/// a buffer given back on another thread than the one it came from simply joins that thread's
-/// list. The list keeps at most `max_kept` buffers of at most `max_kept_capacity` bytes each;
-/// larger ones are freed, so one huge body does not stay resident.
+/// Safe wherever it is used: every string is its own object, the free list is the thread's
+/// (kept in core/arena's per-thread cache, beside the recycled blocks, under the same per-thread
+/// byte bound), and a buffer given back on another thread than the one it came from simply joins
+/// that thread's list. The list keeps at most `max_kept` buffers of at most `max_kept_capacity`
+/// bytes each; larger ones are freed, so one huge body does not stay resident.
 class recycled_string {
  public:
   static constexpr std::size_t max_kept = 256;
