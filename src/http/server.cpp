@@ -1,5 +1,6 @@
 #include "switchyard/http/server.hpp"
 
+#include "switchyard/core/background_thread.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/session.hpp"
 #include "switchyard/log/access_log.hpp"
@@ -10,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
+
+#include <cstdio>
 
 namespace switchyard {
 
@@ -260,6 +263,12 @@ void server::start() {
       }
     });
     threads_.emplace_back([this, wk = w.get()] {
+      // Named for top -H, perf and the allocation counter's per-thread split (tests/perf).
+      char name[16] = "sy-admin";
+      if (!wk->admin_only) {
+        std::snprintf(name, sizeof name, "sy-worker-%zu", wk->index);
+      }
+      name_thread(name);
       metrics::set_thread_shard(wk->index);
       wk->io.run();
       std::lock_guard lock(mutex_);
