@@ -10,6 +10,8 @@ first frames of their stack that are not in the allocator or the standard librar
 --by-line instead sums every stack by its innermost frame in one of our .cpp files (file:line,
 "SQLite" for the statistics flush, "asio/other" when no frame of ours is on the stack): whose
 file each allocation is in.
+--peak instead lists the heap live at the profile's global peak (DHAT's t-gmax), in bytes per
+N (the streams of bench/stream_rss.sh): what each held stream keeps, by site.
 """
 import argparse
 import json
@@ -28,9 +30,23 @@ def main():
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--frames", type=int, default=6)
     ap.add_argument("--by-line", action="store_true")
+    ap.add_argument("--peak", action="store_true")
     a = ap.parse_args()
     d = json.load(open(a.profile))
     frames = d["ftbl"]
+    if a.peak:
+        rows = [(pp.get("gb", 0) / a.requests, pp.get("gbk", 0) / a.requests, pp["fs"])
+                for pp in d["pps"] if pp.get("gb", 0) > 0]
+        rows.sort(key=lambda r: -r[0])
+        print(f"{sum(r[0] for r in rows):.0f} bytes live at the peak per unit, "
+              f"{sum(r[1] for r in rows):.1f} blocks")
+        for per, blocks, fs in rows[: a.top]:
+            if per < 16:
+                break
+            names = [frames[i] for i in fs]
+            shown = [n for n in names if not SKIP.search(n)][: a.frames]
+            print(f"{per:8.0f} B {blocks:5.2f} blocks  " + "\n                           ".join(shown))
+        return
     if a.by_line:
         ours = re.compile(r"\(([a-z_]+\.cpp):(\d+)\)")
         sums = {}
