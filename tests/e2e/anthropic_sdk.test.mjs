@@ -216,25 +216,27 @@ describe('@anthropic-ai/sdk: direct to the fake and through the gateway agree', 
 
     test('usage with cache reads and writes: the same on both sides, metered by the gateway',
       async () => {
-        const sides = await both(async (c) => (await streamed(c, { ...hello, tools: [weather] }))
-          .final.usage);
+        // docs_message_thinking.json reads 1000 tokens from the cache and writes 30.
+        const sides = await both(async (c) => (await c.messages.create(thinking)).usage);
         assertSame(sides, 'usage');
-        const u = sides.gateway.value;
-        assert.ok(u.cache_read_input_tokens !== undefined || u.cache_creation_input_tokens !==
-          undefined, `the fixture carries cache counts: ${JSON.stringify(u)}`);
-        const id = `anthropic-usage-${Date.now()}`;
-        const s = via.messages.stream({ ...hello, tools: [weather] },
-          { headers: { 'x-request-id': id } });
-        const final = await s.finalMessage();
-        const rec = await g.recordFor(id);
-        const cacheRead = final.usage.cache_read_input_tokens ?? 0;
-        const cacheWrite = final.usage.cache_creation_input_tokens ?? 0;
-        assert.equal(rec.completion_tokens, final.usage.output_tokens, JSON.stringify(rec));
-        // Anthropic's input_tokens excludes cache reads and writes; the gateway counts all three.
-        assert.equal(rec.prompt_tokens, final.usage.input_tokens + cacheRead + cacheWrite,
-          JSON.stringify(rec));
-        assert.ok(!rec.usage_estimated, JSON.stringify(rec));
-        assert.ok(rec.cost_usd > 0, JSON.stringify(rec));
+        assert.equal(sides.gateway.value.cache_read_input_tokens, 1000);
+        assert.equal(sides.gateway.value.cache_creation_input_tokens, 30);
+        for (const stream of [false, true]) {
+          const id = `anthropic-usage-${stream}-${Date.now()}`;
+          const opts = { headers: { 'x-request-id': id } };
+          const final = stream ? await via.messages.stream(thinking, opts).finalMessage()
+            : await via.messages.create(thinking, opts);
+          const rec = await g.recordFor(id);
+          const u = final.usage;
+          const cacheRead = u.cache_read_input_tokens ?? 0;
+          const cacheWrite = u.cache_creation_input_tokens ?? 0;
+          assert.equal(rec.completion_tokens, u.output_tokens, JSON.stringify(rec));
+          // Anthropic's input_tokens excludes cache reads and writes; the gateway counts all three.
+          assert.equal(rec.prompt_tokens, u.input_tokens + cacheRead + cacheWrite,
+            JSON.stringify(rec));
+          assert.ok(!rec.usage_estimated, JSON.stringify(rec));
+          assert.ok(rec.cost_usd > 0, JSON.stringify(rec));
+        }
       });
 
     test('an error event mid-stream is raised the same way', async () => {
