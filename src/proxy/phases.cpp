@@ -27,6 +27,19 @@ std::string_view bearer(const client_request& req) {
   return bearer_token(req[http::field::authorization]);
 }
 
+bool messages_api(endpoint ep) { return endpoint_api(ep) == api_kind::messages; }
+
+// The client's key, for `api_key` rate-limit scopes and assignment units: its bearer token; on
+// the Messages paths also `x-api-key`, which Anthropic clients send (Claude Code's
+// ANTHROPIC_API_KEY; ANTHROPIC_AUTH_TOKEN is sent as a bearer token).
+std::string_view client_key(const client_request& req, endpoint ep) {
+  auto key = bearer(req);
+  if (key.empty() && messages_api(ep)) {
+    key = trim(req["x-api-key"]);
+  }
+  return key;
+}
+
 // A prompt version rendered into the edit: a system message (chat) or the wrapped prompt.
 // Allocation-free in steady state: the metadata is parsed into a stack buffer, the lookup is a
 // plain lambda (no std::function), and the text is rendered into this thread's scratch string.
@@ -88,6 +101,7 @@ result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string
   } else {
     append_json_escaped(edit.system_message, text);
     edit.replace_system = pp.cfg->replace_system;
+    edit.messages_system = messages_api(ep);  // Anthropic: the top-level `system`
   }
   return {};
 }
@@ -117,7 +131,9 @@ void assign(request_context& ctx, const assign_inputs& in) {
   if (!ctx.snapshot->experiments.empty()) {
     request_view view;
     view.model = f.model;
-    view.endpoint = endpoint_label(ctx.ep);
+    // count_tokens is part of the Messages API: an experiment on Messages covers it too, so
+    // that the count is the count of what the variant would send.
+    view.endpoint = endpoint_label(ctx.ep == endpoint::count_tokens ? endpoint::messages : ctx.ep);
     view.header = [&req](std::string_view name) { return std::string_view(req[name]); };
     if (const auto* user = f.find("user")) {
       // The raw JSON string without its quotes; assignment decodes escapes (decode_body_user).
@@ -129,10 +145,19 @@ void assign(request_context& ctx, const assign_inputs& in) {
         view.body_user = raw.substr(1, raw.size() - 2);
       }
     }
-    view.api_key = bearer(req);
+    if (messages_api(ctx.ep)) {
+      view.body_user = f.metadata_user;  // Anthropic's `metadata.user_id`
+    }
+    view.api_key = client_key(req, ctx.ep);
     view.override_header = req["x-switchyard-variant"];
     view.random01 = in.random01;
     ctx.assigned = switchyard::assign(*ctx.snapshot, view);
+  }
+  if (ctx.ep == endpoint::count_tokens && ctx.assigned.counted) {
+    // The variant applies (the count must match what it would send), but a token count is not
+    // an exposure: no outcome, no feedback id.
+    ctx.assigned.counted = false;
+    ctx.assigned.reason = "count_tokens";
   }
   const assignment& a = ctx.assigned;
   rec.assignment = a.reason;
@@ -146,6 +171,9 @@ void assign(request_context& ctx, const assign_inputs& in) {
   ctx.tags.set("x-switchyard-variant", rec.variant);
   if (!rec.prompt_version.empty()) {
     ctx.tags.set("x-switchyard-prompt-version", rec.prompt_version);
+  }
+  if (ctx.ep == endpoint::count_tokens) {
+    return;
   }
   // A signed id carries the assignment, so feedback works on any replica and after restarts.
   char nonce[17];
@@ -176,6 +204,27 @@ result<void> route(request_context& ctx, std::span<const upstream_config> upstre
   if (model->name != ctx.fields.model) {
     ctx.rec.routed_model = model->name;
   }
+  if (messages_api(ctx.ep)) {
+    // Passed through as sent: every target must speak the Messages API (no translation from
+    // Messages to another API exists), and Messages streams always carry usage (no injection).
+    auto refuse = [&](const upstream_config& up) -> result<void> {
+      return make_error(errc::invalid_request,
+                        "The model `" + ctx.fields.model + "` is served by upstream `" + up.name +
+                            "`, which does not serve the Anthropic Messages API (apis: " +
+                            "messages); use /v1/chat/completions for it.",
+                        "model");
+    };
+    if (!serves(upstreams[model->upstream_index].apis, api_kind::messages)) {
+      return refuse(upstreams[model->upstream_index]);
+    }
+    for (const auto& fb : model->fallbacks) {
+      if (!serves(upstreams[fb.upstream_index].apis, api_kind::messages)) {
+        return refuse(upstreams[fb.upstream_index]);
+      }
+    }
+    ctx.inject_usage = false;
+    return {};
+  }
   // One body serves every target, so usage is injected only when all of them accept it.
   bool inject = upstreams[model->upstream_index].inject_stream_usage;
   for (const auto& f : model->fallbacks) {
@@ -200,8 +249,21 @@ result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
       quoted += '"';
       edit.set.emplace_back("model", std::move(quoted));
     }
+    thread_local std::string dropped;  // variant params the Messages API has no member for
+    dropped.clear();
     for (const auto& [k, val] : v->params) {
-      edit.set.emplace_back(k, val);
+      if (!messages_api(ctx.ep)) {
+        edit.set.emplace_back(k, val);
+      } else if (auto mapped = messages_param(ctx.ep, k, val)) {
+        edit.set.push_back(std::move(*mapped));
+      } else {
+        dropped += dropped.empty() ? "" : ",";
+        dropped += k;
+      }
+    }
+    if (!dropped.empty()) {
+      // Said in the response, not refused: one variant's params serve every API it is used on.
+      ctx.tags.set("x-switchyard-dropped-params", dropped);
     }
     if (v->prompt && ctx.ep != endpoint::embeddings) {
       if (auto r = render_prompt(*v->prompt, ctx.ep, body, f, edit); !r) {
@@ -242,7 +304,7 @@ result<void> admit(request_context& ctx, rate_limiter& limiter, std::string_view
   const auto& req = ctx.req;
   const auto estimate = estimate_tokens(req.body().size(), ctx.fields.max_tokens, ctx.fields.n);
   ctx.estimated_tokens = estimate;
-  rate_request key{bearer(req), req[user_header], ctx.model->name,
+  rate_request key{client_key(req, ctx.ep), req[user_header], ctx.model->name,
                    rec.experiment.empty() ? std::string_view{} : rec.variant, estimate};
   ctx.admitted = limiter.admit(key, now_ns);
   apply_headers(ctx.admitted, ctx.limit_headers);

@@ -48,6 +48,7 @@ class relay {
         meter_(sse_, io.w.cfg.limits.max_event_bytes),
         buf_(std::in_place, relay_buffer_bytes) {
     meter_.strip_usage(sse_ && ctx_.strip_usage);
+    meter_.dialect(endpoint_api(ctx_.ep));  // pass-through: the upstream speaks the client's API
   }
 
   /// Sets up decoding of the upstream's Content-Encoding; an error for one we cannot decode.
@@ -435,7 +436,7 @@ net::awaitable<attempt_outcome> relay::run() {
     }
     // Never a silent clean end: the SDKs raise this as an APIError. Whole events only were
     // relayed, so the error event starts cleanly; the last chunk goes with it.
-    if (!co_await write_part(error_event(*failure), true)) {
+    if (!co_await write_part(stream_error_event(endpoint_api(ctx_.ep), *failure), true)) {
       co_return out;
     }
   }

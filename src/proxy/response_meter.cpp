@@ -89,6 +89,9 @@ void response_meter::forward_edited(const sse_event& e, std::string_view edited,
 response_meter::verdict response_meter::on_event(sse_event& e, simdjson::ondemand::parser& parser,
                                                  std::string& edited) {
   ++events_;
+  if (dialect_ == api_kind::messages) {
+    return on_messages_event(e, parser);
+  }
   if (e.data == "[DONE]") {
     saw_done_ = true;
     hold_released_ = true;
@@ -123,9 +126,32 @@ response_meter::verdict response_meter::on_event(sse_event& e, simdjson::ondeman
   return verdict::forward;
 }
 
+response_meter::verdict response_meter::on_messages_event(const sse_event& e,
+                                                          simdjson::ondemand::parser& parser) {
+  // After the first output only usage matters, and the text deltas (most events) carry none:
+  // their name says so without a parse (Anthropic names every event after its type).
+  if (saw_content_ && e.event == "content_block_delta") {
+    return verdict::forward;
+  }
+  const auto facts = classify_messages_event(
+      parser, simdjson::padded_string_view(e.data.data(), e.data.size(), e.data.capacity()),
+      messages_usage_);
+  if (facts.output) {
+    saw_content_ = true;
+  }
+  if (!facts.keeps_hold()) {
+    hold_released_ = true;
+  }
+  if (facts.usage) {
+    usage_ = facts.usage;
+  }
+  return verdict::forward;  // nothing is injected into a Messages stream
+}
+
 void response_meter::finish(simdjson::ondemand::parser& parser) {
   if (!sse_) {
-    usage_ = body_usage_.finish(parser);
+    usage_ = dialect_ == api_kind::messages ? body_usage_.finish(parser, read_messages_usage)
+                                            : body_usage_.finish(parser);
   }
 }
 

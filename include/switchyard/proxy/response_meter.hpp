@@ -1,7 +1,9 @@
 #pragma once
 
+#include "switchyard/core/api_kind.hpp"
 #include "switchyard/core/error.hpp"
 #include "switchyard/core/recycled_string.hpp"
+#include "switchyard/proxy/messages_event.hpp"
 #include "switchyard/proxy/stream_event.hpp"
 #include "switchyard/proxy/usage_scanner.hpp"
 #include "switchyard/sse/sse_parser.hpp"
@@ -47,6 +49,11 @@ class response_meter {
   /// chunk and the `"usage": null` members so the client sees the stream it asked for.
   void strip_usage(bool on) noexcept { strip_usage_ = on; }
 
+  /// The API the upstream's body speaks (chat by default): a Messages body is classified by
+  /// `classify_messages_event` (proxy/messages_event.hpp) and its usage read with Anthropic's
+  /// names.
+  void dialect(api_kind api) noexcept { dialect_ = api; }
+
   bool sse() const noexcept { return sse_; }
   /// An event carried output (a token, text, reasoning, a refusal, a tool call, a finish).
   bool saw_content() const noexcept { return saw_content_; }
@@ -69,8 +76,12 @@ class response_meter {
   void forward_edited(const sse_event& e, std::string_view edited, std::string_view chunk,
                       std::uint64_t chunk_base);
 
+  verdict on_messages_event(const sse_event& e, simdjson::ondemand::parser& parser);
+
   bool sse_;
   bool strip_usage_ = false;
+  api_kind dialect_ = api_kind::chat;
+  messages_usage messages_usage_;  // a Messages stream's counts, over its events
   sse_parser parser_;
   std::vector<sse_event> events_buffer_;
   // The byte buffers are recycled per thread (a response reuses the capacity of the ones
