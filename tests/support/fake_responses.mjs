@@ -92,8 +92,12 @@ export function pick(body) {
   return { stream: 'text', body: body.reasoning ? 'reasoning' : 'text' };
 }
 
-/** Starts the fake. Resolves to { port, baseURL (ends in /v1), requests, close() }. */
-export async function startFakeResponses() {
+/**
+ * Starts the fake. Resolves to { port, baseURL (ends in /v1), requests, close() }.
+ * @param {{ fixed?: string }} [options] `fixed`: answer every request with this recording (a key
+ *   of STREAMS / BODIES), e.g. 'text' for agents such as Codex that always send tools
+ */
+export async function startFakeResponses(options = {}) {
   const requests = [];
   let counter = 0;
   const sockets = new Set();
@@ -145,7 +149,7 @@ export async function startFakeResponses() {
         return send(500, errorBody('The server had an error while processing your request.',
           'server_error'));
       }
-      const choice = pick(body);
+      const choice = options.fixed ? { stream: options.fixed, body: options.fixed } : pick(body);
       if (!body.stream) {
         if (body.model === 'quota') {
           return send(429, errorBody('You exceeded your current quota, please check your plan ' +
