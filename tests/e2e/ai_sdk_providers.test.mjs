@@ -49,13 +49,10 @@ log: { level: warn, access: stdout }
 `;
 }
 
-const tools = {
-  get_weather: tool({
-    description: 'Current weather of a place',
-    inputSchema: jsonSchema({ type: 'object', properties: { location: { type: 'string' } },
-      required: ['location'] }),
-  }),
-};
+// The tools the recorded answers call (OpenAI's and Anthropic's recordings use their own names).
+const anyInput = jsonSchema({ type: 'object', properties: {}, additionalProperties: true });
+const tools = Object.fromEntries(['get_weather', 'get_current_weather', 'calculator', 'test_tool']
+  .map((name) => [name, tool({ description: `the ${name} tool`, inputSchema: anyInput })]));
 
 /** What a user reads from a generateText / streamText result. */
 async function reduce(r) {
