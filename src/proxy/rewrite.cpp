@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 
 namespace switchyard {
 
@@ -55,7 +56,7 @@ void append_system(std::string& out, std::string_view body, const request_fields
   }
   out += R"([{"type":"text","text":")";
   out += e.system_message;
-  out += ""}";
+  out += "\"}";
   const std::string_view client = body.substr(value_begin, value_end - value_begin);
   if (f.system == form::string) {
     out += R"(,{"type":"text","text":)";
@@ -77,10 +78,11 @@ void append_system(std::string& out, std::string_view body, const request_fields
 std::optional<std::pair<std::string_view, std::string>> messages_param(endpoint ep,
                                                                       std::string_view key,
                                                                       std::string_view json) {
-  static constexpr std::string_view messages_keys[] = {
+  static constexpr std::array<std::string_view, 9> messages_keys = {
       "temperature", "top_p",       "top_k", "max_tokens",  "stop_sequences",
       "thinking",    "tool_choice", "tools", "service_tier"};
-  static constexpr std::string_view count_keys[] = {"thinking", "tool_choice", "tools"};
+  static constexpr std::array<std::string_view, 3> count_keys = {"thinking", "tool_choice",
+                                                                 "tools"};
   if (ep == endpoint::count_tokens) {
     if (named(count_keys, key)) {
       return std::pair{key, std::string(json)};
