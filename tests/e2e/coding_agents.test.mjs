@@ -234,7 +234,7 @@ env_key = "SWITCHYARD_API_KEY"
 `);
       const before = responses.requests.length;
       const r = await run(binary('@openai/codex', 'codex'),
-        ['exec', '--skip-git-repo-check', '--json', '-s', 'read-only', 'say hi'],
+        ['exec', '--skip-git-repo-check', '--json', 'say hi'],
         { HOME: home, CODEX_HOME: home, SWITCHYARD_API_KEY: label === 'direct' ? 'sk-openai-upstream'
           : 'sk-client' }, work);
       const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
