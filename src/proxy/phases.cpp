@@ -337,8 +337,9 @@ std::optional<experiment_outcome> account(request_context& ctx, steady_clock::ti
   if (rec.usage) {
     in = static_cast<double>(rec.usage->prompt_tokens);
     out = static_cast<double>(rec.usage->completion_tokens);
-  } else if (rec.status >= 200 && rec.status < 300) {
-    // About 4 bytes per token; a stream sends about one event per token.
+  } else if (rec.status >= 200 && rec.status < 300 && ctx.ep != endpoint::count_tokens) {
+    // About 4 bytes per token; a stream sends about one event per token. (A token count uses
+    // no tokens: nothing to estimate.)
     rec.usage_estimated = true;
     in = std::ceil(static_cast<double>(rec.bytes_in) / 4);
     out = t.token_events > 0 ? static_cast<double>(t.token_events)

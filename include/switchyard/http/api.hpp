@@ -31,7 +31,8 @@ string_response json_answer(const local_call& c, const boost::json::value& v,
 
 /// The gateway's routing table: probes, `/metrics`, `/v1/models` and `/v1/models/{id}`,
 /// `/v1/feedback`, `/api/v1/experiments…`, `/api/v1/prompts…`, `/api/v1/reload`, and the proxied
-/// OpenAI endpoints (left out for the admin listener, `admin_only`, where they are unknown).
+/// endpoints, OpenAI's and Anthropic's `/v1/messages` and `/v1/messages/count_tokens` (left out
+/// for the admin listener, `admin_only`, where they are unknown).
 const router& gateway_routes(bool admin_only);
 
 /// The API whose error shape (and `/v1/models` shape) the gateway's own answers to a request

@@ -322,7 +322,10 @@ TEST(messages_phases, count_tokens_applies_the_variant_but_is_not_an_exposure) {
   EXPECT_EQ(f.rec.assignment, "count_tokens");
   EXPECT_TRUE(f.ctx.tags["x-switchyard-feedback-id"].empty());
   f.rec.status = 200;
+  f.rec.bytes_in = 400;
   EXPECT_FALSE(phase::account(f.ctx, steady_clock::now(), 1)) << "no outcome recorded";
+  EXPECT_FALSE(f.rec.usage) << "a token count is not token usage: nothing estimated";
+  EXPECT_EQ(f.rec.cost_usd, 0);
 }
 
 TEST(messages_phases, a_model_on_an_upstream_without_the_messages_api_is_refused) {
