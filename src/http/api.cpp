@@ -162,6 +162,10 @@ std::vector<route> table(bool with_proxy) {
        .pattern = "/v1/embeddings",
        .site = route_site::proxy,
        .proxied = endpoint::embeddings},
+      {.methods = {verb::post},
+       .pattern = "/v1/responses",
+       .site = route_site::proxy,
+       .proxied = endpoint::responses},
   };
   std::vector<route> local = {
       {.methods = {verb::get}, .pattern = "/healthz", .handler = healthz, .site = on_worker},
