@@ -179,6 +179,10 @@ std::vector<route> table(bool with_proxy) {
        .pattern = "/v1/messages/count_tokens",
        .site = route_site::proxy,
        .proxied = endpoint::count_tokens},
+      {.methods = {verb::post},
+       .pattern = "/v1/responses",
+       .site = route_site::proxy,
+       .proxied = endpoint::responses},
   };
   std::vector<route> local = {
       {.methods = {verb::get}, .pattern = "/healthz", .handler = healthz, .site = on_worker},

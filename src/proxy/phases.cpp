@@ -98,6 +98,22 @@ result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string
       text += f.prompt;
     }
     append_json_escaped(edit.prompt, text);
+  } else if (ep == endpoint::responses) {
+    // The Responses API's system prompt is `instructions`: the prompt version replaces it, or
+    // (replace_system: false) goes before the client's, as chat's system message goes first.
+    std::string value = "\"";
+    append_json_escaped(value, text);
+    if (const auto* ins = f.find("instructions"); ins && !pp.cfg->replace_system) {
+      const std::size_t i = static_cast<std::size_t>(ins - f.members.data());
+      const std::string_view raw = std::string_view(body).substr(
+          ins->value_begin, f.member_end(body, i) - ins->value_begin);
+      if (raw.size() > 2 && raw.front() == '"' && raw.back() == '"') {
+        value += "\\n\\n";
+        value.append(raw.substr(1, raw.size() - 2));  // still escaped: spliced as it is
+      }
+    }
+    value += '"';
+    edit.set.emplace_back("instructions", std::move(value));
   } else {
     append_json_escaped(edit.system_message, text);
     edit.replace_system = pp.cfg->replace_system;
@@ -230,7 +246,10 @@ result<void> route(request_context& ctx, std::span<const upstream_config> upstre
   for (const auto& f : model->fallbacks) {
     inject = inject && upstreams[f.upstream_index].inject_stream_usage;
   }
-  ctx.inject_usage = inject;
+  // Only chat and completions streams take stream_options.include_usage (the Responses API
+  // reports usage in its terminal event; Messages in message_start/message_delta).
+  ctx.inject_usage =
+      inject && (ctx.ep == endpoint::chat_completions || ctx.ep == endpoint::completions);
   return {};
 }
 
@@ -252,14 +271,21 @@ result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
     thread_local std::string dropped;  // variant params the Messages API has no member for
     dropped.clear();
     for (const auto& [k, val] : v->params) {
-      if (!messages_api(ctx.ep)) {
-        edit.set.emplace_back(k, val);
-      } else if (auto mapped = messages_param(ctx.ep, k, val)) {
-        edit.set.push_back(std::move(*mapped));
-      } else {
-        dropped += dropped.empty() ? "" : ",";
-        dropped += k;
+      if (messages_api(ctx.ep)) {
+        if (auto mapped = messages_param(ctx.ep, k, val)) {
+          edit.set.push_back(std::move(*mapped));
+        } else {
+          dropped += dropped.empty() ? "" : ",";
+          dropped += k;
+        }
+        continue;
       }
+      // The Responses API names the output bound max_output_tokens; other params go as given.
+      const bool output_bound =
+          ctx.ep == endpoint::responses && (k == "max_tokens" || k == "max_completion_tokens");
+      edit.set.emplace_back(output_bound ? std::string_view("max_output_tokens")
+                                         : std::string_view(k),
+                            val);
     }
     if (!dropped.empty()) {
       // Said in the response, not refused: one variant's params serve every API it is used on.

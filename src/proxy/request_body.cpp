@@ -310,7 +310,15 @@ result<request_fields> parse_body(endpoint ep, simdjson::ondemand::parser& parse
         return b.error();
       }
       out.stream = *b;
-    } else if ((key == "max_tokens" || key == "max_completion_tokens" || key == "n") &&
+    } else if (ep == endpoint::responses && key == "max_output_tokens" &&
+               t == json_type::number) {
+      // Responses: the token reservation's output bound.
+      std::uint64_t v = 0;
+      if (!value.get_uint64().get(v)) {
+        out.max_tokens = v;
+      }
+    } else if (ep != endpoint::responses &&
+               (key == "max_tokens" || key == "max_completion_tokens" || key == "n") &&
                t == json_type::number) {
       // Read for token reservations only; the upstream validates them.
       std::uint64_t v = 0;
@@ -425,7 +433,9 @@ result<request_fields> parse_body(endpoint ep, simdjson::ondemand::parser& parse
   if (!has_model) {
     return invalid("you must provide a model parameter", "model");
   }
-  if (!has_payload) {
+  // Responses: `input` may be left out (a stored prompt, previous_response_id); the upstream,
+  // or the translation, decides.
+  if (!has_payload && ep != endpoint::responses) {
     return invalid("Missing required parameter: '" + std::string(payload) + "'.",
                    std::string(payload));
   }

@@ -3,6 +3,8 @@
 #include "switchyard/proxy/responses_event.hpp"
 #include "switchyard/proxy/translation.hpp"
 
+#include "switchyard/providers/anthropic_errors.hpp"
+
 namespace switchyard {
 
 namespace {
@@ -108,6 +110,11 @@ void response_meter::fail_stream(const error& e) {
           {.response_id = response_id_, .model = response_model_, .created_at = response_created_},
           next, e));
     }
+    return;
+  }
+  if (dialect_ == api_kind::messages) {
+    // A Messages stream passed through (its client speaks Messages): Anthropic's error event.
+    ready_->append(anthropic_error_event(e));
     return;
   }
   ready_->append(error_event(e));

@@ -54,7 +54,8 @@ class response_meter {
   std::optional<error> end_translated_stream();
   /// Ends the client's stream after gateway failure `e` (after the stream started): the
   /// translator's failure in translation mode; in a Responses pass-through stream that has not
-  /// ended, `error` + `response.failed`; the chat error event otherwise. Into `ready()`.
+  /// ended, `error` + `response.failed`; in a Messages stream Anthropic's error event; the chat
+  /// error event otherwise. Into `ready()`.
   void fail_stream(const error& e);
   /// Translation mode: the upstream's stream failed in-band (e.g. an overloaded error event).
   std::optional<error> translation_failure() const;
