@@ -129,7 +129,7 @@ describe('an experiment with an OpenAI control and a Claude treatment', () => {
         assert.equal(r.headers.get('x-switchyard-experiment'), EXPERIMENT);
         assert.ok(r.headers.get('x-switchyard-feedback-id'), 'a feedback id');
         assert.equal(r.headers.get('x-switchyard-prompt-version'),
-          variant === 'control' ? 'v1' : 'v2');
+          variant === 'control' ? 'assistant@v1' : 'assistant@v2');
         seen[variant].push(r);
       }
     }
