@@ -110,6 +110,14 @@ TEST(upstream_types, a_query_in_base_url_says_where_the_api_version_goes) {
                "upstreams[0].base_url: must not have a query or fragment");
 }
 
+TEST(upstream_types, azure_deployment_urls_are_not_base_urls) {
+  EXPECT_ERROR(
+      "{ name: up, type: azure, base_url: https://r.openai.azure.com/openai/deployments/gpt4o, "
+      "api_version: 2024-10-21 }",
+      "upstreams[0].base_url: must be the resource endpoint, like "
+      "https://my-resource.openai.azure.com, not a deployment URL");
+}
+
 TEST(upstream_types, azure_resource_is_short_for_base_url) {
   EXPECT_ERROR(
       "{ name: up, type: azure, resource: r, base_url: https://r.openai.azure.com, api_version: "
