@@ -62,7 +62,7 @@ expect upstream-types 0 "configuration is valid" -- "$bin" --check-config "$tmp/
 cat >"$tmp/azure-bad.yaml" <<'YAML'
 upstreams:
   - { name: azure, type: azure, base_url: "https://r.openai.azure.com/openai?api-version=2024-10-21" }
-  - { name: azure2, type: azure, resource: r }
+  - { name: azure2, type: azure, resource: my-res }
   - { name: local, base_url: "http://127.0.0.1:8080/v1", apis: [chat, messages] }
 models: [ { name: m, upstream: azure } ]
 YAML

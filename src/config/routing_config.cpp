@@ -232,6 +232,13 @@ bool is_resource_name(std::string_view s) {
 // already names /openai or /openai/v1; path_prefix is what comes before /openai.
 void check_azure(reader& r, const YAML::Node& node, const std::string& path,
                  upstream_config& u) {
+  if (u.path_prefix.find("/openai/deployments") != std::string::npos) {
+    // A deployment URL pasted from the portal: the deployment belongs to each model instead.
+    r.fail(node["base_url"], path + ".base_url",
+           "must be the resource endpoint, like https://my-resource.openai.azure.com, not a "
+           "deployment URL: the deployment is each model's model: (models[].model)");
+    return;
+  }
   bool v1_path = false;
   for (std::string_view tail : {"/openai/v1", "/openai"}) {
     if (u.path_prefix.size() >= tail.size() &&

@@ -57,9 +57,15 @@ async function side(fn) {
   }
 }
 
+// The chunks a stream gave the client. `"usage": null` is dropped: Azure sends it on every
+// chunk, and when the gateway injected include_usage it removes those members (README, "Upstream
+// wire fidelity"), so a client that did not ask sees it absent instead of null.
 async function chunksOf(stream) {
   const chunks = [];
-  for await (const c of stream) chunks.push(c);
+  for await (const c of stream) {
+    if (c.usage === null) delete c.usage;
+    chunks.push(c);
+  }
   return chunks;
 }
 

@@ -74,7 +74,7 @@ TEST(upstream_types, apis_a_type_cannot_serve_are_refused) {
                "upstreams[0].apis[1]: messages: messages is Anthropic's API");
   EXPECT_ERROR("{ name: up, base_url: http://127.0.0.1:8000/v1, apis: [chat, messages] }",
                "type: anthropic");
-  EXPECT_ERROR("{ name: up, type: azure, resource: r, api_version: v1, apis: [messages] }",
+  EXPECT_ERROR("{ name: up, type: azure, resource: res, api_version: v1, apis: [messages] }",
                "upstreams[0].apis[0]: messages: messages is Anthropic's API");
   EXPECT_ERROR(
       "{ name: up, type: anthropic, base_url: https://api.anthropic.com/v1, apis: [embeddings] }",
@@ -110,9 +110,17 @@ TEST(upstream_types, a_query_in_base_url_says_where_the_api_version_goes) {
                "upstreams[0].base_url: must not have a query or fragment");
 }
 
+TEST(upstream_types, azure_deployment_urls_are_not_base_urls) {
+  EXPECT_ERROR(
+      "{ name: up, type: azure, base_url: https://r.openai.azure.com/openai/deployments/gpt4o, "
+      "api_version: 2024-10-21 }",
+      "upstreams[0].base_url: must be the resource endpoint, like "
+      "https://my-resource.openai.azure.com, not a deployment URL");
+}
+
 TEST(upstream_types, azure_resource_is_short_for_base_url) {
   EXPECT_ERROR(
-      "{ name: up, type: azure, resource: r, base_url: https://r.openai.azure.com, api_version: "
+      "{ name: up, type: azure, resource: res, base_url: https://r.openai.azure.com, api_version: "
       "v1 }",
       "upstreams[0].resource: give resource or base_url, not both");
   EXPECT_ERROR("{ name: up, type: azure, resource: \"r.openai.azure.com\", api_version: v1 }",
@@ -122,16 +130,16 @@ TEST(upstream_types, azure_resource_is_short_for_base_url) {
 }
 
 TEST(upstream_types, auth_names_the_key_header) {
-  EXPECT_EQ(upstream("{ name: up, type: azure, resource: r, api_version: v1, auth: entra }").auth,
+  EXPECT_EQ(upstream("{ name: up, type: azure, resource: res, api_version: v1, auth: entra }").auth,
             upstream_auth::bearer);
-  EXPECT_EQ(upstream("{ name: up, type: azure, resource: r, api_version: v1, auth: bearer }").auth,
+  EXPECT_EQ(upstream("{ name: up, type: azure, resource: res, api_version: v1, auth: bearer }").auth,
             upstream_auth::bearer);
   EXPECT_EQ(
-      upstream("{ name: up, type: azure, resource: r, api_version: v1, auth: api-key }").auth,
+      upstream("{ name: up, type: azure, resource: res, api_version: v1, auth: api-key }").auth,
       upstream_auth::api_key);
   EXPECT_EQ(upstream("{ name: up, type: anthropic, base_url: https://a/v1, auth: bearer }").auth,
             upstream_auth::bearer);
-  EXPECT_ERROR("{ name: up, type: azure, resource: r, api_version: v1, auth: x-api-key }",
+  EXPECT_ERROR("{ name: up, type: azure, resource: res, api_version: v1, auth: x-api-key }",
                "upstreams[0].auth: must be api-key (api_key sent as the api-key header, the "
                "default) or entra");
   EXPECT_ERROR("{ name: up, base_url: https://h/v1, auth: api-key }",
@@ -142,7 +150,7 @@ TEST(upstream_types, keys_of_another_type_are_errors) {
   EXPECT_ERROR("{ name: up, base_url: https://h/v1, api_version: 2024-10-21 }",
                "upstreams[0].api_version: is only read for type: azure (this upstream is type "
                "openai)");
-  EXPECT_ERROR("{ name: up, type: azure, resource: r, api_version: v1, anthropic_version: x }",
+  EXPECT_ERROR("{ name: up, type: azure, resource: res, api_version: v1, anthropic_version: x }",
                "upstreams[0].anthropic_version: is only read for type: anthropic");
   EXPECT_ERROR("{ name: up, base_url: https://h/v1, default_max_tokens: 100 }",
                "upstreams[0].default_max_tokens: is only read for type: anthropic");
@@ -176,10 +184,10 @@ TEST(upstream_types, errors_carry_the_line) {
 TEST(upstream_types, upstream_keys_stay_boot_keys) {
   // A reload that changes an upstream's type, auth or api_version needs a restart: pools and
   // their request targets are built at start.
-  auto a = parse_upstream("{ name: up, type: azure, resource: r, api_version: 2024-10-21 }");
-  auto b = parse_upstream("{ name: up, type: azure, resource: r, api_version: v1 }");
+  auto a = parse_upstream("{ name: up, type: azure, resource: res, api_version: 2024-10-21 }");
+  auto b = parse_upstream("{ name: up, type: azure, resource: res, api_version: v1 }");
   auto c = parse_upstream(
-      "{ name: up, type: azure, resource: r, api_version: 2024-10-21, auth: entra }");
+      "{ name: up, type: azure, resource: res, api_version: 2024-10-21, auth: entra }");
   ASSERT_TRUE(a && b && c);
   EXPECT_EQ(boot_difference(*a, *b), "upstreams");
   EXPECT_EQ(boot_difference(*a, *c), "upstreams");
