@@ -36,12 +36,8 @@ models:
 }
 
 TEST(anthropic_models, an_empty_list_has_null_ids) {
-  auto cfg = parse_config(R"(
-upstreams: [ { name: up, base_url: "http://127.0.0.1:9/v1" } ]
-models: []
-)");
-  ASSERT_TRUE(cfg) << cfg.error().message;
-  const auto v = boost::json::parse(anthropic_model_list_json(*cfg));
+  const hot_config none;  // (a loaded config has a model; the shape must still hold)
+  const auto v = boost::json::parse(anthropic_model_list_json(none));
   EXPECT_TRUE(v.at("first_id").is_null());
   EXPECT_TRUE(v.at("data").as_array().empty());
 }
