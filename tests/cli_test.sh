@@ -47,6 +47,29 @@ expect set-env 0 "configuration is valid" -- env SWITCHYARD_TEST_UNSET_KEY=sk-1 
 expect missing-file 2 "cannot open" -- "$bin" --check-config "$tmp/nope.yaml"
 expect bad-arg 2 "usage:" -- "$bin" --frobnicate
 
+# Upstream types: a valid file with each, then the errors a user meets when moving to Azure.
+cat >"$tmp/types.yaml" <<'YAML'
+upstreams:
+  - { name: openai, type: openai, base_url: https://api.openai.com/v1, api_key: sk-1 }
+  - { name: azure, type: azure, resource: my-resource, api_version: 2024-10-21, api_key: k }
+  - { name: azure-v1, type: azure, base_url: https://my-resource.openai.azure.com/openai/v1, auth: entra, api_key: t }
+  - { name: claude, type: anthropic, base_url: https://api.anthropic.com/v1, api_key: sk-ant }
+models:
+  - { name: gpt-4o, upstream: azure, model: gpt4o-deployment }
+  - { name: claude-sonnet, upstream: claude, model: claude-sonnet-4-5 }
+YAML
+expect upstream-types 0 "configuration is valid" -- "$bin" --check-config "$tmp/types.yaml"
+cat >"$tmp/azure-bad.yaml" <<'YAML'
+upstreams:
+  - { name: azure, type: azure, base_url: "https://r.openai.azure.com/openai?api-version=2024-10-21" }
+  - { name: azure2, type: azure, resource: my-res }
+  - { name: local, base_url: "http://127.0.0.1:8080/v1", apis: [chat, messages] }
+models: [ { name: m, upstream: azure } ]
+YAML
+expect azure-query 2 "upstreams[0].base_url: must not have a query: write the API version as api_version: 2024-10-21" -- "$bin" --check-config "$tmp/azure-bad.yaml"
+expect azure-no-version 2 "upstreams[1].api_version: is required for type azure" -- "$bin" --check-config "$tmp/azure-bad.yaml"
+expect apis-refused 2 "upstreams[2].apis[1]: messages: messages is Anthropic's API" -- "$bin" --check-config "$tmp/azure-bad.yaml"
+
 # SIGHUP reloads through the same contract as POST /api/v1/reload: a boot key is refused by its
 # path, a hot key (the feedback signing key) applies. Every wait is a bounded poll of the log.
 hup_config() {  # hup_config WORKERS SIGNING_KEY

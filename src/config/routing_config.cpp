@@ -25,6 +25,12 @@ const char* upstream_type_problem(const std::string& v) {
                                                            : nullptr;
 }
 
+upstream_type type_of(const std::string& type) {
+  return type == "azure"       ? upstream_type::azure
+         : type == "anthropic" ? upstream_type::anthropic
+                               : upstream_type::openai;
+}
+
 std::optional<api_kind> api_named(std::string_view name) {
   for (auto a : {api_kind::chat, api_kind::completions, api_kind::embeddings, api_kind::responses,
                  api_kind::messages}) {
@@ -35,7 +41,22 @@ std::optional<api_kind> api_named(std::string_view name) {
   return std::nullopt;
 }
 
-// `apis: [chat, responses, …]`: which APIs the upstream serves natively.
+// Why `type` cannot serve `a` natively, or nullptr. The gateway translates what an upstream
+// does not serve (through chat), so refusing here only stops a route that could never work.
+const char* api_problem(upstream_type type, api_kind a) {
+  if (type == upstream_type::anthropic && a != api_kind::messages) {
+    return "type anthropic serves messages only (chat and responses clients are translated to "
+           "Messages); for Anthropic's OpenAI-compatible endpoint use type: openai";
+  }
+  if (type != upstream_type::anthropic && a == api_kind::messages) {
+    return "messages is Anthropic's API: a server that speaks it (Anthropic, or an "
+           "OpenAI-compatible server's /v1/messages) is an upstream of type: anthropic";
+  }
+  return nullptr;
+}
+
+// `apis: [chat, responses, …]`: which APIs the upstream serves natively. `type` is read
+// before this key (declaration order), so each entry is checked against it here, with its line.
 void read_apis(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
   auto apis = node["apis"];
   if (!apis) {
@@ -58,10 +79,31 @@ void read_apis(reader& r, const YAML::Node& node, const std::string& path, upstr
       r.fail(apis[i], item, expected);
       continue;
     }
+    if (const char* p = api_problem(type_of(u.type), *a)) {
+      r.fail(apis[i], item, std::string(*name) + ": " + p);
+      continue;
+    }
     set = static_cast<api_set>(set | api_bit(*a));
   }
   u.apis = set;
   u.apis_given = true;
+}
+
+bool digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// YYYY-MM-DD (the shape of Azure's api-version and Anthropic's anthropic-version).
+bool is_date(std::string_view s) {
+  return s.size() == 10 && digits(s.substr(0, 4)) && s[4] == '-' && digits(s.substr(5, 2)) &&
+         s[7] == '-' && digits(s.substr(8, 2));
+}
+
+// Azure's api-version: "v1", or a date with an optional "-preview" ("2024-10-21",
+// "2025-04-01-preview").
+bool is_azure_version(std::string_view v) {
+  return v == "v1" || (v.size() >= 10 && is_date(v.substr(0, 10)) &&
+                       (v.size() == 10 || v.substr(10) == "-preview"));
 }
 
 // The APIs a type serves when `apis:` is not given.
@@ -74,7 +116,11 @@ api_set default_apis(const upstream_config& u) {
       return u.host == "api.openai.com" ? openai_three | api_bit(api_kind::responses)
                                         : openai_three;
     case upstream_type::azure:
-      return openai_three | api_bit(api_kind::responses);
+      // Azure's Responses API came with api-version 2025-03-01-preview (and the v1 API);
+      // older versions answer 404 there, so their Responses clients are translated to chat.
+      return u.api_version == "v1" || u.api_version.substr(0, 10) >= "2025-03-01"
+                 ? openai_three | api_bit(api_kind::responses)
+                 : openai_three;
     case upstream_type::anthropic:
       return api_bit(api_kind::messages);
   }
@@ -98,19 +144,190 @@ void read_headers(reader& r, const YAML::Node& node, const std::string& path, up
   }
 }
 
-// Required keys, and host, port and tls derived from base_url.
+// Keys that only one type reads: written on another, they would silently do nothing.
+void check_type_keys(reader& r, const YAML::Node& node, const std::string& path,
+                     const upstream_config& u) {
+  struct only {
+    const char* key;
+    upstream_type type;
+    const char* type_name;
+  };
+  for (const only& o : {only{"api_version", upstream_type::azure, "azure"},
+                        only{"resource", upstream_type::azure, "azure"},
+                        only{"anthropic_version", upstream_type::anthropic, "anthropic"},
+                        only{"default_max_tokens", upstream_type::anthropic, "anthropic"}}) {
+    if (node[o.key] && u.kind != o.type) {
+      r.fail(node[o.key], path + "." + o.key,
+             std::string("is only read for type: ") + o.type_name + " (this upstream is type " +
+                 (u.type.empty() ? "openai" : u.type) + ")");
+    }
+  }
+  if (u.kind == upstream_type::anthropic && node["anthropic_version"] &&
+      !is_date(u.anthropic_version)) {
+    r.fail(node["anthropic_version"], path + ".anthropic_version",
+           "must be a date like 2023-06-01 (the anthropic-version header)");
+  }
+}
+
+// `auth:` names the header that carries api_key; each type has its default and its choices.
+void check_auth(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
+  u.auth = u.kind == upstream_type::azure       ? upstream_auth::api_key
+           : u.kind == upstream_type::anthropic ? upstream_auth::x_api_key
+                                                : upstream_auth::bearer;
+  auto n = node["auth"];
+  if (!n) {
+    return;
+  }
+  auto v = r.text(n, path + ".auth");
+  if (!v) {
+    return;
+  }
+  const char* choices = "";
+  switch (u.kind) {
+    case upstream_type::openai:
+      if (*v == "bearer") {
+        return;
+      }
+      choices = "type openai sends api_key as Authorization: Bearer; auth must be bearer";
+      break;
+    case upstream_type::azure:
+      if (*v == "api-key") {
+        return;
+      }
+      if (*v == "entra" || *v == "bearer") {
+        u.auth = upstream_auth::bearer;
+        return;
+      }
+      choices =
+          "must be api-key (api_key sent as the api-key header, the default) or entra "
+          "(api_key is a Microsoft Entra ID token, sent as Authorization: Bearer; bearer is the "
+          "same)";
+      break;
+    case upstream_type::anthropic:
+      if (*v == "x-api-key") {
+        return;
+      }
+      if (*v == "bearer") {
+        u.auth = upstream_auth::bearer;
+        return;
+      }
+      choices =
+          "must be x-api-key (api_key sent as the x-api-key header, the default) or bearer "
+          "(sent as Authorization: Bearer)";
+      break;
+  }
+  r.fail(n, path + ".auth", choices);
+}
+
+// An Azure resource name: letters, digits and inner hyphens (Azure's own rule, 2–64 chars).
+bool is_resource_name(std::string_view s) {
+  return s.size() >= 2 && s.size() <= 64 && s.front() != '-' && s.back() != '-' &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-';
+         });
+}
+
+// azure: `resource` as base_url, api_version required and consistent with a base_url that
+// already names /openai or /openai/v1; path_prefix is what comes before /openai.
+void check_azure(reader& r, const YAML::Node& node, const std::string& path,
+                 upstream_config& u) {
+  if (u.path_prefix.find("/openai/deployments") != std::string::npos) {
+    // A deployment URL pasted from the portal: the deployment belongs to each model instead.
+    r.fail(node["base_url"], path + ".base_url",
+           "must be the resource endpoint, like https://my-resource.openai.azure.com, not a "
+           "deployment URL: the deployment is each model's model: (models[].model)");
+    return;
+  }
+  bool v1_path = false;
+  for (std::string_view tail : {"/openai/v1", "/openai"}) {
+    if (u.path_prefix.size() >= tail.size() &&
+        std::string_view(u.path_prefix).substr(u.path_prefix.size() - tail.size()) == tail) {
+      u.path_prefix.resize(u.path_prefix.size() - tail.size());
+      v1_path = tail == "/openai/v1";
+      break;
+    }
+  }
+  auto version_node = node["api_version"] ? node["api_version"] : node;
+  if (u.api_version.empty()) {
+    if (v1_path) {
+      u.api_version = "v1";  // the base_url says it: Azure's v1 API
+    } else if (!node["api_version"]) {
+      r.fail(node, path + ".api_version",
+             "is required for type azure: a dated version like 2024-10-21 (deployment URLs "
+             "with ?api-version=), or v1 for Azure's v1 API (/openai/v1/…)");
+    }
+  }
+  if (!u.api_version.empty() && !is_azure_version(u.api_version)) {
+    r.fail(version_node, path + ".api_version",
+           "must be v1 or a date like 2024-10-21 (optionally with -preview, like "
+           "2025-04-01-preview)");
+  } else if (v1_path && u.api_version != "v1") {
+    r.fail(version_node, path + ".api_version",
+           "base_url ends in /openai/v1 (Azure's v1 API, no api-version): set api_version: v1, "
+           "or end base_url at the resource (or /openai) to use api-version " +
+               u.api_version);
+  }
+}
+
+// The base_url's query refused with what to write instead: an api-version belongs in
+// `api_version` (the gateway adds it to every request), anything else in no URL at all.
+void fail_query(reader& r, const YAML::Node& node, const std::string& path,
+                const upstream_config& u, const boost::urls::url_view& url) {
+  for (auto param : url.params()) {
+    if (param.key == "api-version") {
+      r.fail(node["base_url"], path + ".base_url",
+             "must not have a query: write the API version as api_version: " +
+                 std::string(param.value) +
+                 (u.kind == upstream_type::azure ? "" : " with type: azure") +
+                 ", and base_url as the resource endpoint, like "
+                 "https://my-resource.openai.azure.com (the gateway adds api-version to every "
+                 "request)");
+      return;
+    }
+  }
+  r.fail(node["base_url"], path + ".base_url",
+         "must not have a query or fragment (upstream request targets are built from the "
+         "endpoint path), like https://api.openai.com/v1");
+}
+
+// Required keys, and host, port, tls and path_prefix derived from base_url (or an Azure
+// `resource`); the type's auth and APIs.
 void check_upstream(reader& r, const YAML::Node& node, const std::string& path,
                     upstream_config& u) {
   if (u.name.empty()) {
     r.fail(node, path + ".name", "is required");
   }
+  u.kind = type_of(u.type);
+  check_type_keys(r, node, path, u);
+  check_auth(r, node, path, u);
+  if (u.kind == upstream_type::azure && !u.resource.empty()) {
+    if (!u.base_url.empty()) {
+      r.fail(node["resource"], path + ".resource",
+             "give resource or base_url, not both (resource: name is short for base_url "
+             "https://name.openai.azure.com)");
+      return;
+    }
+    if (!is_resource_name(u.resource)) {
+      r.fail(node["resource"], path + ".resource",
+             "must be an Azure resource name (letters, digits, hyphens), the NAME of "
+             "https://NAME.openai.azure.com");
+      return;
+    }
+    u.base_url = "https://" + u.resource + ".openai.azure.com";
+  }
   if (u.base_url.empty()) {
-    r.fail(node, path + ".base_url", "is required");
+    r.fail(node, path + ".base_url",
+           u.kind == upstream_type::azure ? "is required (or resource: your Azure resource name)"
+                                          : "is required");
     return;
   }
   auto url = boost::urls::parse_uri(u.base_url);
-  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty() ||
-      url->has_query() || url->has_fragment()) {
+  if (url && (url->has_query() || url->has_fragment())) {
+    fail_query(r, node, path, u, *url);
+    return;
+  }
+  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
     r.fail(node["base_url"], path + ".base_url",
            "must be an http:// or https:// URL without query, like https://api.openai.com/v1");
     return;
@@ -124,9 +341,15 @@ void check_upstream(reader& r, const YAML::Node& node, const std::string& path,
   while (!u.path_prefix.empty() && u.path_prefix.back() == '/') {
     u.path_prefix.pop_back();
   }
-  u.kind = u.type == "azure"       ? upstream_type::azure
-           : u.type == "anthropic" ? upstream_type::anthropic
-                                   : upstream_type::openai;
+  if (u.kind == upstream_type::azure) {
+    check_azure(r, node, path, u);
+  } else if (u.kind == upstream_type::anthropic && u.path_prefix.empty()) {
+    // The SDKs' ANTHROPIC_BASE_URL has no /v1 (they add it); here, as for OpenAI, base_url is
+    // what the endpoint path (/messages) is appended to.
+    r.fail(node["base_url"], path + ".base_url",
+           "must include the API's version path, like https://api.anthropic.com/v1 (the gateway "
+           "appends /messages, as for OpenAI's https://api.openai.com/v1)");
+  }
   if (!u.apis_given) {
     u.apis = default_apis(u);
   }
@@ -151,7 +374,12 @@ const section<upstream_config>& upstream_section() {
                                  boolean_t{}),
           field<upstream_config>("ca_file", boot, SY_AT(ca_file), text_t{}),
           custom<upstream_config>("apis", boot, "list of APIs", read_apis),
+          // Read by check_upstream, which knows the type (its default and its choices).
+          custom<upstream_config>(
+              "auth", boot, "api-key | entra | bearer | x-api-key",
+              [](reader&, const YAML::Node&, const std::string&, upstream_config&) {}),
           field<upstream_config>("api_version", boot, SY_AT(api_version), text_t{}),
+          field<upstream_config>("resource", boot, SY_AT(resource), text_t{}),
           field<upstream_config>("anthropic_version", boot, SY_AT(anthropic_version), text_t{}),
           field<upstream_config>("default_max_tokens", boot, SY_AT(default_max_tokens),
                                  integer_t{1, 1'000'000}),

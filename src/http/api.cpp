@@ -7,6 +7,7 @@
 #include "switchyard/http/model_list.hpp"
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
+#include "switchyard/proxy/fail.hpp"
 #include "switchyard/runtime/admin_executor.hpp"
 
 #include <spdlog/spdlog.h>
@@ -46,10 +47,17 @@ result<string_response> metrics_route(const local_call& c) {
   return res;
 }
 
+// An Anthropic client (Claude Code lists the gateway's models at start) gets Anthropic's shape.
+bool anthropic_client(const local_call& c) {
+  return client_api(c.req.target(), c.req["anthropic-version"]) == api_kind::messages;
+}
+
 result<string_response> list_models(const local_call& c) {
   auto p = c.w.shared.snapshot->current();
-  return json_response(http::status::ok, model_list_json(*p->cfg), c.req.version(), c.keep,
-                       c.request_id());
+  return json_response(
+      http::status::ok,
+      anthropic_client(c) ? anthropic_model_list_json(*p->cfg) : model_list_json(*p->cfg),
+      c.req.version(), c.keep, c.request_id());
 }
 
 result<string_response> get_model(const local_call& c) {
@@ -59,8 +67,9 @@ result<string_response> get_model(const local_call& c) {
   if (!serves_model(*p->cfg, id)) {
     return make_error(errc::model_not_found, "The model `" + id + "` does not exist.", "model");
   }
-  return json_response(http::status::ok, model_object_json(id), c.req.version(), c.keep,
-                       c.request_id());
+  return json_response(http::status::ok,
+                       anthropic_client(c) ? anthropic_model_object_json(id) : model_object_json(id),
+                       c.req.version(), c.keep, c.request_id());
 }
 
 result<string_response> reload(const local_call& c) {
@@ -162,6 +171,18 @@ std::vector<route> table(bool with_proxy) {
        .pattern = "/v1/embeddings",
        .site = route_site::proxy,
        .proxied = endpoint::embeddings},
+      {.methods = {verb::post},
+       .pattern = "/v1/messages",
+       .site = route_site::proxy,
+       .proxied = endpoint::messages},
+      {.methods = {verb::post},
+       .pattern = "/v1/messages/count_tokens",
+       .site = route_site::proxy,
+       .proxied = endpoint::count_tokens},
+      {.methods = {verb::post},
+       .pattern = "/v1/responses",
+       .site = route_site::proxy,
+       .proxied = endpoint::responses},
   };
   std::vector<route> local = {
       {.methods = {verb::get}, .pattern = "/healthz", .handler = healthz, .site = on_worker},
@@ -228,7 +249,8 @@ std::optional<error> denied(const local_call& c) {
 // (and so on the metric).
 string_response refuse(const client_request& req, const error& e, bool keep, access_record& rec) {
   rec.error = describe(e.code).error_type;
-  return error_response(e, req.version(), keep, rec.request_id);
+  return api_error_response(client_api(req.target(), req["anthropic-version"]), e, req.version(),
+                            keep, rec.request_id);
 }
 
 // Runs the matched handler under its access rule (on whichever thread calls it).
@@ -245,6 +267,23 @@ string_response run_route(const local_call& c) {
 }
 
 }  // namespace
+
+api_kind client_api(std::string_view target, std::string_view anthropic_version) noexcept {
+  const std::string_view path = target.substr(0, target.find('?'));
+  constexpr std::string_view messages = "/v1/messages";
+  if (path.starts_with(messages) &&
+      (path.size() == messages.size() || path[messages.size()] == '/')) {
+    return api_kind::messages;
+  }
+  for (auto p : {endpoint::chat_completions, endpoint::completions, endpoint::embeddings,
+                 endpoint::responses}) {
+    const auto ep = endpoint_path(p);
+    if (path.size() == 3 + ep.size() && path.starts_with("/v1") && path.ends_with(ep)) {
+      return api_kind::chat;  // an OpenAI path keeps OpenAI's shape, whatever the headers
+    }
+  }
+  return anthropic_version.empty() ? api_kind::chat : api_kind::messages;
+}
 
 string_response json_answer(const local_call& c, const json::value& v, http::status status) {
   return json_response(status, json::serialize(v), c.req.version(), c.keep, c.request_id());

@@ -5,6 +5,7 @@
 #include "switchyard/http/request_rules.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
+#include "switchyard/proxy/fail.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/lifecycle.hpp"
 #include "switchyard/proxy/responses.hpp"
@@ -202,8 +203,9 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     bool keep = false;
     if (refusal) {
       // The framing is not trusted any more: answer and close.
-      auto res =
-          error_response(*refusal, req.version() ? req.version() : 11, false, rec.request_id);
+      // In the shape of the client's API (an Anthropic client on the Messages paths).
+      auto res = api_error_response(client_api(target, req["anthropic-version"]), *refusal,
+                                    req.version() ? req.version() : 11, false, rec.request_id);
       rec.status = res.result_int();
       rec.bytes_out = res.body().size();
       rec.error = describe(refusal->code).error_type;

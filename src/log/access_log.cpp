@@ -91,6 +91,12 @@ void append_access_line(std::string& out, const access_record& r) {
   if (r.usage) {
     fmt::format_to(it, ",\"prompt_tokens\":{},\"completion_tokens\":{}", r.usage->prompt_tokens,
                    r.usage->completion_tokens);
+    if (r.usage->cache_read_tokens > 0) {
+      fmt::format_to(it, ",\"cache_read_tokens\":{}", r.usage->cache_read_tokens);
+    }
+    if (r.usage->cache_write_tokens > 0) {
+      fmt::format_to(it, ",\"cache_write_tokens\":{}", r.usage->cache_write_tokens);
+    }
     if (r.usage_estimated) {
       out += ",\"usage_estimated\":true";
     }

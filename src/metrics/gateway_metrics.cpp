@@ -190,6 +190,20 @@ void gateway_metrics::observe(const access_record& rec) {
     const int src = rec.usage_estimated ? 1 : 0;
     s.tokens[0][src]->inc(static_cast<double>(rec.usage->prompt_tokens));
     s.tokens[1][src]->inc(static_cast<double>(rec.usage->completion_tokens));
+    // Prompt-cache reads and writes (Anthropic's cache_read/cache_creation_input_tokens): a
+    // subset of the prompt tokens, priced differently, so counted apart as well.
+    const std::int64_t cache[2] = {rec.usage->cache_read_tokens, rec.usage->cache_write_tokens};
+    static constexpr std::string_view cache_types[] = {"cache_read", "cache_write"};
+    for (int k = 0; k < 2; ++k) {
+      if (cache[k] <= 0) {
+        continue;
+      }
+      if (!s.cache_tokens[k]) {
+        const auto& l = s.labels;
+        s.cache_tokens[k] = &tokens.with({cache_types[k], l[1], l[3], l[4], l[5], "reported"});
+      }
+      s.cache_tokens[k]->inc(static_cast<double>(cache[k]));
+    }
   }
   if (rec.cost_usd > 0) {
     s.cost->inc(rec.cost_usd);

@@ -158,7 +158,7 @@ net::awaitable<attempt_outcome> run_attempt(attempt_io& io, upstream_pool& pool,
     co_return attempt_retry{std::move(failure)};
   }
   ctx.rec.ttfb_ms = elapsed_ms(ctx.timing.start, steady_clock::now());
-  co_return co_await relay_response(io, pool, *lease, *parser);
+  co_return co_await relay_response(io, pool, *lease, *parser, upstream_req);
 }
 
 }  // namespace switchyard

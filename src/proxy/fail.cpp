@@ -1,5 +1,6 @@
 #include "switchyard/proxy/fail.hpp"
 
+#include "switchyard/providers/anthropic_errors.hpp"
 #include "switchyard/proxy/headers.hpp"
 
 #include <algorithm>
@@ -87,8 +88,38 @@ void note_error(access_record& rec, const error& e) noexcept {
 }
 
 string_response fail(request_context& ctx, const error& e) {
-  // error_response: the status, body and x-should-retry of the error table.
-  return finish(ctx, e, error_response(e, ctx.req.version(), true, ctx.rec.request_id), false);
+  // The status, body and x-should-retry of the error table, in the client's API's shape.
+  return finish(ctx, e,
+                api_error_response(endpoint_api(ctx.ep), e, ctx.req.version(), true,
+                                   ctx.rec.request_id),
+                false);
+}
+
+string_response api_error_response(api_kind client, const error& e, unsigned version,
+                                   bool keep_alive, std::string_view request_id) {
+  if (client != api_kind::messages) {
+    return error_response(e, version, keep_alive, request_id);
+  }
+  const error_info& info = describe(e.code);
+  auto res = json_response(info.status, anthropic_error_body(e, request_id), version,
+                           keep_alive && !info.close_connection, request_id);
+  if (!info.retry_may_help) {
+    res.set("x-should-retry", "false");  // the same request will fail the same way
+  }
+  return res;
+}
+
+std::string stream_error_event(api_kind client, const error& e) {
+  switch (client) {
+    case api_kind::messages:
+      return anthropic_error_event(e);
+    case api_kind::responses:  // response.failed comes with the Responses ingress
+    case api_kind::chat:
+    case api_kind::completions:
+    case api_kind::embeddings:
+      break;
+  }
+  return error_event(e);
 }
 
 string_response fail(request_context& ctx, const error& e, string_response relayed) {

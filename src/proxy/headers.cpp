@@ -45,6 +45,36 @@ bool named_in_connection(std::string_view list, std::string_view name) noexcept 
   return false;
 }
 
+credential credential_of(std::string_view name) noexcept {
+  // Most fields start with neither letter: one comparison for them on the request path.
+  const char first = name.empty() ? '\0' : static_cast<char>(name[0] | 0x20);
+  if (first != 'a' && first != 'x') {
+    return credential::none;
+  }
+  if (beast::iequals(name, "authorization")) {
+    return credential::authorization;
+  }
+  if (beast::iequals(name, "api-key")) {
+    return credential::api_key;
+  }
+  if (beast::iequals(name, "x-api-key")) {
+    return credential::x_api_key;
+  }
+  return credential::none;
+}
+
+bool understands(upstream_type type, credential c) noexcept {
+  switch (type) {
+    case upstream_type::openai:
+      return c == credential::authorization;
+    case upstream_type::azure:
+      return c == credential::authorization || c == credential::api_key;
+    case upstream_type::anthropic:
+      return c == credential::authorization || c == credential::x_api_key;
+  }
+  return false;
+}
+
 }  // namespace header_detail
 
 void render_request_head(std::string_view method, std::string_view target_prefix,

@@ -9,6 +9,7 @@
 #include "switchyard/proxy/fail.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/phases.hpp"
+#include "switchyard/proxy/translation.hpp"
 #include "switchyard/proxy/upstream_target.hpp"
 
 #include "switchyard/experiments/engine.hpp"
@@ -194,10 +195,29 @@ net::awaitable<void> pause_before_retry(worker& w, exchange_state& st,
   }
 }
 
-// The upstream request for one target, rendered once into the connection's buffers (the
-// bytes Beast's serializer wrote for the same message): the client's fields as
-// build_upstream_fields filters them, then Content-Length. The body is the client's, rewritten
-// in place, unless this target gets another model name.
+// The header block of the upstream request for one target, rendered once into the
+// connection's buffers (the bytes Beast's serializer wrote for the same message): the client's
+// fields as build_upstream_fields filters them, then Content-Length; the target is endpoint
+// `ep` of `up`.
+std::string_view render_upstream_head(request_context& ctx, const upstream_config& up,
+                                      endpoint ep, const std::string& upstream_model,
+                                      std::size_t body_size) {
+  exchange_buffers& b = *ctx.buffers;
+  header_list& h = b.fields;
+  h.clear();
+  build_upstream_fields(ctx.req.base(), up, ctx.rec.request_id, h);
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, body_size).ptr;
+  h.set_copy("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  b.upstream_target.clear();
+  append_upstream_target(up, ep, upstream_model, b.upstream_target);
+  b.upstream_head.clear();
+  render_request_head("POST", {}, b.upstream_target, h, b.upstream_head);
+  return b.upstream_head;
+}
+
+// The upstream request for a target that speaks the client's API. The body is the client's,
+// rewritten in place, unless this target gets another model name.
 upstream_request render_upstream_request(request_context& ctx, const upstream_config& up,
                                          const std::string& upstream_model) {
   exchange_buffers& b = *ctx.buffers;
@@ -206,17 +226,46 @@ upstream_request render_upstream_request(request_context& ctx, const upstream_co
     b.spliced_body = splice_model(ctx.req.body(), ctx.fields, upstream_model);
     body = b.spliced_body;
   }
-  header_list& h = b.fields;
-  h.clear();
-  build_upstream_fields(ctx.req.base(), up, ctx.rec.request_id, h);
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, body.size()).ptr;
-  h.set_copy("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
-  b.upstream_target.clear();
-  append_upstream_target(up, ctx.ep, upstream_model, b.upstream_target);
-  b.upstream_head.clear();
-  render_request_head("POST", {}, b.upstream_target, h, b.upstream_head);
-  return {b.upstream_head, body};
+  return {render_upstream_head(ctx, up, ctx.ep, upstream_model, body.size()), body,
+          endpoint_api(ctx.ep)};
+}
+
+// The upstream request for one target, or (false) the refusal in `refusal`: passed through
+// when the target serves the client's API, else translated (proxy/translation.hpp), its body
+// and its answer's translation in the connection's buffers. Plain code, outside the coroutine:
+// the translation's temporaries stay off its frame.
+template <class Refusal>
+bool prepare_target(request_context& ctx, const upstream_config& up,
+                    const std::string& upstream_model, upstream_request& out,
+                    std::optional<Refusal>& refusal) {
+  auto plan = plan_translation(ctx.ep, up, ctx.model->name);
+  if (!plan) {
+    refusal.emplace(Refusal{std::move(plan.error())});
+    return false;
+  }
+  if (plan->kind == translation::none) {
+    out = render_upstream_request(ctx, up, upstream_model);  // the fast path: no copy
+    return true;
+  }
+  exchange_buffers& b = *ctx.buffers;
+  if (!b.translation) {
+    b.translation = std::make_shared<response_translation>();
+  }
+  auto body = translate_request(*plan, ctx.req.body(),
+                                {.upstream_model = upstream_model,
+                                 .default_max_tokens = up.default_max_tokens,
+                                 .request_id = ctx.rec.request_id,
+                                 .unix_seconds = unix_seconds(),
+                                 .strip_usage = ctx.strip_usage},
+                                *b.translation);
+  if (!body) {
+    refusal.emplace(Refusal{std::move(body.error())});
+    return false;
+  }
+  b.translated_body.swap(*body);
+  out = {render_upstream_head(ctx, up, plan->upstream, upstream_model, b.translated_body.size()),
+         b.translated_body, plan->upstream_api(), b.translation.get()};
+  return true;
 }
 
 // What the client gets when no attempt commits: the gateway's error, with the upstream's own
@@ -252,13 +301,23 @@ net::awaitable<bool> forward(worker& w, beast::tcp_stream& client, request_conte
                 .ctx = ctx,
                 .retries = retries,
                 .inter_token = w.shared.metrics->series_for(ctx.rec).inter_token};
-  ctx.forwarded = true;
   std::optional<attempt_retry> last;  // the latest failed attempt
   std::optional<rejection> out;       // set: stop and answer this
+  upstream_request upstream_req;
 
   for (std::size_t t = 0; !out && t < targets.size() && !retries.past_deadline(steady_clock::now());
        ++t) {
     upstream_pool& pool = *w.pools[targets[t].upstream_index];
+    if (!prepare_target(ctx, pool.config(), *targets[t].model, upstream_req, out)) {
+      if (t == 0) {
+        // Before any attempt, in the client's shape: the primary cannot serve this API (or
+        // the request does not translate).
+        break;
+      }
+      out.reset();  // a fallback that cannot take it is skipped
+      continue;
+    }
+    ctx.forwarded = true;
     if (t > 0) {
       ctx.fallback = pool.config().name + "/" + *targets[t].model;
       ctx.rec.fallback = ctx.fallback;
@@ -266,8 +325,6 @@ net::awaitable<bool> forward(worker& w, beast::tcp_stream& client, request_conte
           .with({w.pools[targets[0].upstream_index]->config().name, pool.config().name})
           .inc();
     }
-    const upstream_request upstream_req =
-        render_upstream_request(ctx, pool.config(), *targets[t].model);
     retries.start_target(w.shared.breakers[targets[t].upstream_index].get());
     for (;;) {
       if (ctx.st.shutdown) {

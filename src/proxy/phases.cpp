@@ -27,6 +27,19 @@ std::string_view bearer(const client_request& req) {
   return bearer_token(req[http::field::authorization]);
 }
 
+bool messages_api(endpoint ep) { return endpoint_api(ep) == api_kind::messages; }
+
+// The client's key, for `api_key` rate-limit scopes and assignment units: its bearer token; on
+// the Messages paths also `x-api-key`, which Anthropic clients send (Claude Code's
+// ANTHROPIC_API_KEY; ANTHROPIC_AUTH_TOKEN is sent as a bearer token).
+std::string_view client_key(const client_request& req, endpoint ep) {
+  auto key = bearer(req);
+  if (key.empty() && messages_api(ep)) {
+    key = trim(req["x-api-key"]);
+  }
+  return key;
+}
+
 // A prompt version rendered into the edit: a system message (chat) or the wrapped prompt.
 // Allocation-free in steady state: the metadata is parsed into a stack buffer, the lookup is a
 // plain lambda (no std::function), and the text is rendered into this thread's scratch string.
@@ -85,9 +98,26 @@ result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string
       text += f.prompt;
     }
     append_json_escaped(edit.prompt, text);
+  } else if (ep == endpoint::responses) {
+    // The Responses API's system prompt is `instructions`: the prompt version replaces it, or
+    // (replace_system: false) goes before the client's, as chat's system message goes first.
+    std::string value = "\"";
+    append_json_escaped(value, text);
+    if (const auto* ins = f.find("instructions"); ins && !pp.cfg->replace_system) {
+      const std::size_t i = static_cast<std::size_t>(ins - f.members.data());
+      const std::string_view raw = std::string_view(body).substr(
+          ins->value_begin, f.member_end(body, i) - ins->value_begin);
+      if (raw.size() > 2 && raw.front() == '"' && raw.back() == '"') {
+        value += "\\n\\n";
+        value.append(raw.substr(1, raw.size() - 2));  // still escaped: spliced as it is
+      }
+    }
+    value += '"';
+    edit.set.emplace_back("instructions", std::move(value));
   } else {
     append_json_escaped(edit.system_message, text);
     edit.replace_system = pp.cfg->replace_system;
+    edit.messages_system = messages_api(ep);  // Anthropic: the top-level `system`
   }
   return {};
 }
@@ -117,7 +147,9 @@ void assign(request_context& ctx, const assign_inputs& in) {
   if (!ctx.snapshot->experiments.empty()) {
     request_view view;
     view.model = f.model;
-    view.endpoint = endpoint_label(ctx.ep);
+    // count_tokens is part of the Messages API: an experiment on Messages covers it too, so
+    // that the count is the count of what the variant would send.
+    view.endpoint = endpoint_label(ctx.ep == endpoint::count_tokens ? endpoint::messages : ctx.ep);
     view.header = [&req](std::string_view name) { return std::string_view(req[name]); };
     if (const auto* user = f.find("user")) {
       // The raw JSON string without its quotes; assignment decodes escapes (decode_body_user).
@@ -129,10 +161,19 @@ void assign(request_context& ctx, const assign_inputs& in) {
         view.body_user = raw.substr(1, raw.size() - 2);
       }
     }
-    view.api_key = bearer(req);
+    if (messages_api(ctx.ep)) {
+      view.body_user = f.metadata_user;  // Anthropic's `metadata.user_id`
+    }
+    view.api_key = client_key(req, ctx.ep);
     view.override_header = req["x-switchyard-variant"];
     view.random01 = in.random01;
     ctx.assigned = switchyard::assign(*ctx.snapshot, view);
+  }
+  if (ctx.ep == endpoint::count_tokens && ctx.assigned.counted) {
+    // The variant applies (the count must match what it would send), but a token count is not
+    // an exposure: no outcome, no feedback id.
+    ctx.assigned.counted = false;
+    ctx.assigned.reason = "count_tokens";
   }
   const assignment& a = ctx.assigned;
   rec.assignment = a.reason;
@@ -146,6 +187,9 @@ void assign(request_context& ctx, const assign_inputs& in) {
   ctx.tags.set("x-switchyard-variant", rec.variant);
   if (!rec.prompt_version.empty()) {
     ctx.tags.set("x-switchyard-prompt-version", rec.prompt_version);
+  }
+  if (ctx.ep == endpoint::count_tokens) {
+    return;
   }
   // A signed id carries the assignment, so feedback works on any replica and after restarts.
   char nonce[17];
@@ -176,12 +220,36 @@ result<void> route(request_context& ctx, std::span<const upstream_config> upstre
   if (model->name != ctx.fields.model) {
     ctx.rec.routed_model = model->name;
   }
+  if (messages_api(ctx.ep)) {
+    // Passed through as sent: every target must speak the Messages API (no translation from
+    // Messages to another API exists), and Messages streams always carry usage (no injection).
+    auto refuse = [&](const upstream_config& up) -> result<void> {
+      return make_error(errc::invalid_request,
+                        "The model `" + ctx.fields.model + "` is served by upstream `" + up.name +
+                            "`, which does not serve the Anthropic Messages API (apis: " +
+                            "messages); use /v1/chat/completions for it.",
+                        "model");
+    };
+    if (!serves(upstreams[model->upstream_index].apis, api_kind::messages)) {
+      return refuse(upstreams[model->upstream_index]);
+    }
+    for (const auto& fb : model->fallbacks) {
+      if (!serves(upstreams[fb.upstream_index].apis, api_kind::messages)) {
+        return refuse(upstreams[fb.upstream_index]);
+      }
+    }
+    ctx.inject_usage = false;
+    return {};
+  }
   // One body serves every target, so usage is injected only when all of them accept it.
   bool inject = upstreams[model->upstream_index].inject_stream_usage;
   for (const auto& f : model->fallbacks) {
     inject = inject && upstreams[f.upstream_index].inject_stream_usage;
   }
-  ctx.inject_usage = inject;
+  // Only chat and completions streams take stream_options.include_usage (the Responses API
+  // reports usage in its terminal event; Messages in message_start/message_delta).
+  ctx.inject_usage =
+      inject && (ctx.ep == endpoint::chat_completions || ctx.ep == endpoint::completions);
   return {};
 }
 
@@ -200,8 +268,28 @@ result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
       quoted += '"';
       edit.set.emplace_back("model", std::move(quoted));
     }
+    thread_local std::string dropped;  // variant params the Messages API has no member for
+    dropped.clear();
     for (const auto& [k, val] : v->params) {
-      edit.set.emplace_back(k, val);
+      if (messages_api(ctx.ep)) {
+        if (auto mapped = messages_param(ctx.ep, k, val)) {
+          edit.set.push_back(std::move(*mapped));
+        } else {
+          dropped += dropped.empty() ? "" : ",";
+          dropped += k;
+        }
+        continue;
+      }
+      // The Responses API names the output bound max_output_tokens; other params go as given.
+      const bool output_bound =
+          ctx.ep == endpoint::responses && (k == "max_tokens" || k == "max_completion_tokens");
+      edit.set.emplace_back(output_bound ? std::string_view("max_output_tokens")
+                                         : std::string_view(k),
+                            val);
+    }
+    if (!dropped.empty()) {
+      // Said in the response, not refused: one variant's params serve every API it is used on.
+      ctx.tags.set("x-switchyard-dropped-params", dropped);
     }
     if (v->prompt && ctx.ep != endpoint::embeddings) {
       if (auto r = render_prompt(*v->prompt, ctx.ep, body, f, edit); !r) {
@@ -242,7 +330,7 @@ result<void> admit(request_context& ctx, rate_limiter& limiter, std::string_view
   const auto& req = ctx.req;
   const auto estimate = estimate_tokens(req.body().size(), ctx.fields.max_tokens, ctx.fields.n);
   ctx.estimated_tokens = estimate;
-  rate_request key{bearer(req), req[user_header], ctx.model->name,
+  rate_request key{client_key(req, ctx.ep), req[user_header], ctx.model->name,
                    rec.experiment.empty() ? std::string_view{} : rec.variant, estimate};
   ctx.admitted = limiter.admit(key, now_ns);
   apply_headers(ctx.admitted, ctx.limit_headers);
@@ -275,8 +363,9 @@ std::optional<experiment_outcome> account(request_context& ctx, steady_clock::ti
   if (rec.usage) {
     in = static_cast<double>(rec.usage->prompt_tokens);
     out = static_cast<double>(rec.usage->completion_tokens);
-  } else if (rec.status >= 200 && rec.status < 300) {
-    // About 4 bytes per token; a stream sends about one event per token.
+  } else if (rec.status >= 200 && rec.status < 300 && ctx.ep != endpoint::count_tokens) {
+    // About 4 bytes per token; a stream sends about one event per token. (A token count uses
+    // no tokens: nothing to estimate.)
     rec.usage_estimated = true;
     in = std::ceil(static_cast<double>(rec.bytes_in) / 4);
     out = t.token_events > 0 ? static_cast<double>(t.token_events)

@@ -7,6 +7,9 @@
 #include "switchyard/proxy/fail.hpp"
 #include "switchyard/proxy/headers.hpp"
 #include "switchyard/proxy/response_meter.hpp"
+#include "switchyard/proxy/translation.hpp"
+
+#include "switchyard/providers/anthropic_errors.hpp"
 
 #include "switchyard/core/arena.hpp"
 
@@ -38,16 +41,24 @@ bool is_event_stream(const pooled_fields& f) {
 // The relay of a committed response, from the upstream header on.
 class relay {
  public:
-  relay(attempt_io& io, upstream_pool& pool, upstream_lease& lease, upstream_parser& parser)
+  relay(attempt_io& io, upstream_pool& pool, upstream_lease& lease, upstream_parser& parser,
+        const upstream_request& req)
       : io_(io),
         ctx_(io.ctx),
         pool_(pool),
         lease_(lease),
         parser_(parser),
+        translation_(req.translation),
         sse_(is_event_stream(parser.get().base())),
-        meter_(sse_, io.w.cfg.limits.max_event_bytes),
+        meter_(sse_, io.w.cfg.limits.max_event_bytes, req.dialect),
         buf_(std::in_place, relay_buffer_bytes) {
-    meter_.strip_usage(sse_ && ctx_.strip_usage);
+    if (translation_) {
+      // A fresh translator per attempt: a retry starts from nothing.
+      meter_.translate(*translation_);
+    } else {
+      meter_.strip_usage(sse_ && ctx_.strip_usage);
+      meter_.dialect(endpoint_api(ctx_.ep));  // pass-through: the upstream speaks the client's API
+    }
   }
 
   /// Sets up decoding of the upstream's Content-Encoding; an error for one we cannot decode.
@@ -68,6 +79,7 @@ class relay {
   bool parse_buffered(beast::error_code& ec);
   beast::error_code take_body();
   net::awaitable<attempt_outcome> read_error_answer();
+  net::awaitable<std::optional<attempt_retry>> read_whole_translated();
   net::awaitable<std::optional<attempt_retry>> hold_stream();
   net::awaitable<bool> readable_before(steady_clock::time_point until);
   void render_head(bool keep);
@@ -79,6 +91,7 @@ class relay {
   upstream_pool& pool_;
   upstream_lease& lease_;
   upstream_parser& parser_;
+  const response_translation* translation_;  // null: relayed as sent
   bool sse_;
   response_meter meter_;
   // From the worker thread's free list: no allocation per attempt.
@@ -90,6 +103,7 @@ class relay {
   bool last_read_full_ = true;
   beast::error_code deferred_;  // a read error after output, during the hold: relayed later
   bool chunked_ = false;
+  std::optional<std::size_t> body_length_;  // a translated body's length
   bool head_sent_ = false;  // the client response's header block (ctx_.buffers->client_head)
 };
 
@@ -218,8 +232,42 @@ net::awaitable<attempt_outcome> relay::read_error_answer() {
     clear_deadline(lease_->lowest());
     lease_.recycle();
   }
+  if (translation_ && maps_anthropic_errors(translation_->kind)) {
+    // An OpenAI-shaped client: Anthropic's error in OpenAI's shape and statuses (529 → 503,
+    // which the retry table and every SDK retry).
+    auto mapped = map_anthropic_error(parser_.get().result_int(), body);
+    upstream_header h = parser_.get().base();
+    h.result(mapped.status);
+    h.reason({});
+    h.set(http::field::content_type, "application/json");
+    co_return error_answer(h, std::move(mapped.body), decoder_ != nullptr, ctx_.req.version(),
+                           io_.w.json);
+  }
   co_return error_answer(parser_.get(), std::move(body), decoder_ != nullptr, ctx_.req.version(),
                          io_.w.json);
+}
+
+// A translated non-stream answer: read whole (bounded by the meter) and translated before
+// anything reaches the client, so that a failure is still retriable and the translated body
+// goes out with its own Content-Length.
+net::awaitable<std::optional<attempt_retry>> relay::read_whole_translated() {
+  while (!parser_.is_done()) {
+    beast::error_code ec;
+    if (!parse_buffered(ec)) {
+      ec = co_await read_some();
+    }
+    if (ec) {
+      co_return attempt_retry{retryable(broken(ec))};
+    }
+  }
+  if (auto t = meter_.finish_translation(); !t) {
+    error e = t.error();
+    e.message = "upstream " + pool_.config().name + ": " + e.message;
+    e.source = error_source::upstream;
+    co_return attempt_retry{retryable(std::move(e))};
+  }
+  body_length_ = meter_.ready().size();
+  co_return std::nullopt;
 }
 
 // Waits until the upstream has bytes for the next read or `until` passes (false). Waits on the
@@ -260,6 +308,13 @@ net::awaitable<std::optional<attempt_retry>> relay::hold_stream() {
       }
       co_return attempt_retry{retryable(broken(ec))};
     }
+    if (translation_ && !meter_.saw_content()) {
+      // The upstream failed in-band before any output (Anthropic's overloaded error event):
+      // retried like an error answer when its kind may pass on another try.
+      if (auto f = meter_.translation_failure(); f && f->retry != retry_mode::no) {
+        co_return attempt_retry{std::move(*f)};
+      }
+    }
   }
   co_return std::nullopt;
 }
@@ -278,7 +333,11 @@ void relay::render_head(bool keep) {
     h.erase("Content-Encoding");  // relayed decoded
   }
   add_attempt_headers(ctx_, h);
-  if (!chunked_ && parser_.content_length() && !decoder_ && !sse_) {
+  if (!chunked_ && body_length_) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, *body_length_).ptr;
+    h.set_copy("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  } else if (!chunked_ && parser_.content_length() && !decoder_ && !sse_) {
     char digits[24];
     const auto end = std::to_chars(digits, digits + sizeof digits, *parser_.content_length()).ptr;
     h.set_copy("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
@@ -358,6 +417,12 @@ net::awaitable<attempt_outcome> relay::run() {
     }
   }
 
+  if (!sse_ && translation_) {
+    if (auto failed = co_await read_whole_translated()) {
+      co_return std::move(*failed);
+    }
+  }
+
   // A plain body usually arrives with its header: read it first so that header and body leave
   // in one write. Nothing has reached the client yet, so a failure here is still retriable.
   if (!sse_ && meter_.ready().empty() && !parser_.is_done()) {
@@ -372,7 +437,9 @@ net::awaitable<attempt_outcome> relay::run() {
 
   // Committed: from here on the client sees this response, whatever happens.
   attempt_committed out;
-  const bool has_length = parser_.content_length().has_value() && !decoder_;
+  const bool has_length =
+      body_length_.has_value() ||
+      (parser_.content_length().has_value() && !decoder_ && !translation_);
   bool keep = ctx_.keep_alive();
   if (has_length && !sse_) {
     // Content-Length as the upstream sent it.
@@ -390,10 +457,19 @@ net::awaitable<attempt_outcome> relay::run() {
   }
 
   std::optional<error> failure;
+  bool stream_ended = false;
   for (bool first = true;;) {
     const bool done = parser_.is_done();
     if (done && meter_.held_bytes() > 0) {
       meter_.release_held();  // upstream ended cleanly with an unterminated last event
+    }
+    if (done && sse_ && translation_ && !stream_ended) {
+      // The translated stream's proper end; a cut or the upstream's in-band error is the
+      // client's error event (already in ready()).
+      stream_ended = true;
+      if (auto e = meter_.end_translated_stream()) {
+        note_error(ctx_.rec, *e);
+      }
     }
     // The header goes at once (an SSE client must see it before the first token); after that,
     // whatever is ready, and the end of the body with the last bytes.
@@ -434,8 +510,15 @@ net::awaitable<attempt_outcome> relay::run() {
       co_return out;  // no in-band way to say it: a short body and a closed connection
     }
     // Never a silent clean end: the SDKs raise this as an APIError. Whole events only were
-    // relayed, so the error event starts cleanly; the last chunk goes with it.
-    if (!co_await write_part(error_event(*failure), true)) {
+    // relayed, so the error event starts cleanly; the last chunk goes with it. In the client's
+    // dialect: chat's error event, Responses' `error` + `response.failed`.
+    if (!translation_ && meter_.dialect() != api_kind::responses) {
+      meter_.ready().clear();  // as ever on the chat path: the error event alone
+    }
+    // (A translated or Responses stream keeps the whole events of the last read: the failure
+    // events are numbered after them.)
+    meter_.fail_stream(*failure);
+    if (!co_await write_part(meter_.ready(), true)) {
       co_return out;
     }
   }
@@ -451,8 +534,9 @@ net::awaitable<attempt_outcome> relay::run() {
 }  // namespace
 
 net::awaitable<attempt_outcome> relay_response(attempt_io& io, upstream_pool& pool,
-                                               upstream_lease& lease, upstream_parser& parser) {
-  relay r(io, pool, lease, parser);
+                                               upstream_lease& lease, upstream_parser& parser,
+                                               const upstream_request& req) {
+  relay r(io, pool, lease, parser, req);
   co_return co_await r.run();
 }
 

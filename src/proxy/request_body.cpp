@@ -118,8 +118,104 @@ result<bool> optional_bool(simdjson::ondemand::value v, std::string_view name) {
 
 }  // namespace
 
-result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parser& parser,
-                                          const std::string& body, bool validate) {
+namespace {
+
+// Messages bodies (Anthropic's API): the members the gateway reads or checks. `member` is the
+// unescaped key; false when the member is not one the gateway reads (it goes out as sent).
+result<bool> messages_member(std::string_view key, simdjson::ondemand::value value, json_type t,
+                             const std::string& body, request_fields& out, bool& has_max_tokens,
+                             bool& has_messages) {
+  if (key == "max_tokens") {
+    std::uint64_t v = 0;
+    if (t != json_type::number || value.get_uint64().get(v)) {
+      return invalid("max_tokens: Input should be a valid non-negative integer", "max_tokens");
+    }
+    out.max_tokens = v;
+    has_max_tokens = true;
+    return true;
+  }
+  if (key == "messages") {
+    simdjson::ondemand::array messages;
+    if (t != json_type::array || value.get_array().get(messages)) {
+      return invalid("messages: Input should be a valid list, got " + std::string(type_name(t)),
+                     "messages");
+    }
+    std::size_t count = 0;
+    for (auto message : messages) {
+      json_type mt{};
+      if (message.type().get(mt)) {
+        return unparsable();
+      }
+      if (mt != json_type::object) {
+        return invalid("messages." + std::to_string(count) +
+                           ": Input should be a valid dictionary, got " + std::string(type_name(mt)),
+                       "messages." + std::to_string(count));
+      }
+      ++count;
+    }
+    if (count == 0) {
+      return invalid("messages: at least one message is required", "messages");
+    }
+    has_messages = true;
+    return true;
+  }
+  if (key == "system") {
+    if (t == json_type::string) {
+      out.system = request_fields::system_form::string;
+      return true;
+    }
+    simdjson::ondemand::array blocks;
+    if (t != json_type::array || value.get_array().get(blocks)) {
+      return invalid("system: Input should be a valid string or a list of text blocks, got " +
+                         std::string(type_name(t)),
+                     "system");
+    }
+    std::size_t count = 0;
+    for (auto block : blocks) {
+      json_type bt{};
+      if (block.type().get(bt)) {
+        return unparsable();
+      }
+      if (bt != json_type::object) {
+        return invalid("system." + std::to_string(count) +
+                           ": Input should be a valid dictionary, got " + std::string(type_name(bt)),
+                       "system." + std::to_string(count));
+      }
+      ++count;
+    }
+    out.system = request_fields::system_form::blocks;
+    return true;
+  }
+  if (key == "metadata" && t == json_type::object) {
+    simdjson::ondemand::object meta;
+    if (value.get_object().get(meta)) {
+      return unparsable();
+    }
+    for (auto m : meta) {
+      std::string_view mk;
+      simdjson::ondemand::value mv;
+      if (m.unescaped_key().get(mk) || m.value().get(mv)) {
+        return unparsable();
+      }
+      json_type mvt{};
+      if (mk == "user_id" && !mv.type().get(mvt) && mvt == json_type::string) {
+        std::string_view raw = mv.raw_json_token();
+        while (!raw.empty() && raw.back() != '"') {
+          raw.remove_suffix(1);  // raw_json_token may carry trailing whitespace
+        }
+        if (raw.size() >= 2) {
+          out.metadata_user = std::string_view(body).substr(
+              static_cast<std::size_t>(raw.data() - body.data()) + 1, raw.size() - 2);
+        }
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+result<request_fields> parse_body(endpoint ep, simdjson::ondemand::parser& parser,
+                                  const std::string& body, bool validate) {
   if (body.empty()) {
     return invalid("The request body is empty; send a JSON object.");
   }
@@ -147,9 +243,11 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
   request_fields out;
   bool has_model = false;
   bool has_payload = false;  // messages / prompt / input
-  const std::string_view payload = ep == endpoint::chat_completions ? "messages"
-                                   : ep == endpoint::completions    ? "prompt"
-                                                                    : "input";
+  const bool anthropic = endpoint_api(ep) == api_kind::messages;
+  bool has_max_tokens = false;  // Messages
+  const std::string_view payload = ep == endpoint::chat_completions || anthropic ? "messages"
+                                   : ep == endpoint::completions                ? "prompt"
+                                                                                : "input";
   for (auto field : obj) {
     simdjson::ondemand::raw_json_string raw_key;
     if (field.key().get(raw_key)) {
@@ -180,6 +278,15 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
       out.members.push_back({std::string_view(body).substr(kb + 1, ke - kb - 1), kb,
                              static_cast<std::size_t>(token.data() - body.data())});
     }
+    if (anthropic && key != "model" && key != "stream") {
+      // Anthropic's own members only: `n`, `stream_options`, `store`… are not part of its API
+      // (the upstream refuses them, as Anthropic does).
+      auto known = messages_member(key, value, t, body, out, has_max_tokens, has_payload);
+      if (!known) {
+        return known.error();
+      }
+      continue;
+    }
     if (key == "model") {
       std::string_view raw;
       std::string_view text;
@@ -203,7 +310,15 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
         return b.error();
       }
       out.stream = *b;
-    } else if ((key == "max_tokens" || key == "max_completion_tokens" || key == "n") &&
+    } else if (ep == endpoint::responses && key == "max_output_tokens" &&
+               t == json_type::number) {
+      // Responses: the token reservation's output bound.
+      std::uint64_t v = 0;
+      if (!value.get_uint64().get(v)) {
+        out.max_tokens = v;
+      }
+    } else if (ep != endpoint::responses &&
+               (key == "max_tokens" || key == "max_completion_tokens" || key == "n") &&
                t == json_type::number) {
       // Read for token reservations only; the upstream validates them.
       std::uint64_t v = 0;
@@ -302,12 +417,39 @@ result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parse
     }
     out.object_end = end > 0 ? end - 1 : 0;
   }
+  if (anthropic) {
+    // Anthropic's wording (its validation names the field first).
+    if (!has_model) {
+      return invalid("model: Field required", "model");
+    }
+    if (!has_payload) {
+      return invalid("messages: Field required", "messages");
+    }
+    if (ep == endpoint::messages && !has_max_tokens) {
+      return invalid("max_tokens: Field required", "max_tokens");
+    }
+    return out;
+  }
   if (!has_model) {
     return invalid("you must provide a model parameter", "model");
   }
-  if (!has_payload) {
+  // Responses: `input` may be left out (a stored prompt, previous_response_id); the upstream,
+  // or the translation, decides.
+  if (!has_payload && ep != endpoint::responses) {
     return invalid("Missing required parameter: '" + std::string(payload) + "'.",
                    std::string(payload));
+  }
+  return out;
+}
+
+}  // namespace
+
+result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parser& parser,
+                                          const std::string& body, bool validate) {
+  auto out = parse_body(ep, parser, body, validate);
+  if (!out && endpoint_api(ep) == api_kind::messages && out.error().message == unparsable().message) {
+    // The OpenAI wording names the OpenAI API: an Anthropic client gets a neutral one.
+    return invalid("There was an error parsing the body of your request: it is not valid JSON.");
   }
   return out;
 }

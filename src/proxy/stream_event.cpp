@@ -152,22 +152,41 @@ std::pair<std::size_t, std::size_t> member_range(std::string_view json, std::siz
 
 token_usage read_usage(od::object& usage) {
   token_usage u;
+  // Chat's names; the Responses API's (input_tokens, output_tokens) when those are absent.
+  std::optional<std::int64_t> prompt, completion, input, output, total;
   for (auto field : usage) {
     std::string_view key;
     std::int64_t n = 0;
     if (field.unescaped_key().get(key)) {
       break;
     }
-    if (key != "prompt_tokens" && key != "completion_tokens" && key != "total_tokens") {
+    if (key == "prompt_tokens_details" || key == "input_tokens_details") {
+      od::object details;
+      if (field.value().get_object().get(details)) {
+        continue;
+      }
+      for (auto d : details) {
+        std::string_view dk;
+        if (!d.unescaped_key().get(dk) && dk == "cached_tokens" && !d.value().get_int64().get(n)) {
+          u.cache_read_tokens = n;
+        }
+      }
       continue;
     }
-    if (field.value().get_int64().get(n)) {
+    std::optional<std::int64_t>* slot = key == "prompt_tokens"       ? &prompt
+                                        : key == "completion_tokens" ? &completion
+                                        : key == "input_tokens"      ? &input
+                                        : key == "output_tokens"     ? &output
+                                        : key == "total_tokens"      ? &total
+                                                                     : nullptr;
+    if (!slot || field.value().get_int64().get(n)) {
       continue;
     }
-    (key == "prompt_tokens"       ? u.prompt_tokens
-     : key == "completion_tokens" ? u.completion_tokens
-                                  : u.total_tokens) = n;
+    *slot = n;
   }
+  u.prompt_tokens = prompt.value_or(input.value_or(0));
+  u.completion_tokens = completion.value_or(output.value_or(0));
+  u.total_tokens = total.value_or(0);
   if (u.total_tokens == 0) {
     u.total_tokens = u.prompt_tokens + u.completion_tokens;
   }

@@ -166,6 +166,11 @@ void usage_scanner::structural(char c) {
 }
 
 std::optional<token_usage> usage_scanner::finish(simdjson::ondemand::parser& parser) const {
+  return finish(parser, read_usage);
+}
+
+std::optional<token_usage> usage_scanner::finish(
+    simdjson::ondemand::parser& parser, token_usage (*read)(simdjson::ondemand::object&)) const {
   const std::string& found = *found_;
   if (found.empty() || found.front() != '{') {
     return std::nullopt;
@@ -178,7 +183,7 @@ std::optional<token_usage> usage_scanner::finish(simdjson::ondemand::parser& par
       doc.get_object().get(obj)) {
     return std::nullopt;
   }
-  return read_usage(obj);
+  return read(obj);
 }
 
 }  // namespace switchyard

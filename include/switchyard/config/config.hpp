@@ -98,6 +98,13 @@ enum class upstream_type : std::uint8_t {
   anthropic,  // Anthropic's Messages API: x-api-key, anthropic-version
 };
 
+/// Which header carries an upstream's `api_key` (`auth:`; the type's default when not given).
+enum class upstream_auth : std::uint8_t {
+  bearer,     // `Authorization: Bearer <api_key>` (openai; azure `auth: entra` / `bearer`)
+  api_key,    // `api-key: <api_key>` (azure's default)
+  x_api_key,  // `x-api-key: <api_key>` (anthropic's default)
+};
+
 /// Where requests go.
 struct upstream_config {
   std::string name;
@@ -108,13 +115,22 @@ struct upstream_config {
   api_set apis = api_bit(api_kind::chat) | api_bit(api_kind::completions) |
                  api_bit(api_kind::embeddings);
   bool apis_given = false;  // `apis:` was written (else the type's default)
-  std::string api_version;  // azure: the `api-version` query parameter ("v1": the v1 API)
+  /// azure: the `api-version` query parameter (a date like "2024-10-21", optionally
+  /// "-preview"), or "v1" for Azure's v1 API (`/openai/v1/…`, no query). Required for azure.
+  std::string api_version;
+  /// azure: `resource: name` is short for base_url https://{name}.openai.azure.com.
+  std::string resource;
   std::string anthropic_version = "2023-06-01";  // anthropic: the `anthropic-version` header
   /// anthropic: `max_tokens` for a translated request that sets none (Anthropic requires it).
   std::int64_t default_max_tokens = 4096;
   std::string base_url;             // scheme://host[:port][/path]; the endpoint path is appended
-  std::string api_key;              // sent as `Authorization: Bearer`; empty = send none
-  bool pass_authorization = false;  // forward the client's own Authorization instead
+  std::string api_key;  // sent in the header `auth` names; empty = send none
+  upstream_auth auth = upstream_auth::bearer;  // the type's default unless `auth:` is given
+  /// Forward the client's own credential instead of `api_key`: the credential headers the
+  /// type understands (openai: Authorization; azure: api-key, Authorization; anthropic:
+  /// x-api-key, Authorization), as the client sent them. Without it, the client's
+  /// Authorization, api-key and x-api-key never reach an upstream.
+  bool pass_authorization = false;
   std::uint32_t max_connections = 256;  // per worker
   duration idle_timeout{30'000};        // pooled connection unused this long is closed
   bool tls_verify = true;
@@ -129,7 +145,8 @@ struct upstream_config {
   bool tls = false;
   std::string host;
   std::string port;
-  std::string path_prefix;  // e.g. "/v1"; never ends with '/'
+  /// e.g. "/v1"; never ends with '/'. azure: the path before `/openai` (usually "").
+  std::string path_prefix;
   bool operator==(const upstream_config&) const = default;
 };
 

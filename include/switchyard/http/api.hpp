@@ -31,8 +31,16 @@ string_response json_answer(const local_call& c, const boost::json::value& v,
 
 /// The gateway's routing table: probes, `/metrics`, `/v1/models` and `/v1/models/{id}`,
 /// `/v1/feedback`, `/api/v1/experiments…`, `/api/v1/prompts…`, `/api/v1/reload`, and the proxied
-/// OpenAI endpoints (left out for the admin listener, `admin_only`, where they are unknown).
+/// endpoints, OpenAI's and Anthropic's `/v1/messages` and `/v1/messages/count_tokens` (left out
+/// for the admin listener, `admin_only`, where they are unknown).
 const router& gateway_routes(bool admin_only);
+
+/// The API whose error shape (and `/v1/models` shape) the gateway's own answers to a request
+/// take: `messages` on the Messages paths (`/v1/messages`, below it, and count_tokens), and on
+/// the other local paths when the request carries `anthropic-version` (an Anthropic SDK or
+/// Claude Code: `/v1/models`, an unknown path); `chat` (OpenAI's shape) otherwise, always on the
+/// OpenAI paths. `target` is the request target (a query is ignored). Pure.
+api_kind client_api(std::string_view target, std::string_view anthropic_version) noexcept;
 
 /// Answers a request the table did not send to the proxy: a 404/405/400 from the table (405
 /// with `Allow`), a 401 from the route's access rule, or the handler's answer, run where the

@@ -21,6 +21,9 @@ struct gateway_metrics {
     metrics::histogram* ttft = nullptr;
     metrics::histogram* inter_token = nullptr;
     metrics::counter* tokens[2][2] = {};  // [prompt|completion][reported|estimated]
+    /// type="cache_read" / "cache_write" (reported only; part of the prompt tokens), made when
+    /// a request first reports one, so that models without a prompt cache get no such series.
+    metrics::counter* cache_tokens[2] = {};
     metrics::counter* cost = nullptr;
     metrics::counter* assignments = nullptr;  // null outside experiments
     std::vector<std::string> labels;          // the six values, to tell hash collisions apart

@@ -63,11 +63,19 @@ using upstream_header = http::response_header<pooled_fields>;
 attempt_outcome error_answer(const upstream_header& up, std::string body, bool decoded,
                              unsigned client_version, simdjson::ondemand::parser& json);
 
+struct response_translation;
+
 /// The upstream request as sent, rendered once per target: its header block and its body (views
-/// into the connection's buffers and the client request, which outlive the attempts).
+/// into the connection's buffers and the client request, which outlive the attempts), and how
+/// its answer reaches the client.
 struct upstream_request {
   std::string_view head;
   std::string_view body;
+  /// The API of the upstream's answer (the meter's dialect).
+  api_kind dialect = api_kind::chat;
+  /// Null: the answer is relayed as sent; else it is translated for the client (the
+  /// connection's buffers own it).
+  const response_translation* translation = nullptr;
 };
 
 /// One try against one upstream: borrow a connection, send, wait for the first byte within

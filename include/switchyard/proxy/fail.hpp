@@ -1,5 +1,6 @@
 #pragma once
 
+#include "switchyard/core/api_kind.hpp"
 #include "switchyard/core/error.hpp"
 #include "switchyard/proxy/request_context.hpp"
 #include "switchyard/proxy/responses.hpp"
@@ -11,7 +12,9 @@ namespace switchyard {
 /// rewrite, a rate limit, ejected upstreams, the shutdown, an upstream failure — becomes its
 /// response here. Pure.
 ///
-/// Sets the status, the OpenAI-shaped body and the headers: `x-request-id`, `server`; the
+/// Sets the status, the body in the client's API's shape (`endpoint_api(ctx.ep)`: the Messages
+/// paths get Anthropic's `{"type":"error","error":{"type","message"},"request_id"}`, every other
+/// path OpenAI's `{"error":{…}}`) and the headers: `x-request-id`, `server`; the
 /// experiment tags once assigned; the rate-limit headers once admitted; once forwarded the
 /// attempt headers (`x-switchyard-attempts`, `x-switchyard-fallback`); `retry-after` and
 /// `retry-after-ms` from `e.retry_after` (removed when retrying cannot help, e.g. a request too
@@ -25,6 +28,17 @@ string_response fail(request_context& ctx, const error& e);
 /// The same exit for an upstream's error answer (`e.code == upstream_status`), relayed with its
 /// own status, headers and body; the gateway adds its headers and fills the record.
 string_response fail(request_context& ctx, const error& e, string_response relayed);
+
+/// The in-band error event that ends a stream which failed after it started, in the client's
+/// API: chat and completions `data: {"error":{…}}` (`error_event`); messages Anthropic's
+/// `event: error` (`anthropic_error_event`); responses (for now) the OpenAI one.
+std::string stream_error_event(api_kind client, const error& e);
+
+/// The gateway's own error response for `e` in the shape of `client`'s API (see `fail`), with
+/// `x-should-retry: false` when retrying cannot help. For refusals made before the proxy
+/// (framing, body size, routes).
+string_response api_error_response(api_kind client, const error& e, unsigned version,
+                                   bool keep_alive, std::string_view request_id);
 
 /// Records `e` as the request's error (label and source) without answering: a failure after the
 /// response has started, which the client learns of in-band.

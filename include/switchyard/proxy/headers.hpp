@@ -8,6 +8,7 @@
 #include <boost/beast/http/fields.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -38,12 +39,26 @@ inline void set_joined(header_list& out, std::string_view name,
                        std::initializer_list<std::string_view> parts) {
   out.set_joined(name, parts);
 }
+
+/// The client credential headers an upstream may see: `Authorization`, `api-key` (Azure),
+/// `x-api-key` (Anthropic).
+enum class credential : std::uint8_t { none, authorization, api_key, x_api_key };
+credential credential_of(std::string_view name) noexcept;
+/// Whether an upstream of `type` reads `c` (openai: Authorization; azure: api-key and
+/// Authorization (an Entra ID token); anthropic: x-api-key and Authorization).
+bool understands(upstream_type type, credential c) noexcept;
 }  // namespace header_detail
 
 /// Fields for the upstream request: the client's end-to-end fields minus hop-by-hop ones
 /// (RFC 9110 §7.6.1, including those named in `Connection`), framing, `Host`, `Accept-Encoding`
-/// (the gateway reads bodies, so it asks for identity) and `Authorization` (replaced by the
-/// upstream's key unless `pass_authorization`), plus the upstream's configured headers.
+/// (the gateway reads bodies, so it asks for identity) and the client's credentials
+/// (`Authorization`, `api-key`, `x-api-key`), plus the upstream's configured headers.
+/// Credentials: without `pass_authorization` the upstream's `api_key` goes in the header its
+/// `auth` names (`Authorization: Bearer`, `api-key`, `x-api-key`) and no client credential is
+/// forwarded; with it, the client's own credential headers that the upstream's type reads are
+/// forwarded as they are (never moved from one header to another) and the rest dropped.
+/// anthropic: `anthropic-version` is the client's when it sent one (a Messages client knows the
+/// version it speaks), else the upstream's `anthropic_version`; `anthropic-beta` is forwarded.
 /// `Out` is an `http::fields` or a `header_list` (which then views `client`, `up` and
 /// `request_id`: they must outlive it).
 template <class In = boost::beast::http::fields, class Out>
@@ -52,19 +67,40 @@ void build_upstream_fields(const In& client, const upstream_config& up, std::str
   namespace http = boost::beast::http;
   const auto conn = client.find(http::field::connection);
   const bool check_connection = conn != client.end();
+  bool client_version = false;  // the client's anthropic-version was forwarded
   for (const auto& f : client) {
     const http::field name = f.name();
     // Expect: the gateway already answered the client's; forwarding it invites a 100 Continue.
     if (header_detail::hop_by_hop(name) || name == http::field::accept_encoding ||
         name == http::field::expect || boost::beast::iequals(f.name_string(), "x-request-id") ||
-        (name == http::field::authorization && !up.pass_authorization) ||
         (check_connection && header_detail::named_in_connection(conn->value(), f.name_string()))) {
       continue;
     }
+    const auto cred = name == http::field::authorization
+                          ? header_detail::credential::authorization
+                          : header_detail::credential_of(f.name_string());
+    if (cred != header_detail::credential::none &&
+        (!up.pass_authorization || !header_detail::understands(up.kind, cred))) {
+      continue;
+    }
+    client_version = client_version || boost::beast::iequals(f.name_string(), "anthropic-version");
     out.insert(f.name_string(), f.value());
   }
   if (!up.pass_authorization && !up.api_key.empty()) {
-    header_detail::set_joined(out, "Authorization", {"Bearer ", up.api_key});
+    switch (up.auth) {
+      case upstream_auth::bearer:
+        header_detail::set_joined(out, "Authorization", {"Bearer ", up.api_key});
+        break;
+      case upstream_auth::api_key:
+        out.set("api-key", up.api_key);
+        break;
+      case upstream_auth::x_api_key:
+        out.set("x-api-key", up.api_key);
+        break;
+    }
+  }
+  if (up.kind == upstream_type::anthropic && !client_version) {
+    out.set("anthropic-version", up.anthropic_version);
   }
   // The gateway meters what it relays: ask for the body as it is (a server that compresses
   // anyway is decoded or refused by the relay).

@@ -17,7 +17,14 @@ using upstream_parser = http::response_parser<http::buffer_body, recycling_alloc
 /// upstream compressed it, usage stripped when the gateway asked for it), the breaker told of
 /// the success at the first write, and a later failure sent as the final SSE error event.
 /// Returns the connection to the pool when the exchange ended cleanly.
+///
+/// With `req.translation`, the answer is translated for the client (proxy/translation.hpp):
+/// Anthropic error answers are mapped to OpenAI's shape and statuses (529 → 503, retried), a
+/// 2xx body is read whole and translated (then sent with its own Content-Length), a stream is
+/// translated event by event (chunked), held until the translator has output, retried when it
+/// fails in-band before any (an overloaded error event), and ended by the translator.
 net::awaitable<attempt_outcome> relay_response(attempt_io& io, upstream_pool& pool,
-                                               upstream_lease& lease, upstream_parser& parser);
+                                               upstream_lease& lease, upstream_parser& parser,
+                                               const upstream_request& req);
 
 }  // namespace switchyard

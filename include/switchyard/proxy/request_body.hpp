@@ -54,6 +54,12 @@ struct request_fields {
   bool first_message_system = false;     // chat: messages[0].role is system or developer
   bool prompt_is_string = false;         // completions: `prompt` is one string…
   std::string prompt;                    // …unescaped (only kept for completions)
+  /// Messages: the form of the top-level `system` (a string, or an array of text blocks).
+  enum class system_form : std::uint8_t { none, string, blocks };
+  system_form system = system_form::none;
+  /// Messages: `metadata.user_id` as raw JSON text between its quotes ("" = none), the Messages
+  /// API's counterpart of chat's `user` (assignment `unit: body:user`). A view into the body.
+  std::string_view metadata_user;
   const body_member* find(std::string_view key) const noexcept;
   /// Offset just past member `i`'s value.
   std::size_t member_end(std::string_view body, std::size_t i) const noexcept;
@@ -61,7 +67,10 @@ struct request_fields {
 
 /// Parses and validates a request body for `ep`. `body` must have at least
 /// `simdjson::SIMDJSON_PADDING` bytes of capacity past its size (see `pad_for_simdjson`).
-/// Errors are 400 `invalid_request_error` naming the field. `validate` (the default) first
+/// Errors are 400 `invalid_request_error` naming the field. Messages and count_tokens bodies
+/// need `model` and a non-empty `messages` array of objects; Messages also `max_tokens`, a
+/// non-negative integer (Anthropic refuses a request without it, and the gateway's token
+/// reservation needs it); `system` must be a string or an array of objects (text blocks). `validate` (the default) first
 /// checks the whole body strictly (`validate_json_body`: RFC 8259, no duplicate keys); only a
 /// body the gateway produced itself from a validated one may skip it.
 result<request_fields> parse_request_body(endpoint ep, simdjson::ondemand::parser& parser,

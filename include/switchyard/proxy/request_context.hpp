@@ -32,6 +32,7 @@ struct exchange_state {
 
 struct client_watch_state;
 struct exchange_buffers;
+struct response_translation;
 
 /// When things happened, for the access log, the metrics and the retry deadline.
 struct request_timing {
@@ -95,6 +96,10 @@ struct exchange_buffers {
   std::string upstream_head;    // the upstream request's header block, rendered
   std::string client_head;    // the client response's header block, rendered
   std::string spliced_body;   // the body of a target that gets another model name
+  std::string translated_body;  // the body of a target that speaks another API
+  /// How the answer of the target being tried is translated (proxy/translation.hpp); created
+  /// with the connection's first translated request, reused after.
+  std::shared_ptr<response_translation> translation;
   header_block tags;          // lent to the request_context (swapped in and out)
   header_block limit_headers;
   std::shared_ptr<client_watch_state> watch;  // created with the first proxied request

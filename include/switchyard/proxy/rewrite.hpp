@@ -2,6 +2,7 @@
 
 #include "switchyard/proxy/request_body.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,7 +20,13 @@ struct body_edit {
   /// Chat: a system message's content, already JSON-escaped (without quotes); "" = none.
   std::string system_message;
   /// Chat: the system message replaces messages[0] when that is a system/developer message.
+  /// Messages: the prompt replaces the client's `system` (else it is prepended to it).
   bool replace_system = false;
+  /// Messages API: `system_message` goes into the top-level `system` instead of `messages`:
+  /// with `replace_system` (or no client `system`) `system` becomes that string; otherwise it is
+  /// prepended as its own text block, the client's system text (a string, wrapped as one text
+  /// block, or its blocks, byte for byte with their `cache_control`) following it.
+  bool messages_system = false;
   /// Completions: the new `prompt`, already JSON-escaped; "" = unchanged.
   std::string prompt;
 
@@ -33,9 +40,21 @@ struct body_edit {
     remove.clear();
     system_message.clear();
     replace_system = false;
+    messages_system = false;
     prompt.clear();
   }
 };
+
+/// A variant's parameter `key` (JSON text `json`) as the Messages API (`ep` messages or
+/// count_tokens) takes it: the member name and value to set, or nullopt when Anthropic has no
+/// such parameter and it is dropped (Anthropic refuses unknown members). Messages keeps
+/// temperature, top_p, top_k, max_tokens, stop_sequences, thinking, tool_choice, tools,
+/// service_tier; `max_completion_tokens` becomes `max_tokens` and `stop` `stop_sequences` (a
+/// string wrapped in an array). count_tokens keeps only what changes the count (thinking,
+/// tool_choice, tools). Pure.
+std::optional<std::pair<std::string_view, std::string>> messages_param(endpoint ep,
+                                                                      std::string_view key,
+                                                                      std::string_view json);
 
 /// `body` (parsed into `fields`) with `edit` applied. Pure.
 std::string apply_edit(std::string_view body, const request_fields& fields, const body_edit& edit);

@@ -33,10 +33,15 @@ struct event_facts {
   /// Byte ranges to cut to remove the top-level `"usage": null` members (with one adjacent
   /// comma), leaving valid JSON. At most one in a valid document; kept as a list for duplicates.
   boost::container::small_vector<std::pair<std::size_t, std::size_t>, 1> null_usage;
+  /// Another dialect's event that says nothing yet (Responses' `response.created` /
+  /// `response.in_progress`, Messages' `message_start` / `ping`): it keeps the hold like a chat
+  /// chunk without output.
+  bool holdable = false;
 
-  /// The stream hold may keep waiting after this event only when it is a chunk without output;
-  /// anything else (output, an error, usage, something we cannot classify) releases the hold.
-  bool keeps_hold() const noexcept { return object && choices && !output && !error; }
+  /// The stream hold may keep waiting after this event only when it is a chunk without output
+  /// (or a `holdable` event); anything else (output, an error, usage, something we cannot
+  /// classify) releases the hold.
+  bool keeps_hold() const noexcept { return object && (choices || holdable) && !output && !error; }
 };
 
 /// Classifies `json` (which must have simdjson::SIMDJSON_PADDING readable bytes past its end).

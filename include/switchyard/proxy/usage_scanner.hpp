@@ -26,6 +26,9 @@ class usage_scanner {
   /// The counts of the last top-level `usage` object seen; nullopt when there is none, it is
   /// null, or it is larger than `max_usage_bytes`.
   std::optional<token_usage> finish(simdjson::ondemand::parser& parser) const;
+  /// The same, the counts read by `read` (another API's names, e.g. Anthropic's).
+  std::optional<token_usage> finish(simdjson::ondemand::parser& parser,
+                                    token_usage (*read)(simdjson::ondemand::object&)) const;
 
  private:
   void structural(char c);

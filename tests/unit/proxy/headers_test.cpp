@@ -4,6 +4,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <string>
+#include <tuple>
+
 namespace switchyard {
 namespace {
 
@@ -66,6 +69,99 @@ TEST(headers, pass_authorization_keeps_the_client_key) {
   http::fields out;
   build_upstream_fields(client_fields(), upstream(true), "req_1", out);
   EXPECT_EQ(out[http::field::authorization], "Bearer sk-client");
+}
+
+// A client that sends every kind of credential header, and the Anthropic ones.
+http::fields credential_fields() {
+  http::fields f;
+  f.set(http::field::authorization, "Bearer sk-client");
+  f.set("api-key", "client-azure-key");
+  f.set("X-Api-Key", "client-anthropic-key");
+  f.set("anthropic-beta", "prompt-caching-2024-07-31");
+  f.set(http::field::content_type, "application/json");
+  return f;
+}
+
+upstream_config typed(upstream_type type, upstream_auth auth, bool pass = false) {
+  auto u = upstream(pass);
+  u.headers.clear();
+  u.kind = type;
+  u.auth = auth;
+  u.api_key = "sk-upstream";
+  return u;
+}
+
+// The credential fields of `out`, as "name=value" in order, for one comparison.
+std::string credentials(const http::fields& out) {
+  std::string s;
+  for (const char* name : {"Authorization", "api-key", "x-api-key"}) {
+    for (auto it = out.find(name); it != out.end() && beast::iequals(it->name_string(), name);
+         ++it) {
+      s += (s.empty() ? "" : " ") + std::string(name) + "=" + std::string(it->value());
+    }
+  }
+  return s;
+}
+
+TEST(headers, client_credentials_never_reach_an_upstream_without_pass_authorization) {
+  for (auto [type, auth, expected] :
+       {std::tuple{upstream_type::openai, upstream_auth::bearer,
+                   "Authorization=Bearer sk-upstream"},
+        std::tuple{upstream_type::azure, upstream_auth::api_key, "api-key=sk-upstream"},
+        std::tuple{upstream_type::azure, upstream_auth::bearer,
+                   "Authorization=Bearer sk-upstream"},
+        std::tuple{upstream_type::anthropic, upstream_auth::x_api_key, "x-api-key=sk-upstream"}}) {
+    http::fields out;
+    build_upstream_fields(credential_fields(), typed(type, auth), "r", out);
+    EXPECT_EQ(credentials(out), expected);
+    std::string all;
+    for (const auto& f : out) {
+      all += std::string(f.name_string()) + ": " + std::string(f.value()) + "\n";
+    }
+    EXPECT_EQ(all.find("client-"), std::string::npos) << all;
+    EXPECT_EQ(all.find("sk-client"), std::string::npos) << all;
+  }
+  // No upstream key: nothing at all (a local server), still none of the client's.
+  auto keyless = typed(upstream_type::openai, upstream_auth::bearer);
+  keyless.api_key.clear();
+  http::fields out;
+  build_upstream_fields(credential_fields(), keyless, "r", out);
+  EXPECT_EQ(credentials(out), "");
+}
+
+TEST(headers, pass_authorization_forwards_what_the_type_reads_as_sent) {
+  auto fwd = [](upstream_type type) {
+    http::fields out;
+    build_upstream_fields(credential_fields(), typed(type, upstream_auth::bearer, true), "r", out);
+    return credentials(out);
+  };
+  EXPECT_EQ(fwd(upstream_type::openai), "Authorization=Bearer sk-client");
+  EXPECT_EQ(fwd(upstream_type::azure), "Authorization=Bearer sk-client api-key=client-azure-key");
+  EXPECT_EQ(fwd(upstream_type::anthropic),
+            "Authorization=Bearer sk-client x-api-key=client-anthropic-key");
+}
+
+TEST(headers, anthropic_version_is_the_clients_else_the_configured_one) {
+  auto up = typed(upstream_type::anthropic, upstream_auth::x_api_key);
+  up.anthropic_version = "2023-06-01";
+  http::fields none;
+  build_upstream_fields(credential_fields(), up, "r", none);
+  EXPECT_EQ(none["anthropic-version"], "2023-06-01");
+  EXPECT_EQ(none["anthropic-beta"], "prompt-caching-2024-07-31");
+
+  auto client = credential_fields();
+  client.set("Anthropic-Version", "2026-10-21");
+  header_list h;  // the request path's list: the same decision
+  build_upstream_fields(client, up, "r", h);
+  EXPECT_EQ(h.count("anthropic-version"), 1u);
+  EXPECT_EQ(h["anthropic-version"], "2026-10-21");
+  EXPECT_EQ(h["x-api-key"], "sk-upstream");
+
+  // Other types get no anthropic-version of the gateway's.
+  http::fields azure;
+  build_upstream_fields(http::fields{}, typed(upstream_type::azure, upstream_auth::api_key), "r",
+                        azure);
+  EXPECT_EQ(azure.count("anthropic-version"), 0u);
 }
 
 TEST(headers, non_default_port_goes_into_host) {
