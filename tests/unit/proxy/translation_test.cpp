@@ -261,7 +261,7 @@ TEST(response_translator, responses_client_on_an_anthropic_stream_gets_one_numbe
   std::int64_t seq = 0;
   for (const auto& e : client) {
     auto o = json::parse(e.data).as_object();
-    EXPECT_EQ(o["type"], e.event);
+    EXPECT_EQ(std::string_view(o["type"].as_string()), e.event);
     EXPECT_EQ(o["sequence_number"], seq++);
     if (auto* r = o.if_contains("response")) {
       EXPECT_EQ(r->as_object().at("id"), "resp_abc");
