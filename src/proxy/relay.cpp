@@ -52,8 +52,9 @@ class relay {
         sse_(is_event_stream(parser.get().base())),
         meter_(sse_, io.w.cfg.limits.max_event_bytes, req.dialect),
         buf_(std::in_place, relay_buffer_bytes) {
-    if (translation_) {
-      // A fresh translator per attempt: a retry starts from nothing.
+    if (translation_ && parser.get().result_int() < 400) {
+      // A fresh translator per attempt: a retry starts from nothing. (An error answer is read
+      // as sent and mapped whole: read_error_answer.)
       meter_.translate(*translation_);
     } else {
       meter_.strip_usage(sse_ && ctx_.strip_usage);
