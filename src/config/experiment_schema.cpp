@@ -94,8 +94,10 @@ void read_match_header(reader& r, const YAML::Node& node, const std::string& pat
 }
 
 const char* endpoint_problem(const std::string& v) {
-  return !v.empty() && v != "chat_completions" && v != "completions" && v != "embeddings"
-             ? "must be chat_completions, completions or embeddings"
+  // count_tokens requests match as `messages` (they count what a Messages request would send).
+  return !v.empty() && v != "chat_completions" && v != "completions" && v != "embeddings" &&
+                 v != "responses" && v != "messages"
+             ? "must be chat_completions, completions, embeddings, responses or messages"
              : nullptr;
 }
 

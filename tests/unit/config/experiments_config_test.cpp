@@ -53,6 +53,30 @@ experiments:
   EXPECT_EQ(c->find_prompt("p@v2"), nullptr);
 }
 
+TEST(experiments_config, match_endpoint_covers_every_ingress_api) {
+  for (const char* ep : {"chat_completions", "completions", "embeddings", "responses", "messages"}) {
+    auto c = parse(std::string(R"(
+experiments:
+  - name: e
+    match: { model: small, endpoint: )") + ep + R"( }
+    variants: [ { name: c }, { name: t } ]
+)");
+    ASSERT_TRUE(c) << ep << ": " << c.error().message;
+    EXPECT_EQ(c->experiments[0].match_endpoint, ep);
+  }
+  auto bad = parse(R"(
+experiments:
+  - name: e
+    match: { model: small, endpoint: count_tokens }
+    variants: [ { name: c }, { name: t } ]
+)");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find(
+                "must be chat_completions, completions, embeddings, responses or messages"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 TEST(experiments_config, errors_name_the_key_path_and_line) {
   auto c = parse(R"(
 experiments:
