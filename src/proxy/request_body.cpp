@@ -120,6 +120,25 @@ result<bool> optional_bool(simdjson::ondemand::value v, std::string_view name) {
 
 namespace {
 
+// The number of elements of `array` (member `name`), each of which must be an object (Anthropic's
+// wording for one that is not).
+result<std::size_t> count_objects(simdjson::ondemand::array& array, std::string_view name) {
+  std::size_t count = 0;
+  for (auto element : array) {
+    json_type t{};
+    if (element.type().get(t)) {
+      return unparsable();
+    }
+    if (t != json_type::object) {
+      const std::string at = std::string(name) + "." + std::to_string(count);
+      return invalid(at + ": Input should be a valid dictionary, got " + std::string(type_name(t)),
+                     at);
+    }
+    ++count;
+  }
+  return count;
+}
+
 // Messages bodies (Anthropic's API): the members the gateway reads or checks. `member` is the
 // unescaped key; false when the member is not one the gateway reads (it goes out as sent).
 result<bool> messages_member(std::string_view key, simdjson::ondemand::value value, json_type t,
@@ -140,20 +159,11 @@ result<bool> messages_member(std::string_view key, simdjson::ondemand::value val
       return invalid("messages: Input should be a valid list, got " + std::string(type_name(t)),
                      "messages");
     }
-    std::size_t count = 0;
-    for (auto message : messages) {
-      json_type mt{};
-      if (message.type().get(mt)) {
-        return unparsable();
-      }
-      if (mt != json_type::object) {
-        return invalid("messages." + std::to_string(count) +
-                           ": Input should be a valid dictionary, got " + std::string(type_name(mt)),
-                       "messages." + std::to_string(count));
-      }
-      ++count;
+    auto count = count_objects(messages, "messages");
+    if (!count) {
+      return count.error();
     }
-    if (count == 0) {
+    if (*count == 0) {
       return invalid("messages: at least one message is required", "messages");
     }
     has_messages = true;
@@ -170,18 +180,8 @@ result<bool> messages_member(std::string_view key, simdjson::ondemand::value val
                          std::string(type_name(t)),
                      "system");
     }
-    std::size_t count = 0;
-    for (auto block : blocks) {
-      json_type bt{};
-      if (block.type().get(bt)) {
-        return unparsable();
-      }
-      if (bt != json_type::object) {
-        return invalid("system." + std::to_string(count) +
-                           ": Input should be a valid dictionary, got " + std::string(type_name(bt)),
-                       "system." + std::to_string(count));
-      }
-      ++count;
+    if (auto count = count_objects(blocks, "system"); !count) {
+      return count.error();
     }
     out.system = request_fields::system_form::blocks;
     return true;
