@@ -64,6 +64,37 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();  // without stripping, the relay forwards the upstream's bytes exactly
     }
   }
+  // The pass-through dialects (a Responses or Messages upstream) classify with their own
+  // parsers (responses_event.cpp, messages_event.cpp) and forward the bytes exactly too; the
+  // usage they read must not depend on the split.
+  for (api_kind dialect : {api_kind::responses, api_kind::messages}) {
+    response_meter whole(true, 1 << 16, dialect);
+    response_meter split(true, 1 << 16, dialect);
+    std::string relayed;
+    bool whole_ok = whole.feed(body, json).has_value();
+    bool split_ok = true;
+    for (std::size_t at = 0; at < body.size() && split_ok; at += stride) {
+      split_ok = split.feed(body.substr(at, stride), json).has_value();
+      relayed += split.ready();
+      split.ready().clear();
+    }
+    if (split_ok) {
+      split.release_held();
+      relayed += split.ready();
+      if (relayed != body) {
+        std::abort();
+      }
+    }
+    if (whole_ok && split_ok) {
+      const auto& a = whole.usage();
+      const auto& b = split.usage();
+      if (a.has_value() != b.has_value() ||
+          (a && (a->prompt_tokens != b->prompt_tokens ||
+                 a->completion_tokens != b->completion_tokens))) {
+        std::abort();
+      }
+    }
+  }
   // With stripping: must not crash, and what goes out must hold no usage-only chunk.
   response_meter s(true, 1 << 16);
   s.strip_usage(true);
