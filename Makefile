@@ -8,7 +8,7 @@ ASAN_BUILD ?= build-asan
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER)
 
-.PHONY: all deps build run test test-fast test-asan test-fuzz fuzz bench format clean
+.PHONY: all deps build run test test-fast test-asan test-fuzz fuzz bench format clean image
 
 all: build
 
@@ -67,3 +67,15 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+
+# The container image (Containerfile) with podman, else docker; IMAGE=name:tag to rename it.
+# Containers cannot be built everywhere (no engine, or one that cannot run builds): then it says so.
+IMAGE ?= switchyard:$(shell grep -m1 -o 'switchyard VERSION [0-9.]*' CMakeLists.txt | cut -d' ' -f3)
+image:
+	@engine=$$(command -v podman || command -v docker || true); \
+	if [[ -z $$engine ]]; then \
+	  echo "make image: neither podman nor docker is installed, cannot build $(IMAGE) here"; exit 1; fi; \
+	if ! $$engine info >/dev/null 2>&1; then \
+	  echo "make image: $$engine is installed but cannot build here ($$engine info fails)"; exit 1; fi; \
+	echo "$$engine build -f Containerfile -t $(IMAGE) ."; \
+	$$engine build -f Containerfile -t $(IMAGE) .
