@@ -151,20 +151,45 @@ def ldd_libraries(binary):
     return libs
 
 
-def dpkg_owner(path):
-    """The package owning PATH, trying the usr-merged spellings (/lib ↔ /usr/lib)."""
+def spellings(path):
+    """PATH as ldd prints it, resolved, and usr-merged (/lib ↔ /usr/lib): dpkg knows one of them."""
     p = Path(path)
-    candidates = [str(p), str(p.resolve())]
-    for c in list(candidates):
+    out = [str(p), str(p.resolve())]
+    for c in list(out):
         if c.startswith("/usr/lib/"):
-            candidates.append(c[4:])
+            out.append(c[4:])
         elif c.startswith("/lib"):
-            candidates.append("/usr" + c)
-    for c in candidates:
-        r = subprocess.run(["dpkg-query", "-S", c], capture_output=True, text=True)
-        if r.returncode == 0:
-            return r.stdout.split(":", 1)[0].strip()
-    raise ValueError(f"dpkg -S: no package owns {path}")
+            out.append("/usr" + c)
+    return list(dict.fromkeys(out))
+
+
+def dpkg_owners(paths):
+    """{path: package owning it} with one dpkg-query call (each call reads every file list)."""
+    wanted = {s: p for p in paths for s in spellings(p)}
+    r = subprocess.run(["dpkg-query", "-S", *wanted], capture_output=True, text=True)
+    owners = {}
+    for line in r.stdout.splitlines():
+        pkgs, _, file = line.partition(": ")
+        if file in wanted and ", " not in pkgs:  # "a, b: /dir" lines are shared directories
+            owners.setdefault(wanted[file], pkgs.split(":")[0].strip())
+    missing = [p for p in paths if p not in owners]
+    if missing:
+        raise ValueError(f"dpkg -S: no package owns {missing}")
+    return owners
+
+
+def apt_candidates(pkgs):
+    """{package: candidate version or None} from one `apt-cache policy` call."""
+    r = subprocess.run(["apt-cache", "policy", *pkgs], capture_output=True, text=True)
+    out, current = {}, None
+    for line in r.stdout.splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            current = line[:-1]
+            out[current] = None
+        elif current and line.strip().startswith("Candidate:"):
+            v = line.split(":", 1)[1].strip()
+            out[current] = None if v == "(none)" else v
+    return out
 
 
 def installed_depends():
@@ -263,14 +288,15 @@ def main(argv):
     base = closure(essential | {"apt"}, deps)   # debian:12-slim = Essential packages + apt
     provided = closure(set(listed), deps) | base
     needed = {}
-    for lib in ldd_libraries(binary):
-        pkg = dpkg_owner(lib)
+    libs = ldd_libraries(binary)
+    owners = dpkg_owners(libs)
+    for lib in libs:
+        pkg = owners[lib]
         needed.setdefault(pkg, []).append(Path(lib).name)
         check(pkg in provided, f"{Path(lib).name} comes from {pkg}, which the runtime stage lacks")
+    candidates = apt_candidates(listed)
     for pkg in listed:
-        r = subprocess.run(["apt-cache", "policy", pkg], capture_output=True, text=True)
-        check("Candidate:" in r.stdout and "Candidate: (none)" not in r.stdout,
-              f"runtime package {pkg} is unknown to apt")
+        check(candidates.get(pkg) is not None, f"runtime package {pkg} is unknown to apt")
     unused = [p for p in listed if p not in needed and p != "ca-certificates"]
     check("ca-certificates" in listed, "no ca-certificates: TLS to the upstreams would fail")
 
