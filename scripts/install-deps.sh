@@ -9,9 +9,10 @@ build_pkgs=(
   libsimdjson-dev zlib1g-dev libssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libsqlite3-dev
   ca-certificates
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus yamllint python3-yaml)  # yamllint + PyYAML: tests/deploy
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus)
 bench_pkgs=(nginx-light wrk)
 fuzz_pkgs=(clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes for clang
+test_pkgs+=(yamllint python3-yaml iproute2)  # tests/deploy: lint, PyYAML, `ip` in its namespaces
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
