@@ -195,6 +195,49 @@ def registrations():
     return found
 
 
+def resp_read(f):
+    """One RESP2 reply from a binary file object (simple string, error, integer, bulk, array)."""
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise Failure("redis: truncated reply")
+    kind, body = line[:1], line[1:-2]
+    if kind == b"+":
+        return body.decode()
+    if kind == b"-":
+        raise Failure(f"redis: {body.decode()}")
+    if kind == b":":
+        return int(body)
+    if kind == b"$":
+        n = int(body)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        return data[:-2].decode(errors="replace")
+    if kind == b"*":
+        n = int(body)
+        return None if n < 0 else [resp_read(f) for _ in range(n)]
+    raise Failure(f"redis: unexpected reply type {kind!r}")
+
+
+def redis_command(port, *args):
+    req = f"*{len(args)}\r\n".encode() + b"".join(
+        f"${len(a.encode())}\r\n".encode() + a.encode() + b"\r\n" for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(req)
+        return resp_read(s.makefile("rb"))
+
+
+def redis_keys(port, limit=100000):
+    """Every key, by SCAN (bounded)."""
+    keys, cursor = [], "0"
+    for _ in range(1000):
+        cursor, batch = redis_command(port, "SCAN", cursor, "COUNT", "1000")
+        keys += batch
+        if cursor == "0" or len(keys) >= limit:
+            return keys
+    raise Failure("redis: SCAN did not finish")
+
+
 def proc_status(pid):
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -280,6 +323,7 @@ def inner(mode, plan, image, work):
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": image["workdir"], "OPENAI_BASE_URL": f"http://127.0.0.1:{mock_port}/v1"}
         redis_url = "redis://127.0.0.1:6379/0"
+        redis_started = False
         if mode == "overlay":
             if re.search(r"^store:\s*\n(\s+.*\n)*?\s+type:\s*redis", cfg_text, re.M) or \
                     "REDIS_URL" in {e["name"] for e in plan["env"]}:
@@ -299,6 +343,7 @@ def inner(mode, plan, image, work):
                     except OSError:
                         return False
                 wait_for("redis-server answering PING", redis_up, 20, proc=redis)
+                redis_started = True
             for e in plan["env"]:
                 env[e["name"]] = secret_value(e["secret"], redis_url) if "secret" in e else e["value"]
         else:
@@ -423,6 +468,17 @@ def inner(mode, plan, image, work):
             raise Failure("no 'drained, exiting' in the log: the drain was not clean")
         ok(f"exited 0 after {took:.1f}s, drained (budget {grace_budget}s)")
 
+        if mode == "overlay" and redis_started:
+            # The config's store really is that Redis: the last flush (SIGTERM) wrote there, and
+            # only under store.key_prefix.
+            prefix = re.search(r"^\s+key_prefix:\s*\"?([^\"\n]*)\"?\s*$", cfg_text, re.M)
+            prefix = prefix.group(1) if prefix else "switchyard:"
+            keys = redis_keys(6379)
+            outside = [k for k in keys if not k.startswith(prefix)]
+            if not keys or outside:
+                raise Failure(f"redis after the drain: {len(keys)} keys, outside {prefix!r}: "
+                              f"{outside[:5]}")
+            ok(f"the store is the Redis of REDIS_URL: {len(keys)} keys, all under {prefix!r}")
         if tree_digest(Path(cfg_path).parent) != cfg_digest:
             raise Failure("the config directory changed")
         written = sorted(str(p.relative_to(d)) for d in data_dirs for p in Path(d).rglob("*"))
