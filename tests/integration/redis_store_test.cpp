@@ -114,3 +114,36 @@ TEST(RedisStore, the_outage_buffer_keeps_at_most_its_bound_and_counts_what_it_dr
 
 }  // namespace
 }  // namespace switchyard::test
+
+namespace switchyard::test {
+namespace {
+
+// Not a test: the flush-cost figure of bench/RESULTS.md. Run with
+// --gtest_also_run_disabled_tests --gtest_filter='*flush_cost*'.
+TEST(RedisStore, DISABLED_flush_cost) {
+  redis_server s;
+  auto st = open(s);
+  for (std::size_t rows_n : {1u, 10u, 100u}) {
+    std::vector<variant_hour_stats> rows;
+    std::vector<unit_record> units;
+    for (std::size_t i = 0; i < rows_n; ++i) {
+      rows.push_back(row(100, 50 + static_cast<double>(i)));
+      rows.back().variant = "v" + std::to_string(i);
+      for (std::uint64_t u = 0; u < 10; ++u) {
+        units.push_back({"e", rows.back().variant, i * 1000 + u + 1, 3600, 1, {1, 0, 50}});
+      }
+    }
+    std::vector<double> ms;
+    for (int k = 0; k < 31; ++k) {
+      const auto t0 = steady_clock::now();
+      ASSERT_TRUE(st->write_batch(rows, units));
+      ms.push_back(std::chrono::duration<double, std::milli>(steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("flush of %zu rows + %zu units: median %.3f ms, p90 %.3f ms\n", rows_n,
+                units.size(), ms[15], ms[27]);
+  }
+}
+
+}  // namespace
+}  // namespace switchyard::test
