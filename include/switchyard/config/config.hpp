@@ -312,14 +312,14 @@ struct feedback_caps_config {
 /// `store:` where experiment statistics, feedback, controls and phases live (docs/replicas.md):
 /// the embedded SQLite file in data_dir, or one Redis that many replicas share.
 struct store_config {
-  std::string type = "sqlite";          // sqlite | redis
-  std::string url;                      // redis://[:password@]host[:port][/db]; never logged
-  std::string password;                 // overrides the URL's; never logged
+  std::string type = "sqlite";             // sqlite | redis
+  std::string url;                         // redis://[:password@]host[:port][/db]; never logged
+  std::string password;                    // overrides the URL's; never logged
   std::string key_prefix = "switchyard:";  // every key under it
-  duration timeout{50};                 // a Redis call a request waits on
-  duration flush_timeout{2'000};        // a flush, an API read, a control write
+  duration timeout{50};                    // a Redis call a request waits on
+  duration flush_timeout{2'000};           // a flush, an API read, a control write
   std::uint64_t buffer_max_bytes = 64ull << 20;  // statistics + feedback held while Redis is down
-  std::uint32_t expected_replicas = 1;  // rate limits' share while Redis is down
+  std::uint32_t expected_replicas = 1;           // rate limits' share while Redis is down
   bool operator==(const store_config&) const = default;
 };
 

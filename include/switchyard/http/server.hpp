@@ -83,7 +83,7 @@ class server {
   std::shared_ptr<spdlog::logger> trace_log_;
   std::unique_ptr<shared_state> shared_;  // outlives the workers (declared before them)
   std::unique_ptr<experiment_engine> experiments_;
-  redis_experiment_store* redis_store_ = nullptr;         // owned by experiments_; null = SQLite
+  redis_experiment_store* redis_store_ = nullptr;     // owned by experiments_; null = SQLite
   std::unique_ptr<redis_control_sync> control_sync_;  // after experiments_: stopped before it
   std::unique_ptr<gateway_metrics> metrics_;
   std::unique_ptr<admin_executor> admin_;  // stopped in wait(), after the workers
