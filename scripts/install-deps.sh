@@ -7,9 +7,10 @@ build_pkgs=(
   g++ cmake make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsimdjson-dev zlib1g-dev libssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libsqlite3-dev
+  libhiredis-dev
   ca-certificates
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus redis-server)
 bench_pkgs=(nginx-light wrk)
 fuzz_pkgs=(clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes for clang
 test_pkgs+=(yamllint python3-yaml iproute2)  # tests/deploy: lint, PyYAML, `ip` in its namespaces

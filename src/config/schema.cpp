@@ -2,6 +2,8 @@
 // where it goes and whether a reload applies it. Defaults are the structs' member initialisers.
 #include "schema.hpp"
 
+#include "switchyard/core/redis_url.hpp"
+
 #include <algorithm>
 #include <charconv>
 
@@ -154,6 +156,43 @@ key<config> list_key(std::string_view name, applies when, Get get, Fn fn) {
 }
 
 }  // namespace
+
+const char* store_type_problem(const std::string& v) {
+  return v != "sqlite" && v != "redis" ? "must be sqlite or redis" : nullptr;
+}
+
+const char* key_prefix_problem(const std::string& v) {
+  return v.size() > 256 ? "must be at most 256 characters" : nullptr;
+}
+
+const section<store_config>& store_section() {
+  static const section<store_config> s{
+      {
+          field<store_config>("type", boot, SY_AT(type), text_t{store_type_problem}),
+          field<store_config>("url", boot, SY_AT(url), text_t{}),
+          field<store_config>("password", boot, SY_AT(password), text_t{}),
+          field<store_config>("key_prefix", boot, SY_AT(key_prefix), text_t{key_prefix_problem}),
+          field<store_config>("timeout", boot, SY_AT(timeout), duration_t{}),
+          field<store_config>("flush_timeout", boot, SY_AT(flush_timeout), duration_t{}),
+          field<store_config>("buffer_max_bytes", boot, SY_AT(buffer_max_bytes),
+                              integer_t{0, 1ull << 40}),
+          field<store_config>("expected_replicas", boot, SY_AT(expected_replicas),
+                              integer_t{1, 10000}),
+      },
+      [](reader& r, const YAML::Node& n, const std::string& path, store_config& c) {
+        if (c.type == "redis") {
+          if (c.url.empty()) {
+            r.fail(n, reader::join(path, "url"), "is required when type is redis");
+          } else if (auto ep = parse_redis_url(c.url); !ep) {
+            // The message names what is wrong, never the URL itself (it may hold a password).
+            r.fail(n["url"] ? n["url"] : n, reader::join(path, "url"), ep.error().message);
+          }
+        } else if (n["url"]) {
+          r.fail(n["url"], reader::join(path, "url"), "is only read when type is redis");
+        }
+      }};
+  return s;
+}
 
 const section<limits_config>& limits_section() {
   static const section<limits_config> s{
@@ -360,6 +399,7 @@ const section<config>& top_level_section() {
         nested<config>("trace", SY_AT(trace), trace_section()),
         nested<config>("metrics", SY_AT(metrics), metrics_section()),
         field<config>("stats_flush", boot, SY_AT(stats_flush), duration_t{}),
+        nested<config>("store", SY_AT(store), store_section()),
         nested<config>(
             "feedback", [](auto& c) -> auto& { return c; }, feedback_section()),
         list_of(custom<config>("prompts", hot, "list",

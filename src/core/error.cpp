@@ -15,7 +15,7 @@ using boost::beast::http::status;
 constexpr auto down = error_source::downstream;
 constexpr auto up = error_source::upstream;
 constexpr auto self = error_source::internal;
-constexpr std::array<error_info, 21> table{{
+constexpr std::array<error_info, 22> table{{
     // status, OpenAI type, OpenAI code, taxonomy, source, close, retry may help
     {status::bad_request, "invalid_request_error", "", "invalid_request", down, false, false},
     {status::not_found, "invalid_request_error", "model_not_found", "invalid_request", down, false,
@@ -57,9 +57,12 @@ constexpr std::array<error_info, 21> table{{
     // The upstream's own status and body are relayed; this row only names the kind.
     {status::bad_gateway, "upstream_error", "upstream_error_status", "upstream_error", up, false,
      true},
+    // The shared store (Redis) did not answer in time: another try (or replica) may succeed.
+    {status::service_unavailable, "server_error", "store_unavailable", "upstream_unavailable", self,
+     false, true},
 }};
 
-static_assert(table.size() == static_cast<std::size_t>(errc::upstream_status) + 1,
+static_assert(table.size() == static_cast<std::size_t>(errc::unavailable) + 1,
               "every errc needs a row");
 
 boost::json::object error_object(const error& e) {

@@ -74,17 +74,21 @@ std::int64_t unix_now() {
 
 }  // namespace
 
-result<std::unique_ptr<experiment_engine>> experiment_engine::open(const config& cfg,
-                                                                   config_snapshot& snapshot,
-                                                                   std::size_t shards) {
+result<std::unique_ptr<experiment_engine>> experiment_engine::open(
+    const config& cfg, config_snapshot& snapshot, std::size_t shards,
+    std::unique_ptr<experiment_store> shared) {
   std::unique_ptr<experiment_engine> e(new experiment_engine(snapshot));
   e->data_dir_ = cfg.data_dir;
   e->stats_flush_ = cfg.stats_flush;
-  auto store = open_sqlite_store(cfg.data_dir, merge_sketches);
-  if (!store) {
-    return store.error();
+  if (shared) {
+    e->store_ = std::move(shared);
+  } else {
+    auto store = open_sqlite_store(cfg.data_dir, merge_sketches);
+    if (!store) {
+      return store.error();
+    }
+    e->store_ = std::move(*store);
   }
-  e->store_ = std::move(*store);
   for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i) {
     e->shards_.push_back(std::make_unique<shard>());
   }
@@ -111,7 +115,8 @@ result<std::string> experiment_engine::resolve_key(const hot_config& cfg) {
   return load_or_create_key(data_dir_);
 }
 
-result<void> experiment_engine::rebuild(std::shared_ptr<const hot_config> cfg, signing_keys keys) {
+result<void> experiment_engine::rebuild(std::shared_ptr<const hot_config> cfg, signing_keys keys,
+                                        bool remote) {
   auto controls = store_->load_controls();
   if (!controls) {
     return controls.error();
@@ -130,10 +135,11 @@ result<void> experiment_engine::rebuild(std::shared_ptr<const hot_config> cfg, s
       return history.error();
     }
     const experiment_plan* old = before ? before->find(e.cfg->name) : nullptr;
-    bool resumed = old && old->status != "running" && e.status == "running";
+    // A change another replica made started its phase there (remote): adopted, not repeated.
+    bool resumed = !remote && old && old->status != "running" && e.status == "running";
     // A paused variant running again gets its units back from control: a new phase too.
     for (std::size_t i = 0; old && i < e.variants.size() && i < old->variants.size(); ++i) {
-      resumed = resumed || (old->variants[i].paused && !e.variants[i].paused);
+      resumed = resumed || (!remote && old->variants[i].paused && !e.variants[i].paused);
     }
 
     if (auto next = next_phase(*history, e, resumed, unix_now())) {
@@ -161,7 +167,35 @@ result<void> experiment_engine::rebuild(std::shared_ptr<const hot_config> cfg, s
   // signed with the old key still does (it is the new snapshot's previous key).
   snapshot_.publish(std::move(*p));
   signing_key_.store(signing);
+  applied_controls_ = std::move(*controls);
   return {};
+}
+
+result<bool> experiment_engine::refresh_from_store() {
+  std::lock_guard lock(admin_mutex_);
+  auto controls = store_->load_controls();
+  if (!controls) {
+    return controls.error();
+  }
+  const auto cur = snapshot_.current();
+  bool changed = *controls != applied_controls_;
+  for (const auto& e : cur->experiments) {
+    if (changed) {
+      break;
+    }
+    auto history = store_->phases(e.cfg->name);
+    if (!history) {
+      return history.error();
+    }
+    changed = !history->empty() && history->back().phase != e.phase;
+  }
+  if (!changed) {
+    return false;
+  }
+  if (auto r = rebuild(cur->cfg, cur->feedback, true); !r) {
+    return r.error();
+  }
+  return true;
 }
 
 void experiment_engine::record(std::size_t shard_index, const plan& p, const assignment& a,
@@ -273,7 +307,7 @@ result<void> experiment_engine::flush() {
     collect(s->spare, rows, units);
   }
   if (rows == 0) {
-    return {};
+    return store_->replay();  // what a shared store kept while it was unreachable
   }
   return store_->write_batch(std::span(rows_.data(), rows), std::span(units_.data(), units));
 }
@@ -421,8 +455,16 @@ void experiment_engine::check_guardrails() {
       if (!trip) {
         continue;
       }
+      // Replicas sharing a store see the same statistics: the first to claim records the trip.
+      if (auto claimed = store_->claim_guardrail_trip(e.cfg->name, e.variants[i].name, e.phase);
+          !claimed || !*claimed) {
+        continue;
+      }
       auto ctl = control(e.cfg->name);
-      ctl.paused_variants.push_back(e.variants[i].name);
+      if (std::find(ctl.paused_variants.begin(), ctl.paused_variants.end(), e.variants[i].name) ==
+          ctl.paused_variants.end()) {
+        ctl.paused_variants.push_back(e.variants[i].name);
+      }
       ctl.updated_unix = now;
       spdlog::warn("guardrail: experiment {} variant {} paused ({}: {})", e.cfg->name,
                    e.variants[i].name, trip->reason, trip->detail);

@@ -8,6 +8,8 @@
 #include "switchyard/ratelimit/feedback_guard.hpp"
 #include "switchyard/runtime/admin_executor.hpp"
 #include "switchyard/runtime/worker.hpp"
+#include "switchyard/store/redis_store.hpp"
+#include "switchyard/store/redis_sync.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
@@ -102,11 +104,36 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
       shared_(std::make_unique<shared_state>(*cfg_)) {
   const unsigned n =
       cfg_->workers ? cfg_->workers : std::max(1u, std::thread::hardware_concurrency());
-  auto engine = experiment_engine::open(*cfg_, snapshot_, n);
+  std::unique_ptr<experiment_store> shared_store;
+  if (cfg_->store.type == "redis") {
+    auto ep = parse_redis_url(cfg_->store.url);  // validated with the config
+    if (!ep) {
+      throw std::runtime_error("store.url: " + ep.error().message);
+    }
+    if (!cfg_->store.password.empty()) {
+      ep->password = cfg_->store.password;
+    }
+    shared_->redis = redis_client::start(*ep, cfg_->store.flush_timeout);
+    // The controls and phases live there: without them this replica cannot build its plan.
+    if (!shared_->redis->wait_connected(cfg_->store.flush_timeout)) {
+      throw std::runtime_error("experiment store: redis " + ep->describe() +
+                               " did not answer within store.flush_timeout");
+    }
+    auto s = std::make_unique<redis_experiment_store>(
+        shared_->redis, redis_store_options{cfg_->store.key_prefix, cfg_->store.flush_timeout,
+                                            cfg_->store.buffer_max_bytes});
+    redis_store_ = s.get();
+    shared_store = std::move(s);
+  }
+  auto engine = experiment_engine::open(*cfg_, snapshot_, n, std::move(shared_store));
   if (!engine) {
     throw std::runtime_error("experiment store: " + engine.error().message);
   }
   experiments_ = std::move(*engine);
+  if (redis_store_) {
+    control_sync_ = std::make_unique<redis_control_sync>(shared_->redis, *experiments_,
+                                                         redis_store_->channel());
+  }
   shared_->experiments = experiments_.get();
   shared_->snapshot = &snapshot_;
   metrics_ = std::make_unique<gateway_metrics>(*cfg_, n + 1, *shared_);
@@ -227,6 +254,44 @@ void server::start() {
         metrics::append_sample(out, "switchyard_buffered_request_refusals_total", {},
                                static_cast<double>(shared_->buffered_refusals.load()));
       });
+  if (redis_store_) {
+    metrics_->registry.add_callback(
+        "switchyard_store_errors_total",
+        "Failures of the shared store (Redis): connect = connection attempts, call = commands "
+        "of any user (statistics, feedback, controls, rate limits), write/read/control = the "
+        "experiment store's operations that failed.",
+        "counter", [this](std::string& out, bool) {
+          const auto& r = *shared_->redis;
+          const std::pair<const char*, std::uint64_t> ops[] = {
+              {"connect", r.connect_errors()},
+              {"call", r.errors()},
+              {"write", redis_store_->failures("write")},
+              {"read", redis_store_->failures("read")},
+              {"control", redis_store_->failures("control")}};
+          for (const auto& [op, count] : ops) {
+            metrics::append_sample(out, "switchyard_store_errors_total",
+                                   {{"store", "redis"}, {"op", op}}, static_cast<double>(count));
+          }
+        });
+    metrics_->registry.add_callback(
+        "switchyard_store_buffered_bytes",
+        "Statistics and feedback held in memory while the shared store is unreachable "
+        "(store.buffer_max_bytes bounds it).",
+        "gauge", [this](std::string& out, bool) {
+          metrics::append_sample(out, "switchyard_store_buffered_bytes", {},
+                                 static_cast<double>(redis_store_->buffered_bytes()));
+        });
+    metrics_->registry.add_callback(
+        "switchyard_store_dropped_total",
+        "What the full buffer dropped while the shared store was unreachable: requests (of "
+        "statistics flushes) and feedback events.",
+        "counter", [this](std::string& out, bool) {
+          metrics::append_sample(out, "switchyard_store_dropped_total", {{"kind", "requests"}},
+                                 static_cast<double>(redis_store_->dropped_requests()));
+          metrics::append_sample(out, "switchyard_store_dropped_total", {{"kind", "feedback"}},
+                                 static_cast<double>(redis_store_->dropped_feedback()));
+        });
+  }
   metrics_->registry.add_callback(
       "switchyard_admin_queue", "API calls queued or running on the admin executor.", "gauge",
       [this](std::string& out, bool) {
@@ -376,6 +441,9 @@ bool server::wait(steady_clock::time_point deadline) {
   // dropped job owns the frame of the session awaiting it, whose destructor touches its worker.
   shared_->admin = nullptr;
   admin_.reset();
+  if (control_sync_) {
+    control_sync_->stop();
+  }
   experiments_->stop();  // the last statistics reach the store
   if (access_log_) {
     access_log_->flush();

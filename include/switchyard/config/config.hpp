@@ -309,6 +309,20 @@ struct feedback_caps_config {
   bool operator==(const feedback_caps_config&) const = default;
 };
 
+/// `store:` where experiment statistics, feedback, controls and phases live (docs/replicas.md):
+/// the embedded SQLite file in data_dir, or one Redis that many replicas share.
+struct store_config {
+  std::string type = "sqlite";             // sqlite | redis
+  std::string url;                         // redis://[:password@]host[:port][/db]; never logged
+  std::string password;                    // overrides the URL's; never logged
+  std::string key_prefix = "switchyard:";  // every key under it
+  duration timeout{50};                    // a Redis call a request waits on
+  duration flush_timeout{2'000};           // a flush, an API read, a control write
+  std::uint64_t buffer_max_bytes = 64ull << 20;  // statistics + feedback held while Redis is down
+  std::uint32_t expected_replicas = 1;           // rate limits' share while Redis is down
+  bool operator==(const store_config&) const = default;
+};
+
 /// The part of the configuration a running gateway cannot change: listeners, threads, the store,
 /// per-connection limits and deadlines, upstream pools and TLS, the rate limiter and retry budget
 /// (cross-worker state built once), log and trace sinks, metrics buckets, the flush interval.
@@ -332,6 +346,7 @@ struct boot_config {
   metrics_config metrics;
   duration stats_flush{1'000};         // how often experiment statistics reach the store
   feedback_caps_config feedback_caps;  // `feedback.max_events_per_id`, `feedback.max_event_names`
+  store_config store;
   bool operator==(const boot_config&) const = default;
 };
 

@@ -35,6 +35,7 @@ enum class errc {
   overloaded,          // a process-wide bound (limits.max_buffered_bytes) is reached
   too_many_events,     // a feedback id has used up feedback.max_events_per_id
   upstream_status,     // the upstream answered with an error status, relayed as it sent it
+  unavailable,         // a shared store (Redis) is unreachable or missed its deadline
 };
 
 /// Which side caused the failure (Pingora's error source): the client (downstream), the

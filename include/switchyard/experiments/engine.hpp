@@ -38,9 +38,10 @@ class experiment_engine {
  public:
   /// Opens the store in `cfg.data_dir`, loads the operator controls and publishes the first plan
   /// (of `cfg`'s hot part) into `snapshot`, which must outlive the engine.
-  static result<std::unique_ptr<experiment_engine>> open(const config& cfg,
-                                                         config_snapshot& snapshot,
-                                                         std::size_t shards);
+  /// `store`: a shared store (Redis) opened by the caller; null = the embedded SQLite one.
+  static result<std::unique_ptr<experiment_engine>> open(
+      const config& cfg, config_snapshot& snapshot, std::size_t shards,
+      std::unique_ptr<experiment_store> store = nullptr);
   ~experiment_engine();
   experiment_engine(const experiment_engine&) = delete;
   experiment_engine& operator=(const experiment_engine&) = delete;
@@ -67,6 +68,11 @@ class experiment_engine {
   /// Applies an operator's change (pause, resume, weights, conclude) now and keeps it.
   result<void> apply_control(const experiment_control& c);
 
+  /// Re-reads the controls and phases another replica may have changed in a shared store and
+  /// publishes a new plan when they differ from the running one (no phase is started for a
+  /// resume here: the replica that applied it did). Returns whether a new plan was published.
+  result<bool> refresh_from_store();
+
   /// The stored control of `name` (empty fields = as configured).
   experiment_control control(std::string_view name);
 
@@ -92,7 +98,8 @@ class experiment_engine {
  private:
   explicit experiment_engine(config_snapshot& s) : snapshot_(s) {}
   /// Builds and publishes a plan of `cfg` with `keys`; admin_mutex_ held.
-  result<void> rebuild(std::shared_ptr<const hot_config> cfg, signing_keys keys);
+  result<void> rebuild(std::shared_ptr<const hot_config> cfg, signing_keys keys,
+                       bool remote = false);
   /// The configured key, or the one kept in data_dir (generated once); admin_mutex_ held.
   result<std::string> resolve_key(const hot_config& cfg);
 
@@ -139,6 +146,7 @@ class experiment_engine {
   std::vector<variant_hour_stats> rows_;
   std::vector<unit_record> units_;
   std::uint64_t generation_ = 0;
+  std::vector<experiment_control> applied_controls_;  // of the published plan; admin_mutex_
   std::thread flusher_;
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;

@@ -209,6 +209,19 @@ class experiment_store {
 
   /// The guardrail events of one experiment, oldest first (by unix_seconds, then insertion).
   virtual result<std::vector<guardrail_event>> guardrail_events(std::string_view experiment) = 0;
+
+  /// Claims the trip of `variant`'s guardrail in `phase`: true for the first caller only, so that
+  /// replicas checking the same shared statistics at once record one trip. A store only one
+  /// process writes (SQLite) has no one to race: always true.
+  virtual result<bool> claim_guardrail_trip(std::string_view /*experiment*/,
+                                            std::string_view /*variant*/, std::int64_t /*phase*/) {
+    return true;
+  }
+
+  /// Writes whatever an earlier call had to keep in memory (a shared store that was
+  /// unreachable); called by every statistics flush, with or without new rows. Nothing to do for
+  /// an embedded store.
+  virtual result<void> replay() { return {}; }
 };
 
 }  // namespace switchyard

@@ -22,6 +22,8 @@ struct shared_state;
 class experiment_engine;
 struct gateway_metrics;
 class admin_executor;
+class redis_control_sync;
+class redis_experiment_store;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag. The server
@@ -81,6 +83,8 @@ class server {
   std::shared_ptr<spdlog::logger> trace_log_;
   std::unique_ptr<shared_state> shared_;  // outlives the workers (declared before them)
   std::unique_ptr<experiment_engine> experiments_;
+  redis_experiment_store* redis_store_ = nullptr;     // owned by experiments_; null = SQLite
+  std::unique_ptr<redis_control_sync> control_sync_;  // after experiments_: stopped before it
   std::unique_ptr<gateway_metrics> metrics_;
   std::unique_ptr<admin_executor> admin_;  // stopped in wait(), after the workers
   std::atomic<bool> draining_{false};

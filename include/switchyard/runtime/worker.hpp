@@ -32,6 +32,7 @@ class experiment_engine;
 class config_snapshot;
 struct gateway_metrics;
 class admin_executor;
+class redis_client;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -55,6 +56,9 @@ struct shared_state {
   /// Request bytes buffered by every session of the process (limits.max_buffered_bytes).
   std::atomic<std::uint64_t> buffered_bytes{0};
   std::atomic<std::uint64_t> buffered_refusals{0};  // requests refused for it, for /metrics
+  /// The shared store's connection (store.type: redis), null with SQLite; the experiment store
+  /// and the rate limiter share it.
+  std::shared_ptr<redis_client> redis;
 };
 
 /// A proxied request as the drain sees it: at `timeouts.drain` the drain calls `shut` (on the
