@@ -468,7 +468,7 @@ def inner(mode, plan, image, work):
             raise Failure("no 'drained, exiting' in the log: the drain was not clean")
         ok(f"exited 0 after {took:.1f}s, drained (budget {grace_budget}s)")
 
-        if mode == "overlay" and redis_started:
+        if mode == "overlay" and redis_started and "\nexperiments:" in cfg_text:
             # The config's store really is that Redis: the last flush (SIGTERM) wrote there, and
             # only under store.key_prefix.
             prefix = re.search(r"^\s+key_prefix:\s*\"?([^\"\n]*)\"?\s*$", cfg_text, re.M)
