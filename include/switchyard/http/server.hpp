@@ -22,6 +22,7 @@ struct shared_state;
 class experiment_engine;
 struct gateway_metrics;
 class admin_executor;
+class alert_engine;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag. The server
@@ -82,6 +83,7 @@ class server {
   std::unique_ptr<shared_state> shared_;  // outlives the workers (declared before them)
   std::unique_ptr<experiment_engine> experiments_;
   std::unique_ptr<gateway_metrics> metrics_;
+  std::unique_ptr<alert_engine> alerts_;  // after metrics_ and experiments_, which it reads
   std::unique_ptr<admin_executor> admin_;  // stopped in wait(), after the workers
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;

@@ -32,6 +32,7 @@ class experiment_engine;
 class config_snapshot;
 struct gateway_metrics;
 class admin_executor;
+class alert_engine;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -55,6 +56,7 @@ struct shared_state {
   /// Request bytes buffered by every session of the process (limits.max_buffered_bytes).
   std::atomic<std::uint64_t> buffered_bytes{0};
   std::atomic<std::uint64_t> buffered_refusals{0};  // requests refused for it, for /metrics
+  alert_engine* alerts = nullptr;  // alert rules, GET /api/v1/alerts and /api/v1/traffic
 };
 
 /// A proxied request as the drain sees it: at `timeouts.drain` the drain calls `shut` (on the
