@@ -233,17 +233,26 @@ void alert_engine::evaluate_now() {
   const alerts_config& a = p->cfg->alerts;
   const std::int64_t now = unix_seconds();
   std::vector<breach> breaches_now;
-  std::set<std::string> evaluated, known{"srm", "guardrail"};
+  round_facts facts;
+  facts.known = {"srm", "guardrail"};
   {
     std::lock_guard lock(mutex_);
     sample_locked(now);
     const variant_routes routes = routes_of(*p);
     for (const alert_rule_config& rule : a.rules) {
-      known.insert(rule.name);
-      evaluated.insert(rule.name);
-      const traffic_delta window = history_.window(now, rule.window.count() / 1000);
+      facts.known.insert(rule.name);
+      const std::int64_t seconds = rule.window.count() / 1000;
+      // Scopes without data resolve only once the history spans the window (not right after a
+      // restart, when the window's traffic is unknown).
+      if (now - history_.started() >= seconds) {
+        facts.evaluated.insert(rule.name);
+      }
+      const traffic_delta window = history_.window(now, seconds);
       for (const measurement& m : measure(rule, window, history_.latency_bounds(), routes)) {
         if (!breaches(rule, m)) {
+          if (m.value) {
+            facts.cleared.emplace(rule.name, m.scope.key());
+          }
           continue;
         }
         breach b;
@@ -265,11 +274,11 @@ void alert_engine::evaluate_now() {
     auto more = experiment_breaches(*p, a);
     breaches_now.insert(breaches_now.end(), std::make_move_iterator(more.begin()),
                         std::make_move_iterator(more.end()));
-    evaluated.insert("srm");
-    evaluated.insert("guardrail");
+    facts.evaluated.insert("srm");
+    facts.evaluated.insert("guardrail");
   }
   std::lock_guard lock(mutex_);
-  const auto changed = apply_round(alerts_, breaches_now, evaluated, known, now, next_id_);
+  const auto changed = apply_round(alerts_, breaches_now, facts, now, next_id_);
   for (std::size_t i : changed) {
     const alert& x = alerts_[i];
     if (x.started_at == now && x.state == "firing" && x.updated_at == now && !x.resolved_at) {

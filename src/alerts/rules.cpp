@@ -261,8 +261,7 @@ std::string rule_message(const alert_rule_config& rule, const measurement& m) {
 }
 
 std::vector<std::size_t> apply_round(std::vector<alert>& alerts, const std::vector<breach>& now,
-                                     const std::set<std::string>& evaluated,
-                                     const std::set<std::string>& known_rules, std::int64_t at,
+                                     const round_facts& facts, std::int64_t at,
                                      std::int64_t& next_id) {
   std::vector<std::size_t> changed;
   std::map<std::pair<std::string, std::string>, std::size_t> active;
@@ -309,8 +308,9 @@ std::vector<std::size_t> apply_round(std::vector<alert>& alerts, const std::vect
   }
   for (const auto& [k, i] : active) {
     alert& a = alerts[i];
-    const bool gone = !known_rules.contains(a.rule);
-    if (held.contains(i) || (!gone && !evaluated.contains(a.rule))) {
+    const bool resolves = !facts.known.contains(a.rule) || facts.evaluated.contains(a.rule) ||
+                          facts.cleared.contains(k);
+    if (held.contains(i) || !resolves) {
       continue;
     }
     a.state = "resolved";

@@ -76,15 +76,24 @@ struct breach {
   std::string message;
 };
 
+/// What one round found out besides the breaches: `evaluated` rules were read in full (an
+/// active alert of theirs without a breach now resolves, e.g. no data for its scope over a whole
+/// window); `cleared` (rule, scope key) pairs had data that does not breach (their alert
+/// resolves even when the rule as a whole is not in `evaluated`, e.g. right after a restart,
+/// before the history spans the window); `known` are the rules configured (an active alert of
+/// another rule resolves: the rule was removed).
+struct round_facts {
+  std::set<std::string> evaluated, known;
+  std::set<std::pair<std::string, std::string>> cleared;
+};
+
 /// One evaluation round applied to the kept alerts: for each breach, the active alert of its
-/// (rule, scope) is updated (value, message, severity, updated_at) or a new one opens with id
-/// `next_id++`; each active alert of a rule in `evaluated` without a breach now resolves, and so
-/// does each active alert of a rule not in `known` (removed from the config). Alerts of rules in
-/// `known` but not `evaluated` (their data could not be read) stay as they are. Returns the
-/// indexes into `alerts` that changed (to persist), new ones included.
+/// (rule, scope) is updated (value, message, severity; updated_at when one changed) or a new one
+/// opens with id `next_id++`; each active alert without a breach resolves as `facts` says, the
+/// others stay as they are. Returns the indexes into `alerts` that changed (to persist), new
+/// ones included.
 std::vector<std::size_t> apply_round(std::vector<alert>& alerts, const std::vector<breach>& now,
-                                     const std::set<std::string>& evaluated,
-                                     const std::set<std::string>& known, std::int64_t at,
+                                     const round_facts& facts, std::int64_t at,
                                      std::int64_t& next_id);
 
 /// Acknowledges `a` at `at`: firing → acknowledged; the first acknowledged_at is kept (so it is

@@ -152,9 +152,8 @@ breach err(const std::string& model, double v) {
 TEST(alert_lifecycle, fires_once_per_rule_and_scope_then_resolves) {
   std::vector<alert> alerts;
   std::int64_t next = 1;
-  const std::set<std::string> rules{"r"};
-  auto changed =
-      apply_round(alerts, {err("gpt", 0.5), err("claude", 0.3)}, rules, rules, 100, next);
+  const round_facts rules{{"r"}, {"r"}, {}};
+  auto changed = apply_round(alerts, {err("gpt", 0.5), err("claude", 0.3)}, rules, 100, next);
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(changed.size(), 2u);
   EXPECT_EQ(alerts[0].id, 1);
@@ -162,7 +161,7 @@ TEST(alert_lifecycle, fires_once_per_rule_and_scope_then_resolves) {
   EXPECT_EQ(alerts[0].started_at, 100);
 
   // Still breaching: the same alert, updated; nothing new.
-  changed = apply_round(alerts, {err("gpt", 0.6), err("claude", 0.3)}, rules, rules, 130, next);
+  changed = apply_round(alerts, {err("gpt", 0.6), err("claude", 0.3)}, rules, 130, next);
   ASSERT_EQ(alerts.size(), 2u);
   ASSERT_EQ(changed, std::vector<std::size_t>{0});
   EXPECT_DOUBLE_EQ(*alerts[0].value, 0.6);
@@ -170,14 +169,14 @@ TEST(alert_lifecycle, fires_once_per_rule_and_scope_then_resolves) {
   EXPECT_EQ(alerts[1].updated_at, 100) << "unchanged";
 
   // gpt recovers: resolved; claude goes on.
-  changed = apply_round(alerts, {err("claude", 0.3)}, rules, rules, 160, next);
+  changed = apply_round(alerts, {err("claude", 0.3)}, rules, 160, next);
   ASSERT_EQ(changed, std::vector<std::size_t>{0});
   EXPECT_EQ(alerts[0].state, "resolved");
   EXPECT_EQ(alerts[0].resolved_at, 160);
   EXPECT_EQ(alerts[1].state, "firing");
 
   // gpt breaches again: a new alert, a new id.
-  apply_round(alerts, {err("gpt", 0.9), err("claude", 0.3)}, rules, rules, 190, next);
+  apply_round(alerts, {err("gpt", 0.9), err("claude", 0.3)}, rules, 190, next);
   ASSERT_EQ(alerts.size(), 3u);
   EXPECT_EQ(alerts[2].id, 3);
   EXPECT_EQ(alerts[2].scope.model, "gpt");
@@ -186,13 +185,18 @@ TEST(alert_lifecycle, fires_once_per_rule_and_scope_then_resolves) {
 TEST(alert_lifecycle, unevaluated_rules_keep_their_alerts_and_removed_rules_resolve) {
   std::vector<alert> alerts;
   std::int64_t next = 1;
-  apply_round(alerts, {err("gpt", 0.5)}, {"r"}, {"r"}, 100, next);
-  // The rule could not be evaluated this round (its data could not be read): kept.
-  auto changed = apply_round(alerts, {}, {}, {"r"}, 130, next);
+  apply_round(alerts, {err("gpt", 0.5), err("claude", 0.5)}, {{"r"}, {"r"}, {}}, 100, next);
+  // Not evaluated in full (e.g. just after a restart): no data is no news, both kept...
+  auto changed = apply_round(alerts, {}, {{}, {"r"}, {}}, 130, next);
   EXPECT_TRUE(changed.empty());
   EXPECT_EQ(alerts[0].state, "firing");
+  // ...but data that no longer breaches resolves its own alert.
+  changed = apply_round(alerts, {}, {{}, {"r"}, {{"r", "model=claude"}}}, 145, next);
+  ASSERT_EQ(changed, std::vector<std::size_t>{1});
+  EXPECT_EQ(alerts[1].state, "resolved");
+  EXPECT_EQ(alerts[0].state, "firing");
   // The rule is gone from the config: resolved.
-  changed = apply_round(alerts, {}, {}, {}, 160, next);
+  changed = apply_round(alerts, {}, {}, 160, next);
   ASSERT_EQ(changed.size(), 1u);
   EXPECT_EQ(alerts[0].state, "resolved");
 }
@@ -200,17 +204,18 @@ TEST(alert_lifecycle, unevaluated_rules_keep_their_alerts_and_removed_rules_reso
 TEST(alert_lifecycle, acknowledge_is_idempotent_and_survives_resolution) {
   std::vector<alert> alerts;
   std::int64_t next = 1;
-  apply_round(alerts, {err("gpt", 0.5)}, {"r"}, {"r"}, 100, next);
+  const round_facts rules{{"r"}, {"r"}, {}};
+  apply_round(alerts, {err("gpt", 0.5)}, rules, 100, next);
   EXPECT_TRUE(acknowledge(alerts[0], 110));
   EXPECT_EQ(alerts[0].state, "acknowledged");
   EXPECT_EQ(alerts[0].acknowledged_at, 110);
   EXPECT_FALSE(acknowledge(alerts[0], 120));
   EXPECT_EQ(alerts[0].acknowledged_at, 110);
   // Still breaching: stays acknowledged (one alert per rule and scope while active).
-  apply_round(alerts, {err("gpt", 0.7)}, {"r"}, {"r"}, 130, next);
+  apply_round(alerts, {err("gpt", 0.7)}, rules, 130, next);
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].state, "acknowledged");
-  apply_round(alerts, {}, {"r"}, {"r"}, 160, next);
+  apply_round(alerts, {}, rules, 160, next);
   EXPECT_EQ(alerts[0].state, "resolved");
   EXPECT_EQ(alerts[0].acknowledged_at, 110);
   // A resolved alert can still be acknowledged once.

@@ -37,14 +37,20 @@ access_record request(std::string_view upstream, unsigned status, std::string_vi
   return r;
 }
 
+// A fresh metric set per test, never freed: gateway_metrics caches series per thread by its own
+// address, so a new one at a freed one's address would find stale series.
+gateway_metrics& fresh_metrics(const config& cfg) {
+  auto* shared = new shared_state(cfg);
+  return *new gateway_metrics(cfg, 2, *shared);
+}
+
 const auto primary = [](std::string_view model) -> std::string {
   return model == "gpt" ? "openai" : "";
 };
 
 TEST(metrics_sampler, deltas_of_requests_errors_latency_tokens_and_cost) {
-  const config cfg = make_config();
-  shared_state shared(cfg);
-  gateway_metrics m(cfg, 2, shared);
+  static const config cfg = make_config();
+  gateway_metrics& m = fresh_metrics(cfg);
   metrics_sampler s;
   m.observe(request("openai", 200, "", 50, 10, 5, 0.01));
   m.observe(request("openai", 502, "upstream_error", 500, 10, 0, 0));
@@ -72,9 +78,8 @@ TEST(metrics_sampler, deltas_of_requests_errors_latency_tokens_and_cost) {
 }
 
 TEST(metrics_sampler, tokens_and_cost_follow_the_upstreams_share_and_fallbacks_count) {
-  const config cfg = make_config();
-  shared_state shared(cfg);
-  gateway_metrics m(cfg, 2, shared);
+  static const config cfg = make_config();
+  gateway_metrics& m = fresh_metrics(cfg);
   metrics_sampler s;
   for (int i = 0; i < 3; ++i) {
     m.observe(request("openai", 200, "", 50, 10, 10, 0.3));
@@ -91,9 +96,8 @@ TEST(metrics_sampler, tokens_and_cost_follow_the_upstreams_share_and_fallbacks_c
 }
 
 TEST(metrics_sampler, feedback_per_variant_and_local_answers_ignored) {
-  const config cfg = make_config();
-  shared_state shared(cfg);
-  gateway_metrics m(cfg, 2, shared);
+  static const config cfg = make_config();
+  gateway_metrics& m = fresh_metrics(cfg);
   metrics_sampler s;
   m.feedback.with({"exp", "t", "success"}).inc(3);
   m.feedback.with({"exp", "t", "failure"}).inc();

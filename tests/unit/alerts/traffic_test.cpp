@@ -29,7 +29,7 @@ TEST(traffic, ring_adds_into_the_bucket_holding_now_and_drops_old_ones) {
   ASSERT_EQ(ring.buckets().size(), 2u);
   EXPECT_EQ(ring.buckets().front().first, 960);
   EXPECT_DOUBLE_EQ(total_requests(ring.buckets().front().second), 3);
-  ring.add(1200, requests("m", 8));  // bucket 1200: 960 is 240 s old, dropped
+  ring.add(1150, requests("m", 8));  // bucket 1140: 960 is 180 s older, dropped
   ASSERT_EQ(ring.buckets().size(), 2u);
   EXPECT_EQ(ring.buckets().front().first, 1020);
   EXPECT_DOUBLE_EQ(total_requests(ring.sum(0, 2000)), 12);
