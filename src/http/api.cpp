@@ -229,7 +229,10 @@ std::vector<route> table(bool with_proxy) {
        .pattern = "/api/v1/experiments/{name}/series",
        .handler = experiment_series_route,
        .access = reader},
-      {.methods = {verb::get}, .pattern = "/api/v1/alerts", .handler = list_alerts, .access = reader},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/alerts",
+       .handler = list_alerts,
+       .access = reader},
       {.methods = {verb::get},
        .pattern = "/api/v1/alerts/config",
        .handler = alerts_config_route,
@@ -238,7 +241,10 @@ std::vector<route> table(bool with_proxy) {
        .pattern = "/api/v1/alerts/{id}/acknowledge",
        .handler = acknowledge_alert,
        .access = admin},
-      {.methods = {verb::get}, .pattern = "/api/v1/traffic", .handler = traffic_route, .access = reader},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/traffic",
+       .handler = traffic_route,
+       .access = reader},
   };
   if (!with_proxy) {
     return local;

@@ -121,8 +121,8 @@ TEST(alerts, an_error_rate_alert_fires_is_acknowledged_survives_a_restart_and_re
     EXPECT_TRUE(alerts(c, "active").empty()) << "acknowledged: out of the active list";
     ASSERT_EQ(alerts(c, "acknowledged").size(), 1u);
     auto list = get_json(c, "/api/v1/alerts?state=all&limit=10");
-    EXPECT_EQ(list.at("counts").at("acknowledged").as_uint64(), 1u);
-    EXPECT_EQ(list.at("counts").at("firing").as_uint64(), 0u);
+    EXPECT_EQ(list.at("counts").at("acknowledged").to_number<std::uint64_t>(), 1u);
+    EXPECT_EQ(list.at("counts").at("firing").to_number<std::uint64_t>(), 0u);
 
     // Bad parameters get the API's own error shape.
     auto bad = c.request(http::verb::get, "/api/v1/alerts?state=open", {}, reader);
@@ -201,8 +201,8 @@ TEST(alerts, traffic_counts_what_was_sent) {
   EXPECT_EQ(t.at("bucket_seconds").as_int64(), 300) << "5m buckets for short ranges";
   EXPECT_EQ(t.at("buckets").as_array().size(), 12u);
   const auto& totals = t.at("totals");
-  EXPECT_EQ(totals.at("requests").as_uint64(), 10u);
-  EXPECT_EQ(totals.at("errors").as_uint64(), 3u);
+  EXPECT_EQ(totals.at("requests").to_number<std::uint64_t>(), 10u);
+  EXPECT_EQ(totals.at("errors").to_number<std::uint64_t>(), 3u);
   EXPECT_DOUBLE_EQ(totals.at("input_tokens").to_number<double>(), in);
   EXPECT_DOUBLE_EQ(totals.at("output_tokens").to_number<double>(), out);
   EXPECT_NEAR(totals.at("cost_usd").as_double(), (in * 1 + out * 2) / 1e6, 1e-12);
@@ -212,18 +212,18 @@ TEST(alerts, traffic_counts_what_was_sent) {
   const auto& req = m.at("requests").as_array();
   std::uint64_t sum = 0;
   for (const auto& x : req) {
-    sum += x.is_null() ? 0 : x.as_uint64();
+    sum += x.is_null() ? 0 : x.to_number<std::uint64_t>();
   }
   EXPECT_EQ(sum, 10u);
   EXPECT_TRUE(req.front().is_null()) << "an hour ago the gateway was not running";
   EXPECT_FALSE(req.back().is_null());
   ASSERT_EQ(t.at("upstreams").as_array().size(), 1u);
   EXPECT_EQ(t.at("upstreams").at(0).at("upstream"), "mock");
-  EXPECT_EQ(t.at("upstreams").at(0).at("totals").at("errors").as_uint64(), 3u);
+  EXPECT_EQ(t.at("upstreams").at(0).at("totals").at("errors").to_number<std::uint64_t>(), 3u);
   // The API's own calls are not traffic.
   auto again = get_json(c, "/api/v1/traffic?hours=24");
   EXPECT_EQ(again.at("bucket_seconds").as_int64(), 3600);
-  EXPECT_EQ(again.at("totals").at("requests").as_uint64(), 10u);
+  EXPECT_EQ(again.at("totals").at("requests").to_number<std::uint64_t>(), 10u);
 
   for (const char* q :
        {"hours=0", "hours=49", "hours=two", "hours=1&bucket=2m", "hours=24&bucket=5m"}) {
@@ -306,8 +306,8 @@ TEST(alerts, srm_fires_for_a_skewed_experiment_and_the_series_has_nulls_not_nan)
   ASSERT_EQ(buckets.size(), 1u);
   const auto& ctl = buckets[0].at("variants").at("control");
   const auto& trt = buckets[0].at("variants").at("treatment");
-  EXPECT_EQ(ctl.at("requests").as_uint64(), 60u);
-  EXPECT_EQ(trt.at("requests").as_uint64(), 6u);
+  EXPECT_EQ(ctl.at("requests").to_number<std::uint64_t>(), 60u);
+  EXPECT_EQ(trt.at("requests").to_number<std::uint64_t>(), 6u);
   EXPECT_FALSE(ctl.at("latency_ms").at("p95").is_null());
   EXPECT_TRUE(ctl.at("ttft_ms").at("p50").is_null());
   EXPECT_TRUE(ctl.at("ttft_ms").at("mean").is_null());
@@ -316,7 +316,8 @@ TEST(alerts, srm_fires_for_a_skewed_experiment_and_the_series_has_nulls_not_nan)
   EXPECT_TRUE(trt.at("cumulative").at("diff_ci").is_null());
   EXPECT_TRUE(trt.at("cumulative").at("p_value").is_null());
   EXPECT_DOUBLE_EQ(buckets[0].at("weights").at("treatment").as_double(), 0.5);
-  EXPECT_EQ(s.at("health").at("variants").at("control").at("requests").as_uint64(), 60u);
+  EXPECT_EQ(s.at("health").at("variants").at("control").at("requests").to_number<std::uint64_t>(),
+            60u);
   EXPECT_DOUBLE_EQ(s.at("health").at("variants").at("control").at("fallback_rate").as_double(),
                    0.0);
 

@@ -310,8 +310,13 @@ struct feedback_caps_config {
 };
 
 /// What an alert rule measures (docs/alerts.md).
-enum class alert_metric { error_rate, p95_latency_ms, daily_spend_usd, feedback_success_rate,
-                          feedback_score_mean };
+enum class alert_metric {
+  error_rate,
+  p95_latency_ms,
+  daily_spend_usd,
+  feedback_success_rate,
+  feedback_score_mean
+};
 /// What one alert of a rule is about: the whole gateway, or one model, upstream, prompt version
 /// or experiment variant (one alert per value seen).
 enum class alert_scope { global, model, upstream, prompt_version, variant };
