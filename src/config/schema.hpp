@@ -265,5 +265,7 @@ const section<retry_config>& model_retry_section();
 /// The whole file, top level (`retry:` and `feedback:` fill both parts of `config`); relative
 /// file names resolve against the reader's base_dir().
 const section<config>& top_level_section();
+/// `alerts:` as one top-level key (alerts_config.cpp): the section, then its cross-references.
+key<config> alerts_key();
 
 }  // namespace switchyard::config_detail

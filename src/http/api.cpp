@@ -2,6 +2,7 @@
 
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
+#include "switchyard/http/alerts_api.hpp"
 #include "switchyard/http/analysis_api.hpp"
 #include "switchyard/http/api_auth.hpp"
 #include "switchyard/http/model_list.hpp"
@@ -223,6 +224,26 @@ std::vector<route> table(bool with_proxy) {
       {.methods = {verb::get},
        .pattern = "/api/v1/prompts/{name}/compare",
        .handler = compare_prompt_versions,
+       .access = reader},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/experiments/{name}/series",
+       .handler = experiment_series_route,
+       .access = reader},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/alerts",
+       .handler = list_alerts,
+       .access = reader},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/alerts/config",
+       .handler = alerts_config_route,
+       .access = reader},
+      {.methods = {verb::post},
+       .pattern = "/api/v1/alerts/{id}/acknowledge",
+       .handler = acknowledge_alert,
+       .access = admin},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/traffic",
+       .handler = traffic_route,
        .access = reader},
   };
   if (!with_proxy) {

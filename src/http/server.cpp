@@ -1,5 +1,6 @@
 #include "switchyard/http/server.hpp"
 
+#include "switchyard/alerts/engine.hpp"
 #include "switchyard/core/background_thread.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/session.hpp"
@@ -142,6 +143,12 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
                                                     const std::string& reason) {
     m->guardrail_trips.with({e, v, reason}).inc();
   };
+  auto alerts = alert_engine::open(*cfg_, snapshot_, experiments_.get(), metrics_.get());
+  if (!alerts) {
+    throw std::runtime_error(alerts.error().message);
+  }
+  alerts_ = std::move(*alerts);
+  shared_->alerts = alerts_.get();
   shared_->reload = [this] { return reload(); };
   admin_ = std::make_unique<admin_executor>();
   shared_->admin = admin_.get();
@@ -190,6 +197,7 @@ void server::start() {
   const unsigned n =
       cfg_->workers ? cfg_->workers : std::max(1u, std::thread::hardware_concurrency());
   experiments_->start();
+  alerts_->start();
   auto address = net::ip::make_address(cfg_->listen_host);
   std::uint16_t port = cfg_->listen_port;
   for (unsigned i = 0; i < n; ++i) {
@@ -444,6 +452,7 @@ bool server::wait(steady_clock::time_point deadline) {
   if (control_sync_) {
     control_sync_->stop();
   }
+  alerts_->stop();       // reads the store and the metrics: stopped before them
   experiments_->stop();  // the last statistics reach the store
   if (access_log_) {
     access_log_->flush();

@@ -224,6 +224,22 @@ void append_histogram(std::string& out, std::string_view name, std::string_view 
 }  // namespace
 
 template <class Series>
+void family<Series>::visit(
+    const std::function<void(std::span<const std::string>, const Series&)>& fn) const {
+  std::vector<const entry*> snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    snapshot.reserve(entries_.size());
+    for (const auto& e : entries_) {
+      snapshot.push_back(e.get());
+    }
+  }
+  for (const entry* e : snapshot) {
+    fn(e->values, e->series);
+  }
+}
+
+template <class Series>
 void family<Series>::render(std::string& out, bool openmetrics) const {
   std::vector<const entry*> snapshot;
   {

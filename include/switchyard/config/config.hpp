@@ -323,6 +323,46 @@ struct store_config {
   bool operator==(const store_config&) const = default;
 };
 
+/// What an alert rule measures (docs/alerts.md).
+enum class alert_metric {
+  error_rate,
+  p95_latency_ms,
+  daily_spend_usd,
+  feedback_success_rate,
+  feedback_score_mean
+};
+/// What one alert of a rule is about: the whole gateway, or one model, upstream, prompt version
+/// or experiment variant (one alert per value seen).
+enum class alert_scope { global, model, upstream, prompt_version, variant };
+
+/// One `alerts.rules[]` entry: fires while `metric` over the last `window` is above (or below)
+/// `threshold` for a scope value with at least `min_samples` samples.
+struct alert_rule_config {
+  std::string name;
+  std::string metric;  // as written
+  alert_metric kind = alert_metric::error_rate;
+  std::string scope = "global";  // as written
+  alert_scope scope_kind = alert_scope::global;
+  bool below = false;  // `below:` given (else `above:`)
+  double threshold = 0;
+  duration window{300'000};  // 24h for daily_spend_usd unless given
+  std::uint64_t min_samples = 10;
+  std::string severity = "warning";  // info | warning | critical
+  // Optional filter: only these (empty = any).
+  std::string model, upstream, prompt_version, experiment, variant;
+  bool operator==(const alert_rule_config&) const = default;
+};
+
+/// `alerts:`: the configured rules and the always-on ones (SRM and guardrail trips).
+struct alerts_config {
+  duration evaluation_interval{30'000};
+  std::vector<alert_rule_config> rules;
+  double srm_p_value = 0.001;  // `srm.p_value`: an SRM alert below it
+  std::string srm_severity = "critical";
+  std::string guardrail_severity = "warning";
+  bool operator==(const alerts_config&) const = default;
+};
+
 /// The part of the configuration a running gateway cannot change: listeners, threads, the store,
 /// per-connection limits and deadlines, upstream pools and TLS, the rate limiter and retry budget
 /// (cross-worker state built once), log and trace sinks, metrics buckets, the flush interval.
@@ -363,6 +403,7 @@ struct hot_config {
   feedback_config feedback;
   std::vector<prompt_config> prompts;
   std::vector<experiment_config> experiments;
+  alerts_config alerts;
 
   /// The model entry for a client-facing name, or nullptr.
   const model_config* find_model(std::string_view name) const noexcept;

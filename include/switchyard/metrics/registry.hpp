@@ -208,6 +208,11 @@ class family final : public detail::family_base {
   /// Series created so far.
   std::size_t size() const;
 
+  /// Calls `fn(label_values, series)` for every series, in creation order (label values as given
+  /// to `with`): what a scrape sees, for readers that aggregate series themselves (the alert
+  /// engine's traffic sampler). Any thread; `fn` must not create series of this family.
+  void visit(const std::function<void(std::span<const std::string>, const Series&)>& fn) const;
+
  private:
   friend class registry;
   struct entry;

@@ -33,6 +33,7 @@ class config_snapshot;
 struct gateway_metrics;
 class admin_executor;
 class redis_client;
+class alert_engine;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -59,6 +60,7 @@ struct shared_state {
   /// The shared store's connection (store.type: redis), null with SQLite; the experiment store
   /// and the rate limiter share it.
   std::shared_ptr<redis_client> redis;
+  alert_engine* alerts = nullptr;  // alert rules, GET /api/v1/alerts and /api/v1/traffic
 };
 
 /// A proxied request as the drain sees it: at `timeouts.drain` the drain calls `shut` (on the
