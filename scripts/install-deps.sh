@@ -9,7 +9,7 @@ build_pkgs=(
   libsimdjson-dev zlib1g-dev libssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libsqlite3-dev
   ca-certificates
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus chromium)
 bench_pkgs=(nginx-light wrk)
 fuzz_pkgs=(clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes for clang
 
@@ -23,7 +23,8 @@ case "${1:-build}" in
 esac
 # Node.js runs the end-to-end tests with the official openai SDK; any Node >= 18 will do,
 # so a machine that already has one (from Debian or NodeSource) keeps it.
-if [[ "${1:-build}" != build ]] && ! command -v npm >/dev/null 2>&1; then
+# The build needs them too: the dashboard (ui/) is embedded through npm ci + node.
+if ! command -v npm >/dev/null 2>&1; then
   want+=(nodejs npm)
 fi
 
