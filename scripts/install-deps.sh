@@ -10,7 +10,7 @@ build_pkgs=(
   libhiredis-dev
   ca-certificates
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus redis-server)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev curl python3 openssl prometheus redis-server chromium)
 bench_pkgs=(nginx-light wrk)
 fuzz_pkgs=(clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes for clang
 test_pkgs+=(yamllint python3-yaml iproute2)  # tests/deploy: lint, PyYAML, `ip` in its namespaces
@@ -25,7 +25,8 @@ case "${1:-build}" in
 esac
 # Node.js runs the end-to-end tests with the official openai SDK; any Node >= 18 will do,
 # so a machine that already has one (from Debian or NodeSource) keeps it.
-if [[ "${1:-build}" != build ]] && ! command -v npm >/dev/null 2>&1; then
+# The build needs them too: the dashboard (ui/) is embedded through npm ci + node.
+if ! command -v npm >/dev/null 2>&1; then
   want+=(nodejs npm)
 fi
 

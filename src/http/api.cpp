@@ -6,6 +6,7 @@
 #include "switchyard/http/analysis_api.hpp"
 #include "switchyard/http/api_auth.hpp"
 #include "switchyard/http/model_list.hpp"
+#include "switchyard/http/ui_files.hpp"
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/proxy/fail.hpp"
@@ -68,9 +69,10 @@ result<string_response> get_model(const local_call& c) {
   if (!serves_model(*p->cfg, id)) {
     return make_error(errc::model_not_found, "The model `" + id + "` does not exist.", "model");
   }
-  return json_response(http::status::ok,
-                       anthropic_client(c) ? anthropic_model_object_json(id) : model_object_json(id),
-                       c.req.version(), c.keep, c.request_id());
+  return json_response(
+      http::status::ok,
+      anthropic_client(c) ? anthropic_model_object_json(id) : model_object_json(id),
+      c.req.version(), c.keep, c.request_id());
 }
 
 result<string_response> reload(const local_call& c) {
@@ -245,6 +247,10 @@ std::vector<route> table(bool with_proxy) {
        .pattern = "/api/v1/traffic",
        .handler = traffic_route,
        .access = reader},
+      // The dashboard's static files (http/ui_files.hpp): from memory, so on the worker.
+      {.methods = {verb::get}, .pattern = "/ui", .handler = ui_route, .site = on_worker},
+      {.methods = {verb::get}, .pattern = "/ui/", .handler = ui_route, .site = on_worker},
+      {.methods = {verb::get}, .pattern = "/ui/{file}", .handler = ui_route, .site = on_worker},
   };
   if (!with_proxy) {
     return local;

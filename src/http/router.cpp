@@ -100,7 +100,9 @@ router::router(std::vector<route> routes) : routes_(std::move(routes)) {
       }
       const bool plain = text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-._") ==
                          std::string_view::npos;
-      if (text.empty() || !plain || segs.size() == max_segments) {
+      // An empty literal only as the last segment: "/ui/" (a trailing slash) is its own route.
+      const bool trailing_slash = text.empty() && !param && rest.empty() && !segs.empty();
+      if ((text.empty() && !trailing_slash) || !plain || segs.size() == max_segments) {
         throw bad();
       }
       segs.push_back({text, param});

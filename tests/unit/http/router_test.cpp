@@ -128,13 +128,30 @@ TEST(router, targets_that_are_not_origin_form_are_400) {
 }
 
 TEST(router, malformed_patterns_are_refused_at_construction) {
-  for (const char* pattern : {"", "nope", "/a//b", "/{}", "/{a", "/A", "/a%20b", "/a/"}) {
+  for (const char* pattern :
+       {"", "nope", "/a//b", "/{}", "/{a", "/A", "/a%20b", "/a//", "/"}) {
     EXPECT_THROW(router({{.methods = {verb::get}, .pattern = pattern, .handler = one}}),
                  std::invalid_argument)
         << pattern;
   }
   EXPECT_THROW(router({{.methods = {}, .pattern = "/a", .handler = one}}),
                std::invalid_argument);  // no method
+}
+
+TEST(router, a_trailing_slash_is_a_route_of_its_own) {
+  const router r({{.methods = {verb::get}, .pattern = "/ui", .handler = one},
+                  {.methods = {verb::get}, .pattern = "/ui/", .handler = two},
+                  {.methods = {verb::get}, .pattern = "/ui/{file}", .handler = three}});
+  EXPECT_EQ(r.match(verb::get, "/ui").entry->handler, &one);
+  EXPECT_EQ(r.match(verb::get, "/ui/").entry->handler, &two);
+  EXPECT_EQ(r.match(verb::get, "/ui/?x=1").entry->handler, &two);
+  auto f = r.match(verb::get, "/ui/app.js");
+  ASSERT_EQ(f.outcome, route_match::kind::found);
+  EXPECT_EQ(f.entry->handler, &three);
+  EXPECT_EQ(f.param("file"), "app.js");
+  EXPECT_EQ(r.match(verb::get, "/ui//").outcome, route_match::kind::not_found);
+  EXPECT_EQ(r.match(verb::get, "/ui/a/b").outcome, route_match::kind::not_found);
+  EXPECT_EQ(r.match(verb::post, "/ui/").outcome, route_match::kind::method_not_allowed);
 }
 
 TEST(router, allow_lists_methods_in_a_stable_order) {
