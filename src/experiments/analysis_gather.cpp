@@ -26,7 +26,14 @@ analysis_input gather_analysis(experiment_engine& engine, const experiment_plan&
   }
   const auto& name = e.cfg->name;
   auto& store = engine.store();
-  if (auto phases = store.phases(name)) {
+  // Each read's value, or (the first failure kept in `in.store_error`) nothing.
+  auto ok = [&in](auto& r) {
+    if (!r && !in.store_error) {
+      in.store_error = r.error();
+    }
+    return r.has_value();
+  };
+  if (auto phases = store.phases(name); ok(phases)) {
     in.phases = std::move(*phases);
   }
   in.phase = phase > 0 ? phase : e.phase;
@@ -40,31 +47,32 @@ analysis_input gather_analysis(experiment_engine& engine, const experiment_plan&
       }
     }
   }
-  if (auto rows = store.read_stats(name, 0, unix_seconds() + 3600)) {
+  if (auto rows = store.read_stats(name, 0, unix_seconds() + 3600); ok(rows)) {
     in.rows = std::move(*rows);
     if (!per_hour) {
       std::erase_if(in.rows, [&](const variant_hour_stats& r) { return r.phase != in.phase; });
     }
   }
   if (!per_hour) {
-    if (auto units = store.read_units(name, in.phase)) {
+    if (auto units = store.read_units(name, in.phase); ok(units)) {
       in.units = units->units;
       in.per_unit = std::move(*units);
-      if (auto fb = store.read_feedback_units(name, in.phase, from, to)) {
+      if (auto fb = store.read_feedback_units(name, in.phase, from, to); ok(fb)) {
         for (auto& [variant, a] : *fb) {
           in.per_unit->variants[variant].success = a.success;
           in.per_unit->variants[variant].score = a.score;
         }
       }
     }
-  } else if (auto counts = store.unit_counts(name)) {
+  } else if (auto counts = store.unit_counts(name); ok(counts)) {
     in.units = std::move(*counts);
   }
   if (auto fb = per_hour ? store.read_feedback(name, true)
-                         : store.read_feedback_between(name, from, to)) {
+                         : store.read_feedback_between(name, from, to);
+      ok(fb)) {
     in.feedback = std::move(*fb);
   }
-  if (auto g = store.guardrail_events(name)) {
+  if (auto g = store.guardrail_events(name); ok(g)) {
     in.guardrails = std::move(*g);
   }
   return in;

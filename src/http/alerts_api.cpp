@@ -157,14 +157,19 @@ result<string_response> experiment_series_route(const local_call& c) {
     bucket = d->count() / 1000;
   }
   // The report's sequential tuning, so that the last point's interval is tuned like the report.
-  const json::object report = experiment_report(gather_analysis(experiments, *e, false));
+  analysis_input now = gather_analysis(experiments, *e, false);
+  analysis_input hourly = gather_analysis(experiments, *e, true);
+  if (auto failed = now.store_error ? now.store_error : hourly.store_error) {
+    return *failed;  // a store that cannot be read is a 503, never a series of zeros
+  }
+  const json::object report = experiment_report(now);
   double tuning_n = stats::default_tuning_n;
   if (const auto* a = report.if_contains("analysis"); a && a->is_object()) {
     if (const auto* t = a->as_object().if_contains("tuning_n"); t && t->is_number()) {
       tuning_n = t->to_number<double>();
     }
   }
-  json::object out = experiment_series(gather_analysis(experiments, *e, true), bucket, tuning_n);
+  json::object out = experiment_series(hourly, bucket, tuning_n);
   if (c.w.shared.alerts != nullptr) {
     c.w.shared.alerts->sample_now();
     out["health"] = c.w.shared.alerts->with_history(

@@ -20,10 +20,15 @@ namespace {
 
 namespace json = boost::json;
 
-// The analysis input of `e` (experiments/analysis_gather.hpp).
-analysis_input gather(experiment_engine& engine, const experiment_plan& e, bool per_hour,
-                      std::int64_t phase = 0) {
-  return gather_analysis(engine, e, per_hour, phase);
+// The analysis input of `e` (experiments/analysis_gather.hpp), or the store's failure: a store
+// that cannot be read (Redis down) is a 503, never a report of zeros.
+result<analysis_input> gather(experiment_engine& engine, const experiment_plan& e, bool per_hour,
+                              std::int64_t phase = 0) {
+  analysis_input in = gather_analysis(engine, e, per_hour, phase);
+  if (in.store_error) {
+    return *in.store_error;
+  }
+  return in;
 }
 
 // The experiment named by the route's `{name}`, in the snapshot `p`.
@@ -139,7 +144,11 @@ result<string_response> list_experiments(const local_call& c) {
   (void)engine.flush();
   json::array list;
   for (const auto& e : p->experiments) {
-    list.push_back(experiment_summary(gather(engine, e, false)));
+    auto in = gather(engine, e, false);
+    if (!in) {
+      return in.error();
+    }
+    list.push_back(experiment_summary(*in));
   }
   return json_answer(c, json::object{{"object", "list"}, {"data", list}});
 }
@@ -161,7 +170,11 @@ result<string_response> get_experiment(const local_call& c) {
                         "phase must be a phase number from 1 to " + std::to_string(last), "phase");
     }
   }
-  return json_answer(c, experiment_report(gather(engine, **e, false, phase)));
+  auto in = gather(engine, **e, false, phase);
+  if (!in) {
+    return in.error();
+  }
+  return json_answer(c, experiment_report(*in));
 }
 
 result<string_response> control_experiment(const local_call& c) {
@@ -187,7 +200,11 @@ result<string_response> control_experiment(const local_call& c) {
       v.as_object().at("action").as_string();  // read_control checked it
   spdlog::info("experiment {}: {} by the admin API", name, action);
   auto now = engine.current();
-  return json_answer(c, experiment_summary(gather(engine, *now->find(name), false)));
+  auto in = gather(engine, *now->find(name), false);
+  if (!in) {
+    return in.error();
+  }
+  return json_answer(c, experiment_summary(*in));
 }
 
 result<string_response> experiment_timeline_route(const local_call& c) {
@@ -207,7 +224,11 @@ result<string_response> experiment_timeline_route(const local_call& c) {
     }
     bucket = *b;
   }
-  return json_answer(c, experiment_timeline(gather(engine, **e, true), bucket));
+  auto in = gather(engine, **e, true);
+  if (!in) {
+    return in.error();
+  }
+  return json_answer(c, experiment_timeline(*in, bucket));
 }
 
 result<string_response> list_prompts(const local_call& c) {

@@ -202,6 +202,15 @@ TEST(Replicas, a_redis_outage_serves_every_request_and_loses_or_doubles_nothing)
     EXPECT_EQ(ask(c, "after-" + std::to_string(i)).status, 200u);  // no wait on the dead store
     ++sent;
   }
+  {
+    // The analysis cannot be read while the store is down: a 503 in the API's error shape,
+    // never a report of zeros.
+    client c(r.port(1), 5s);
+    auto res = c.request(http::verb::get, "/api/v1/experiments/tone");
+    EXPECT_EQ(res.status, 503u) << res.body;
+    auto body = json::parse(res.body);
+    EXPECT_TRUE(body.as_object().contains("error")) << res.body;
+  }
   redis.start();
   for (std::size_t i = 0; i < 3; ++i) {
     EXPECT_TRUE(eventually([&] { return total(counts(r.port(i))) == sent; }, 15s))

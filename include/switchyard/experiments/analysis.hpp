@@ -43,6 +43,9 @@ struct analysis_input {
   std::map<std::string, std::uint64_t> units;  // distinct units per variant
   std::vector<feedback_summary> feedback;      // per (variant, prompt_version, event[, hour])
   std::vector<guardrail_event> guardrails;
+  /// The first store read that failed (the rest is then partial): the API answers it rather
+  /// than a report of zeros.
+  std::optional<error> store_error;
   /// The analysed phase's per-unit sums (read_units, with success and score from
   /// read_feedback_units); when present and cfg->unit is not `request`, the metrics are analysed
   /// per unit (ratio metrics, delta method), and units that saw more than one variant are left
