@@ -36,21 +36,6 @@ json::value text_or_null(const std::string& s) {
   return s.empty() ? json::value(nullptr) : json::value(s);
 }
 
-json::object scope_json(const alert_scope_value& s) {
-  json::object o;
-  const auto put = [&](const char* k, const std::string& v) {
-    if (!v.empty()) {
-      o[k] = v;
-    }
-  };
-  put("model", s.model);
-  put("upstream", s.upstream);
-  put("prompt_version", s.prompt_version);
-  put("experiment", s.experiment);
-  put("variant", s.variant);
-  return o;
-}
-
 const char* metric_name(const alert_rule_config& r) {
   return r.metric.empty() ? "error_rate" : r.metric.c_str();
 }
@@ -128,6 +113,21 @@ std::int64_t floor_to(std::int64_t t, std::int64_t width) {
 }
 
 }  // namespace
+
+json::object scope_json(const alert_scope_value& s) {
+  json::object o;
+  const auto put = [&](const char* k, const std::string& v) {
+    if (!v.empty()) {
+      o[k] = v;
+    }
+  };
+  put("model", s.model);
+  put("upstream", s.upstream);
+  put("prompt_version", s.prompt_version);
+  put("experiment", s.experiment);
+  put("variant", s.variant);
+  return o;
+}
 
 boost::json::object alert_json(const alert& a) {
   return {{"id", a.id},

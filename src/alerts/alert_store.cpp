@@ -1,5 +1,7 @@
 #include "switchyard/alerts/alert_store.hpp"
 
+#include "switchyard/alerts/alert_json.hpp"
+
 #include <sqlite3.h>
 #include <boost/json.hpp>
 
@@ -56,21 +58,6 @@ std::optional<std::int64_t> int_at(sqlite3_stmt* s, int col) {
     return std::nullopt;
   }
   return sqlite3_column_int64(s, col);
-}
-
-std::string scope_json(const alert_scope_value& s) {
-  json::object o;
-  const auto put = [&](const char* k, const std::string& v) {
-    if (!v.empty()) {
-      o[k] = v;
-    }
-  };
-  put("model", s.model);
-  put("upstream", s.upstream);
-  put("prompt_version", s.prompt_version);
-  put("experiment", s.experiment);
-  put("variant", s.variant);
-  return json::serialize(o);
 }
 
 alert_scope_value scope_from(const std::string& text) {
@@ -192,7 +179,7 @@ result<void> alert_store::save(const alert& a) {
   rc |= bind_text(st.s, 4, a.metric);
   rc |= bind_text(st.s, 5, a.severity);
   rc |= bind_text(st.s, 6, a.state);
-  rc |= bind_text(st.s, 7, scope_json(a.scope));
+  rc |= bind_text(st.s, 7, json::serialize(scope_json(a.scope)));
   rc |= bind_opt(st.s, 8, a.value);
   rc |= bind_opt(st.s, 9, a.threshold);
   rc |= bind_text(st.s, 10, a.comparison);

@@ -67,8 +67,8 @@ analysis_input gather_analysis(experiment_engine& engine, const experiment_plan&
   } else if (auto counts = store.unit_counts(name); ok(counts)) {
     in.units = std::move(*counts);
   }
-  if (auto fb = per_hour ? store.read_feedback(name, true)
-                         : store.read_feedback_between(name, from, to);
+  if (auto fb =
+          per_hour ? store.read_feedback(name, true) : store.read_feedback_between(name, from, to);
       ok(fb)) {
     in.feedback = std::move(*fb);
   }

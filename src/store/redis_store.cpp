@@ -509,15 +509,16 @@ std::optional<unit_row> parse_unit(std::string_view packed) {
 
 }  // namespace
 
-result<unit_summary> redis_experiment_store::read_units(std::string_view experiment,
-                                                        std::int64_t phase) {
-  const std::string key = prefix_ + "u:" + std::string(experiment) + sep + std::to_string(phase);
-  unit_summary out;
+// Every value of the hash `key`, HSCAN page by page (one page per round trip, so a large hash
+// never makes one huge reply), within the store's timeout over all pages.
+result<void> redis_experiment_store::scan_values(
+    const std::string& key, const char* what, const std::function<void(const std::string&)>& fn) {
   std::string cursor = "0";
   const auto deadline = steady_clock::now() + timeout_;
   do {
     if (steady_clock::now() >= deadline) {
-      return fail("read", make_error(errc::unavailable, "redis: reading units took too long"));
+      return fail("read", make_error(errc::unavailable,
+                                     std::string("redis: reading ") + what + " took too long"));
     }
     auto r = call({"HSCAN", key, cursor, "COUNT", std::to_string(scan_count)});
     if (!r) {
@@ -527,25 +528,36 @@ result<unit_summary> redis_experiment_store::read_units(std::string_view experim
       return fail("read", bad_reply("HSCAN"));
     }
     cursor = r->elements[0].str;
-    for_pairs(r->elements[1], [&](const std::string&, const std::string& v) {
-      auto u = parse_unit(v);
-      if (!u) {
-        return;
-      }
-      if (u->mixed) {
-        ++out.mixed;
-        return;
-      }
-      ++out.units[u->variant];
-      unit_aggregate& a = out.variants[u->variant];
-      const unit_sums& s = u->s;
-      a.errors.add(s.errors, s.requests);
-      a.latency_ms.add(s.latency_ms, s.requests);
-      a.ttft_ms.add(s.ttft_ms, s.ttft_n);
-      a.cost_usd.add(s.cost_usd, s.requests);
-      a.output_tokens.add(s.output_tokens, s.requests);
-    });
+    for_pairs(r->elements[1], [&](const std::string&, const std::string& v) { fn(v); });
   } while (cursor != "0");
+  return {};
+}
+
+result<unit_summary> redis_experiment_store::read_units(std::string_view experiment,
+                                                        std::int64_t phase) {
+  const std::string key = prefix_ + "u:" + std::string(experiment) + sep + std::to_string(phase);
+  unit_summary out;
+  auto scanned = scan_values(key, "units", [&](const std::string& v) {
+    auto u = parse_unit(v);
+    if (!u) {
+      return;
+    }
+    if (u->mixed) {
+      ++out.mixed;
+      return;
+    }
+    ++out.units[u->variant];
+    unit_aggregate& a = out.variants[u->variant];
+    const unit_sums& s = u->s;
+    a.errors.add(s.errors, s.requests);
+    a.latency_ms.add(s.latency_ms, s.requests);
+    a.ttft_ms.add(s.ttft_ms, s.ttft_n);
+    a.cost_usd.add(s.cost_usd, s.requests);
+    a.output_tokens.add(s.output_tokens, s.requests);
+  });
+  if (!scanned) {
+    return scanned.error();
+  }
   return out;
 }
 
@@ -796,26 +808,14 @@ result<std::vector<feedback_record>> redis_experiment_store::feedback_of(
     const std::string& experiment) {
   const std::string key = prefix_ + "f:" + experiment;
   std::vector<feedback_record> out;
-  std::string cursor = "0";
-  const auto deadline = steady_clock::now() + timeout_;
-  do {
-    if (steady_clock::now() >= deadline) {
-      return fail("read", make_error(errc::unavailable, "redis: reading feedback took too long"));
+  auto scanned = scan_values(key, "feedback", [&](const std::string& v) {
+    if (auto f = decode_feedback(v)) {
+      out.push_back(std::move(*f));
     }
-    auto r = call({"HSCAN", key, cursor, "COUNT", std::to_string(scan_count)});
-    if (!r) {
-      return fail("read", r.error());
-    }
-    if (r->elements.size() != 2) {
-      return fail("read", bad_reply("HSCAN"));
-    }
-    cursor = r->elements[0].str;
-    for_pairs(r->elements[1], [&](const std::string&, const std::string& v) {
-      if (auto f = decode_feedback(v)) {
-        out.push_back(std::move(*f));
-      }
-    });
-  } while (cursor != "0");
+  });
+  if (!scanned) {
+    return scanned.error();
+  }
   return out;
 }
 

@@ -14,6 +14,10 @@
 
 namespace switchyard {
 
+/// An alert's scope: {model, upstream, prompt_version, experiment, variant}, only the members
+/// that apply (the API's `scope` and the alert store's column).
+boost::json::object scope_json(const alert_scope_value& s);
+
 /// One alert: {id, rule, kind, metric, severity, state, scope {…only the members that apply},
 /// value, threshold, comparison, window_seconds, message, started_at, updated_at, resolved_at,
 /// acknowledged_at} (null where absent).

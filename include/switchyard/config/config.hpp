@@ -112,8 +112,8 @@ struct upstream_config {
   upstream_type kind = upstream_type::openai;
   /// The APIs it serves natively (`apis:`), the type's default when not given (filled by the
   /// loader). A client API outside the set is translated through chat, or refused.
-  api_set apis = api_bit(api_kind::chat) | api_bit(api_kind::completions) |
-                 api_bit(api_kind::embeddings);
+  api_set apis =
+      api_bit(api_kind::chat) | api_bit(api_kind::completions) | api_bit(api_kind::embeddings);
   bool apis_given = false;  // `apis:` was written (else the type's default)
   /// azure: the `api-version` query parameter (a date like "2024-10-21", optionally
   /// "-preview"), or "v1" for Azure's v1 API (`/openai/v1/…`, no query). Required for azure.
@@ -123,8 +123,8 @@ struct upstream_config {
   std::string anthropic_version = "2023-06-01";  // anthropic: the `anthropic-version` header
   /// anthropic: `max_tokens` for a translated request that sets none (Anthropic requires it).
   std::int64_t default_max_tokens = 4096;
-  std::string base_url;             // scheme://host[:port][/path]; the endpoint path is appended
-  std::string api_key;  // sent in the header `auth` names; empty = send none
+  std::string base_url;  // scheme://host[:port][/path]; the endpoint path is appended
+  std::string api_key;   // sent in the header `auth` names; empty = send none
   upstream_auth auth = upstream_auth::bearer;  // the type's default unless `auth:` is given
   /// Forward the client's own credential instead of `api_key`: the credential headers the
   /// type understands (openai: Authorization; azure: api-key, Authorization; anthropic:

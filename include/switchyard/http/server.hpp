@@ -87,7 +87,7 @@ class server {
   redis_experiment_store* redis_store_ = nullptr;     // owned by experiments_; null = SQLite
   std::unique_ptr<redis_control_sync> control_sync_;  // after experiments_: stopped before it
   std::unique_ptr<gateway_metrics> metrics_;
-  std::unique_ptr<alert_engine> alerts_;  // after metrics_ and experiments_, which it reads
+  std::unique_ptr<alert_engine> alerts_;   // after metrics_ and experiments_, which it reads
   std::unique_ptr<admin_executor> admin_;  // stopped in wait(), after the workers
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;

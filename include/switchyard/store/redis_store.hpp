@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -92,6 +93,8 @@ class redis_experiment_store final : public experiment_store {
                                                    std::int64_t from_hour, std::int64_t to_hour);
   result<std::vector<feedback_record>> feedback_of(const std::string& experiment);
   result<redis_reply> call(std::vector<std::string> argv);
+  result<void> scan_values(const std::string& key, const char* what,
+                           const std::function<void(const std::string&)>& fn);
 
   std::shared_ptr<redis_client> client_;
   std::string prefix_;
