@@ -5,6 +5,7 @@
 #include "switchyard/metrics/process_metrics.hpp"
 #include "switchyard/runtime/worker.hpp"
 
+#include <atomic>
 #include <chrono>
 
 namespace switchyard {
@@ -15,6 +16,8 @@ std::string_view status_class(unsigned status) noexcept {
 }
 
 namespace {
+
+std::atomic<std::uint64_t> next_instance{1};
 
 using label_list = std::vector<std::string>;
 
@@ -93,7 +96,8 @@ gateway_metrics::gateway_metrics(const config& cfg, std::size_t shards, shared_s
                                  {"experiment", "variant"}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})),
       guardrail_trips(registry.add_counter("switchyard_guardrail_trips_total",
                                            "Variants paused by a guardrail.",
-                                           {"experiment", "variant", "reason"})) {
+                                           {"experiment", "variant", "reason"})),
+      instance(next_instance.fetch_add(1, std::memory_order_relaxed)) {
   std::vector<std::string> names;
   for (const auto& u : cfg.upstreams) {
     names.push_back(u.name);
@@ -122,7 +126,7 @@ gateway_metrics::request_series& gateway_metrics::series_for(const access_record
                                      or_none(rec.upstream), or_none(rec.experiment),
                                      or_none(rec.variant),  or_none(rec.prompt_version)};
   // FNV-1a over the label values: no allocation to find an existing label set.
-  std::uint64_t h = 0xcbf29ce484222325ULL ^ reinterpret_cast<std::uintptr_t>(this);
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ (instance * 0x9e3779b97f4a7c15ULL);
   for (auto v : labels) {
     for (char ch : v) {
       h = (h ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
@@ -131,11 +135,12 @@ gateway_metrics::request_series& gateway_metrics::series_for(const access_record
   }
   thread_local std::unordered_map<std::uint64_t, request_series> cache;
   auto it = cache.find(h);
-  if (it != cache.end() &&
+  if (it != cache.end() && it->second.instance == instance &&
       std::equal(std::begin(labels), std::end(labels), it->second.labels.begin())) {
     return it->second;
   }
   request_series s;
+  s.instance = instance;
   s.labels.assign(std::begin(labels), std::end(labels));
   s.duration = &duration.with(labels);
   s.ttft = &ttft.with(labels);

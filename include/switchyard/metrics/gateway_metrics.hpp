@@ -26,6 +26,7 @@ struct gateway_metrics {
     metrics::counter* cache_tokens[2] = {};
     metrics::counter* cost = nullptr;
     metrics::counter* assignments = nullptr;  // null outside experiments
+    std::uint64_t instance = 0;               // the owning gateway_metrics::instance
     std::vector<std::string> labels;          // the six values, to tell hash collisions apart
     /// switchyard_requests_total per outcome seen with these labels (a handful at most).
     struct outcome {
@@ -62,6 +63,10 @@ struct gateway_metrics {
   metrics::family<metrics::counter>& feedback;
   metrics::family<metrics::histogram>& feedback_score;
   metrics::family<metrics::counter>& guardrail_trips;
+
+  /// Unique in the process, never reused: series_for's thread-local cache is keyed by it, so a
+  /// gateway_metrics built where a freed one lived can never find that one's series.
+  const std::uint64_t instance;
 };
 
 /// "2xx", "4xx", "5xx"… for a status code.

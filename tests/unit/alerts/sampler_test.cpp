@@ -37,12 +37,12 @@ access_record request(std::string_view upstream, unsigned status, std::string_vi
   return r;
 }
 
-// A fresh metric set per test, never freed: gateway_metrics caches series per thread by its own
-// address, so a new one at a freed one's address would find stale series.
-gateway_metrics& fresh_metrics(const config& cfg) {
-  auto* shared = new shared_state(cfg);
-  return *new gateway_metrics(cfg, 2, *shared);
-}
+// A fresh metric set per test (the shared state it reads lives as long).
+struct metric_set {
+  explicit metric_set(const config& cfg) : shared(cfg), m(cfg, 2, shared) {}
+  shared_state shared;
+  gateway_metrics m;
+};
 
 const auto primary = [](std::string_view model) -> std::string {
   return model == "gpt" ? "openai" : "";
@@ -50,7 +50,8 @@ const auto primary = [](std::string_view model) -> std::string {
 
 TEST(metrics_sampler, deltas_of_requests_errors_latency_tokens_and_cost) {
   static const config cfg = make_config();
-  gateway_metrics& m = fresh_metrics(cfg);
+  metric_set set(cfg);
+  gateway_metrics& m = set.m;
   metrics_sampler s;
   m.observe(request("openai", 200, "", 50, 10, 5, 0.01));
   m.observe(request("openai", 502, "upstream_error", 500, 10, 0, 0));
@@ -79,7 +80,8 @@ TEST(metrics_sampler, deltas_of_requests_errors_latency_tokens_and_cost) {
 
 TEST(metrics_sampler, tokens_and_cost_follow_the_upstreams_share_and_fallbacks_count) {
   static const config cfg = make_config();
-  gateway_metrics& m = fresh_metrics(cfg);
+  metric_set set(cfg);
+  gateway_metrics& m = set.m;
   metrics_sampler s;
   for (int i = 0; i < 3; ++i) {
     m.observe(request("openai", 200, "", 50, 10, 10, 0.3));
@@ -97,7 +99,8 @@ TEST(metrics_sampler, tokens_and_cost_follow_the_upstreams_share_and_fallbacks_c
 
 TEST(metrics_sampler, feedback_per_variant_and_local_answers_ignored) {
   static const config cfg = make_config();
-  gateway_metrics& m = fresh_metrics(cfg);
+  metric_set set(cfg);
+  gateway_metrics& m = set.m;
   metrics_sampler s;
   m.feedback.with({"exp", "t", "success"}).inc(3);
   m.feedback.with({"exp", "t", "failure"}).inc();
