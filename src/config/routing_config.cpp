@@ -591,6 +591,7 @@ const section<rate_limit_config>& rate_limit_section() {
           field<rate_limit_config>("tokens_per_minute", applies::on_restart,
                                    SY_AT(tokens_per_minute), integer_t{1, 1ull << 40}),
           field<rate_limit_config>("concurrent", applies::on_restart, SY_AT(concurrent),
+                                   integer_t{1, 1u << 24}),
           // Sharing across replicas (docs/replica-limits.md); checked against `store` by the
           // loader.
           custom<rate_limit_config>("mode", applies::on_restart, "leased | exact | local",
@@ -599,7 +600,6 @@ const section<rate_limit_config>& rate_limit_section() {
                                    fraction_t{1}),
           field<rate_limit_config>("fallback_margin", applies::on_restart, SY_AT(fallback_margin),
                                    fraction_t{1}),
-                                   integer_t{1, 1u << 24}),
       },
       check_rate_limit};
   return s;

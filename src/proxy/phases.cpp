@@ -1,12 +1,11 @@
 #include "switchyard/proxy/phases.hpp"
 
-#include "switchyard/ratelimit/redis_lease.hpp"
-
 #include "switchyard/core/clock.hpp"
 #include "switchyard/core/json_text.hpp"
 #include "switchyard/core/text.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/proxy/rewrite.hpp"
+#include "switchyard/ratelimit/redis_lease.hpp"
 
 #include <boost/json.hpp>
 
@@ -328,10 +327,11 @@ result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
 rate_request rate_key(const request_context& ctx, std::string_view user_header) {
   const auto& req = ctx.req;
   const access_record& rec = ctx.rec;
-  return rate_request{
-      client_key(req, ctx.ep), req[user_header],
-      ctx.model->name,         rec.experiment.empty() ? std::string_view{} : rec.variant,
-      ctx.estimated_tokens,    is_batch_priority(req["x-switchyard-priority"])};
+  rate_request key{client_key(req, ctx.ep), req[user_header], ctx.model->name,
+                   rec.experiment.empty() ? std::string_view{} : rec.variant,
+                   ctx.estimated_tokens};
+  key.batch = is_batch_priority(req["x-switchyard-priority"]);  // lower priority: no auth needed
+  return key;
 }
 
 namespace {
@@ -350,7 +350,6 @@ error limit_error(std::string_view scope_label, bool retryable, std::uint64_t es
                         "shorten the prompt.");
 }
 
-std::optional<experiment_outcome> account(request_context& ctx, steady_clock::time_point now,
 void keep_tightest(std::optional<rate_header>& best, const std::optional<rate_header>& h) {
   if (h && (!best || h->remaining < best->remaining ||
             (h->remaining == best->remaining && h->reset > best->reset))) {
@@ -403,6 +402,7 @@ result<void> settle_shared(request_context& ctx, rate_limiter& limiter, shared_l
   return limit_error(s.refused_scope_label, s.retryable, ctx.estimated_tokens);
 }
 
+std::optional<experiment_outcome> account(request_context& ctx, steady_clock::time_point now,
                                           std::int64_t unix_seconds) {
   access_record& rec = ctx.rec;
   const auto& t = ctx.timing;

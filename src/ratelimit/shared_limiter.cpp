@@ -77,6 +77,16 @@ result<redis_reply> first(result<std::vector<redis_reply>> r) {
   return std::move(r->front());
 }
 
+// The scripts, for the life of the process (a late completion may still read one).
+const redis_script& take_script() {
+  static const redis_script s{rate_lua::take};
+  return s;
+}
+const redis_script& adjust_script() {
+  static const redis_script s{rate_lua::adjust};
+  return s;
+}
+
 // EVALSHA without waiting, EVAL on NOSCRIPT (a restarted or flushed Redis); `done` runs on the
 // redis thread.
 void eval_async(const std::shared_ptr<redis_client>& redis, const redis_script& s,
@@ -119,7 +129,7 @@ std::optional<bucket_reply> bucket_at(const redis_reply& r, std::size_t j) {
 
 }  // namespace
 
-struct shared_limiter::core {
+struct shared_limiter::core : std::enable_shared_from_this<shared_limiter::core> {
   struct entry {
     std::int64_t credit = 0;   // units this replica may admit without asking Redis (< 0: debt)
     std::int64_t pending = 0;  // prefetch units asked for by calls in flight
@@ -147,10 +157,10 @@ struct shared_limiter::core {
   std::vector<rate_limit_config> limits;
   std::vector<std::string> labels;
   std::vector<std::uint64_t> fallback_requests, fallback_tokens;  // per limit
-  std::shared_ptr<redis_client> redis;
+  // Not owned: the server keeps the client alive longer than the limiter, and a completion that
+  // ran the last owner's destructor on the redis thread would join that thread from itself.
+  std::weak_ptr<redis_client> redis;
   options opts;
-  redis_script take_script{rate_lua::take};
-  redis_script adjust_script{rate_lua::adjust};
   std::array<shard, shard_count> shards;
   gcra_table fallback;  // the buckets while Redis is unavailable, at the reduced limits
   std::atomic<bool> in_fallback{false};
@@ -178,7 +188,13 @@ struct shared_limiter::core {
   }
   shard& shard_of(std::uint64_t key) noexcept { return shards[mix64(key) % shard_count]; }
 
-  bool use_redis() const noexcept { return !in_fallback.load() || redis->connected(); }
+  bool use_redis() const noexcept {
+    if (!in_fallback.load()) {
+      return true;
+    }
+    auto client = redis.lock();
+    return client && client->connected();
+  }
 
   void enter_fallback(const std::string& why) {
     failed_calls.fetch_add(1, std::memory_order_relaxed);
@@ -315,26 +331,36 @@ struct shared_limiter::core {
         adjust_args(b, delta, keys, args);
       }
     }
-    if (keys.empty()) {
+    auto client = redis.lock();
+    if (keys.empty() || !client) {
       return;
     }
-    eval_async(redis, adjust_script, std::move(keys), std::move(args), opts.return_timeout,
-               [this](result<redis_reply> r) {
-                 if (!r || r->kind == redis_reply::type::error) {
-                   failed_calls.fetch_add(1, std::memory_order_relaxed);
+    eval_async(client, adjust_script(), std::move(keys), std::move(args), opts.return_timeout,
+               [weak = weak_from_this()](result<redis_reply> r) {
+                 auto self = weak.lock();
+                 if (self && (!r || r->kind == redis_reply::type::error)) {
+                   self->failed_calls.fetch_add(1, std::memory_order_relaxed);
                  }
                });
   }
 
   // A background renewal of one leased bucket: need 0, want `want`, on the redis thread.
-  void renew(std::shared_ptr<core> self, const bucket_ref& b, std::uint64_t want) {
+  void renew(const bucket_ref& b, std::uint64_t want) {
     const auto g = gcra_of(capacity_of(b.limit, b.tokens), period_of(b.limit, b.tokens));
     std::vector<std::string> keys{bucket_key(opts.key_prefix, b.key)};
     std::vector<std::string> args{number(g.interval_us), number(g.burst_us), "0",
                                   std::to_string(want), "0"};
-    eval_async(
-        redis, take_script, std::move(keys), std::move(args), opts.return_timeout,
-        [self = std::move(self), b, want](result<redis_reply> r) { self->renewed(b, want, r); });
+    auto client = redis.lock();
+    if (!client) {
+      renewed(b, want, make_error(errc::unavailable, "redis: the client is gone"));
+      return;
+    }
+    eval_async(client, take_script(), std::move(keys), std::move(args), opts.return_timeout,
+               [weak = weak_from_this(), b, want](result<redis_reply> r) {
+                 if (auto self = weak.lock()) {
+                   self->renewed(b, want, r);
+                 }
+               });
   }
 
   void renewed(const bucket_ref& b, std::uint64_t want, const result<redis_reply>& r) {
@@ -605,7 +631,7 @@ shared_admission shared_limiter::begin(const rate_request& request, std::int64_t
       ch.granted = ch.cost;
     }
     if (renew_want > 0) {
-      k.renew(core_, {ch.limit, ch.key, ch.tokens}, renew_want);
+      k.renew({ch.limit, ch.key, ch.tokens}, renew_want);
     }
   }
   a.needs_redis =
@@ -631,8 +657,15 @@ net::awaitable<void> shared_limiter::complete(shared_admission& a, std::int64_t 
     args.push_back(std::to_string(c.want));
     args.push_back(std::to_string(c.keep));
   }
-  auto r =
-      co_await k->redis->eval(k->take_script, std::move(keys), std::move(args), k->opts.timeout);
+  auto client = k->redis.lock();
+  if (!client) {
+    k->enter_fallback("the redis client is gone");
+    a.needs_redis = false;
+    k->decide_by_fallback(a, true, now_ns);
+    co_return;
+  }
+  auto r = co_await client->eval(take_script(), std::move(keys), std::move(args), k->opts.timeout);
+  client.reset();
   const bool usable = r && r->kind == redis_reply::type::array && r->elements.size() >= 3;
   if (!usable) {
     k->enter_fallback(r ? "unexpected reply to the rate-limit script: " + r->str
@@ -714,8 +747,12 @@ void shared_limiter::return_leases() {
                                        keys.begin() + static_cast<std::ptrdiff_t>(at + n));
     std::vector<std::string> part_args(args.begin() + static_cast<std::ptrdiff_t>(3 * at),
                                        args.begin() + static_cast<std::ptrdiff_t>(3 * (at + n)));
-    auto r = k.redis->eval_sync(k.adjust_script, std::move(part_keys), std::move(part_args),
-                                k.opts.return_timeout);
+    auto client = k.redis.lock();
+    if (!client) {
+      return;
+    }
+    auto r = client->eval_sync(adjust_script(), std::move(part_keys), std::move(part_args),
+                               k.opts.return_timeout);
     if (!r || r->kind == redis_reply::type::error) {
       k.failed_calls.fetch_add(1, std::memory_order_relaxed);
     }
