@@ -167,13 +167,16 @@ TEST(ReplicaLimits, a_redis_outage_falls_back_to_a_share_and_recovers) {
   const std::uint64_t share = fallback_limit(limit, 3, 0.1);
   ASSERT_EQ(share, 18u);
   for (int n : t.per_replica) {
+    // The share, plus what the replica still held of its lease when Redis went (documented).
     EXPECT_GE(static_cast<std::uint64_t>(n), share);
-    EXPECT_LE(static_cast<std::uint64_t>(n), share + refills(t.seconds, share)) << t.seconds;
+    EXPECT_LE(static_cast<std::uint64_t>(n), share + max_lease(limit) + refills(t.seconds, share))
+        << t.seconds;
   }
   for (int i = 0; i < replica_count; ++i) {
     const auto port = r.rigs[static_cast<std::size_t>(i)]->port();
     EXPECT_EQ(sample(port, fallback_gauge), 1.0) << i;
-    EXPECT_GE(sample(port, rate_limit_errors), 30.0) << i;  // every fallback decision counted
+    // Every fallback decision is counted (a request served from the lease is not).
+    EXPECT_GE(sample(port, rate_limit_errors), 25.0) << i;
   }
   redis.start();
   // Leased again: a request goes to Redis, succeeds, and the fallback ends on every replica.
@@ -200,7 +203,7 @@ TEST(ReplicaLimits, batch_priority_leaves_the_reserve_to_live_traffic_exact) {
   redis_server redis;
   replicas r(redis, "  - { requests_per_minute: 10, mode: exact, batch_reserve: 0.2 }\n");
   const tally batch = round_robin(r, 5, /*batch=*/true);  // 15 batch requests
-  EXPECT_EQ(batch.passed, 8);  // 10 − ⌈10 × 0.2⌉
+  EXPECT_EQ(batch.passed, 8);                             // 10 − ⌈10 × 0.2⌉
   // The batch runner's retries are refused while only the reserve is left …
   EXPECT_EQ(ask(*r.clients[0], true).status, 429u);
   // … and live traffic still gets it.

@@ -52,8 +52,7 @@ TEST(rate_limit_mode, shared_modes_need_a_redis_store) {
     ASSERT_FALSE(r) << mode;
     EXPECT_NE(r.error().message.find("rate_limits[1].mode"), std::string::npos)
         << r.error().message;
-    EXPECT_NE(r.error().message.find("store.type: redis"), std::string::npos)
-        << r.error().message;
+    EXPECT_NE(r.error().message.find("store.type: redis"), std::string::npos) << r.error().message;
   }
   EXPECT_TRUE(parse("rate_limits:\n  - { requests_per_minute: 60, mode: local }\n"));
 }
@@ -74,8 +73,7 @@ TEST(rate_limit_mode, bad_values_name_their_key) {
       << f.error().message;
   auto c = parse(std::string(redis) + "rate_limits:\n  - { concurrent: 4, mode: exact }\n");
   ASSERT_FALSE(c);
-  EXPECT_NE(c.error().message.find("rate_limits[0].mode"), std::string::npos)
-      << c.error().message;
+  EXPECT_NE(c.error().message.find("rate_limits[0].mode"), std::string::npos) << c.error().message;
 }
 
 }  // namespace

@@ -354,7 +354,7 @@ TEST(limiter, shared_modes_leave_rate_buckets_to_the_shared_limiter) {
   rate_limiter limiter({shared, conc});
   admission a = limiter.admit(req("k"), t0);
   EXPECT_TRUE(a.allowed);
-  EXPECT_FALSE(a.requests);  // not counted here
+  EXPECT_FALSE(a.requests);                           // not counted here
   EXPECT_FALSE(limiter.admit(req("k"), t0).allowed);  // but concurrency stays local
   limiter.finish(a, std::nullopt, t0);
   EXPECT_TRUE(limiter.admit(req("k"), t0).allowed);
