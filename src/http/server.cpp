@@ -279,7 +279,8 @@ void server::start() {
         "switchyard_store_errors_total",
         "Failures of the shared store (Redis): connect = connection attempts, call = commands "
         "of any user (statistics, feedback, controls, rate limits), write/read/control = the "
-        "experiment store's operations that failed.",
+        "experiment store's operations that failed, rate_limit = shared rate-limit calls that "
+        "failed plus admissions decided by the per-replica fallback.",
         "counter", [this](std::string& out, bool) {
           const auto& r = *shared_->redis;
           const std::pair<const char*, std::uint64_t> ops[] = {
