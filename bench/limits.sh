@@ -2,13 +2,15 @@
 # Per-request cost of shared rate limits (issue 14, docs/replica-limits.md): the same gateway and
 # the same static nginx upstream as bench/static.sh, side by side in interleaved rounds:
 #   none     no rate_limits at all
+# Every target uses the same `store: {type: redis}` (so the experiment store's own background
+# work is the same for all); only `rate_limits[].mode` differs.
 #   local    one api_key limit, mode: local (the in-process GCRA table)
 #   leased   the same limit, mode: leased, through a local redis-server (admissions from the
 #            leased slice; renewals in the background)
 #   exact    the same limit, mode: exact (one Lua script round trip per admission)
 # The limit is generous (1e9/min) so that nothing is refused: what is measured is the cost of
 # checking it. Reports p50/p99 at c=1 and throughput at c=16 (wrk -t1), medians over the rounds,
-# and ratios against `local`.
+# CPU per request (the gateway's utime+stime over the c=16 runs), and ratios against `local`.
 #
 #   bench/limits.sh [--quick] [--out FILE]
 #
@@ -92,15 +94,15 @@ wait_port "${port_of[redis]}" "${pid_of[redis]}" || { echo "limits.sh: redis did
 
 start_switchyard() {  # name mode (none: no limit)
   local name=$1 mode=$2 dir=$tmp/$1 store="" limits=""
-  mkdir -p "$dir"
+  mkdir -p "$dir/data"  # a redis store still keeps the feedback key there
   port_of[$name]=$(free_port)
   if [[ $mode != none ]]; then
     limits="rate_limits:
   - { scope: api_key, requests_per_minute: 1000000000, mode: $mode }"
   fi
-  if [[ $mode == leased || $mode == exact ]]; then
-    store="store: { type: redis, url: \"redis://127.0.0.1:${port_of[redis]}/0\", key_prefix: \"$name:\", timeout: 1s }"
-  fi
+  # Every target on the same Redis store (its statistics flush and control sync cost the same
+  # everywhere): only the limit's mode differs.
+  store="store: { type: redis, url: \"redis://127.0.0.1:${port_of[redis]}/0\", key_prefix: \"$name:\", timeout: 1s }"
   cat >"$dir/switchyard.yaml" <<EOF
 listen: 127.0.0.1:${port_of[$name]}
 workers: 1
@@ -155,29 +157,39 @@ kv() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1" | tail -1; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 url() { echo "http://127.0.0.1:${port_of[$1]}/v1/chat/completions"; }
 
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
 for r in $(seq 1 "$rounds"); do
-  for t in "${targets[@]}"; do
+  # Each round starts with another target, so that a co-tenant's burst does not always land on
+  # the same one.
+  order=("${targets[@]:$(((r - 1) % 4))}" "${targets[@]:0:$(((r - 1) % 4))}")
+  for t in "${order[@]}"; do
     log "round $r: $t"
     wrk -t1 -c1 -d"${c1_secs}s" --timeout 10s -s "$tmp/chat.lua" "$(url "$t")" >"$tmp/c1-$t-$r.txt"
+    before=$(cpu_ticks "${pid_of[$t]}")
     wrk -t1 -c16 -d"${tp_secs}s" --timeout 10s -s "$tmp/chat.lua" "$(url "$t")" >"$tmp/c16-$t-$r.txt"
+    echo "CPU ticks=$(($(cpu_ticks "${pid_of[$t]}") - before))" >>"$tmp/c16-$t-$r.txt"
   done
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-declare -A p50 p99 rps bad
+declare -A p50 p99 rps cpu bad
 for t in "${targets[@]}"; do
-  a=() b=() c=()
+  a=() b=() c=() d=()
   n=0
   for r in $(seq 1 "$rounds"); do
     a+=("$(kv "$tmp/c1-$t-$r.txt" p50_us)")
     b+=("$(kv "$tmp/c1-$t-$r.txt" p99_us)")
     c+=("$(kv "$tmp/c16-$t-$r.txt" rps)")
+    requests=$(python3 -c "print(round($(kv "$tmp/c16-$t-$r.txt" rps) * $tp_secs))")
+    d+=("$(python3 -c "print(round($(sed -n 's/^CPU ticks=//p' "$tmp/c16-$t-$r.txt") * 1e6 / $hz / max($requests, 1), 1))")")
     n=$((n + $(kv "$tmp/c1-$t-$r.txt" non2xx) + $(kv "$tmp/c16-$t-$r.txt" non2xx)))
     n=$((n + $(kv "$tmp/c1-$t-$r.txt" errors) + $(kv "$tmp/c16-$t-$r.txt" errors)))
   done
   p50[$t]=$(median "${a[@]}")
   p99[$t]=$(median "${b[@]}")
   rps[$t]=$(median "${c[@]}")
+  cpu[$t]=$(median "${d[@]}")
   bad[$t]=$n
 done
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
@@ -190,5 +202,6 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
   echo "| c=1 p50 (µs) | ${p50[none]} | ${p50[local]} | ${p50[leased]} | ${p50[exact]} | $(ratio "${p50[leased]}" "${p50[local]}") | $(ratio "${p50[exact]}" "${p50[local]}") |"
   echo "| c=1 p99 (µs) | ${p99[none]} | ${p99[local]} | ${p99[leased]} | ${p99[exact]} | $(ratio "${p99[leased]}" "${p99[local]}") | $(ratio "${p99[exact]}" "${p99[local]}") |"
   echo "| c=16 throughput (req/s) | ${rps[none]} | ${rps[local]} | ${rps[leased]} | ${rps[exact]} | $(ratio "${rps[leased]}" "${rps[local]}") | $(ratio "${rps[exact]}" "${rps[local]}") |"
+  echo "| CPU per request, c=16 (µs) | ${cpu[none]} | ${cpu[local]} | ${cpu[leased]} | ${cpu[exact]} | $(ratio "${cpu[leased]}" "${cpu[local]}") | $(ratio "${cpu[exact]}" "${cpu[local]}") |"
   echo "| non-2xx + socket errors | ${bad[none]} | ${bad[local]} | ${bad[leased]} | ${bad[exact]} | | |"
 } >"$out"

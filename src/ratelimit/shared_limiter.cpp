@@ -331,8 +331,11 @@ struct shared_limiter::core : std::enable_shared_from_this<shared_limiter::core>
         adjust_args(b, delta, keys, args);
       }
     }
+    if (keys.empty()) {
+      return;  // the usual case (nothing to reconcile): no atomic on the client's count
+    }
     auto client = redis.lock();
-    if (keys.empty() || !client) {
+    if (!client) {
       return;
     }
     eval_async(client, adjust_script(), std::move(keys), std::move(args), opts.return_timeout,
