@@ -124,6 +124,7 @@ TEST(ReplicaLimits, exact_mode_admits_exactly_the_limit_across_replicas) {
   redis_server redis;
   replicas r(redis, "  - { requests_per_minute: 60, mode: exact }\n");
   const tally t = round_robin(r, 30);  // 90 requests, 30 to each replica
+  RecordProperty("passed", t.passed);  // in --gtest_output=xml, for the record
   // Exactly 60 within the first second; a slow run may see the bucket's own refill.
   EXPECT_GE(t.passed, 60);
   EXPECT_LE(static_cast<std::uint64_t>(t.passed), limit + refills(t.seconds, limit))
@@ -141,6 +142,7 @@ TEST(ReplicaLimits, leased_mode_stays_within_the_limit_plus_the_stated_bound) {
   redis_server redis;
   replicas r(redis, "  - { requests_per_minute: 60 }\n");  // leased: the default with redis
   const tally t = round_robin(r, 30);
+  RecordProperty("passed", t.passed);
   // The documented bound: replicas × max lease (a quarter of the limit each).
   const std::uint64_t bound = replica_count * max_lease(limit);
   EXPECT_EQ(bound, 45u);
@@ -166,6 +168,9 @@ TEST(ReplicaLimits, a_redis_outage_falls_back_to_a_share_and_recovers) {
   const tally t = round_robin(r, 30);
   const std::uint64_t share = fallback_limit(limit, 3, 0.1);
   ASSERT_EQ(share, 18u);
+  RecordProperty("passed_per_replica", std::to_string(t.per_replica[0]) + "," +
+                                           std::to_string(t.per_replica[1]) + "," +
+                                           std::to_string(t.per_replica[2]));
   for (int n : t.per_replica) {
     // The share, plus what the replica still held of its lease when Redis went (documented).
     EXPECT_GE(static_cast<std::uint64_t>(n), share);
@@ -194,6 +199,7 @@ TEST(ReplicaLimits, a_redis_outage_falls_back_to_a_share_and_recovers) {
   }
   // The bucket in Redis is shared again: a fresh one of 60, whatever the fallback admitted.
   const tally after = round_robin(r, 30);
+  RecordProperty("passed_after", after.passed);
   EXPECT_LE(static_cast<std::uint64_t>(after.passed),
             limit + replica_count * max_lease(limit) + refills(after.seconds, limit));
   EXPECT_GT(after.passed, 3 * static_cast<int>(share) / 2);  // not still the per-replica share
