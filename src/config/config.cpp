@@ -170,6 +170,8 @@ void link(reader& r, const YAML::Node& root, config& c) {
       r.fail(root["rate_limits"][i]["model"], "rate_limits[" + std::to_string(i) + "].model",
              "no model named " + l.model);
     }
+    resolve_rate_limit_mode(r, root["rate_limits"][i], "rate_limits[" + std::to_string(i) + "]",
+                            c.store, c.rate_limits[i]);
   }
 }
 

@@ -510,6 +510,29 @@ void read_overflow(reader& r, const YAML::Node& node, const std::string& path,
     }
   }
 }
+void read_mode(reader& r, const YAML::Node& node, const std::string& path, rate_limit_config& l) {
+  auto m = node["mode"];
+  if (!m) {
+    return;
+  }
+  auto v = r.text(m, path + ".mode");
+  if (!v) {
+    return;
+  }
+  static const std::pair<std::string_view, rate_limit_mode> names[] = {
+      {"local", rate_limit_mode::local},
+      {"leased", rate_limit_mode::leased},
+      {"exact", rate_limit_mode::exact}};
+  auto it = std::find_if(std::begin(names), std::end(names),
+                         [&](const auto& n) { return n.first == *v; });
+  if (it == std::end(names)) {
+    r.fail(m, path + ".mode", "must be leased, exact or local");
+    return;
+  }
+  l.mode = it->second;
+  l.mode_given = true;
+}
+
 
 // `requests` (+ `period`), `requests_per_second`, `requests_per_minute`: three spellings of one
 // limit, so each sets both the count and the period.
@@ -569,6 +592,14 @@ const section<rate_limit_config>& rate_limit_section() {
                                    SY_AT(tokens_per_minute), integer_t{1, 1ull << 40}),
           field<rate_limit_config>("concurrent", applies::on_restart, SY_AT(concurrent),
                                    integer_t{1, 1u << 24}),
+          // Sharing across replicas (docs/replica-limits.md); checked against `store` by the
+          // loader.
+          custom<rate_limit_config>("mode", applies::on_restart, "leased | exact | local",
+                                    read_mode),
+          field<rate_limit_config>("batch_reserve", applies::on_restart, SY_AT(batch_reserve),
+                                   fraction_t{1}),
+          field<rate_limit_config>("fallback_margin", applies::on_restart, SY_AT(fallback_margin),
+                                   fraction_t{1}),
       },
       check_rate_limit};
   return s;
@@ -578,5 +609,24 @@ void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
                      rate_limit_config& l) {
   rate_limit_section().read(r, node, path, l);
 }
+void resolve_rate_limit_mode(reader& r, const YAML::Node& node, const std::string& path,
+                             const store_config& store, rate_limit_config& l) {
+  const bool redis = store.type == "redis";
+  if (!l.mode_given) {
+    // Shared by default wherever there is something to share it through.
+    l.mode = redis ? rate_limit_mode::leased : rate_limit_mode::local;
+    return;
+  }
+  if (!redis && l.mode != rate_limit_mode::local) {
+    r.fail(node["mode"], path + ".mode",
+           "leased and exact need store.type: redis (with the embedded sqlite store only local "
+           "is possible)");
+  }
+  if (l.mode != rate_limit_mode::local && l.requests == 0 && l.tokens_per_minute == 0) {
+    r.fail(node["mode"], path + ".mode",
+           "only requests and tokens limits are shared; a concurrent-only limit is local");
+  }
+}
+
 
 }  // namespace switchyard::config_detail

@@ -266,6 +266,10 @@ void read_model(reader& r, const YAML::Node& node, const std::string& path, mode
 /// One entry of `rate_limits`.
 void read_rate_limit(reader& r, const YAML::Node& node, const std::string& path,
                      rate_limit_config& l);
+/// Resolves `rate_limits[i].mode` against the store: `leased` by default with redis, `local`
+/// with sqlite, where leased and exact are errors (named by key path).
+void resolve_rate_limit_mode(reader& r, const YAML::Node& node, const std::string& path,
+                             const store_config& store, rate_limit_config& l);
 
 // In experiments_config.cpp:
 void read_prompts(reader& r, const YAML::Node& root, config& c);

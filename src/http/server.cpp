@@ -126,6 +126,18 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
     redis_store_ = s.get();
     shared_store = std::move(s);
   }
+  if (shared_->redis) {
+    // Rate limits shared across replicas (docs/replica-limits.md) on the same connection.
+    auto limits = std::make_unique<shared_limiter>(
+        cfg_->rate_limits, shared_->redis,
+        shared_limiter::options{.key_prefix = cfg_->store.key_prefix,
+                                .timeout = cfg_->store.timeout,
+                                .return_timeout = cfg_->store.flush_timeout,
+                                .expected_replicas = cfg_->store.expected_replicas});
+    if (limits->active()) {
+      shared_->shared_limits = std::move(limits);
+    }
+  }
   auto engine = experiment_engine::open(*cfg_, snapshot_, n, std::move(shared_store));
   if (!engine) {
     throw std::runtime_error("experiment store: " + engine.error().message);
@@ -267,7 +279,8 @@ void server::start() {
         "switchyard_store_errors_total",
         "Failures of the shared store (Redis): connect = connection attempts, call = commands "
         "of any user (statistics, feedback, controls, rate limits), write/read/control = the "
-        "experiment store's operations that failed.",
+        "experiment store's operations that failed, rate_limit = shared rate-limit calls that "
+        "failed plus admissions decided by the per-replica fallback.",
         "counter", [this](std::string& out, bool) {
           const auto& r = *shared_->redis;
           const std::pair<const char*, std::uint64_t> ops[] = {
@@ -275,11 +288,25 @@ void server::start() {
               {"call", r.errors()},
               {"write", redis_store_->failures("write")},
               {"read", redis_store_->failures("read")},
-              {"control", redis_store_->failures("control")}};
+              {"control", redis_store_->failures("control")},
+              // Shared rate limits: failed calls plus admissions the fallback decided.
+              {"rate_limit", shared_->shared_limits
+                                 ? shared_->shared_limits->stats().failed_calls +
+                                       shared_->shared_limits->stats().fallback_decisions
+                                 : 0}};
           for (const auto& [op, count] : ops) {
             metrics::append_sample(out, "switchyard_store_errors_total",
                                    {{"store", "redis"}, {"op", op}}, static_cast<double>(count));
           }
+        });
+    // Shared rate limits (docs/replica-limits.md).
+    metrics_->registry.add_callback(
+        "switchyard_rate_limit_fallback",
+        "1 while the shared rate limits (mode leased/exact) are enforced per replica at "
+        "limit / store.expected_replicas x (1 - fallback_margin) because Redis is unavailable.",
+        "gauge", [this](std::string& out, bool) {
+          const bool on = shared_->shared_limits && shared_->shared_limits->stats().fallback_active;
+          metrics::append_sample(out, "switchyard_rate_limit_fallback", {}, on ? 1.0 : 0.0);
         });
     metrics_->registry.add_callback(
         "switchyard_store_buffered_bytes",
@@ -451,6 +478,9 @@ bool server::wait(steady_clock::time_point deadline) {
   admin_.reset();
   if (control_sync_) {
     control_sync_->stop();
+  }
+  if (shared_->shared_limits) {
+    shared_->shared_limits->return_leases();  // what this replica leased and did not use
   }
   alerts_->stop();       // reads the store and the metrics: stopped before them
   experiments_->stop();  // the last statistics reach the store

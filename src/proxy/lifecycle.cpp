@@ -451,6 +451,9 @@ void finish(worker& w, request_context& ctx, retry_state& retries) {
     actual = static_cast<std::uint64_t>(rec.usage->total_tokens);
   }
   w.shared.limiter.finish(ctx.admitted, actual, now_ns());
+  if (w.shared.shared_limits) {
+    w.shared.shared_limits->finish(ctx.shared_admitted, actual, now_ns());
+  }
   if (ctx.st.client_gone) {
     if (!ctx.st.response_started) {
       rec.status = 499;  // nginx's "client closed request"
@@ -485,6 +488,18 @@ net::awaitable<bool> proxy_request(worker& w, beast::tcp_stream& client,
   ctx.timing.start = steady_clock::now();
   if (auto refusal = prepare(w, ctx)) {
     co_return co_await refuse(w, client, ctx, *refusal);
+  }
+  // admit, shared part (mode leased/exact): waits on Redis only when a bucket must ask it, and
+  // never past store.timeout.
+  if (shared_limiter* limits = w.shared.shared_limits.get()) {
+    ctx.shared_admitted = limits->begin(phase::rate_key(ctx, w.shared.user_header), now_ns());
+    if (ctx.shared_admitted.needs_redis) {
+      co_await limits->complete(ctx.shared_admitted, now_ns());
+    }
+    if (auto r = phase::settle_shared(ctx, w.shared.limiter, *limits, now_ns()); !r) {
+      w.shared.metrics->rate_limited.with({ctx.shared_admitted.refused_scope_label}).inc();
+      co_return co_await refuse(w, client, ctx, r.error());
+    }
   }
 
   // forward → relay, while watching the client.

@@ -5,6 +5,7 @@
 #include "switchyard/core/text.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/proxy/rewrite.hpp"
+#include "switchyard/ratelimit/redis_lease.hpp"
 
 #include <boost/json.hpp>
 
@@ -323,22 +324,21 @@ result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
   return {};
 }
 
-result<void> admit(request_context& ctx, rate_limiter& limiter, std::string_view user_header,
-                   std::string_view primary_upstream, std::int64_t now_ns) {
-  access_record& rec = ctx.rec;
-  rec.upstream = primary_upstream;
+rate_request rate_key(const request_context& ctx, std::string_view user_header) {
   const auto& req = ctx.req;
-  const auto estimate = estimate_tokens(req.body().size(), ctx.fields.max_tokens, ctx.fields.n);
-  ctx.estimated_tokens = estimate;
+  const access_record& rec = ctx.rec;
   rate_request key{client_key(req, ctx.ep), req[user_header], ctx.model->name,
-                   rec.experiment.empty() ? std::string_view{} : rec.variant, estimate};
-  ctx.admitted = limiter.admit(key, now_ns);
-  apply_headers(ctx.admitted, ctx.limit_headers);
-  if (ctx.admitted.allowed) {
-    return {};
-  }
-  const std::string scope(ctx.admitted.refused_scope_label);
-  if (ctx.admitted.retryable) {
+                   rec.experiment.empty() ? std::string_view{} : rec.variant,
+                   ctx.estimated_tokens};
+  key.batch = is_batch_priority(req["x-switchyard-priority"]);  // lower priority: no auth needed
+  return key;
+}
+
+namespace {
+
+error limit_error(std::string_view scope_label, bool retryable, std::uint64_t estimate) {
+  const std::string scope(scope_label);
+  if (retryable) {
     return make_error(errc::rate_limited, "Rate limit reached for " + scope +
                                               "; retry after the time in the retry-after header.");
   }
@@ -348,6 +348,58 @@ result<void> admit(request_context& ctx, rate_limiter& limiter, std::string_view
                         std::to_string(estimate) +
                         " tokens (prompt plus max_tokens × n). Lower max_tokens or "
                         "shorten the prompt.");
+}
+
+void keep_tightest(std::optional<rate_header>& best, const std::optional<rate_header>& h) {
+  if (h && (!best || h->remaining < best->remaining ||
+            (h->remaining == best->remaining && h->reset > best->reset))) {
+    best = h;
+  }
+}
+
+}  // namespace
+
+result<void> admit(request_context& ctx, rate_limiter& limiter, std::string_view user_header,
+                   std::string_view primary_upstream, std::int64_t now_ns) {
+  ctx.rec.upstream = primary_upstream;
+  ctx.estimated_tokens =
+      estimate_tokens(ctx.req.body().size(), ctx.fields.max_tokens, ctx.fields.n);
+  ctx.admitted = limiter.admit(rate_key(ctx, user_header), now_ns);
+  apply_headers(ctx.admitted, ctx.limit_headers);
+  if (ctx.admitted.allowed) {
+    return {};
+  }
+  return limit_error(ctx.admitted.refused_scope_label, ctx.admitted.retryable,
+                     ctx.estimated_tokens);
+}
+
+result<void> settle_shared(request_context& ctx, rate_limiter& limiter, shared_limiter& shared,
+                           std::int64_t now_ns) {
+  const shared_admission& s = ctx.shared_admitted;
+  admission view;  // the headers of both, as one admission (holds nothing)
+  view.allowed = s.allowed;
+  view.retry_after = s.retry_after;
+  view.requests = ctx.admitted.requests;
+  view.tokens = ctx.admitted.tokens;
+  if (s.allowed) {
+    keep_tightest(view.requests, s.requests);
+    keep_tightest(view.tokens, s.tokens);
+  } else {
+    // The refusing bucket's view is the one the client has to wait for.
+    if (s.requests) {
+      view.requests = s.requests;
+    }
+    if (s.tokens) {
+      view.tokens = s.tokens;
+    }
+  }
+  apply_headers(view, ctx.limit_headers);
+  if (s.allowed) {
+    return {};
+  }
+  limiter.cancel(ctx.admitted, now_ns);
+  shared.cancel(ctx.shared_admitted, now_ns);
+  return limit_error(s.refused_scope_label, s.retryable, ctx.estimated_tokens);
 }
 
 std::optional<experiment_outcome> account(request_context& ctx, steady_clock::time_point now,

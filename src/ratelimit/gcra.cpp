@@ -139,7 +139,7 @@ gcra_table::gcra_table(std::size_t capacity)
 }
 
 decision gcra_table::take(std::uint64_t key, std::uint64_t cost, std::uint64_t limit,
-                          duration period, std::int64_t now_ns) {
+                          duration period, std::int64_t now_ns, std::uint64_t keep) {
   key = normalize(key);
   const auto p = params_for(limit, period);
   if (!p) {
@@ -158,6 +158,8 @@ decision gcra_table::take(std::uint64_t key, std::uint64_t cost, std::uint64_t l
     return d;
   }
   const std::int64_t step = static_cast<std::int64_t>(cost) * p->t;
+  // What must stay free after the take (batch priority); at most the whole burst.
+  const std::int64_t spare = static_cast<std::int64_t>(std::min(keep, p->limit)) * p->t;
   const auto is_free = [now_ns](const slot& s) { return s.tat_ns.load() <= now_ns; };
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
     slot* s = probe(slots_.get(), mask_, key, true, is_free);
@@ -168,10 +170,10 @@ decision gcra_table::take(std::uint64_t key, std::uint64_t cost, std::uint64_t l
     while (s->key.load() == key) {
       const std::int64_t base = std::max(tat, now_ns);
       const std::int64_t next = base + step;
-      if (next - now_ns > p->tau) {
+      if (next + spare - now_ns > p->tau) {
         decision d = state(*p, limit, base, now_ns);
         d.allowed = false;
-        d.retry_after = std::chrono::nanoseconds(next - now_ns - p->tau);
+        d.retry_after = std::chrono::nanoseconds(next + spare - now_ns - p->tau);
         return d;
       }
       if (s->tat_ns.compare_exchange_weak(tat, next)) {

@@ -1,6 +1,7 @@
 #include "switchyard/ratelimit/limiter.hpp"
 
 #include "switchyard/core/fnv.hpp"
+#include "switchyard/ratelimit/redis_lease.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -123,6 +124,19 @@ std::int64_t clamp_to_i64(std::uint64_t v) {
 
 }  // namespace
 
+bool rate_limit_applies(const rate_limit_config& c, const rate_request& r) noexcept {
+  return applies(c, r);
+}
+
+std::uint64_t rate_bucket_key(std::size_t index, const rate_limit_config& c, const rate_request& r,
+                              bool tokens) noexcept {
+  return key_of(scope_hash(index, c, r), tokens ? bucket_kind::tokens : bucket_kind::requests);
+}
+
+std::string rate_limit_label(const rate_limit_config& c) {
+  return label_for(c);
+}
+
 admission::admission(admission&& other) noexcept
     : allowed(other.allowed),
       retryable(other.retryable),
@@ -186,7 +200,8 @@ admission rate_limiter::admit(const rate_request& request, std::int64_t now_ns) 
     const auto charge = [&](bucket_kind kind, std::uint64_t cost, std::uint64_t limit,
                             duration period) {
       const std::uint64_t key = key_of(scope, kind);
-      decision d = rates_.take(key, cost, limit, period, now_ns);
+      const std::uint64_t keep = request.batch ? batch_keep(limit, c.batch_reserve) : 0;
+      decision d = rates_.take(key, cost, limit, period, now_ns, keep);
       const bool tokens = kind == bucket_kind::tokens;
       if (d.overflowed) {
         overflow_counts_[i].fetch_add(1, std::memory_order_relaxed);
@@ -209,15 +224,23 @@ admission rate_limiter::admit(const rate_request& request, std::int64_t now_ns) 
       refused_kind = kind;
       (tokens ? a.tokens : a.requests) = header_of(d);
     };
-    if (c.requests > 0) {
+    // Shared limits' rate buckets live in Redis (shared_limiter.hpp); concurrency stays here.
+    const bool here = c.mode == rate_limit_mode::local;
+    if (here && c.requests > 0) {
       charge(bucket_kind::requests, 1, c.requests, c.period);
     }
-    if (a.allowed && c.tokens_per_minute > 0) {
+    if (here && a.allowed && c.tokens_per_minute > 0) {
       // Even an estimate of 0 is recorded: it reports the headers, and `finish` charges usage.
       charge(bucket_kind::tokens, request.estimated_tokens, c.tokens_per_minute, token_period);
     }
     if (a.allowed && c.concurrent > 0) {
-      auto t = slots_.try_acquire(key_of(scope, bucket_kind::concurrency), c.concurrent);
+      // Batch priority leaves `batch_reserve` of the slots to live requests.
+      const std::uint64_t keep = request.batch ? batch_keep(c.concurrent, c.batch_reserve) : 0;
+      const auto allowed_slots = static_cast<std::uint32_t>(c.concurrent - keep);
+      std::optional<concurrency_table::ticket> t;
+      if (allowed_slots > 0) {
+        t = slots_.try_acquire(key_of(scope, bucket_kind::concurrency), allowed_slots);
+      }
       if (t && t->overflowed) {
         overflow_counts_[i].fetch_add(1, std::memory_order_relaxed);
         if (c.deny_on_overflow) {
@@ -259,13 +282,25 @@ admission rate_limiter::admit(const rate_request& request, std::int64_t now_ns) 
     a.tickets_.clear();
     return a;
   }
-  if (!a.tickets_.empty() ||
-      std::any_of(a.charges_.begin(), a.charges_.end(), [](const auto& c) { return c.tokens; })) {
-    a.owner_ = this;  // `finish` has work to do
-  } else {
-    a.charges_.clear();
+  if (!a.tickets_.empty() || !a.charges_.empty()) {
+    a.owner_ = this;  // `finish` (or `cancel`) has work to do
   }
   return a;
+}
+
+void rate_limiter::cancel(admission& a, std::int64_t now_ns) noexcept {
+  if (a.owner_ != this) {
+    return;
+  }
+  for (const admission::charge& c : a.charges_) {
+    rates_.adjust(c.key, -clamp_to_i64(c.cost), c.limit, c.period, now_ns);
+  }
+  for (concurrency_table::ticket t : a.tickets_) {
+    slots_.release(t);
+  }
+  a.charges_.clear();
+  a.tickets_.clear();
+  a.owner_ = nullptr;
 }
 
 void rate_limiter::finish(admission& a, std::optional<std::uint64_t> actual_tokens,

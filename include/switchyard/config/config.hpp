@@ -177,6 +177,11 @@ struct model_config {
 /// What a rate limit counts per: any combination of these, e.g. [api_key, model].
 enum class rate_scope { global, api_key, user, model, variant };
 
+/// How a limit is shared between replicas (docs/replica-limits.md): `local` = this process only;
+/// `leased` = slices leased from Redis, admissions served locally; `exact` = one Redis script
+/// per admission.
+enum class rate_limit_mode { local, leased, exact };
+
 /// One entry of `rate_limits:`. Zero means "no limit of that kind".
 struct rate_limit_config {
   std::vector<rate_scope> scope;          // empty = global
@@ -189,6 +194,14 @@ struct rate_limit_config {
   /// The key table is full (a flood of distinct keys): refuse the request (429, `deny`, the
   /// default) or let it through unlimited (`allow`); either way it is counted in /metrics.
   bool deny_on_overflow = true;
+  /// Resolved by the loader: `leased` with a redis store unless given, `local` with sqlite.
+  rate_limit_mode mode = rate_limit_mode::local;
+  bool mode_given = false;  // `mode:` was written (sqlite then accepts only local)
+  /// A `x-switchyard-priority: batch` request is admitted only if its buckets keep at least
+  /// this share of their capacity for live traffic afterwards.
+  double batch_reserve = 0.2;
+  /// Redis unavailable: each replica enforces limit / store.expected_replicas × (1 − margin).
+  double fallback_margin = 0.1;
   bool operator==(const rate_limit_config&) const = default;
 };
 

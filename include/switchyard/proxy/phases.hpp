@@ -54,6 +54,16 @@ result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json);
 result<void> admit(request_context& ctx, rate_limiter& limiter, std::string_view user_header,
                    std::string_view primary_upstream, std::int64_t now_ns);
 
+/// The request's rate-limit identity: API key, user (the `user_header`), model, variant, the
+/// token estimate `admit` made, and batch priority (`x-switchyard-priority: batch`).
+rate_request rate_key(const request_context& ctx, std::string_view user_header);
+
+/// After the shared limits decided (`ctx.shared_admitted`, shared_limiter.hpp): their
+/// x-ratelimit headers merged with the local ones (the tightest of each kind); on a refusal the
+/// local admission is undone and the error is the same as `admit`'s.
+result<void> settle_shared(request_context& ctx, rate_limiter& limiter, shared_limiter& shared,
+                           std::int64_t now_ns);
+
 /// Tokens and cost of the finished request into the record (estimated when the upstream gave
 /// no usage: about 4 bytes per token, one stream event per token), and the record's timings.
 /// Returns the experiment outcome to record when the exposure was randomised and the client

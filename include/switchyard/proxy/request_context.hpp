@@ -8,6 +8,7 @@
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/proxy/request_body.hpp"
 #include "switchyard/ratelimit/limiter.hpp"
+#include "switchyard/ratelimit/shared_limiter.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -71,7 +72,8 @@ struct request_context {
   // admit
   std::uint64_t estimated_tokens = 0;
   admission admitted{};
-  header_block limit_headers{};  // x-ratelimit-* (and retry-after on refusal)
+  shared_admission shared_admitted{};  // the leased/exact limits (shared_limiter.hpp)
+  header_block limit_headers{};        // x-ratelimit-* (and retry-after on refusal)
   // forward and relay
   bool forwarded = false;      // attempts began: responses carry the attempt headers
   std::uint32_t attempts = 0;  // made so far, the running one included

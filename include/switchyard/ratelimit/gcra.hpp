@@ -49,8 +49,10 @@ class gcra_table {
   /// `retry_after` = `period`. `limit` 0 or a non-positive `period` means no limit (always
   /// allowed). `now_ns` is any monotonic clock in nanoseconds (steady_clock); all callers of one
   /// table must use the same clock.
+  /// `keep` (batch priority): the take is refused unless `keep` more units would still fit after
+  /// it, i.e. the bucket keeps that much for others; `retry_after` then says when it would.
   decision take(std::uint64_t key, std::uint64_t cost, std::uint64_t limit, duration period,
-                std::int64_t now_ns);
+                std::int64_t now_ns, std::uint64_t keep = 0);
 
   /// Moves the TAT of `key` by `delta`·T to reconcile a reservation with real usage: a negative
   /// `delta` refunds (never past "full", i.e. the TAT never goes below now), a positive one

@@ -27,7 +27,22 @@ struct rate_request {
   std::string_view model;              // the client-facing model name
   std::string_view variant;            // the experiment variant, may be empty
   std::uint64_t estimated_tokens = 0;  // see `estimate_tokens`
+  /// `x-switchyard-priority: batch`: admitted only if every bucket keeps its limit's
+  /// `batch_reserve` for live traffic afterwards.
+  bool batch = false;
 };
+
+/// Whether limit `c` applies to the request: its `model` is empty or the request's, and a
+/// `user`-scoped limit only when the request has a user.
+bool rate_limit_applies(const rate_limit_config& c, const rate_request& r) noexcept;
+
+/// The 64-bit bucket key of limit `index` for the request's scope values (FNV-1a over the index,
+/// the scope values and the kind: `tokens` or requests): the API key itself is never kept.
+std::uint64_t rate_bucket_key(std::size_t index, const rate_limit_config& c, const rate_request& r,
+                              bool tokens) noexcept;
+
+/// A limit's scope label: "global", "api_key+model", …
+std::string rate_limit_label(const rate_limit_config& c);
 
 /// One x-ratelimit-{limit,remaining,reset}-* triple.
 struct rate_header {
@@ -104,6 +119,10 @@ class rate_limiter {
   /// any number of times: only the first call on an admitted request does anything.
   void finish(admission& a, std::optional<std::uint64_t> actual_tokens,
               std::int64_t now_ns) noexcept;
+
+  /// Undoes an admission that was allowed here but refused by a later check (the shared
+  /// limits): every charge is refunded and every slot released. Idempotent, like `finish`.
+  void cancel(admission& a, std::int64_t now_ns) noexcept;
 
   /// Takes that found no table space (a metric; non-zero means a key flood or too small a table).
   std::uint64_t overflows() const noexcept { return rates_.overflows() + slots_.overflows(); }

@@ -6,6 +6,7 @@
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/ratelimit/feedback_guard.hpp"
 #include "switchyard/ratelimit/limiter.hpp"
+#include "switchyard/ratelimit/shared_limiter.hpp"
 #include "switchyard/upstream/breaker.hpp"
 #include "switchyard/upstream/pool.hpp"
 #include "switchyard/upstream/retry_policy.hpp"
@@ -61,6 +62,8 @@ struct shared_state {
   /// and the rate limiter share it.
   std::shared_ptr<redis_client> redis;
   alert_engine* alerts = nullptr;  // alert rules, GET /api/v1/alerts and /api/v1/traffic
+  /// Rate limits shared across replicas (mode leased/exact), null when every limit is local.
+  std::unique_ptr<shared_limiter> shared_limits;
 };
 
 /// A proxied request as the drain sees it: at `timeouts.drain` the drain calls `shut` (on the

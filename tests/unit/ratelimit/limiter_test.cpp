@@ -291,6 +291,75 @@ TEST(limiter, many_limits_beyond_the_inline_capacity_admit_refund_and_reconcile)
   EXPECT_EQ(c.requests->remaining, 0u);  // three requests taken (the refused one refunded)
 }
 
+rate_request batch_req(std::string_view api_key, std::uint64_t tokens = 0) {
+  rate_request r = req(api_key, tokens);
+  r.batch = true;
+  return r;
+}
+
+TEST(limiter, batch_requests_leave_the_reserve_to_live_traffic) {
+  rate_limiter limiter({requests_limit({rate_scope::api_key}, 10)});  // batch_reserve 0.2 = 2
+  int batch = 0;
+  for (int i = 0; i < 20 && limiter.admit(batch_req("sk-a"), t0).allowed; ++i) {
+    ++batch;
+  }
+  EXPECT_EQ(batch, 8);
+  admission refused = limiter.admit(batch_req("sk-a"), t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_TRUE(refused.retryable);
+  EXPECT_GT(refused.retry_after, ns(0));
+  // Live traffic still has its reserve.
+  EXPECT_TRUE(limiter.admit(req("sk-a"), t0).allowed);
+  EXPECT_TRUE(limiter.admit(req("sk-a"), t0).allowed);
+  EXPECT_FALSE(limiter.admit(req("sk-a"), t0).allowed);
+}
+
+TEST(limiter, batch_reserve_applies_to_tokens_and_concurrency_too) {
+  rate_limit_config tokens = tokens_limit({}, 1000);
+  tokens.batch_reserve = 0.5;
+  rate_limiter t({tokens});
+  EXPECT_TRUE(t.admit(batch_req("k", 400), t0).allowed);
+  EXPECT_FALSE(t.admit(batch_req("k", 200), t0).allowed);  // would leave 400 < 500
+  EXPECT_TRUE(t.admit(req("k", 500), t0).allowed);
+
+  rate_limiter c({concurrency_limit({}, 4)});  // 0.2 × 4 → one slot kept
+  std::vector<admission> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(c.admit(batch_req("k"), t0));
+    EXPECT_TRUE(held.back().allowed) << i;
+  }
+  EXPECT_FALSE(c.admit(batch_req("k"), t0).allowed);
+  held.push_back(c.admit(req("k"), t0));
+  EXPECT_TRUE(held.back().allowed);
+}
+
+TEST(limiter, cancel_gives_back_everything) {
+  rate_limiter limiter({requests_limit({}, 2), tokens_limit({}, 100), concurrency_limit({}, 1)});
+  admission a = limiter.admit(req("k", 60), t0);
+  ASSERT_TRUE(a.allowed);
+  limiter.cancel(a, t0);
+  EXPECT_FALSE(a.pending());
+  admission b = limiter.admit(req("k", 60), t0);
+  ASSERT_TRUE(b.allowed);
+  ASSERT_TRUE(b.requests && b.tokens);
+  EXPECT_EQ(b.requests->remaining, 1u);
+  EXPECT_EQ(b.tokens->remaining, 40u);
+}
+
+TEST(limiter, shared_modes_leave_rate_buckets_to_the_shared_limiter) {
+  rate_limit_config shared = requests_limit({}, 1);
+  shared.mode = rate_limit_mode::leased;
+  rate_limit_config conc = concurrency_limit({}, 1);
+  conc.mode = rate_limit_mode::exact;
+  rate_limiter limiter({shared, conc});
+  admission a = limiter.admit(req("k"), t0);
+  EXPECT_TRUE(a.allowed);
+  EXPECT_FALSE(a.requests);                           // not counted here
+  EXPECT_FALSE(limiter.admit(req("k"), t0).allowed);  // but concurrency stays local
+  limiter.finish(a, std::nullopt, t0);
+  EXPECT_TRUE(limiter.admit(req("k"), t0).allowed);
+}
+
 TEST(limiter, estimate_tokens_counts_prompt_and_completion) {
   EXPECT_EQ(estimate_tokens(400, 50, 1), 150u);
   EXPECT_EQ(estimate_tokens(400, std::nullopt, 1), 356u);
