@@ -34,6 +34,7 @@ struct gateway_metrics;
 class admin_executor;
 class redis_client;
 class alert_engine;
+class prompt_registry;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -60,7 +61,8 @@ struct shared_state {
   /// The shared store's connection (store.type: redis), null with SQLite; the experiment store
   /// and the rate limiter share it.
   std::shared_ptr<redis_client> redis;
-  alert_engine* alerts = nullptr;  // alert rules, GET /api/v1/alerts and /api/v1/traffic
+  alert_engine* alerts = nullptr;      // alert rules, GET /api/v1/alerts and /api/v1/traffic
+  prompt_registry* prompts = nullptr;  // writable prompt registry (POST /api/v1/prompts/…)
 };
 
 /// A proxied request as the drain sees it: at `timeouts.drain` the drain calls `shut` (on the
