@@ -249,6 +249,9 @@ result<string_response> pv_delete_prompt(const local_call& c) {
   if (auto e = gate(c, *p, true)) {
     return refuse(c, *e, true);
   }
+  if (c.w.shared.prompts == nullptr) {
+    return refuse(c, make_error(errc::internal, "The prompt registry is not running."), true);
+  }
   const std::string name = c.route.param("name");
   auto removed = c.w.shared.prompts->remove(name, "");
   if (!removed) {
@@ -442,6 +445,9 @@ result<string_response> pv_import(const local_call& c) {
   const auto p = c.w.shared.experiments->current();
   if (auto e = gate(c, *p, true)) {
     return refuse(c, *e, true);
+  }
+  if (c.w.shared.prompts == nullptr) {
+    return refuse(c, make_error(errc::internal, "The prompt registry is not running."), true);
   }
   json::error_code ec;
   auto body = json::parse(c.req.body(), ec);

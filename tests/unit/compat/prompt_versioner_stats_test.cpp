@@ -52,9 +52,8 @@ TEST(prompt_versioner_stats, per_version_totals_latency_in_ms_and_cost_per_call)
       row("p@v1", 7200, 10, 200, 0.01), row("p@v1", 3600, 30, 100, 0.03),
       row("p@v2", 3600, 5, 50, 0.1), row("pp@v1", 3600, 99, 1, 1),  // another prompt
       row("q@v1", 3600, 99, 1, 1)};
-  const std::vector<feedback_summary> feedback = {fb("p@v1", "success", 8),
-                                                  fb("p@v1", "failure", 2),
-                                                  fb("p@v2", "rating", 2, {2, 4})};
+  const std::vector<feedback_summary> feedback = {
+      fb("p@v1", "success", 8), fb("p@v1", "failure", 2), fb("p@v2", "rating", 2, {2, 4})};
   auto t = pv_version_totals("p", rows, feedback);
   ASSERT_EQ(t.size(), 2u);
   EXPECT_EQ(t["v1"].calls, 40u);
@@ -79,8 +78,10 @@ TEST(prompt_versioner_stats, ab_eligible_needs_calls_and_metrics_newest_first_bo
   few.calls = 29;
   pv_totals unjudged = judged;
   unjudged.successes = 0;
-  std::vector<pv_ab_candidate> all = {{"v1", 100, judged},  {"v2", 300, judged},
-                                      {"v3", 200, few},     {"v4", 400, unjudged},
+  std::vector<pv_ab_candidate> all = {{"v1", 100, judged},
+                                      {"v2", 300, judged},
+                                      {"v3", 200, few},
+                                      {"v4", 400, unjudged},
                                       {"v5", 250, judged}};
   auto out = pv_ab_eligible(all, 30, 10, 1, 5);
   ASSERT_EQ(out.size(), 3u);

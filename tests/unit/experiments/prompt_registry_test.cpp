@@ -13,7 +13,9 @@ namespace {
 
 namespace json = boost::json;
 
-json::object obj(std::string_view text) { return json::parse(text).as_object(); }
+json::object obj(std::string_view text) {
+  return json::parse(text).as_object();
+}
 
 prompt_version_spec spec(std::string_view text) {
   auto s = parse_version_spec("p", obj(text));
@@ -37,7 +39,8 @@ experiments:
 
 TEST(prompt_registry, canonical_form_is_fixed_whatever_the_input_order) {
   // Members and defaults in another order, variables given or derived: one canonical text.
-  const auto a = spec(R"({"version":"v1","template":"Hi {{b}} {{a}}","defaults":{"b":"2","a":"1"}})");
+  const auto a =
+      spec(R"({"version":"v1","template":"Hi {{b}} {{a}}","defaults":{"b":"2","a":"1"}})");
   const auto b = spec(
       R"({ "defaults" : {"a":"1", "b":"2"}, "mode":"prepend", "variables":["b","a"],
            "template":"Hi {{b}} {{a}}", "version":"v1" })");
@@ -174,9 +177,8 @@ TEST(prompt_registry, sqlite_store_writes_all_or_nothing) {
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
   {
-    auto s = open_sqlite_store(dir, [](std::string_view a, std::string_view) {
-      return std::string(a);
-    });
+    auto s =
+        open_sqlite_store(dir, [](std::string_view a, std::string_view) { return std::string(a); });
     ASSERT_TRUE(s) << s.error().message;
     auto& store = **s;
     auto a = record_of(spec(R"({"version":"v1","template":"A"})"), 10);
