@@ -14,6 +14,7 @@ Everything listens on 127.0.0.1 port 0; every wait is bounded.
 import http.server
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -83,23 +84,28 @@ class Gateway:
             f.write(yaml_text)
         self.proc = subprocess.Popen([binary, "--config", self.cfg], stderr=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, text=True)
+        # stderr is read by a thread (never blocking this one past the deadline) and kept read,
+        # so the gateway never blocks on a full pipe.
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in self.proc.stderr] + [lines.put(None)],
+                         daemon=True).start()
         self.port = None
+        seen = []
         end = time.monotonic() + DEADLINE_S
-        lines = []
-        while time.monotonic() < end:
-            line = self.proc.stderr.readline()
-            if not line:
+        while self.port is None and time.monotonic() < end:
+            try:
+                line = lines.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
                 break
-            lines.append(line)
+            if line is None:
+                break
+            seen.append(line)
             m = re.search(r"listening on [0-9.]+:(\d+)", line)
             if m:
                 self.port = int(m.group(1))
-                break
         if self.port is None:
             self.proc.kill()
-            raise RuntimeError("gateway did not start:\n" + "".join(lines))
-        # Keep reading stderr so the gateway never blocks on a full pipe.
-        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
+            raise RuntimeError("gateway did not start:\n" + "".join(seen))
         self.base = f"http://127.0.0.1:{self.port}"
 
     def write_config(self, yaml_text):
@@ -334,6 +340,21 @@ def main():
         check(s == 409 and "d@v1" in r["error"], "duplicate versions in one document: 409")
         s, r, _ = pv2.call("POST", "/api/export/import", raw=b'{"prompts": [')
         check(s == 400 and "error" in r, "malformed JSON import: 400")
+        # A variant on a version neither the file nor the registry has: start fails naming it,
+        # and a reload to it is refused (the running config kept).
+        d3 = os.path.join(tmp, "c")
+        os.makedirs(d3)
+        try:
+            Gateway(binary, config(up_port, d3, True), d3)
+            started = True
+        except RuntimeError as e:
+            started = False
+            msg = str(e)
+        check(not started and "experiments[0].variants[1].prompt: no prompt version summarizer@v2"
+              in msg, "start refused: the variant's prompt is in neither the file nor the registry")
+        gw2.write_config(config(up_port, d2, True).replace("summarizer@v2", "summarizer@v9"))
+        s, r, _ = pv2.call("POST", "/api/v1/reload")
+        check(s == 409 and "summarizer@v9" in r["error"]["message"], "reload refused likewise")
         print("all checks passed")
         return 0
     finally:
