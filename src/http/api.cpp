@@ -1,6 +1,5 @@
 #include "switchyard/http/api.hpp"
 
-#include "switchyard/compat/prompt_versioner_api.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/http/alerts_api.hpp"
@@ -8,6 +7,7 @@
 #include "switchyard/http/api_auth.hpp"
 #include "switchyard/http/model_list.hpp"
 #include "switchyard/http/prompt_registry_api.hpp"
+#include "switchyard/http/prompt_versioner_api.hpp"
 #include "switchyard/http/ui_files.hpp"
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"

@@ -1,4 +1,4 @@
-#include "switchyard/compat/prompt_versioner_api.hpp"
+#include "switchyard/http/prompt_versioner_api.hpp"
 
 #include "switchyard/alerts/alert_json.hpp"
 #include "switchyard/alerts/engine.hpp"
