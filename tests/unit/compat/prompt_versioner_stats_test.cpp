@@ -58,7 +58,7 @@ TEST(prompt_versioner_stats, per_version_totals_latency_in_ms_and_cost_per_call)
   ASSERT_EQ(t.size(), 2u);
   EXPECT_EQ(t["v1"].calls, 40u);
   EXPECT_DOUBLE_EQ(*pv_latency_ms(t["v1"]), (10 * 200 + 30 * 100) / 40.0);
-  EXPECT_DOUBLE_EQ(*pv_cost(t["v1"]), (10 * 0.01 + 30 * 0.03) / 40.0);
+  EXPECT_NEAR(*pv_cost(t["v1"]), (10 * 0.01 + 30 * 0.03) / 40.0, 1e-12);
   EXPECT_EQ(t["v1"].first_hour, 3600);
   EXPECT_DOUBLE_EQ(*pv_quality(t["v1"], 1, 5), 0.8);
   EXPECT_DOUBLE_EQ(*pv_quality(t["v2"], 1, 5), 0.5);  // mean score 3 on [1, 5]
