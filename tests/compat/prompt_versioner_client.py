@@ -328,7 +328,7 @@ def main():
                                                                 "template": "new"}]})
         for p in bad["prompts"]:
             if p["name"] == "summarizer":
-                p["versions"][0]["template"] = "changed"
+                p["versions"][0]["template"] = "Summarize for {{audience}}, briefly."
                 p["versions"][0].pop("hash")
         s, r, _ = pv2.call("POST", "/api/export/import", bad)
         check(s == 409 and "summarizer@v1" in r["error"], "a conflicting version: 409 naming it")
