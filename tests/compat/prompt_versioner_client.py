@@ -7,8 +7,11 @@ only, as that tool's users write it: poll global stats, per-prompt stats, A/B-el
 alerts, acknowledge; then export and import into a fresh gateway. It also drives the writable
 registry (/api/v1/prompts/...) and its bad-input answers.
 
-usage: prompt_versioner_client.py <switchyard binary>
-Everything listens on 127.0.0.1 port 0; every wait is bounded.
+usage: prompt_versioner_client.py <switchyard binary> [--redis]
+With --redis both gateways keep their statistics and registry in a redis-server started here
+(each under its own key prefix); exit 77 (skipped) when redis-server is not installed.
+Everything listens on 127.0.0.1 (port 0, or a port found free for redis-server); every wait is
+bounded.
 """
 
 import http.server
@@ -16,6 +19,8 @@ import json
 import os
 import queue
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -120,7 +125,11 @@ class Gateway:
             self.proc.kill()
 
 
+STORE = ""  # the store: block, "" = the embedded SQLite
+
+
 def config(upstream_port, data_dir, experiment):
+    store = STORE.replace("PREFIX", os.path.basename(data_dir))
     exp = ""
     if experiment:
         exp = """
@@ -138,6 +147,7 @@ workers: 1
 admin_token: {ADMIN}
 data_dir: {data_dir}
 stats_flush: 100ms
+{store}
 upstreams:
   - {{ name: fake, type: openai, base_url: "http://127.0.0.1:{upstream_port}/v1", api_key: k }}
 models:
@@ -170,12 +180,41 @@ def poll(fn, what):
     raise AssertionError("timed out waiting for " + what)
 
 
+def start_redis(tmp):
+    """redis-server on a port found free (it cannot take port 0 and report it); bounded."""
+    if not shutil.which("redis-server"):
+        print("skip: redis-server is not installed")
+        sys.exit(77)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", tmp,
+                             "--loglevel", "warning"], stdout=subprocess.DEVNULL)
+    end = time.monotonic() + DEADLINE_S
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as c:
+                c.sendall(b"PING\r\n")
+                if c.recv(16).startswith(b"+PONG"):
+                    return proc, port
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("redis-server did not answer PING")
+
+
 def main():
+    global STORE
     binary = sys.argv[1]
+    redis = None
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     up_port = upstream.server_address[1]
     tmp = tempfile.mkdtemp(prefix="pv-compat-")
+    if "--redis" in sys.argv[2:]:
+        redis, rport = start_redis(tmp)
+        STORE = f'store: {{ type: redis, url: "redis://127.0.0.1:{rport}/0", key_prefix: "PREFIX:" }}'
     d1, d2 = os.path.join(tmp, "a"), os.path.join(tmp, "b")
     os.makedirs(d1)
     os.makedirs(d2)
@@ -362,6 +401,9 @@ def main():
         if gw2:
             gw2.stop()
         upstream.shutdown()
+        if redis:
+            redis.kill()
+            redis.wait(timeout=DEADLINE_S)
 
 
 if __name__ == "__main__":
