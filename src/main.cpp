@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
   if (check_only) {
     std::printf("%s: configuration is valid (%zu upstreams, %zu models)\n", config_path.c_str(),
                 loaded->upstreams.size(), loaded->models.size());
+    for (const auto& ref : loaded->registry_prompt_refs) {  // docs/prompt-registry.md
+      std::printf("%s: %s is not under prompts:, so it must be in the prompt registry at start\n",
+                  ref.path.c_str(), ref.ref.c_str());
+    }
     return 0;
   }
   auto cfg = std::make_shared<const config>(std::move(*loaded));

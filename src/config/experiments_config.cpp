@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -280,8 +281,20 @@ void link_experiments(reader& r, const YAML::Node& root, config& c) {
         r.fail(vnode, vpath + ".name", "duplicate variant name " + var.name);
       }
       if (!var.prompt.empty() && !c.find_prompt(var.prompt)) {
-        r.fail(vnode["prompt"], vpath + ".prompt",
-               "no prompt version " + var.prompt + " (write name@version, as in prompts:)");
+        // A name not under prompts: may be the prompt registry's, which is checked when the
+        // config is applied (experiments/prompt_registry.hpp); a version missing from a prompt
+        // of this file is an error now.
+        const auto at = var.prompt.find('@');
+        const bool file_prompt =
+            std::any_of(c.prompts.begin(), c.prompts.end(),
+                        [&](const prompt_config& p) { return p.name == var.prompt.substr(0, at); });
+        if (at == std::string::npos || at == 0 || at + 1 == var.prompt.size() || file_prompt) {
+          r.fail(vnode["prompt"], vpath + ".prompt",
+                 "no prompt version " + var.prompt + " (write name@version, as in prompts:)");
+        } else {
+          c.registry_prompt_refs.push_back(
+              {vpath + ".prompt", var.prompt, vnode["prompt"].Mark().line + 1});
+        }
       }
       const std::string& routed = var.model.empty() ? e.match_model : var.model;
       if (!c.find_model(routed)) {

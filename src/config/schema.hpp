@@ -267,5 +267,7 @@ const section<retry_config>& model_retry_section();
 const section<config>& top_level_section();
 /// `alerts:` as one top-level key (alerts_config.cpp): the section, then its cross-references.
 key<config> alerts_key();
+/// `compat:` (compat_config.cpp): the seed-compatible APIs' sections.
+key<config> compat_key();
 
 }  // namespace switchyard::config_detail

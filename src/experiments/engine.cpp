@@ -361,6 +361,12 @@ result<void> experiment_engine::apply_config(std::shared_ptr<const hot_config> n
   return rebuild(std::move(next), {std::move(*key), std::move(previous)});
 }
 
+result<void> experiment_engine::apply_prompts(std::shared_ptr<const hot_config> next) {
+  std::lock_guard lock(admin_mutex_);
+  const auto cur = snapshot_.current();
+  return rebuild(std::move(next), cur->feedback);
+}
+
 result<feedback_claims> experiment_engine::verify_feedback(std::string_view id) const {
   return switchyard::verify_feedback(*snapshot_.current(), id);
 }

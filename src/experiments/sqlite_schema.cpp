@@ -82,6 +82,13 @@ constexpr const char* feedback_aggregates =
   "  variants TEXT NOT NULL, weights TEXT NOT NULL, reason TEXT NOT NULL,\n"             \
   "  PRIMARY KEY (experiment, phase)) WITHOUT ROWID;\n"
 
+// Prompt versions created through the API (experiments/prompt_registry.hpp); `body` is the
+// canonical document `hash` was computed over.
+#define SY_PROMPT_VERSIONS_TABLE                                                           \
+  "CREATE TABLE prompt_versions (\n"                                                       \
+  "  name TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL, body TEXT NOT NULL,\n" \
+  "  created_unix INTEGER NOT NULL, PRIMARY KEY (name, version)) WITHOUT ROWID;\n"
+
 const char* const schema_sql = SY_VARIANT_HOURS_TABLE SY_UNITS_TABLES R"sql(
 CREATE TABLE feedback (
   request_id TEXT NOT NULL, event TEXT NOT NULL, experiment TEXT NOT NULL,
@@ -98,8 +105,7 @@ CREATE TABLE guardrail_events (
   id INTEGER PRIMARY KEY, experiment TEXT NOT NULL, variant TEXT NOT NULL,
   reason TEXT NOT NULL, detail TEXT NOT NULL, unix_seconds INTEGER NOT NULL);
 CREATE INDEX guardrail_events_by_experiment ON guardrail_events (experiment, unix_seconds);
-PRAGMA user_version = 3;
-)sql";
+)sql" SY_PROMPT_VERSIONS_TABLE "PRAGMA user_version = 4;\n";
 
 // Version 1 had no phases and no per-unit sums: everything recorded so far becomes phase 1.
 const char* const migrate_v1_sql =
@@ -121,6 +127,10 @@ const char* const migrate_v2_sql =
     "ALTER TABLE feedback ADD COLUMN unit INTEGER NOT NULL DEFAULT 0;\n"
     "PRAGMA user_version = 3;\n";
 
+// Version 3 had no prompt registry: an empty one.
+const char* const migrate_v3_sql = SY_PROMPT_VERSIONS_TABLE "PRAGMA user_version = 4;\n";
+
+#undef SY_PROMPT_VERSIONS_TABLE
 #undef SY_VARIANT_HOURS_TABLE
 #undef SY_UNITS_TABLES
 
@@ -209,6 +219,13 @@ std::array<std::string, stmt_count> statement_sql() {
       "VALUES (?, ?, ?, ?, ?)",
       "SELECT experiment, variant, reason, detail, unix_seconds FROM guardrail_events "
       "WHERE experiment = ? ORDER BY unix_seconds, id",
+      "SELECT name, version, hash, body, created_unix FROM prompt_versions "
+      "ORDER BY name, created_unix, version",
+      "SELECT hash FROM prompt_versions WHERE name = ? AND version = ?",
+      "INSERT INTO prompt_versions (name, version, hash, body, created_unix) "
+      "VALUES (?, ?, ?, ?, ?)",
+      "DELETE FROM prompt_versions WHERE name = ? AND version = ?",
+      "DELETE FROM prompt_versions WHERE name = ?",
   };
 }
 

@@ -12,7 +12,7 @@
 namespace switchyard::store_schema {
 
 /// The schema version this build creates and reads (`PRAGMA user_version`).
-inline constexpr int schema_version = 3;
+inline constexpr int schema_version = 4;
 
 /// Creates every table and index of schema_version in an empty database, and sets user_version.
 extern const char* const schema_sql;
@@ -22,6 +22,9 @@ extern const char* const migrate_v1_sql;
 
 /// Upgrades a version 2 database (feedback without units) to version 3 in place.
 extern const char* const migrate_v2_sql;
+
+/// Upgrades a version 3 database (no prompt registry) to version 4 in place.
+extern const char* const migrate_v3_sql;
 
 /// The prepared statements, indexing statement_sql() and the store's statement array.
 enum stmt_id : std::size_t {
@@ -44,6 +47,11 @@ enum stmt_id : std::size_t {
   replace_control,
   insert_guardrail,
   select_guardrails,
+  select_prompt_versions,
+  select_prompt_hash,
+  insert_prompt_version,
+  delete_prompt_version,
+  delete_prompt,
   stmt_count,
 };
 

@@ -332,6 +332,61 @@ class sqlite_store final : public experiment_store {
     return collect<guardrail_event>(q, row, "guardrail_events");
   }
 
+  result<std::vector<stored_prompt_version>> load_prompt_versions() override {
+    std::lock_guard lock(mu_);
+    query q(stmt(select_prompt_versions));
+    auto row = [](const query& r) {
+      return stored_prompt_version{r.text_at(0), r.text_at(1), r.text_at(2), r.text_at(3),
+                                   r.int_at(4)};
+    };
+    return collect<stored_prompt_version>(q, row, "load_prompt_versions");
+  }
+
+  result<void> put_prompt_versions(std::span<const stored_prompt_version> versions) override {
+    std::lock_guard lock(mu_);
+    transaction tx(db_.get());
+    if (auto r = tx.begin("put_prompt_versions"); !r) {
+      return r.error();
+    }
+    for (const stored_prompt_version& v : versions) {
+      std::optional<std::string> stored;
+      {
+        query q(stmt(select_prompt_hash));
+        q.text(v.name).text(v.version);
+        if (!for_each_row(q, [&](const query& r) { stored = r.text_at(0); })) {
+          return fail("put_prompt_versions: reading " + v.name + "@" + v.version);
+        }
+      }
+      if (stored && *stored == v.hash) {
+        continue;  // the same content again: idempotent
+      }
+      if (stored) {
+        return make_error(errc::conflict, v.name + "@" + v.version + " already exists with hash " +
+                                              *stored + ", not " + v.hash);
+      }
+      query q(stmt(insert_prompt_version));
+      q.text(v.name).text(v.version).text(v.hash).text(v.body).integer(v.created_unix);
+      if (q.step() != SQLITE_DONE) {
+        return fail("put_prompt_versions: writing " + v.name + "@" + v.version);
+      }
+    }
+    return tx.commit("put_prompt_versions");
+  }
+
+  result<std::uint64_t> delete_prompt_versions(std::string_view name,
+                                               std::string_view version) override {
+    std::lock_guard lock(mu_);
+    query q(stmt(version.empty() ? delete_prompt : delete_prompt_version));
+    q.text(name);
+    if (!version.empty()) {
+      q.text(version);
+    }
+    if (q.step() != SQLITE_DONE) {
+      return fail("delete_prompt_versions: " + std::string(name));
+    }
+    return static_cast<std::uint64_t>(sqlite3_changes(db_.get()));
+  }
+
  private:
   sqlite3_stmt* stmt(stmt_id id) const noexcept { return stmts_[id].get(); }
 
@@ -381,7 +436,12 @@ result<void> migrate(sqlite3* db, const std::string& path) {
         return r.error();
       }
     }
-    if (auto r = exec(db, migrate_v2_sql, "upgrading " + path + " to per-unit feedback"); !r) {
+    if (v <= 2) {
+      if (auto r = exec(db, migrate_v2_sql, "upgrading " + path + " to per-unit feedback"); !r) {
+        return r.error();
+      }
+    }
+    if (auto r = exec(db, migrate_v3_sql, "upgrading " + path + " to the prompt registry"); !r) {
       return r.error();
     }
   }

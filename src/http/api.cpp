@@ -6,6 +6,8 @@
 #include "switchyard/http/analysis_api.hpp"
 #include "switchyard/http/api_auth.hpp"
 #include "switchyard/http/model_list.hpp"
+#include "switchyard/http/prompt_registry_api.hpp"
+#include "switchyard/http/prompt_versioner_api.hpp"
 #include "switchyard/http/ui_files.hpp"
 #include "switchyard/metrics/exposition.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
@@ -211,6 +213,45 @@ std::vector<route> table(bool with_proxy) {
        .pattern = "/api/v1/experiments/{name}/timeline",
        .handler = experiment_timeline_route,
        .access = reader},
+      // The writable prompt registry (docs/prompt-registry.md); before /api/v1/prompts/{name},
+      // whose pattern would take `export` and `import` for prompt names.
+      {.methods = {verb::get},
+       .pattern = "/api/v1/prompts/export",
+       .handler = export_prompts,
+       .access = reader},
+      {.methods = {verb::post},
+       .pattern = "/api/v1/prompts/import",
+       .handler = import_prompts,
+       .access = admin},
+      {.methods = {verb::post},
+       .pattern = "/api/v1/prompts/{name}/versions",
+       .handler = create_prompt_version,
+       .access = admin},
+      {.methods = {verb::delete_},
+       .pattern = "/api/v1/prompts/{name}",
+       .handler = delete_prompt,
+       .access = admin},
+      {.methods = {verb::delete_},
+       .pattern = "/api/v1/prompts/{name}/versions/{version}",
+       .handler = delete_prompt_version,
+       .access = admin},
+      // prompt_versioner's API (docs/compat-prompt-versioner.md): the handlers check
+      // compat.prompt_versioner (enabled, tokens) themselves, to answer in its error shape.
+      {.methods = {verb::get}, .pattern = "/api/prompts", .handler = pv_global_stats},
+      {.methods = {verb::get}, .pattern = "/api/prompts/{name}/stats", .handler = pv_prompt_stats},
+      {.methods = {verb::get}, .pattern = "/api/prompts/{name}/ab-tests", .handler = pv_ab_tests},
+      {.methods = {verb::delete_}, .pattern = "/api/prompts/{name}", .handler = pv_delete_prompt},
+      {.methods = {verb::post}, .pattern = "/api/versions/{name}/compare", .handler = pv_compare},
+      {.methods = {verb::get}, .pattern = "/api/versions/{name}", .handler = pv_versions},
+      {.methods = {verb::get}, .pattern = "/api/versions/{name}/{version}", .handler = pv_version},
+      {.methods = {verb::get}, .pattern = "/api/alerts/config", .handler = pv_alerts_config},
+      {.methods = {verb::get}, .pattern = "/api/alerts", .handler = pv_alerts},
+      {.methods = {verb::post},
+       .pattern = "/api/alerts/{id}/acknowledge",
+       .handler = pv_acknowledge},
+      {.methods = {verb::get}, .pattern = "/api/export/prompts", .handler = pv_export},
+      {.methods = {verb::post}, .pattern = "/api/export/import", .handler = pv_import},
+      // (end of the prompt registry and prompt_versioner routes)
       {.methods = {verb::get},
        .pattern = "/api/v1/prompts",
        .handler = list_prompts,

@@ -3,6 +3,7 @@
 #include "switchyard/alerts/engine.hpp"
 #include "switchyard/core/background_thread.hpp"
 #include "switchyard/experiments/engine.hpp"
+#include "switchyard/experiments/prompt_registry.hpp"
 #include "switchyard/http/session.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
@@ -149,6 +150,22 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
   }
   shared_->experiments = experiments_.get();
   shared_->snapshot = &snapshot_;
+  // The registry's versions join the file's prompts before anything is served; a variant whose
+  // `prompt:` neither defines stops the start here, naming its key path.
+  prompts_ = std::make_unique<prompt_registry>(
+      experiments_->store(), config_path_.empty() ? "the configuration" : config_path_,
+      [e = experiments_.get()](std::shared_ptr<const hot_config> c) {
+        return e->apply_prompts(std::move(c));
+      },
+      [this] { return snapshot_.current()->cfg; });
+  if (auto r = prompts_->apply_file(std::shared_ptr<const hot_config>(cfg_, cfg_.get()),
+                                    [e = experiments_.get()](std::shared_ptr<const hot_config> c) {
+                                      return e->apply_config(std::move(c));
+                                    });
+      !r) {
+    throw std::runtime_error("prompt registry: " + r.error().message);
+  }
+  shared_->prompts = prompts_.get();
   metrics_ = std::make_unique<gateway_metrics>(*cfg_, n + 1, *shared_);
   shared_->metrics = metrics_.get();
   experiments_->on_guardrail = [m = metrics_.get()](const std::string& e, const std::string& v,
@@ -189,7 +206,12 @@ result<std::shared_ptr<const hot_config>> read_reload(const std::string& path,
 
 result<void> server::reload() {
   auto hot = read_reload(config_path_, *cfg_);
-  auto r = hot ? experiments_->apply_config(std::move(*hot)) : result<void>(hot.error());
+  auto r =
+      hot ? prompts_->apply_file(std::move(*hot),
+                                 [e = experiments_.get()](std::shared_ptr<const hot_config> c) {
+                                   return e->apply_config(std::move(c));
+                                 })
+          : result<void>(hot.error());
   if (r) {
     spdlog::info("configuration reloaded (generation {})", snapshot_.current()->generation);
   } else {

@@ -89,4 +89,34 @@ redis.call('HSET', p .. 'f:' .. ARGV[4], key, ARGV[5])
 return 1
 )lua";
 
+// The prompt registry's write, all or nothing (experiment_store::put_prompt_versions).
+// ARGV: prefix, then (field, hash, value) per version; a value is JSON with a `hash` member.
+// Returns 0 when written (a field already holding the same hash is left alone), or
+// {field, stored hash} for the first conflicting version, and then nothing was written.
+inline constexpr const char* put_prompts = R"lua(
+local k = ARGV[1] .. 'prompts'
+for i = 2, #ARGV, 3 do
+  local cur = redis.call('HGET', k, ARGV[i])
+  if cur then
+    local h = cjson.decode(cur).hash
+    if h ~= ARGV[i + 1] then return {ARGV[i], tostring(h)} end
+  end
+end
+for i = 2, #ARGV, 3 do
+  redis.call('HSETNX', k, ARGV[i], ARGV[i + 2])
+end
+return 0
+)lua";
+
+// Removes every version of one prompt. ARGV: prefix, the field prefix (name + '\31').
+// Returns how many were removed.
+inline constexpr const char* delete_prompt = R"lua(
+local k = ARGV[1] .. 'prompts'
+local n = 0
+for _, f in ipairs(redis.call('HKEYS', k)) do
+  if string.sub(f, 1, #ARGV[2]) == ARGV[2] then n = n + redis.call('HDEL', k, f) end
+end
+return n
+)lua";
+
 }  // namespace switchyard::redis_lua

@@ -34,6 +34,14 @@ const redis_script& feedback_script() {
   static const redis_script s(redis_lua::feedback);
   return s;
 }
+const redis_script& put_prompts_script() {
+  static const redis_script s(redis_lua::put_prompts);
+  return s;
+}
+const redis_script& delete_prompt_script() {
+  static const redis_script s(redis_lua::delete_prompt);
+  return s;
+}
 
 std::vector<std::string> split(std::string_view s, char c) {
   std::vector<std::string> out;
@@ -961,6 +969,87 @@ result<std::vector<feedback_summary>> redis_experiment_store::read_prompt_feedba
   }
   // Ordered by prompt_version, event: the key's hour and variant are constant here.
   return summarize(m);
+}
+
+// ---- prompt registry: one hash, field name + sep + version, value {hash, body, created_unix} ----
+
+result<std::vector<stored_prompt_version>> redis_experiment_store::load_prompt_versions() {
+  auto r = call({"HGETALL", prefix_ + "prompts"});
+  if (!r) {
+    return fail("read", r.error());
+  }
+  std::vector<stored_prompt_version> out;
+  std::optional<std::string> malformed;
+  for_pairs(*r, [&](const std::string& k, const std::string& v) {
+    const auto parts = split(k, sep);
+    boost::system::error_code ec;
+    auto j = json::parse(v, ec);
+    const json::object* o = !ec && j.is_object() ? &j.as_object() : nullptr;
+    const json::value* hash = o ? o->if_contains("hash") : nullptr;
+    const json::value* body = o ? o->if_contains("body") : nullptr;
+    const json::value* created = o ? o->if_contains("created_unix") : nullptr;
+    if (parts.size() != 2 || !hash || !hash->is_string() || !body || !body->is_string() ||
+        !created || !created->is_int64()) {
+      malformed = k;
+      return;
+    }
+    out.push_back({parts[0], parts[1], std::string(hash->as_string()),
+                   std::string(body->as_string()), created->as_int64()});
+  });
+  if (malformed) {
+    return make_error(errc::internal,
+                      "experiment store (redis): load_prompt_versions: the entry '" + *malformed +
+                          "' is malformed");
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.name, a.created_unix, a.version) <
+           std::tie(b.name, b.created_unix, b.version);
+  });
+  return out;
+}
+
+result<void> redis_experiment_store::put_prompt_versions(
+    std::span<const stored_prompt_version> versions) {
+  std::vector<std::string> args{prefix_};
+  for (const auto& v : versions) {
+    args.push_back(v.name + sep + v.version);
+    args.push_back(v.hash);
+    args.push_back(json::serialize(
+        json::object{{"hash", v.hash}, {"body", v.body}, {"created_unix", v.created_unix}}));
+  }
+  auto r = client_->eval_sync(put_prompts_script(), {}, std::move(args), timeout_);
+  if (!r) {
+    return fail("control", r.error());
+  }
+  if (r->kind == redis_reply::type::array && r->elements.size() == 2) {
+    std::string field = r->elements[0].str;
+    std::replace(field.begin(), field.end(), sep, '@');
+    return make_error(errc::conflict, field + " already exists with hash " + r->elements[1].str);
+  }
+  if (r->kind != redis_reply::type::integer) {
+    return fail("control", r->kind == redis_reply::type::error
+                               ? make_error(errc::internal, "experiment store (redis): " + r->str)
+                               : bad_reply("put_prompts"));
+  }
+  return {};
+}
+
+result<std::uint64_t> redis_experiment_store::delete_prompt_versions(std::string_view name,
+                                                                     std::string_view version) {
+  result<redis_reply> r =
+      version.empty()
+          ? client_->eval_sync(delete_prompt_script(), {}, {prefix_, std::string(name) + sep},
+                               timeout_)
+          : call({"HDEL", prefix_ + "prompts", std::string(name) + sep + std::string(version)});
+  if (!r) {
+    return fail("control", r.error());
+  }
+  if (r->kind != redis_reply::type::integer) {
+    return fail("control", r->kind == redis_reply::type::error
+                               ? make_error(errc::internal, "experiment store (redis): " + r->str)
+                               : bad_reply("delete_prompt"));
+  }
+  return static_cast<std::uint64_t>(r->integer);
 }
 
 }  // namespace switchyard

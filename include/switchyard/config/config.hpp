@@ -238,11 +238,23 @@ struct prompt_version_config {
   std::string file;             // as written in the config ("" = inline)
   bool replace_system = false;  // chat: replace the client's system message instead of adding one
   std::map<std::string, std::string, std::less<>> defaults;  // for missing metadata variables
+  std::int64_t created_unix = 0;  // registry versions (docs/prompt-registry.md); 0 = config
 };
 
 struct prompt_config {
   std::string name;
   std::vector<prompt_version_config> versions;
+  /// Created through the API and kept in the store (experiments/prompt_registry.hpp), not in the
+  /// config file; merged into the hot config at start, on reload and on every registry write.
+  bool in_registry = false;
+};
+
+/// A variant's `prompt: name@version` whose name is not under `prompts:`: left for the prompt
+/// registry to resolve (experiments/prompt_registry.hpp) when the config is applied; `path` and
+/// `line` are where it was written, for the error when the registry has no such version.
+struct registry_prompt_ref {
+  std::string path, ref;
+  int line = 0;  // 1-based; 0 = unknown
 };
 
 /// One arm of an experiment: a prompt version, a model and parameters.
@@ -376,6 +388,29 @@ struct alerts_config {
   bool operator==(const alerts_config&) const = default;
 };
 
+/// `compat.prompt_versioner:` prompt_versioner's dashboard API served by the gateway
+/// (docs/compat-prompt-versioner.md).
+struct prompt_versioner_compat_config {
+  bool enabled = false;
+  /// A version is A/B-eligible from this many calls (prompt_versioner's MIN_CALLS_FOR_AB_TEST).
+  std::uint32_t min_calls_for_ab_test = 30;
+  /// At most this many versions in an ab-tests answer (MAX_AB_TEST_VERSIONS).
+  std::uint32_t max_ab_test_versions = 10;
+  /// Feedback values are scores on [score_min, score_max]; avg_quality maps them onto [0, 1].
+  double score_min = 1, score_max = 5;
+  /// Writes (DELETE, import, acknowledge) need the admin token; false opens them as the original
+  /// (unauthenticated) Flask server had them.
+  bool require_admin_token = true;
+  bool operator==(const prompt_versioner_compat_config&) const = default;
+};
+
+/// `compat:`: the APIs of the systems Switchyard replaces, one sub-section each
+/// (src/config/compat_config.cpp).
+struct compat_config {
+  prompt_versioner_compat_config prompt_versioner;
+  bool operator==(const compat_config&) const = default;
+};
+
 /// The part of the configuration a running gateway cannot change: listeners, threads, the store,
 /// per-connection limits and deadlines, upstream pools and TLS, the rate limiter and retry budget
 /// (cross-worker state built once), log and trace sinks, metrics buckets, the flush interval.
@@ -417,6 +452,9 @@ struct hot_config {
   std::vector<prompt_config> prompts;
   std::vector<experiment_config> experiments;
   alerts_config alerts;
+  compat_config compat;
+  /// Variant prompts left for the prompt registry (see registry_prompt_ref).
+  std::vector<registry_prompt_ref> registry_prompt_refs;
 
   /// The model entry for a client-facing name, or nullptr.
   const model_config* find_model(std::string_view name) const noexcept;

@@ -65,6 +65,10 @@ class experiment_engine {
   /// signed with the key it replaces still verify until the next reload.
   result<void> apply_config(std::shared_ptr<const hot_config> next);
 
+  /// Publishes a plan built from `next` with the current signing keys (a prompt registry write:
+  /// not a reload, so no key rotates).
+  result<void> apply_prompts(std::shared_ptr<const hot_config> next);
+
   /// Applies an operator's change (pause, resume, weights, conclude) now and keeps it.
   result<void> apply_control(const experiment_control& c);
 

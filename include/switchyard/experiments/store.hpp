@@ -127,6 +127,14 @@ struct guardrail_event {
   bool operator==(const guardrail_event&) const = default;
 };
 
+/// One version of a prompt created through the API (experiments/prompt_registry.hpp): immutable,
+/// identified by `hash`; `body` is the canonical JSON document the hash was computed over.
+struct stored_prompt_version {
+  std::string name, version, hash, body;
+  std::int64_t created_unix = 0;
+  bool operator==(const stored_prompt_version&) const = default;
+};
+
 /// Merges two serialized sketches (the store cannot know the format); supplied by the caller.
 /// Called only when both are non-empty (empty is the identity). May throw; the write then fails.
 using sketch_merge = std::function<std::string(std::string_view a, std::string_view b)>;
@@ -216,6 +224,26 @@ class experiment_store {
   virtual result<bool> claim_guardrail_trip(std::string_view /*experiment*/,
                                             std::string_view /*variant*/, std::int64_t /*phase*/) {
     return true;
+  }
+
+  /// Every prompt version created through the API, ordered by name, then creation time, then
+  /// version. The defaults here serve stores without a registry (test doubles).
+  virtual result<std::vector<stored_prompt_version>> load_prompt_versions() {
+    return std::vector<stored_prompt_version>{};
+  }
+
+  /// Adds prompt versions, all or nothing: a version already stored with the same hash is left as
+  /// it is (so repeating a write is harmless); one stored with another hash is an errc::conflict
+  /// naming `name@version`, and then nothing is written.
+  virtual result<void> put_prompt_versions(std::span<const stored_prompt_version> /*versions*/) {
+    return make_error(errc::internal, "this experiment store keeps no prompt registry");
+  }
+
+  /// Removes one version of a prompt (`version` non-empty) or every version of it; returns how
+  /// many were removed.
+  virtual result<std::uint64_t> delete_prompt_versions(std::string_view /*name*/,
+                                                       std::string_view /*version*/) {
+    return make_error(errc::internal, "this experiment store keeps no prompt registry");
   }
 
   /// Writes whatever an earlier call had to keep in memory (a shared store that was

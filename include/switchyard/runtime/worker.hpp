@@ -35,6 +35,7 @@ struct gateway_metrics;
 class admin_executor;
 class redis_client;
 class alert_engine;
+class prompt_registry;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -61,7 +62,8 @@ struct shared_state {
   /// The shared store's connection (store.type: redis), null with SQLite; the experiment store
   /// and the rate limiter share it.
   std::shared_ptr<redis_client> redis;
-  alert_engine* alerts = nullptr;  // alert rules, GET /api/v1/alerts and /api/v1/traffic
+  alert_engine* alerts = nullptr;      // alert rules, GET /api/v1/alerts and /api/v1/traffic
+  prompt_registry* prompts = nullptr;  // writable prompt registry (POST /api/v1/prompts/…)
   /// Rate limits shared across replicas (mode leased/exact), null when every limit is local.
   std::unique_ptr<shared_limiter> shared_limits;
 };

@@ -62,6 +62,10 @@ class redis_experiment_store final : public experiment_store {
   result<bool> claim_guardrail_trip(std::string_view experiment, std::string_view variant,
                                     std::int64_t phase) override;
   result<void> replay() override;
+  result<std::vector<stored_prompt_version>> load_prompt_versions() override;
+  result<void> put_prompt_versions(std::span<const stored_prompt_version> versions) override;
+  result<std::uint64_t> delete_prompt_versions(std::string_view name,
+                                               std::string_view version) override;
 
   /// The pub/sub channel controls and phases are announced on (`<prefix>events`).
   std::string channel() const { return prefix_ + "events"; }

@@ -311,6 +311,9 @@ PRAGMA user_version = 1;
   f.unit = 42;
   ASSERT_TRUE(store().add_feedback(f));  // and feedback has its unit column
   EXPECT_EQ(store().read_feedback_units("exp", 1, 0, h0 + 1)->at("control").success.units, 1);
+  // and the prompt registry's table exists (schema 4), empty.
+  ASSERT_TRUE(store().load_prompt_versions());
+  EXPECT_TRUE(store().load_prompt_versions()->empty());
 }
 
 TEST_F(sqlite_store_test, duplicate_feedback_returns_false_and_keeps_the_first) {
@@ -482,14 +485,14 @@ TEST_F(sqlite_store_test, refuses_a_database_with_a_newer_schema) {
   sqlite3* db = nullptr;
   const std::string path = dir_ + "/switchyard.db";
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 
   auto s = open_sqlite_store(dir_, merge());
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, errc::internal);
-  EXPECT_NE(s.error().message.find("schema version 4"), std::string::npos) << s.error().message;
-  EXPECT_NE(s.error().message.find("newer than this build supports (3)"), std::string::npos);
+  EXPECT_NE(s.error().message.find("schema version 5"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("newer than this build supports (4)"), std::string::npos);
   EXPECT_NE(s.error().message.find(path), std::string::npos);
 }
 

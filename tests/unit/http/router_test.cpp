@@ -167,7 +167,9 @@ TEST(router, gateway_routes_every_route_is_reachable_and_head_follows_get) {
     for (auto at = target.find('{'); at != std::string::npos; at = target.find('{')) {
       target.replace(at, target.find('}', at) - at + 1, "x");
     }
-    const verb method = r.methods.has(verb::get) ? verb::get : verb::post;
+    const verb method = r.methods.has(verb::get)    ? verb::get
+                        : r.methods.has(verb::post) ? verb::post
+                                                    : verb::delete_;
     auto m = full.match(method, target);
     ASSERT_EQ(m.outcome, route_match::kind::found) << target;
     EXPECT_EQ(m.entry, &r) << target;
@@ -182,6 +184,11 @@ TEST(router, gateway_routes_every_route_is_reachable_and_head_follows_get) {
   EXPECT_EQ(full.match(verb::post, "/api/v1/experiments/x").entry->access, route_access::admin);
   EXPECT_EQ(full.match(verb::get, "/api/v1/experiments/x").entry->access, route_access::reader);
   EXPECT_EQ(full.match(verb::get, "/v1/models/gpt-4o").entry->access, route_access::anyone);
+  // The registry's literal paths come before /api/v1/prompts/{name}.
+  EXPECT_EQ(full.match(verb::get, "/api/v1/prompts/export").entry->access, route_access::reader);
+  EXPECT_EQ(full.match(verb::post, "/api/v1/prompts/import").entry->access, route_access::admin);
+  EXPECT_EQ(full.match(verb::delete_, "/api/v1/prompts/x").entry->access, route_access::admin);
+  EXPECT_EQ(full.match(verb::get, "/api/v1/prompts/x").entry->access, route_access::reader);
 }
 
 TEST(router, gateway_routes_the_admin_listener_does_not_know_the_proxied_endpoints) {
