@@ -394,6 +394,20 @@ result<void> experiment_engine::apply_control(const experiment_control& c) {
   return rebuild(cur->cfg, cur->feedback);  // a control is not a reload: the keys stay
 }
 
+result<experiment_control> experiment_engine::update_control(
+    std::string_view name, const std::function<void(experiment_control&)>& edit) {
+  std::lock_guard lock(admin_mutex_);
+  auto saved = store_->update_control(name, edit);
+  if (!saved) {
+    return saved.error();
+  }
+  const auto cur = snapshot_.current();
+  if (auto r = rebuild(cur->cfg, cur->feedback); !r) {
+    return r.error();
+  }
+  return saved;
+}
+
 namespace {
 
 // The sequential tuning of the guardrails: the planned total of a pair when configured, else
@@ -466,18 +480,20 @@ void experiment_engine::check_guardrails() {
           !claimed || !*claimed) {
         continue;
       }
-      auto ctl = control(e.cfg->name);
-      if (std::find(ctl.paused_variants.begin(), ctl.paused_variants.end(), e.variants[i].name) ==
-          ctl.paused_variants.end()) {
-        ctl.paused_variants.push_back(e.variants[i].name);
-      }
-      ctl.updated_unix = now;
-      spdlog::warn("guardrail: experiment {} variant {} paused ({}: {})", e.cfg->name,
-                   e.variants[i].name, trip->reason, trip->detail);
-      (void)store_->add_guardrail_event(
-          {e.cfg->name, e.variants[i].name, trip->reason, trip->detail, now});
-      if (auto r = apply_control(ctl); !r) {
-        spdlog::error("guardrail: cannot pause {}: {}", e.variants[i].name, r.error().message);
+      const std::string& paused = e.variants[i].name;
+      spdlog::warn("guardrail: experiment {} variant {} paused ({}: {})", e.cfg->name, paused,
+                   trip->reason, trip->detail);
+      (void)store_->add_guardrail_event({e.cfg->name, paused, trip->reason, trip->detail, now});
+      // Only this variant is added: an operator's edit on another replica meanwhile holds.
+      auto r = update_control(e.cfg->name, [&](experiment_control& ctl) {
+        if (std::find(ctl.paused_variants.begin(), ctl.paused_variants.end(), paused) ==
+            ctl.paused_variants.end()) {
+          ctl.paused_variants.push_back(paused);
+        }
+        ctl.updated_unix = now;
+      });
+      if (!r) {
+        spdlog::error("guardrail: cannot pause {}: {}", paused, r.error().message);
       }
       if (on_guardrail) {
         on_guardrail(e.cfg->name, e.variants[i].name, trip->reason);

@@ -187,13 +187,21 @@ result<string_response> control_experiment(const local_call& c) {
   }
   json::error_code ec;
   auto v = json::parse(c.req.body(), ec);
-  auto ctl = engine.control((*e)->cfg->name);
-  ctl.updated_unix = unix_seconds();
-  if (auto r = read_control(!ec && v.is_object() ? &v.as_object() : nullptr, **e, ctl); !r) {
+  const json::object* body = !ec && v.is_object() ? &v.as_object() : nullptr;
+  // Checked on a scratch control first (a bad request is a 400, nothing stored); then applied
+  // to the stored control as an edit of only the fields the action changes, so that another
+  // replica's concurrent edit of other fields is kept (see experiment_store::update_control).
+  experiment_control scratch;
+  if (auto r = read_control(body, **e, scratch); !r) {
     return r.error();
   }
-  if (auto r = engine.apply_control(ctl); !r) {
-    return r.error();
+  const std::int64_t now_unix = unix_seconds();
+  auto saved = engine.update_control((*e)->cfg->name, [&](experiment_control& ctl) {
+    ctl.updated_unix = now_unix;
+    (void)read_control(body, **e, ctl);  // cannot fail: checked above
+  });
+  if (!saved) {
+    return saved.error();
   }
   const std::string name = (*e)->cfg->name;
   const std::string_view action =

@@ -1,5 +1,6 @@
 #include "switchyard/store/redis_store.hpp"
 
+#include "redis_control_script.hpp"
 #include "redis_scripts.hpp"
 #include "switchyard/experiments/latency_sketch.hpp"
 
@@ -40,6 +41,10 @@ const redis_script& put_prompts_script() {
 }
 const redis_script& delete_prompt_script() {
   static const redis_script s(redis_lua::delete_prompt);
+  return s;
+}
+const redis_script& control_cas_script() {
+  static const redis_script s(redis_lua::control_cas);
   return s;
 }
 
@@ -629,6 +634,49 @@ result<void> redis_experiment_store::add_phase(const phase_record& p) {
   return {};
 }
 
+namespace {
+
+// One stored control (a JSON object under its experiment's field); nullopt when malformed.
+std::optional<experiment_control> parse_control(const std::string& experiment,
+                                                const std::string& v) {
+  boost::system::error_code ec;
+  auto j = json::parse(v, ec);
+  if (ec || !j.is_object()) {
+    return std::nullopt;
+  }
+  const auto& o = j.as_object();
+  auto str = [&](const char* name) {
+    const auto* x = o.if_contains(name);
+    return x && x->is_string() ? std::string(x->as_string()) : std::string();
+  };
+  experiment_control c;
+  c.experiment = experiment;
+  c.status = str("status");
+  c.winner = str("winner");
+  if (const auto* t = o.if_contains("updated_unix"); t && t->is_int64()) {
+    c.updated_unix = t->as_int64();
+  }
+  if (!from_json(o.if_contains("weights"), c.weights) ||
+      !from_json(o.if_contains("paused_variants"), c.paused_variants)) {
+    return std::nullopt;
+  }
+  return c;
+}
+
+std::string serialize_control(const experiment_control& c) {
+  return json::serialize(json::object{{"status", c.status},
+                                      {"weights", to_json(c.weights)},
+                                      {"winner", c.winner},
+                                      {"paused_variants", to_json(c.paused_variants)},
+                                      {"updated_unix", c.updated_unix}});
+}
+
+// Compare-and-set rounds before an edit gives up: each lost round means another replica wrote
+// this control in between, so this many in a row is an edit storm, not a race.
+constexpr int control_cas_attempts = 32;
+
+}  // namespace
+
 result<std::vector<experiment_control>> redis_experiment_store::load_controls() {
   auto r = call({"HGETALL", prefix_ + "controls"});
   if (!r) {
@@ -637,30 +685,12 @@ result<std::vector<experiment_control>> redis_experiment_store::load_controls() 
   std::vector<experiment_control> out;
   std::optional<std::string> malformed;
   for_pairs(*r, [&](const std::string& k, const std::string& v) {
-    boost::system::error_code ec;
-    auto j = json::parse(v, ec);
-    experiment_control c;
-    c.experiment = k;
-    if (ec || !j.is_object()) {
+    auto c = parse_control(k, v);
+    if (!c) {
       malformed = k;
       return;
     }
-    const auto& o = j.as_object();
-    auto str = [&](const char* name) {
-      const auto* x = o.if_contains(name);
-      return x && x->is_string() ? std::string(x->as_string()) : std::string();
-    };
-    c.status = str("status");
-    c.winner = str("winner");
-    if (const auto* t = o.if_contains("updated_unix"); t && t->is_int64()) {
-      c.updated_unix = t->as_int64();
-    }
-    if (!from_json(o.if_contains("weights"), c.weights) ||
-        !from_json(o.if_contains("paused_variants"), c.paused_variants)) {
-      malformed = k;
-      return;
-    }
-    out.push_back(std::move(c));
+    out.push_back(std::move(*c));
   });
   if (malformed) {
     return make_error(errc::internal, "experiment store (redis): load_controls: the control of '" +
@@ -672,12 +702,7 @@ result<std::vector<experiment_control>> redis_experiment_store::load_controls() 
 }
 
 result<void> redis_experiment_store::save_control(const experiment_control& c) {
-  const std::string v =
-      json::serialize(json::object{{"status", c.status},
-                                   {"weights", to_json(c.weights)},
-                                   {"winner", c.winner},
-                                   {"paused_variants", to_json(c.paused_variants)},
-                                   {"updated_unix", c.updated_unix}});
+  const std::string v = serialize_control(c);
   // The announcement follows the write on the same connection: a replica that hears it reads
   // the new value.
   auto r = client_->pipeline_sync({{"HSET", prefix_ + "controls", c.experiment, v},
@@ -690,6 +715,52 @@ result<void> redis_experiment_store::save_control(const experiment_control& c) {
     return fail("control", make_error(errc::internal, "experiment store (redis): " + (*r)[0].str));
   }
   return {};
+}
+
+// A read-modify-write of the whole control would let two replicas' edits overwrite each other
+// (A sets weights while B pauses: whichever writes last drops the other's field). So the write
+// is a compare-and-set in Lua against the value read; on a conflict the edit is applied again
+// to what the other replica wrote.
+result<experiment_control> redis_experiment_store::update_control(
+    std::string_view experiment, const std::function<void(experiment_control&)>& edit) {
+  const std::string key = prefix_ + "controls";
+  const std::string name(experiment);
+  for (int attempt = 0; attempt < control_cas_attempts; ++attempt) {
+    auto r = call({"HGET", key, name});
+    if (!r) {
+      return fail("control", r.error());
+    }
+    const bool stored = r->kind == redis_reply::type::string;
+    experiment_control c;
+    c.experiment = name;
+    if (stored) {
+      auto parsed = parse_control(name, r->str);
+      if (!parsed) {
+        return make_error(errc::internal,
+                          "experiment store (redis): the control of '" + name + "' is malformed");
+      }
+      c = std::move(*parsed);
+    }
+    edit(c);
+    auto w = client_->eval_sync(control_cas_script(), {},
+                                {key, name, stored ? "1" : "0", stored ? r->str : std::string(),
+                                 serialize_control(c), channel(), "control " + name},
+                                timeout_);
+    if (!w) {
+      return fail("control", w.error());
+    }
+    if (w->kind != redis_reply::type::integer) {
+      return fail("control", make_error(errc::internal, "experiment store (redis): " + w->str));
+    }
+    if (w->integer == 1) {
+      return c;
+    }
+  }
+  return fail("control",
+              make_error(errc::unavailable, "experiment store (redis): the control of '" + name +
+                                                "' kept changing while it was being edited (" +
+                                                std::to_string(control_cas_attempts) +
+                                                " attempts); try again"));
 }
 
 result<void> redis_experiment_store::add_guardrail_event(const guardrail_event& e) {

@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 namespace switchyard::test {
 namespace {
 
@@ -143,6 +146,61 @@ TEST(RedisStore, DISABLED_flush_cost) {
     std::printf("flush of %zu rows + %zu units: median %.3f ms, p90 %.3f ms\n", rows_n,
                 units.size(), ms[15], ms[27]);
   }
+}
+
+// Two stores (two replicas' connections) editing one control at once, a bounded number of
+// times: every edit holds. Each edit appends its own entry, so a lost update is a missing entry
+// (the read-modify-write this replaces lost some of them whenever two edits interleaved).
+TEST(RedisStore, concurrent_control_edits_from_two_replicas_all_hold) {
+  redis_server s;
+  auto a = open(s);
+  auto b = open(s);
+  constexpr int n = 150;
+  auto edits = [](redis_experiment_store& st, const std::string& who) {
+    for (int i = 0; i < n; ++i) {
+      auto r = st.update_control("e", [&](experiment_control& c) {
+        c.paused_variants.push_back(who + std::to_string(i));
+        if (who == "a") {
+          c.weights = {static_cast<double>(i), 1};  // one field per writer, as in the API
+        } else {
+          c.status = i % 2 ? "running" : "paused";
+        }
+      });
+      EXPECT_TRUE(r) << r.error().message;
+    }
+  };
+  std::thread ta([&] { edits(*a, "a"); });
+  std::thread tb([&] { edits(*b, "b"); });
+  ta.join();
+  tb.join();
+  auto all = a->load_controls();
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->size(), 1u);
+  const auto& c = all->front();
+  EXPECT_EQ(c.paused_variants.size(), 2u * n);
+  for (const char* who : {"a", "b"}) {
+    for (int i = 0; i < n; ++i) {
+      const std::string entry = who + std::to_string(i);
+      EXPECT_NE(std::find(c.paused_variants.begin(), c.paused_variants.end(), entry),
+                c.paused_variants.end())
+          << entry << " was lost";
+    }
+  }
+  // The last edit of each writer holds too.
+  EXPECT_EQ(c.weights, (std::vector<double>{n - 1, 1}));
+  EXPECT_EQ(c.status, "running");
+}
+
+TEST(RedisStore, a_control_edit_of_a_missing_control_creates_it_and_announces_it) {
+  redis_server s;
+  auto a = open(s);
+  auto r = a->update_control("fresh", [](experiment_control& c) { c.status = "paused"; });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->experiment, "fresh");
+  auto all = a->load_controls().value();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].status, "paused");
+  EXPECT_TRUE(all[0].weights.empty());
 }
 
 }  // namespace

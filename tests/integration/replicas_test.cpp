@@ -1,17 +1,33 @@
 // Three gateway replicas sharing one real redis-server (store.type: redis): statistics add up
 // over replicas and every replica answers the same, feedback is deduplicated across replicas,
 // a pause reaches every replica within a second, nothing is lost or doubled across a Redis
-// outage, and a replica stopped the way SIGTERM stops it (drain, wait) loses nothing.
+// outage, a replica stopped the way SIGTERM stops it (drain, wait) loses nothing — in process
+// and as the real binary sent a real SIGTERM —, and concurrent control edits on two replicas
+// are both kept.
 #include "harness.hpp"
 #include "redis_server.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <latch>
 #include <memory>
 #include <random>
+#include <regex>
 #include <string>
+#include <thread>
 #include <vector>
+
+extern char** environ;
 
 namespace switchyard::test {
 namespace {
@@ -239,6 +255,210 @@ TEST(Replicas, a_replica_stopped_like_sigterm_flushes_what_it_counted) {
   b->gateway().wait(steady_clock::now() + 5s);
   b.reset();
   EXPECT_EQ(total(counts(a.port())), 12);
+}
+
+// ---- the real binary, stopped by a real SIGTERM ----
+
+// `switchyard --config <file>` as a child process (posix_spawn), its stderr on a pipe: the port
+// is read from the "listening on HOST:PORT" line main() prints, then a thread drains the rest
+// (so that the child never blocks on a full pipe) until the child closes it by exiting.
+class gateway_process {
+ public:
+  explicit gateway_process(const std::string& config_path) {
+    int fds[2];
+    if (::pipe(fds) != 0) {
+      throw std::runtime_error("pipe failed");
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    std::string bin = SWITCHYARD_BINARY, flag = "--config", path = config_path;
+    char* argv[] = {bin.data(), flag.data(), path.data(), nullptr};
+    const int rc = ::posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      throw std::runtime_error("posix_spawn " + bin + " failed: " + std::strerror(rc));
+    }
+    err_ = fds[0];
+  }
+  ~gateway_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (drain_.joinable()) {
+      drain_.join();
+    }
+    if (err_ >= 0) {
+      ::close(err_);
+    }
+  }
+  gateway_process(const gateway_process&) = delete;
+  gateway_process& operator=(const gateway_process&) = delete;
+
+  /// The port from the child's "listening on" line; 0 when it did not come within `timeout`
+  /// (or the child exited first). Then drains the rest of stderr on a thread.
+  std::uint16_t wait_for_port(std::chrono::milliseconds timeout) {
+    static const std::regex listening(R"(listening on [^\s:]+:(\d+) with \d+ workers)");
+    const auto deadline = steady_clock::now() + timeout;
+    std::string line;
+    while (steady_clock::now() < deadline) {
+      pollfd p{err_, POLLIN, 0};
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
+      if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(1, left.count()))) <= 0) {
+        continue;
+      }
+      char ch = 0;
+      if (::read(err_, &ch, 1) != 1) {
+        return 0;  // EOF: the child exited
+      }
+      if (ch != '\n') {
+        output_ += ch;
+        line += ch;
+        continue;
+      }
+      output_ += ch;
+      std::smatch m;
+      if (std::regex_search(line, m, listening)) {
+        drain_ = std::thread([fd = err_] {
+          char buf[4096];
+          while (::read(fd, buf, sizeof buf) > 0) {
+          }
+        });
+        return static_cast<std::uint16_t>(std::stoi(m[1].str()));
+      }
+      line.clear();
+    }
+    return 0;
+  }
+
+  /// Sends `sig` and waits (bounded: `timeout`, then SIGKILL) for the exit; returns the wait
+  /// status, or -1 when it had to be killed.
+  int signal_and_wait(int sig, std::chrono::milliseconds timeout) {
+    ::kill(pid_, sig);
+    const auto deadline = steady_clock::now() + timeout;
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (steady_clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return -1;
+      }
+      std::this_thread::sleep_for(10ms);  // a bounded wait for an exit: no readiness to await
+    }
+    pid_ = -1;
+    return status;
+  }
+
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = -1;
+  int err_ = -1;
+  std::string output_;  // stderr up to the "listening on" line, for failure messages
+  std::thread drain_;
+};
+
+TEST(Replicas, the_real_binary_sent_sigterm_flushes_everything_it_counted) {
+  redis_server redis;
+  const std::string prefix = fresh_prefix();
+  temp_dir da, db;
+  rig a(yaml(da.path, redis.url(), prefix));  // the replica whose analysis API reads Redis
+  // The child counts in memory only (no timed flush): what reaches Redis is what SIGTERM's
+  // drain and last flush write.
+  // No drain grace (the seconds a load balancer gets to notice /readyz): nothing to wait for.
+  std::string cfg = yaml(db.path, redis.url(), prefix, "1h") + "timeouts: { drain_grace: 0s }\n";
+  const std::string mock_port = std::to_string(a.upstream().port());
+  for (auto at = cfg.find("{MOCK}"); at != std::string::npos; at = cfg.find("{MOCK}")) {
+    cfg.replace(at, 6, mock_port);
+  }
+  const std::string path = db.path + "/switchyard.yaml";
+  std::ofstream(path) << cfg;
+  gateway_process child(path);
+  const std::uint16_t port = child.wait_for_port(20s);
+  ASSERT_NE(port, 0) << "no listening line; stderr:\n" << child.output();
+  std::map<std::string, std::int64_t> sent;
+  {
+    client c(port);
+    for (int k = 0; k < 25; ++k) {
+      auto res = ask(c, "sig" + std::to_string(k % 9));
+      ASSERT_EQ(res.status, 200u) << res.body;
+      ++sent[res.header("x-switchyard-variant")];
+    }
+  }
+  EXPECT_EQ(total(counts(a.port())), 0) << "nothing flushed before the signal";
+  const int status = child.signal_and_wait(SIGTERM, 15s);
+  ASSERT_NE(status, -1) << "did not exit within 15 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  EXPECT_EQ(counts(a.port()), sent) << "every request counted, per variant";
+  auto rep = report(a.port());
+  ASSERT_TRUE(rep);
+  std::int64_t units = 0;
+  for (const auto& v : rep->at("variants").as_array()) {
+    units += v.at("units").to_number<std::int64_t>();
+  }
+  EXPECT_EQ(units, 9) << "the units were flushed too";
+}
+
+// ---- concurrent control edits ----
+
+TEST(Replicas, weights_set_on_one_replica_while_another_pauses_are_both_kept) {
+  redis_server redis;
+  replicas r(redis, 2);
+  // Each round both edits start together (a latch) on different replicas; afterwards the
+  // stored control must have both: the round's weights and the round's status. A
+  // read-modify-write of the whole control loses one of them whenever the two interleave.
+  constexpr int rounds = 25;
+  for (int round = 0; round < rounds; ++round) {
+    const double w = 0.2 + 0.02 * round;
+    const bool pause = round % 2 == 0;
+    std::latch go(2);
+    unsigned weights_status = 0, pause_status = 0;
+    std::thread ta([&] {
+      client c(r.port(0));
+      go.arrive_and_wait();
+      weights_status = c.post("/api/v1/experiments/tone",
+                              R"({"action":"set_weights","weights":[)" + std::to_string(w) + "," +
+                                  std::to_string(1 - w) + "]}",
+                              admin)
+                           .status;
+    });
+    std::thread tb([&] {
+      client c(r.port(1));
+      go.arrive_and_wait();
+      pause_status = c.post("/api/v1/experiments/tone",
+                            pause ? R"({"action":"pause"})" : R"({"action":"resume"})", admin)
+                         .status;
+    });
+    ta.join();
+    tb.join();
+    ASSERT_EQ(weights_status, 200u) << "round " << round;
+    ASSERT_EQ(pause_status, 200u) << "round " << round;
+    const std::string want = pause ? "paused" : "running";
+    auto both_hold = [&](std::uint16_t port) {
+      auto rep = report(port);
+      if (!rep || rep->at("status").as_string() != want) {
+        return false;
+      }
+      const auto& vs = rep->at("variants").as_array();
+      return std::abs(vs[0].at("weight").to_number<double>() - w) < 1e-9 &&
+             std::abs(vs[1].at("weight").to_number<double>() - (1 - w)) < 1e-9;
+    };
+    for (std::size_t i = 0; i < 2; ++i) {
+      ASSERT_TRUE(eventually([&] { return both_hold(r.port(i)); }, 3s))
+          << "round " << round << ": replica " << i << " lost an edit: "
+          << (report(r.port(i)) ? json::serialize(*report(r.port(i))) : "no report");
+    }
+  }
 }
 
 }  // namespace

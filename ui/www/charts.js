@@ -36,7 +36,8 @@ export function sweepCharts() {
  * `label`, `values` (numbers or null: a gap), optional `color`, `dash`, `scale`, `step`,
  * `fill`. `bands` are [upperIndex, lowerIndex] pairs of series indices (1-based as uPlot counts),
  * filled between. `axes` gives each scale its label and value formatter.
- * The figure's data-points counts the non-null points drawn (the tests read it).
+ * The figure's data-points counts the non-null points drawn, and `figure.uplot` is the chart
+ * (the tests read both).
  */
 export function timeChart({ title, description, xs, series, bands = [], axes = {}, height = 240, id }) {
   const fig = el('figure', { class: 'chart', id, 'aria-label': `${title}. ${description || ''}` },
@@ -95,6 +96,7 @@ export function timeChart({ title, description, xs, series, bands = [], axes = {
   // A lone bucket would make a zero-width x range: widen it by an hour on each side.
   if (xs.length === 1) opts.scales.x = { time: true, range: [xs[0] - 3600, xs[0] + 3600] };
   const u = new uPlot(opts, [xs, ...series.map((s) => s.values)], box);
+  fig.uplot = u; // what was drawn, for the browser tests and the devtools console
   const entry = { u, box };
   live.add(entry);
   requestAnimationFrame(() => {

@@ -1,7 +1,7 @@
 // Alerts: the active ones (acknowledge with the admin token), acknowledged ones still holding,
 // and the history; the configured rules.
 import { ApiError, getOptional, post } from './api.js';
-import { chip, el, errorBox, notice, table } from './dom.js';
+import { chip, el, errorBox, notice, replace, table } from './dom.js';
 import { DASH, age, num, time } from './fmt.js';
 
 const SEVERITY = { critical: 'bad', warning: 'warn', info: 'info' };
@@ -52,12 +52,12 @@ export async function renderAlerts(view) {
   ]);
   const head = el('header', { class: 'page-head' }, el('h1', {}, 'Alerts'));
   if (!active) {
-    view.replaceChildren(head, notice('This gateway has no alerts API (GET /api/v1/alerts answered 404).', 'warn'));
+    replace(view, head, notice('This gateway has no alerts API (GET /api/v1/alerts answered 404).', 'warn'));
     return;
   }
   const out = el('div', { role: 'status', 'aria-live': 'polite', id: 'alert-result' });
   const history = (all?.data || []).filter((a) => a.state === 'resolved');
-  view.replaceChildren(head,
+  replace(view, head,
     el('p', { class: 'muted' }, `${active.counts?.firing ?? 0} firing, ${active.counts?.acknowledged ?? 0} acknowledged, ${active.counts?.resolved ?? 0} resolved.`,
       config?.last_evaluation_at ? ` Rules evaluated every ${config.evaluation_interval_seconds} s; last at ${time(config.last_evaluation_at)}.` : ''),
     out,

@@ -2,7 +2,7 @@
 // each metric against control, charts, the prompts of its variants and the admin controls.
 import { ApiError, enc, get, getOptional, post, token } from './api.js';
 import { timeChart, seriesColor } from './charts.js';
-import { chip, confirmDialog, el, errorBox, intervalBar, notice, table } from './dom.js';
+import { chip, confirmDialog, el, errorBox, intervalBar, notice, replace, table } from './dom.js';
 import { DASH, int, isNum, ms, num, pct, pValue, signedPct, time, variantCell, weight } from './fmt.js';
 import { srmLevel, statusChip, verdictChip } from './verdict.js';
 
@@ -25,7 +25,7 @@ export async function renderExperiment(view, name) {
   const timeline = series ? null : await getOptional(`/api/v1/experiments/${enc(name)}/timeline`).catch(() => null);
   document.title = `${report.name} · Switchyard`;
   const variants = report.variants || [];
-  view.replaceChildren(
+  replace(view,
     el('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, el('a', { href: '#/experiments' }, 'Experiments'), ' / ', report.name),
     el('header', { class: 'page-head' },
       el('h1', {}, report.name),
@@ -103,7 +103,7 @@ function progressSection(r) {
 function comparison(c, better, what) {
   if (!c) return null;
   const ci = c.rel_ci;
-  const ciText = Array.isArray(ci) ? `[${signedPct(ci[0])}, ${signedPct(ci[1])}]` : '';
+  const ciText = Array.isArray(ci) && ci.some(isNum) ? `[${signedPct(ci[0])}, ${signedPct(ci[1])}]` : '';
   const label = `${what} vs control: ${signedPct(c.rel)} ${ciText} ${pValue(c.p_value)}`;
   const bar = intervalBar(c.rel, ci, better, label);
   return el('div', { class: 'cmp', title: `difference ${num(c.diff)}; Holm-adjusted ${pValue(c.p_adjusted)}` },
@@ -272,7 +272,7 @@ function historySection(r) {
   return el('section', { class: 'card', 'aria-labelledby': 'history-h' },
     el('h2', { id: 'history-h' }, 'Phases and guardrail events'),
     phases.length ? table({ caption: 'Phases', head: ['Phase', 'Start', 'Reason', 'Weights'],
-      rows: phases.map((p) => [String(p.phase), time(p.start_unix), p.reason ?? DASH,
+      rows: phases.map((p) => [int(p.phase), time(p.start_unix), p.reason ?? DASH,
         (p.variants || []).map((n, i) => `${n} ${weight(p.weights?.[i])}`).join(', ')]) }) : el('p', { class: 'muted' }, 'One phase so far.'),
     trips.length ? table({ caption: 'Guardrail events', head: ['Variant', 'When', 'Reason', 'Detail'],
       rows: trips.map((g) => [g.variant, time(g.unix_seconds), g.reason, g.detail]) }) : el('p', { class: 'muted' }, 'No guardrail has tripped.'));

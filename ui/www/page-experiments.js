@@ -1,7 +1,7 @@
 // The experiments list: status, variants with weights, units, verdict, health, age and phase.
 import { enc, get } from './api.js';
-import { chip, el, table } from './dom.js';
-import { DASH, age, int, weight } from './fmt.js';
+import { chip, el, replace, table } from './dom.js';
+import { DASH, age, int, isNum, weight } from './fmt.js';
 import { srmChip, statusChip, verdictChip } from './verdict.js';
 
 export async function renderExperiments(view) {
@@ -13,7 +13,8 @@ export async function renderExperiments(view) {
     get(`/api/v1/experiments/${enc(s.name)}`).catch(() => null)));
   const rows = summaries.map((s, i) => {
     const r = reports[i];
-    const units = (s.variants || []).reduce((n, v) => n + (v.units || 0), 0);
+    const counted = (s.variants || []).filter((v) => isNum(v.units));
+    const units = counted.length ? counted.reduce((n, v) => n + v.units, 0) : null;
     const trips = r ? (r.guardrails || []).length : null;
     const cross = r?.phase?.units_multiple_variants;
     const start = r?.phases?.[0]?.start_unix;
@@ -34,7 +35,7 @@ export async function renderExperiments(view) {
       ],
     };
   });
-  view.replaceChildren(
+  replace(view,
     el('header', { class: 'page-head' }, el('h1', {}, 'Experiments'),
       el('p', { class: 'muted' }, `${summaries.length} configured. Each is analysed live from the gateway's store.`)),
     summaries.length

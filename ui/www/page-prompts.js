@@ -1,7 +1,7 @@
 // Prompts: every prompt and version with calls, quality, cost and latency; which experiments
 // use a version; a side-by-side diff of two versions with their comparison.
 import { enc, get } from './api.js';
-import { el, table } from './dom.js';
+import { el, replace, table } from './dom.js';
 import { DASH, int, ms, num, pct, pValue, signedPct, usd } from './fmt.js';
 
 // prompt@version → the experiments (and variants) that use it.
@@ -49,7 +49,7 @@ export async function renderPrompts(view) {
   document.title = 'Prompts · Switchyard';
   const [list, used] = await Promise.all([get('/api/v1/prompts'), usage()]);
   const prompts = list.data || [];
-  view.replaceChildren(
+  replace(view,
     el('header', { class: 'page-head' }, el('h1', {}, 'Prompts'),
       el('p', { class: 'muted' }, `${prompts.length} prompt${prompts.length === 1 ? '' : 's'} in the registry, with what each version did.`)),
     prompts.length ? prompts.map((p) => el('section', { class: 'card', 'aria-labelledby': `p-${p.name}`, 'data-prompt': p.name },
@@ -88,7 +88,7 @@ export async function renderPrompt(view, name, query) {
   }
   parts.push(el('section', { class: 'card', 'aria-labelledby': 'diff-h' }, el('h2', { id: 'diff-h' }, 'Compare two versions'), form,
     a && b ? await diffView(name, a, b) : el('p', { class: 'muted' }, 'This prompt has one version.')));
-  view.replaceChildren(...parts);
+  replace(view, ...parts);
 }
 
 async function diffView(name, a, b) {

@@ -1,7 +1,7 @@
 // Traffic: requests, errors, tokens and spend per model and upstream over the last hours.
 import { enc, getOptional } from './api.js';
 import { seriesColor, timeChart } from './charts.js';
-import { el, notice, table } from './dom.js';
+import { el, notice, replace, table } from './dom.js';
 import { int, pct, usd } from './fmt.js';
 
 const RANGES = [1, 3, 6, 24, 48];
@@ -14,7 +14,7 @@ export async function renderTraffic(view, query) {
     RANGES.map((h) => el('a', { href: `#/traffic?hours=${h}`, class: h === hours ? 'btn btn-primary' : 'btn', 'aria-current': h === hours ? 'page' : null }, `${h}h`)));
   const head = el('header', { class: 'page-head' }, el('h1', {}, 'Traffic'), picker);
   if (!t) {
-    view.replaceChildren(head, notice('This gateway has no traffic API (GET /api/v1/traffic answered 404).', 'warn'));
+    replace(view, head, notice('This gateway has no traffic API (GET /api/v1/traffic answered 404).', 'warn'));
     return;
   }
   const xs = t.buckets || [];
@@ -26,7 +26,7 @@ export async function renderTraffic(view, query) {
   const totalsRows = (groups, name) => groups.map((g) => [g[name], int(g.totals?.requests), int(g.totals?.errors),
     pct(g.totals?.requests ? g.totals.errors / g.totals.requests : null), int(g.totals?.input_tokens), int(g.totals?.output_tokens), usd(g.totals?.cost_usd)]);
   const head2 = ['Requests', 'Errors', 'Error rate', 'Input tokens', 'Output tokens', 'Spend'];
-  view.replaceChildren(head,
+  replace(view, head,
     el('p', { class: 'muted' }, `${int(t.totals?.requests)} requests, ${int(t.totals?.errors)} errors, ${int(t.totals?.tokens)} tokens, ${usd(t.totals?.cost_usd)} in the last ${t.hours} h (this gateway since its start; other replicas report their own).`),
     el('section', { class: 'card', 'aria-labelledby': 'by-model-h' }, el('h2', { id: 'by-model-h' }, 'Per model'),
       models.length ? [

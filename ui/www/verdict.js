@@ -29,10 +29,10 @@ export function srmLevel(srm) {
   const p = srm?.p_value;
   if (!isNum(p)) return { tone: 'neutral', word: 'SRM: no data', text: 'No sample ratio test yet (no units).' };
   if (p < 0.001) {
-    return { tone: 'bad', word: `SRM ${pValue(p)}`, text: `Sample ratio mismatch: ${pValue(p)} < 0.001. The split is not what the weights say; the results cannot be trusted until the cause is found.` };
+    return { tone: 'bad', word: `SRM ${pValue(p)}`, text: `Sample ratio mismatch: p = ${p.toExponential(1)}, below 0.001. The split is not what the weights say; the results cannot be trusted until the cause is found.` };
   }
   if (p < 0.01) {
-    return { tone: 'warn', word: `SRM ${pValue(p)}`, text: `Possible sample ratio mismatch: ${pValue(p)} (between 0.001 and 0.01). Watch the split.` };
+    return { tone: 'warn', word: `SRM ${pValue(p)}`, text: `Possible sample ratio mismatch: ${pValue(p)}, below 0.01. Watch the split.` };
   }
   return { tone: 'good', word: 'split OK', text: `The split matches the weights (${pValue(p)}).` };
 }

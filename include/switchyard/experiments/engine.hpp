@@ -70,7 +70,14 @@ class experiment_engine {
   result<void> apply_prompts(std::shared_ptr<const hot_config> next);
 
   /// Applies an operator's change (pause, resume, weights, conclude) now and keeps it.
+  /// Replaces the whole control: prefer update_control, which keeps concurrent edits.
   result<void> apply_control(const experiment_control& c);
+
+  /// Edits the stored control of `name` — `edit` changes only the fields it means to; in a
+  /// shared store atomically, so an edit another replica makes meanwhile is kept, and `edit` may
+  /// run more than once — then publishes the plan. Returns the control as saved.
+  result<experiment_control> update_control(std::string_view name,
+                                            const std::function<void(experiment_control&)>& edit);
 
   /// Re-reads the controls and phases another replica may have changed in a shared store and
   /// publishes a new plan when they differ from the running one (no phase is started for a

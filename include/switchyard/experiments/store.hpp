@@ -212,6 +212,15 @@ class experiment_store {
   /// Replaces the control of `c.experiment`.
   virtual result<void> save_control(const experiment_control& c) = 0;
 
+  /// Reads the control of `experiment` (empty fields when none is stored), applies `edit` and
+  /// saves it; returns what was saved. An edit touches only the fields it means to change, so
+  /// that two edits of different fields (weights on one replica, a pause on another) both hold:
+  /// a store shared by processes makes this atomic (Redis: compare-and-set, re-applying `edit`
+  /// on a conflict — so `edit` may run more than once). This default is a read then a write,
+  /// enough for a store only this process writes (its callers hold the engine's admin lock).
+  virtual result<experiment_control> update_control(
+      std::string_view experiment, const std::function<void(experiment_control&)>& edit);
+
   /// Appends one guardrail event.
   virtual result<void> add_guardrail_event(const guardrail_event& e) = 0;
 

@@ -57,6 +57,10 @@ class redis_experiment_store final : public experiment_store {
   result<std::vector<feedback_summary>> read_prompt_feedback(std::string_view prompt_name) override;
   result<std::vector<experiment_control>> load_controls() override;
   result<void> save_control(const experiment_control& c) override;
+  /// A compare-and-set (Lua) against the value read, re-applying `edit` on a conflict: an edit
+  /// from another replica in between is kept, never overwritten.
+  result<experiment_control> update_control(
+      std::string_view experiment, const std::function<void(experiment_control&)>& edit) override;
   result<void> add_guardrail_event(const guardrail_event& e) override;
   result<std::vector<guardrail_event>> guardrail_events(std::string_view experiment) override;
   result<bool> claim_guardrail_trip(std::string_view experiment, std::string_view variant,

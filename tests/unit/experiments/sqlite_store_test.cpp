@@ -437,6 +437,21 @@ TEST_F(sqlite_store_test, controls_round_trip_with_special_characters) {
   EXPECT_EQ((*loaded)[0], resumed);
 }
 
+TEST_F(sqlite_store_test, update_control_edits_only_what_the_edit_changes) {
+  // No control stored yet: the edit starts from an empty one named after the experiment.
+  auto first = store().update_control("exp", [](experiment_control& c) { c.weights = {0.7, 0.3}; });
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->experiment, "exp");
+  auto second = store().update_control("exp", [](experiment_control& c) { c.status = "paused"; });
+  ASSERT_TRUE(second) << second.error().message;
+  auto loaded = store().load_controls();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].status, "paused");
+  EXPECT_EQ((*loaded)[0].weights, (std::vector<double>{0.7, 0.3}));  // the first edit holds
+  EXPECT_EQ((*loaded)[0], *second);
+}
+
 TEST_F(sqlite_store_test, guardrail_events_per_experiment_oldest_first) {
   const guardrail_event late{"exp", "treatment", "error_rate", "12% > 5%", h0 + 60};
   const guardrail_event early{"exp", "treatment", "latency", "p95 1200 ms", h0};
