@@ -4,6 +4,7 @@
 #include "switchyard/core/background_thread.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/session.hpp"
+#include "switchyard/jobs/eval_service.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/ratelimit/feedback_guard.hpp"

@@ -125,8 +125,8 @@ bool has_type(const json::value& v, std::string_view t) {
 // Code points, not bytes: JSON Schema's lengths count characters.
 std::size_t utf8_length(std::string_view s) {
   std::size_t n = 0;
-  for (unsigned char c : s) {
-    n += (c & 0xC0) != 0x80;
+  for (char c : s) {
+    n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   }
   return n;
 }

@@ -51,8 +51,8 @@ std::string percent(double v) {
 std::string pad(std::string s, std::size_t width) {
   // Display width: count code points, so that "≥" or names in UTF-8 line up.
   std::size_t n = 0;
-  for (unsigned char c : s) {
-    n += (c & 0xC0) != 0x80;
+  for (char c : s) {
+    n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   }
   if (n < width) {
     s.append(width - n, ' ');
@@ -182,7 +182,7 @@ void summarize(eval_report& r, const std::vector<eval_case>& cases,
     ++s.cases;
     s.passed += res.pass ? 1 : 0;
     s.errors += res.error ? 1 : 0;
-    pass[res.variant_index][res.case_index] = res.pass ? 1 : 0;
+    pass[res.variant_index][res.case_index] = static_cast<char>(res.pass);
     if (res.out.ok) {
       latencies[res.variant_index].push_back(res.out.latency_ms);
     }
@@ -314,16 +314,17 @@ json::value report_summary_json(const eval_report& r) {
                                     {"pass_rate", v.pass_rate},
                                     {"pass_rate_ci", json::array{v.interval.lo, v.interval.hi}}});
   }
-  json::object o{{"id", r.id},
-                 {"experiment", r.experiment},
-                 {"dataset", r.dataset},
-                 {"status", r.status},
-                 {"created_at", r.created_at},
-                 {"finished_at", r.finished_at},
-                 {"cases", r.case_ids.size()},
-                 {"min_pass_rate", r.min_pass_rate ? json::value(*r.min_pass_rate) : json::value(nullptr)},
-                 {"gate_passed", r.gate_passed},
-                 {"variants", std::move(variants)}};
+  json::object o{
+      {"id", r.id},
+      {"experiment", r.experiment},
+      {"dataset", r.dataset},
+      {"status", r.status},
+      {"created_at", r.created_at},
+      {"finished_at", r.finished_at},
+      {"cases", r.case_ids.size()},
+      {"min_pass_rate", r.min_pass_rate ? json::value(*r.min_pass_rate) : json::value(nullptr)},
+      {"gate_passed", r.gate_passed},
+      {"variants", std::move(variants)}};
   return o;
 }
 

@@ -279,8 +279,9 @@ class run {
     eval_case_result res;
     res.case_index = ci;
     res.variant_index = vi;
-    json::object body{{"model", ep_.match_model},
-                      {"messages", c.messages.is_array() ? c.messages : json::value(json::array{})}};
+    json::object body{
+        {"model", ep_.match_model},
+        {"messages", c.messages.is_array() ? c.messages : json::value(json::array{})}};
     if (!c.vars.empty()) {
       // Prompt variables travel as metadata (experiments/prompt_template.hpp), as strings.
       json::object md;
