@@ -110,4 +110,12 @@ expect bad-config 2 "invalid configuration" -- "$bin" eval --config "$tmp/none.y
 expect sample-dataset 0 "on tickets.jsonl (50 cases)" -- \
   "$bin" eval --config "$tmp/eval.yaml" --experiment triage --dataset "$root/docs/examples/evals/tickets.jsonl" \
   --judge-model large --embedding-model embed
+# …and every one of its requests reached the model (vars-only cases need a user message).
+sample=$("$bin" eval --config "$tmp/eval.yaml" --experiment triage --format csv \
+  --dataset "$root/docs/examples/evals/tickets.jsonl" --judge-model large --embedding-model embed 2>&1)
+if [[ $(grep -c . <<<"$sample") -ne 101 ]] || grep -q 'HTTP [45][0-9][0-9]' <<<"$sample"; then
+  echo "FAIL sample-requests:"; head -5 <<<"$sample"; fail=1
+else
+  echo "ok   sample-requests"
+fi
 exit $fail

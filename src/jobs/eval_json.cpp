@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 
 namespace switchyard {
 
@@ -132,7 +133,9 @@ std::size_t utf8_length(std::string_view s) {
 }
 
 std::string number_text(double d) {
-  return json::serialize(json::value(d));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", d);  // 0, 1.5, 1e+20: as the schema's author wrote it
+  return buf;
 }
 
 std::optional<std::string> violation_at(const json::value& schema, const json::value& v,

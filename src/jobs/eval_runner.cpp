@@ -123,6 +123,24 @@ std::string input_text(const eval_case& c) {
   return c.vars.empty() ? std::string() : json::serialize(c.vars);
 }
 
+// The case's messages; a case with only vars sends one user message listing them ("name:
+// value" lines), since chat APIs need a message and the variant's prompt is the system message.
+json::value messages_of(const eval_case& c) {
+  if (c.messages.is_array()) {
+    return c.messages;
+  }
+  std::string text;
+  for (const auto& [k, v] : c.vars) {
+    text +=
+        std::string(k) + ": " + (v.is_string() ? std::string(v.as_string()) : json::serialize(v));
+    text += '\n';
+  }
+  if (!text.empty()) {
+    text.pop_back();
+  }
+  return json::array{json::object{{"role", "user"}, {"content", text}}};
+}
+
 class run {
  public:
   run(const eval_plan& ep, const eval_options& o, const std::vector<eval_case>& cases,
@@ -279,9 +297,7 @@ class run {
     eval_case_result res;
     res.case_index = ci;
     res.variant_index = vi;
-    json::object body{
-        {"model", ep_.match_model},
-        {"messages", c.messages.is_array() ? c.messages : json::value(json::array{})}};
+    json::object body{{"model", ep_.match_model}, {"messages", messages_of(c)}};
     if (!c.vars.empty()) {
       // Prompt variables travel as metadata (experiments/prompt_template.hpp), as strings.
       json::object md;

@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <string>
 
 namespace switchyard::test {
@@ -313,7 +314,7 @@ TEST(Evals, api_runs_on_a_job_thread_and_stores_results_next_to_the_experiment) 
                     "{\"vars\":{\"n\":1},\"assert\":[{\"type\":\"bogus\"}]}\n"}};
   auto refused = c.post("/api/v1/evaluations", json::serialize(bad), admin);
   EXPECT_EQ(refused.status, 400u);
-  auto err = json::parse(refused.body).at("error").at("message").as_string();
+  const std::string err(json::parse(refused.body).at("error").at("message").as_string());
   EXPECT_NE(err.find("line 2: not valid JSON"), std::string::npos) << err;
   EXPECT_NE(err.find("line 3: assert[0].type: unknown assertion type `bogus`"), std::string::npos);
   EXPECT_EQ(fake.requests(), 0);
@@ -328,17 +329,25 @@ TEST(Evals, api_runs_on_a_job_thread_and_stores_results_next_to_the_experiment) 
         return done.at("status") == "completed";
       },
       20s));
-  EXPECT_EQ(done.at("variants").at(0).at("passed").as_uint64(), 48u);
-  EXPECT_EQ(done.at("variants").at(1).at("passed").as_uint64(), 40u);
+  EXPECT_EQ(done.at("variants").as_array().at(0).at("passed").to_number<std::uint64_t>(), 48u);
+  EXPECT_EQ(done.at("variants").as_array().at(1).at("passed").to_number<std::uint64_t>(), 40u);
   EXPECT_EQ(done.at("gate_passed"), json::value(true));
   EXPECT_EQ(done.at("cases").as_array().size(), 100u);
-  EXPECT_NEAR(done.at("pairs").at(0).at("p_value").as_double(), 158.0 / 4096.0, 1e-12);
+  EXPECT_NEAR(done.at("pairs").as_array().at(0).at("p_value").as_double(), 158.0 / 4096.0, 1e-12);
   auto list = get_json(r.port(), "/api/v1/evaluations?experiment=qa_models");
   ASSERT_EQ(list.at("data").as_array().size(), 1u);
-  EXPECT_EQ(list.at("data").at(0).at("id"), json::value(id));
+  EXPECT_EQ(list.at("data").as_array().at(0).at("id"), json::value(id));
   auto e = get_json(r.port(), "/api/v1/experiments/qa_models");
   ASSERT_EQ(e.at("evaluations").as_array().size(), 1u);
-  EXPECT_EQ(e.at("evaluations").at(0).at("variants").at(0).at("pass_rate").as_double(), 0.96);
+  EXPECT_EQ(e.at("evaluations")
+                .as_array()
+                .at(0)
+                .at("variants")
+                .as_array()
+                .at(0)
+                .at("pass_rate")
+                .as_double(),
+            0.96);
   EXPECT_EQ(live_requests(r.port()), 0);
   EXPECT_EQ(c.request(http::verb::get, "/api/v1/evaluations/eval_nope", {}, admin).status, 404u);
 }

@@ -65,10 +65,9 @@ TEST(EvalJson, SchemaSubset) {
 }
 
 TEST(EvalJson, SchemaProblemsNameTheKeyword) {
-  EXPECT_EQ(schema_problem(json::parse(R"({"properties":{"a":{"pattern":"x"}}})"))
-                .value_or("")
-                .substr(0, 47),
-            "properties.a.pattern: unsupported keyword `pat");
+  EXPECT_TRUE(schema_problem(json::parse(R"({"properties":{"a":{"pattern":"x"}}})"))
+                  .value_or("")
+                  .starts_with("properties.a.pattern: unsupported keyword `pattern`"));
   EXPECT_TRUE(schema_problem(json::parse(R"({"type":"text"})")));
   EXPECT_TRUE(schema_problem(json::parse(R"({"required":"a"})")));
   EXPECT_TRUE(schema_problem(json::parse(R"({"minLength":-1})")));

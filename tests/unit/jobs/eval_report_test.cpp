@@ -82,8 +82,8 @@ TEST(EvalReport, Formats) {
   std::vector<eval_case> cases;
   auto r = fixture(cases);
   auto j = json::parse(render_report(r, "json"));
-  EXPECT_EQ(j.at("variants").at(0).at("passed").as_uint64(), 48u);
-  EXPECT_EQ(j.at("pairs").at(0).at("only_a_passed").as_uint64(), 10u);
+  EXPECT_EQ(j.at("variants").as_array().at(0).at("passed").to_number<std::uint64_t>(), 48u);
+  EXPECT_EQ(j.at("pairs").as_array().at(0).at("only_a_passed").to_number<std::uint64_t>(), 10u);
   EXPECT_EQ(j.at("cases").as_array().size(), 100u);
   EXPECT_EQ(j.at("gate_passed"), json::value(false));
   const auto csv = render_report(r, "csv");
@@ -98,7 +98,7 @@ TEST(EvalReport, Formats) {
   EXPECT_NE(table.find("FAILED"), std::string::npos);
   EXPECT_NE(table.find("p = 0.0386 (exact)"), std::string::npos);
   auto s = report_summary_json(r);
-  EXPECT_EQ(s.at("variants").at(1).at("passed").as_uint64(), 40u);
+  EXPECT_EQ(s.at("variants").as_array().at(1).at("passed").to_number<std::uint64_t>(), 40u);
   EXPECT_FALSE(s.as_object().contains("cases") && s.at("cases").is_array());
 }
 
