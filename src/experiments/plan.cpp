@@ -223,9 +223,10 @@ bool matches(const experiment_config& e, const request_view& r) {
   return true;
 }
 
-// `x-switchyard-variant: tone=treatment` → the variant, when this experiment allows it.
-const variant_plan* forced(const experiment_plan& e, std::string_view header) {
-  if (!e.cfg->allow_override || header.empty()) {
+// `x-switchyard-variant: tone=treatment` → the variant, when this experiment allows it (or the
+// request is this process's own evaluation).
+const variant_plan* forced(const experiment_plan& e, std::string_view header, bool eval) {
+  if ((!e.cfg->allow_override && !eval) || header.empty()) {
     return nullptr;
   }
   const auto& name = e.cfg->name;
@@ -257,7 +258,7 @@ assignment assign(const plan& p, const request_view& r) {
     if (!fallback) {
       fallback = &e;
     }
-    if (const auto* v = forced(e, r.override_header)) {
+    if (const auto* v = forced(e, r.override_header, r.eval)) {
       out.experiment = &e;
       out.variant = v;
       out.reason = "override";  // a QA request: not randomised, not counted

@@ -6,6 +6,7 @@
 #include "switchyard/experiments/analysis_gather.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/api.hpp"
+#include "switchyard/jobs/eval_service.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
@@ -174,7 +175,12 @@ result<string_response> get_experiment(const local_call& c) {
   if (!in) {
     return in.error();
   }
-  return json_answer(c, experiment_report(*in));
+  auto report = experiment_report(*in);
+  if (c.w.shared.evals) {  // the latest offline evaluations next to the live results
+    auto evals = c.w.shared.evals->list((*e)->cfg->name, 5);
+    report["evaluations"] = evals ? std::move(*evals) : json::value(json::array{});
+  }
+  return json_answer(c, report);
 }
 
 result<string_response> control_experiment(const local_call& c) {

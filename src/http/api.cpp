@@ -5,6 +5,7 @@
 #include "switchyard/http/alerts_api.hpp"
 #include "switchyard/http/analysis_api.hpp"
 #include "switchyard/http/api_auth.hpp"
+#include "switchyard/http/eval_api.hpp"
 #include "switchyard/http/model_list.hpp"
 #include "switchyard/http/prompt_registry_api.hpp"
 #include "switchyard/http/prompt_versioner_api.hpp"
@@ -287,6 +288,19 @@ std::vector<route> table(bool with_proxy) {
       {.methods = {verb::get},
        .pattern = "/api/v1/traffic",
        .handler = traffic_route,
+       .access = reader},
+      // Evaluations of variants against a golden dataset (docs/evaluations.md).
+      {.methods = {verb::post},
+       .pattern = "/api/v1/evaluations",
+       .handler = start_evaluation,
+       .access = admin},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/evaluations",
+       .handler = list_evaluations,
+       .access = reader},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/evaluations/{id}",
+       .handler = get_evaluation,
        .access = reader},
       // The dashboard's static files (http/ui_files.hpp): from memory, so on the worker.
       {.methods = {verb::get}, .pattern = "/ui", .handler = ui_route, .site = on_worker},

@@ -5,6 +5,7 @@
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/prompt_registry.hpp"
 #include "switchyard/http/session.hpp"
+#include "switchyard/jobs/eval_service.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/ratelimit/feedback_guard.hpp"
@@ -178,6 +179,12 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
   }
   alerts_ = std::move(*alerts);
   shared_->alerts = alerts_.get();
+  auto evals = eval_service::open(cfg_->data_dir, snapshot_);
+  if (!evals) {
+    throw std::runtime_error(evals.error().message);
+  }
+  evals_ = std::move(*evals);
+  shared_->evals = evals_.get();
   shared_->reload = [this] { return reload(); };
   admin_ = std::make_unique<admin_executor>();
   shared_->admin = admin_.get();
@@ -253,6 +260,11 @@ void server::start() {
     workers_.push_back(std::move(w));
   }
   port_ = port;
+  // Evaluation jobs send their requests to this port (a wildcard address through loopback).
+  evals_->set_target({cfg_->listen_host == "0.0.0.0" ? "127.0.0.1"
+                      : cfg_->listen_host == "::"    ? "::1"
+                                                     : cfg_->listen_host,
+                      port_});
   if (!cfg_->admin_listen_host.empty()) {
     // Its own thread and listener: health, metrics and the API stay reachable whatever the
     // proxied load on the client port (userver's monitor listener).
@@ -494,6 +506,7 @@ bool server::wait(steady_clock::time_point deadline) {
     }
   }
   threads_.clear();
+  evals_->stop();  // the workers are gone: a running evaluation's requests fail fast now
   // Queued API calls have nobody left to answer. Destroyed now, while the workers exist: a
   // dropped job owns the frame of the session awaiting it, whose destructor touches its worker.
   shared_->admin = nullptr;

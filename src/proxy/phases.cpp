@@ -4,6 +4,7 @@
 #include "switchyard/core/json_text.hpp"
 #include "switchyard/core/text.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
+#include "switchyard/jobs/eval_secret.hpp"
 #include "switchyard/proxy/rewrite.hpp"
 #include "switchyard/ratelimit/redis_lease.hpp"
 
@@ -167,8 +168,14 @@ void assign(request_context& ctx, const assign_inputs& in) {
     }
     view.api_key = client_key(req, ctx.ep);
     view.override_header = req["x-switchyard-variant"];
+    view.eval = is_eval_request(req[eval_header]);
     view.random01 = in.random01;
     ctx.assigned = switchyard::assign(*ctx.snapshot, view);
+    if (view.eval) {
+      // Evaluation traffic (judge and embedding calls included) never enters live statistics.
+      ctx.assigned.counted = false;
+      ctx.assigned.reason = "eval";
+    }
   }
   if (ctx.ep == endpoint::count_tokens && ctx.assigned.counted) {
     // The variant applies (the count must match what it would send), but a token count is not

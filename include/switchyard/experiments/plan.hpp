@@ -94,7 +94,10 @@ struct request_view {
   std::string_view body_user;  // the body's `user` string as raw JSON text between the quotes
   std::string_view api_key;
   std::string_view override_header;  // x-switchyard-variant
-  double random01 = 0;               // for unit: request
+  /// An evaluation run by this process (jobs/eval_secret.hpp): the override applies even where
+  /// the experiment does not allow client overrides, and nothing is counted.
+  bool eval = false;
+  double random01 = 0;  // for unit: request
 };
 
 /// The outcome of matching and assignment.

@@ -26,6 +26,7 @@ class redis_control_sync;
 class redis_experiment_store;
 class alert_engine;
 class prompt_registry;
+class eval_service;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag. The server
@@ -77,6 +78,9 @@ class server {
 
   experiment_engine& experiments() noexcept { return *experiments_; }
 
+  /// Evaluation jobs and their store (data_dir/evals.db).
+  eval_service& evaluations() noexcept { return *evals_; }
+
  private:
   std::shared_ptr<const config> cfg_;  // as started: its boot part is the running one
   std::string config_path_;
@@ -90,6 +94,7 @@ class server {
   std::unique_ptr<gateway_metrics> metrics_;
   std::unique_ptr<alert_engine> alerts_;      // after metrics_ and experiments_, which it reads
   std::unique_ptr<prompt_registry> prompts_;  // after experiments_, whose store and plan it uses
+  std::unique_ptr<eval_service> evals_;       // evaluation jobs (docs/evaluations.md)
   std::unique_ptr<admin_executor> admin_;     // stopped in wait(), after the workers
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;

@@ -36,6 +36,7 @@ class admin_executor;
 class redis_client;
 class alert_engine;
 class prompt_registry;
+class eval_service;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -64,6 +65,7 @@ struct shared_state {
   std::shared_ptr<redis_client> redis;
   alert_engine* alerts = nullptr;      // alert rules, GET /api/v1/alerts and /api/v1/traffic
   prompt_registry* prompts = nullptr;  // writable prompt registry (POST /api/v1/prompts/…)
+  eval_service* evals = nullptr;       // evaluations: /api/v1/evaluations (jobs/eval_service.hpp)
   /// Rate limits shared across replicas (mode leased/exact), null when every limit is local.
   std::unique_ptr<shared_limiter> shared_limits;
 };
