@@ -267,5 +267,12 @@ const section<retry_config>& model_retry_section();
 const section<config>& top_level_section();
 /// `alerts:` as one top-level key (alerts_config.cpp): the section, then its cross-references.
 key<config> alerts_key();
+/// `compat:` as one top-level key (modelab_config.cpp: `compat.modelab`).
+key<config> compat_key();
+/// The checks of an experiment with `hash: modelab` (modelab_config.cpp), in place of the
+/// GrowthBook weight rules: integer weights (default 50, all 0 allowed), `rollout_pct` in
+/// [0, 100] or coverage, no namespace. `node` is the experiment's mapping.
+void check_modelab_experiment(reader& r, const YAML::Node& node, const std::string& path,
+                              experiment_config& e);
 
 }  // namespace switchyard::config_detail

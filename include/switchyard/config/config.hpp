@@ -282,6 +282,10 @@ struct experiment_config {
   std::string unit_header = "x-user-id";  // for unit_kind::header
   std::string seed;                       // defaults to the name
   double coverage = 1;
+  /// `hash:` growthbook (default: FNV-1a buckets, float weights) or modelab (MD5 buckets of
+  /// "<seed>:<unit>", integer weights, `rollout_pct`; experiments/modelab_hash.hpp).
+  std::string hash = "growthbook";
+  double rollout_pct = -1;  // hash: modelab only; < 0 = not given (then coverage × 100)
   std::string ns;  // namespace name ("" = none): mutually exclusive experiments share it
   double ns_lo = 0, ns_hi = 1;
   std::string status = "running";        // running | paused | concluded
@@ -363,6 +367,22 @@ struct alerts_config {
   bool operator==(const alerts_config&) const = default;
 };
 
+/// `compat.modelab:` modelab's server API on the gateway's port (docs/compat-modelab.md).
+struct modelab_config {
+  bool enabled = false;
+  std::string api_key;  // "" = X-API-Key not checked; else required on every modelab route
+  std::uint64_t max_batch_records = 1000;      // records per ingest request (413 beyond)
+  std::uint64_t max_body_bytes = 4ull << 20;   // bytes per ingest request (413 beyond)
+  std::uint64_t max_string_bytes = 65536;      // one id, name or JSON text field (400 beyond)
+  bool operator==(const modelab_config&) const = default;
+};
+
+/// `compat:` the APIs of the systems Switchyard replaces (shared/reference/seeds.md).
+struct compat_config {
+  modelab_config modelab;
+  bool operator==(const compat_config&) const = default;
+};
+
 /// The part of the configuration a running gateway cannot change: listeners, threads, the store,
 /// per-connection limits and deadlines, upstream pools and TLS, the rate limiter and retry budget
 /// (cross-worker state built once), log and trace sinks, metrics buckets, the flush interval.
@@ -404,6 +424,7 @@ struct hot_config {
   std::vector<prompt_config> prompts;
   std::vector<experiment_config> experiments;
   alerts_config alerts;
+  compat_config compat;  // seed-compatible APIs; read on every call, so a reload applies
 
   /// The model entry for a client-facing name, or nullptr.
   const model_config* find_model(std::string_view name) const noexcept;

@@ -25,6 +25,7 @@ class admin_executor;
 class redis_control_sync;
 class redis_experiment_store;
 class alert_engine;
+class modelab_store;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag. The server
@@ -88,6 +89,7 @@ class server {
   std::unique_ptr<redis_control_sync> control_sync_;  // after experiments_: stopped before it
   std::unique_ptr<gateway_metrics> metrics_;
   std::unique_ptr<alert_engine> alerts_;   // after metrics_ and experiments_, which it reads
+  std::unique_ptr<modelab_store> modelab_;  // data_dir/modelab.db (docs/compat-modelab.md)
   std::unique_ptr<admin_executor> admin_;  // stopped in wait(), after the workers
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
