@@ -258,8 +258,10 @@ json::object modelab_flag_json(const modelab_flag_stats& f, const modelab_analys
   }
   return json::object{
       {"flag_name", f.flag},
-      {"first_assigned_at", f.variants.empty() ? json::value() : modelab_iso_utc(f.first_unix)},
-      {"last_assigned_at", f.variants.empty() ? json::value() : modelab_iso_utc(f.last_unix)},
+      {"first_assigned_at",
+       f.variants.empty() ? json::value() : json::value(modelab_iso_utc(f.first_unix))},
+      {"last_assigned_at",
+       f.variants.empty() ? json::value() : json::value(modelab_iso_utc(f.last_unix))},
       {"variants", std::move(variants)},
       {"switchyard", std::move(sy)},
   };

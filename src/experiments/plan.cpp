@@ -38,12 +38,12 @@ void set_modelab(experiment_plan& ep, const experiment_config& e,
                  const std::vector<double>& weights) {
   ep.modelab = true;
   ep.modelab_threshold = modelab_threshold(e.rollout_pct);
-  const bool integral = std::all_of(weights.begin(), weights.end(),
-                                    [](double w) { return w == std::floor(w); });
+  const bool integral =
+      std::all_of(weights.begin(), weights.end(), [](double w) { return w == std::floor(w); });
   const double total = std::accumulate(weights.begin(), weights.end(), 0.0);
   for (const double w : weights) {
-    ep.modelab_weights.push_back(static_cast<std::uint64_t>(
-        integral || total <= 0 ? w : std::llround(w / total * modelab_buckets)));
+    const double scaled = integral || total <= 0 ? w : std::round(w / total * modelab_buckets);
+    ep.modelab_weights.push_back(static_cast<std::uint64_t>(scaled));
   }
 }
 

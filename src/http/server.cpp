@@ -153,7 +153,8 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
   shared_->alerts = alerts_.get();
   // modelab's records (compat.modelab), in their own file whatever the store type: opened at
   // start so that enabling the API by a reload finds it ready.
-  auto modelab = modelab_store::open((std::filesystem::path(cfg_->data_dir) / "modelab.db").string());
+  auto modelab =
+      modelab_store::open((std::filesystem::path(cfg_->data_dir) / "modelab.db").string());
   if (!modelab) {
     throw std::runtime_error(modelab.error().message);
   }

@@ -371,9 +371,9 @@ struct alerts_config {
 struct modelab_config {
   bool enabled = false;
   std::string api_key;  // "" = X-API-Key not checked; else required on every modelab route
-  std::uint64_t max_batch_records = 1000;      // records per ingest request (413 beyond)
-  std::uint64_t max_body_bytes = 4ull << 20;   // bytes per ingest request (413 beyond)
-  std::uint64_t max_string_bytes = 65536;      // one id, name or JSON text field (400 beyond)
+  std::uint64_t max_batch_records = 1000;     // records per ingest request (413 beyond)
+  std::uint64_t max_body_bytes = 4ull << 20;  // bytes per ingest request (413 beyond)
+  std::uint64_t max_string_bytes = 65536;     // one id, name or JSON text field (400 beyond)
   bool operator==(const modelab_config&) const = default;
 };
 
