@@ -49,7 +49,7 @@ TEST(ModelabIngest, ExecutionKeyIgnoresOrderAndWhitespace) {
   EXPECT_EQ(a->executions[0].key, b->executions[0].key);
   auto c = parse_modelab_batch(
       modelab_kind::executions,
-      R"([{"assignment_id":"1b4e28ba-2fa1-41d2-883f-0016d3cca427","latency_ms":813})", {}, now);
+      R"([{"assignment_id":"1b4e28ba-2fa1-41d2-883f-0016d3cca427","latency_ms":813}])", {}, now);
   ASSERT_TRUE(c);
   EXPECT_NE(a->executions[0].key, c->executions[0].key);
 }
