@@ -155,7 +155,8 @@ TEST(Modelab, IngestReportAndRefusals) {
                         {{"authorization", "Bearer test-reader"}});
   ASSERT_EQ(exps.status, 200u);
   bool found = false;
-  for (const auto& e : body_json(exps).at("data").as_array()) {
+  const auto listed = body_json(exps);  // kept: the loop reads into it
+  for (const auto& e : listed.at("data").as_array()) {
     if (e.at("name").as_string() == "summarize") {
       found = true;
       EXPECT_EQ(e.at("source").as_string(), "modelab");
