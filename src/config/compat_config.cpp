@@ -39,6 +39,7 @@ const section<compat_config>& compat_section() {
       {
           nested<compat_config>("prompt_versioner", SY_AT(prompt_versioner),
                                 prompt_versioner_section()),
+          nested<compat_config>("modelab", SY_AT(modelab), modelab_section()),
           // Siblings: one nested<compat_config>("<system>", SY_AT(<system>), <section>()) each.
       },
       nullptr};

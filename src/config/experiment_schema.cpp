@@ -101,6 +101,10 @@ const char* endpoint_problem(const std::string& v) {
              : nullptr;
 }
 
+const char* hash_problem(const std::string& v) {
+  return v != "growthbook" && v != "modelab" ? "must be growthbook or modelab" : nullptr;
+}
+
 const char* status_problem(const std::string& v) {
   return v != "running" && v != "paused" && v != "concluded"
              ? "must be running, paused or concluded"
@@ -171,6 +175,10 @@ void check_experiment(reader& r, const YAML::Node& node, const std::string& path
   if (e.variants.size() < 2) {
     r.fail(node, path + ".variants", "needs at least two variants (the first is control)");
   }
+  if (node["rollout_pct"] && e.hash != "modelab") {
+    r.fail(node["rollout_pct"], path + ".rollout_pct",
+           "is modelab's; use coverage (a fraction) with the GrowthBook hash, or hash: modelab");
+  }
 }
 
 }  // namespace
@@ -185,6 +193,8 @@ const section<experiment_config>& experiment_section() {
                                     read_unit),
           field<experiment_config>("seed", hot, SY_AT(seed), text_t{}),
           field<experiment_config>("coverage", hot, SY_AT(coverage), fraction_t{1}),
+          field<experiment_config>("hash", hot, SY_AT(hash), text_t{hash_problem}),
+          field<experiment_config>("rollout_pct", hot, SY_AT(rollout_pct), fraction_t{100}),
           custom<experiment_config>("namespace", hot, "{ name, range: [lo, hi] }", read_namespace),
           field<experiment_config>("status", hot, SY_AT(status), text_t{status_problem}),
           field<experiment_config>("winner", hot, SY_AT(winner), text_t{}),

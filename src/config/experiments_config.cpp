@@ -271,6 +271,9 @@ void link_experiments(reader& r, const YAML::Node& root, config& c) {
       r.fail(node, path + ".name", "duplicate experiment name " + e.name);
     }
     std::set<std::string> variants;
+    if (e.hash == "modelab") {
+      check_modelab_experiment(r, node, path, e);  // modelab's integer weights instead
+    }
     double given = 0;
     std::size_t unweighted = 0;
     for (std::size_t v = 0; v < e.variants.size(); ++v) {
@@ -323,7 +326,7 @@ void link_experiments(reader& r, const YAML::Node& root, config& c) {
       }
       total += var.weight;
     }
-    if (total <= 0 && !e.variants.empty()) {
+    if (total <= 0 && !e.variants.empty() && e.hash != "modelab") {
       r.fail(node["variants"], path + ".variants", "weights must not all be 0");
     }
     if (e.status == "concluded" && !variants.contains(e.winner)) {

@@ -269,5 +269,12 @@ const section<config>& top_level_section();
 key<config> alerts_key();
 /// `compat:` (compat_config.cpp): the seed-compatible APIs' sections.
 key<config> compat_key();
+/// `compat.modelab:` (modelab_config.cpp).
+const section<modelab_config>& modelab_section();
+/// The checks of an experiment with `hash: modelab` (modelab_config.cpp), in place of the
+/// GrowthBook weight rules: integer weights (default 50, all 0 allowed), `rollout_pct` in
+/// [0, 100] or coverage, no namespace. `node` is the experiment's mapping.
+void check_modelab_experiment(reader& r, const YAML::Node& node, const std::string& path,
+                              experiment_config& e);
 
 }  // namespace switchyard::config_detail

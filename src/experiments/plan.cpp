@@ -1,5 +1,6 @@
 #include "switchyard/experiments/plan.hpp"
 
+#include "switchyard/experiments/modelab_hash.hpp"
 #include "switchyard/experiments/prompt_template.hpp"
 
 #include <boost/json/parse.hpp>
@@ -30,6 +31,28 @@ const prompt_plan* plan::find_prompt(std::string_view ref) const noexcept {
 }
 
 namespace {
+
+// hash: modelab: the configured integer weights (an operator's weight control, a fraction, is
+// scaled to integers out of 10,000 — modelab's bucket count, so no bucket is lost to rounding).
+void set_modelab(experiment_plan& ep, const experiment_config& e,
+                 const std::vector<double>& weights) {
+  ep.modelab = true;
+  ep.modelab_threshold = modelab_threshold(e.rollout_pct);
+  const bool integral =
+      std::all_of(weights.begin(), weights.end(), [](double w) { return w == std::floor(w); });
+  const double total = std::accumulate(weights.begin(), weights.end(), 0.0);
+  for (const double w : weights) {
+    const double scaled = integral || total <= 0 ? w : std::round(w / total * modelab_buckets);
+    ep.modelab_weights.push_back(static_cast<std::uint64_t>(scaled));
+  }
+}
+
+// modelab's SDK assignment with the experiment's seed as modelab's flag name.
+assignment_result modelab_unit(const experiment_plan& e, std::string_view id) {
+  std::uint32_t bucket = 0;
+  const int v = modelab_assign(e.cfg->seed, id, e.modelab_threshold, e.modelab_weights, &bucket);
+  return {v, static_cast<double>(bucket) / modelab_buckets};
+}
 
 const experiment_control* control_for(const std::vector<experiment_control>& controls,
                                       std::string_view name) {
@@ -119,6 +142,9 @@ result<std::shared_ptr<const plan>> build_plan(std::shared_ptr<const hot_config>
       }
       weights.push_back(vp.weight);
       ep.variants.push_back(std::move(vp));
+    }
+    if (e.hash == "modelab") {
+      set_modelab(ep, e, weights);  // before normalising: modelab's weights are integers
     }
     // Our weights need not sum to 1; GrowthBook's bucket ranges expect them to.
     double total = std::accumulate(weights.begin(), weights.end(), 0.0);
@@ -290,7 +316,7 @@ assignment assign(const plan& p, const request_view& r) {
         continue;  // a mutually exclusive experiment later in the list may take the unit
       }
     }
-    auto a = assign_unit(e.cfg->seed, id, e.ranges, ns);
+    auto a = e.modelab ? modelab_unit(e, id) : assign_unit(e.cfg->seed, id, e.ranges, ns);
     if (a.variant < 0) {
       out.reason = "outside_coverage";
       break;

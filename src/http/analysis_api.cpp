@@ -1,5 +1,6 @@
 #include "switchyard/http/analysis_api.hpp"
 
+#include "switchyard/compat/modelab_api.hpp"
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/clock.hpp"
 #include "switchyard/experiments/analysis.hpp"
@@ -151,6 +152,12 @@ result<string_response> list_experiments(const local_call& c) {
     }
     list.push_back(experiment_summary(*in));
   }
+  // Flags ingested through modelab's API, as client-side experiments (source "modelab").
+  auto client_side = modelab_experiments(c.w.shared.modelab, *p->cfg);
+  if (!client_side) {
+    return client_side.error();
+  }
+  list.insert(list.end(), client_side->begin(), client_side->end());
   return json_answer(c, json::object{{"object", "list"}, {"data", list}});
 }
 

@@ -1,5 +1,6 @@
 #include "switchyard/http/api.hpp"
 
+#include "switchyard/compat/modelab_api.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
 #include "switchyard/http/alerts_api.hpp"
@@ -18,6 +19,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <cmath>
 
 namespace switchyard {
@@ -156,6 +158,52 @@ result<string_response> feedback(const local_call& c) {
                                      {"experiment", f.experiment},
                                      {"variant", f.variant},
                                      {"event", f.event}});
+}
+
+// ---- modelab's server API (issue 17, docs/compat-modelab.md): the handlers are in
+// compat/modelab_api.hpp; these adapt a request to them. Their own X-API-Key check replaces the
+// route's access rule (modelab's SDK sends no bearer token), and errors keep modelab's shape.
+string_response modelab_answer(const local_call& c, const modelab_reply& r) {
+  return json_response(static_cast<http::status>(r.status), r.body, c.req.version(), c.keep,
+                       c.request_id());
+}
+
+template <modelab_kind Kind>
+result<string_response> modelab_ingest_route(const local_call& c) {
+  const auto p = c.w.shared.snapshot->current();
+  const auto& cfg = p->cfg->compat.modelab;
+  if (auto no = modelab_refusal(cfg, c.w.shared.modelab, c.req["x-api-key"])) {
+    return modelab_answer(c, *no);
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return modelab_answer(c, modelab_ingest(*c.w.shared.modelab, cfg, Kind, c.req.body(), now));
+}
+
+result<string_response> modelab_flags_route(const local_call& c) {
+  const auto p = c.w.shared.snapshot->current();
+  if (auto no = modelab_refusal(p->cfg->compat.modelab, c.w.shared.modelab, c.req["x-api-key"])) {
+    return modelab_answer(c, *no);
+  }
+  return modelab_answer(c, modelab_flags(*c.w.shared.modelab, *p->cfg));
+}
+
+result<string_response> modelab_flag_route(const local_call& c) {
+  const auto p = c.w.shared.snapshot->current();
+  if (auto no = modelab_refusal(p->cfg->compat.modelab, c.w.shared.modelab, c.req["x-api-key"])) {
+    return modelab_answer(c, *no);
+  }
+  return modelab_answer(c, modelab_flag(*c.w.shared.modelab, *p->cfg, c.route.param("name")));
+}
+
+result<string_response> modelab_timeline_route(const local_call& c) {
+  const auto p = c.w.shared.snapshot->current();
+  if (auto no = modelab_refusal(p->cfg->compat.modelab, c.w.shared.modelab, c.req["x-api-key"])) {
+    return modelab_answer(c, *no);
+  }
+  return modelab_answer(c, modelab_timeline(*c.w.shared.modelab, c.route.param("name"),
+                                            c.route.query("bucket_seconds")));
 }
 
 constexpr auto on_worker = route_site::worker;
@@ -302,6 +350,21 @@ std::vector<route> table(bool with_proxy) {
        .pattern = "/api/v1/evaluations/{id}",
        .handler = get_evaluation,
        .access = reader},
+      // modelab's server API (issue 17, docs/compat-modelab.md): ingest and flags.
+      {.methods = {verb::post},
+       .pattern = "/api/v1/ingest/assignments",
+       .handler = modelab_ingest_route<modelab_kind::assignments>},
+      {.methods = {verb::post},
+       .pattern = "/api/v1/ingest/executions",
+       .handler = modelab_ingest_route<modelab_kind::executions>},
+      {.methods = {verb::post},
+       .pattern = "/api/v1/ingest/events",
+       .handler = modelab_ingest_route<modelab_kind::events>},
+      {.methods = {verb::get}, .pattern = "/api/v1/flags", .handler = modelab_flags_route},
+      {.methods = {verb::get}, .pattern = "/api/v1/flags/{name}", .handler = modelab_flag_route},
+      {.methods = {verb::get},
+       .pattern = "/api/v1/flags/{name}/timeline",
+       .handler = modelab_timeline_route},
       // The dashboard's static files (http/ui_files.hpp): from memory, so on the worker.
       {.methods = {verb::get}, .pattern = "/ui", .handler = ui_route, .site = on_worker},
       {.methods = {verb::get}, .pattern = "/ui/", .handler = ui_route, .site = on_worker},

@@ -1,6 +1,7 @@
 #include "switchyard/http/server.hpp"
 
 #include "switchyard/alerts/engine.hpp"
+#include "switchyard/compat/modelab_store.hpp"
 #include "switchyard/core/background_thread.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/prompt_registry.hpp"
@@ -18,6 +19,7 @@
 #include <boost/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 namespace switchyard {
 
@@ -185,6 +187,15 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
   }
   evals_ = std::move(*evals);
   shared_->evals = evals_.get();
+  // modelab's records (compat.modelab), in their own file whatever the store type: opened at
+  // start so that enabling the API by a reload finds it ready.
+  auto modelab =
+      modelab_store::open((std::filesystem::path(cfg_->data_dir) / "modelab.db").string());
+  if (!modelab) {
+    throw std::runtime_error(modelab.error().message);
+  }
+  modelab_ = std::move(*modelab);
+  shared_->modelab = modelab_.get();
   shared_->reload = [this] { return reload(); };
   admin_ = std::make_unique<admin_executor>();
   shared_->admin = admin_.get();

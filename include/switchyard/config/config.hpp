@@ -307,7 +307,11 @@ struct experiment_config {
   std::string unit_header = "x-user-id";  // for unit_kind::header
   std::string seed;                       // defaults to the name
   double coverage = 1;
-  std::string ns;  // namespace name ("" = none): mutually exclusive experiments share it
+  /// `hash:` growthbook (default: FNV-1a buckets, float weights) or modelab (MD5 buckets of
+  /// "<seed>:<unit>", integer weights, `rollout_pct`; experiments/modelab_hash.hpp).
+  std::string hash = "growthbook";
+  double rollout_pct = -1;  // hash: modelab only; < 0 = not given (then coverage × 100)
+  std::string ns;           // namespace name ("" = none): mutually exclusive experiments share it
   double ns_lo = 0, ns_hi = 1;
   std::string status = "running";        // running | paused | concluded
   std::string winner;                    // variant everyone gets when concluded
@@ -388,6 +392,16 @@ struct alerts_config {
   bool operator==(const alerts_config&) const = default;
 };
 
+/// `compat.modelab:` modelab's server API on the gateway's port (docs/compat-modelab.md).
+struct modelab_config {
+  bool enabled = false;
+  std::string api_key;  // "" = X-API-Key not checked; else required on every modelab route
+  std::uint64_t max_batch_records = 1000;     // records per ingest request (413 beyond)
+  std::uint64_t max_body_bytes = 4ull << 20;  // bytes per ingest request (413 beyond)
+  std::uint64_t max_string_bytes = 65536;     // one id, name or JSON text field (400 beyond)
+  bool operator==(const modelab_config&) const = default;
+};
+
 /// `compat.prompt_versioner:` prompt_versioner's dashboard API served by the gateway
 /// (docs/compat-prompt-versioner.md).
 struct prompt_versioner_compat_config {
@@ -408,6 +422,7 @@ struct prompt_versioner_compat_config {
 /// (src/config/compat_config.cpp).
 struct compat_config {
   prompt_versioner_compat_config prompt_versioner;
+  modelab_config modelab;
   bool operator==(const compat_config&) const = default;
 };
 

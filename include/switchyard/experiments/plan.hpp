@@ -41,6 +41,9 @@ struct experiment_plan {
   int winner = -1;                     // variant index when concluded
   std::vector<variant_plan> variants;  // [0] is control
   std::vector<bucket_range> ranges;    // GrowthBook bucket ranges from weights and coverage
+  bool modelab = false;                // hash: modelab — the two members below instead of ranges
+  std::vector<std::uint64_t> modelab_weights;  // integer weights, as modelab's SDK has them
+  std::uint32_t modelab_threshold = 0;         // buckets in the rollout (modelab_hash.hpp)
   std::int64_t phase = 1;              // what its statistics are recorded under (phase_record)
 };
 

@@ -27,6 +27,7 @@ class redis_experiment_store;
 class alert_engine;
 class prompt_registry;
 class eval_service;
+class modelab_store;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag. The server
@@ -95,6 +96,7 @@ class server {
   std::unique_ptr<alert_engine> alerts_;      // after metrics_ and experiments_, which it reads
   std::unique_ptr<prompt_registry> prompts_;  // after experiments_, whose store and plan it uses
   std::unique_ptr<eval_service> evals_;       // evaluation jobs (docs/evaluations.md)
+  std::unique_ptr<modelab_store> modelab_;    // data_dir/modelab.db (docs/compat-modelab.md)
   std::unique_ptr<admin_executor> admin_;     // stopped in wait(), after the workers
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;

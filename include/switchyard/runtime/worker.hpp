@@ -37,6 +37,7 @@ class redis_client;
 class alert_engine;
 class prompt_registry;
 class eval_service;
+class modelab_store;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -66,6 +67,7 @@ struct shared_state {
   alert_engine* alerts = nullptr;      // alert rules, GET /api/v1/alerts and /api/v1/traffic
   prompt_registry* prompts = nullptr;  // writable prompt registry (POST /api/v1/prompts/…)
   eval_service* evals = nullptr;       // evaluations: /api/v1/evaluations (jobs/eval_service.hpp)
+  modelab_store* modelab = nullptr;    // compat.modelab: /api/v1/ingest/*, /api/v1/flags*
   /// Rate limits shared across replicas (mode leased/exact), null when every limit is local.
   std::unique_ptr<shared_limiter> shared_limits;
 };
