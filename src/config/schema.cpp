@@ -411,6 +411,7 @@ const section<config>& top_level_section() {
                                   config& c) { read_experiments(r, root, c); }),
                 experiment_section()),
         alerts_key(),
+        batches_key(),
     };
     sec.check = [](reader& r, const YAML::Node& root, const std::string&, config& c) {
       c.data_dir = r.resolve(c.data_dir);

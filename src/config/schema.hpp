@@ -268,4 +268,7 @@ const section<config>& top_level_section();
 /// `alerts:` as one top-level key (alerts_config.cpp): the section, then its cross-references.
 key<config> alerts_key();
 
+/// `batches:` (batches_config.cpp).
+key<config> batches_key();
+
 }  // namespace switchyard::config_detail

@@ -4,6 +4,7 @@
 #include "switchyard/core/background_thread.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/http/session.hpp"
+#include "switchyard/jobs/batch_service.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
 #include "switchyard/ratelimit/feedback_guard.hpp"
@@ -149,6 +150,12 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
   }
   alerts_ = std::move(*alerts);
   shared_->alerts = alerts_.get();
+  auto batches = batch_service::open(*cfg_, &snapshot_, &metrics_->registry);
+  if (!batches) {
+    throw std::runtime_error(batches.error().message);
+  }
+  batches_ = std::move(*batches);
+  shared_->batches = batches_.get();
   shared_->reload = [this] { return reload(); };
   admin_ = std::make_unique<admin_executor>();
   shared_->admin = admin_.get();
@@ -219,6 +226,7 @@ void server::start() {
     workers_.push_back(std::move(w));
   }
   port_ = port;
+  batches_->runner().start(cfg_->listen_host, port_);  // after bind: it calls this port
   if (!cfg_->admin_listen_host.empty()) {
     // Its own thread and listener: health, metrics and the API stay reachable whatever the
     // proxied load on the client port (userver's monitor listener).
@@ -410,6 +418,9 @@ void server::stop_accepting() {
 
 bool server::wait(steady_clock::time_point deadline) {
   bool clean = false;
+  // First, while the listeners still serve: batch lines in flight finish (until the deadline)
+  // and no new ones start; a line cut at the deadline runs again after the restart.
+  batches_->runner().stop(deadline);
   {
     // Grace: still accepting (new requests are served) while load balancers catch up.
     std::unique_lock lock(mutex_);

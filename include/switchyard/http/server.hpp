@@ -25,6 +25,7 @@ class admin_executor;
 class redis_control_sync;
 class redis_experiment_store;
 class alert_engine;
+class batch_service;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag. The server
@@ -89,6 +90,8 @@ class server {
   std::unique_ptr<gateway_metrics> metrics_;
   std::unique_ptr<alert_engine> alerts_;   // after metrics_ and experiments_, which it reads
   std::unique_ptr<admin_executor> admin_;  // stopped in wait(), after the workers
+  /// The Batch API; its runner calls our listener (stopped first in wait()).
+  std::unique_ptr<batch_service> batches_;
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;

@@ -34,6 +34,7 @@ struct gateway_metrics;
 class admin_executor;
 class redis_client;
 class alert_engine;
+class batch_service;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -61,6 +62,8 @@ struct shared_state {
   /// and the rate limiter share it.
   std::shared_ptr<redis_client> redis;
   alert_engine* alerts = nullptr;  // alert rules, GET /api/v1/alerts and /api/v1/traffic
+  /// /v1/files and /v1/batches (docs/batches.md).
+  batch_service* batches = nullptr;
 };
 
 /// A proxied request as the drain sees it: at `timeouts.drain` the drain calls `shut` (on the
