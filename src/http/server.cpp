@@ -398,6 +398,7 @@ void server::drain() {
     drain_started_ = steady_clock::now();
   }
   // /readyz answers 503 from now on; the acceptors stay open for timeouts.drain_grace (see wait).
+  batches_->runner().stop_starting();  // batch lines in flight finish; wait() waits for them
   for (auto& w : workers_) {
     net::post(w->io, [wk = w.get()] { close_idle_sessions(*wk); });
   }

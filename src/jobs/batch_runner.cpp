@@ -4,6 +4,7 @@
 #include "switchyard/core/random.hpp"
 #include "switchyard/experiments/plan.hpp"
 #include "switchyard/experiments/snapshot.hpp"
+#include "switchyard/jobs/batch_validation.hpp"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -27,58 +28,9 @@ std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-// Errors listed in a failed batch's `errors.data` (the rest are counted in the last entry's
-// message): a file of 50,000 bad lines must not make a 50,000-entry Batch object.
-constexpr std::size_t max_listed_errors = 100;
 // Lines added to the store per transaction during validation, and fetched per page when run.
 constexpr std::size_t validation_chunk = 1000;
 constexpr std::size_t pending_page = 256;
-
-// Reads a file line by line with a fixed buffer: a line longer than `max` is reported as such
-// (and skipped to its end), never held.
-class line_reader {
- public:
-  struct line {
-    std::uint64_t offset = 0;
-    std::string text;  // without the newline; empty when too_long
-    bool too_long = false;
-  };
-  line_reader(std::FILE* f, std::size_t max) : f_(f), max_(max) {}
-  std::optional<line> next() {
-    line out;
-    out.offset = offset_;
-    bool any = false;
-    for (;;) {
-      const int c = std::getc(f_);
-      if (c == EOF) {
-        if (!any) {
-          return std::nullopt;
-        }
-        return out;
-      }
-      any = true;
-      ++offset_;
-      if (c == '\n') {
-        return out;
-      }
-      if (out.too_long) {
-        continue;
-      }
-      if (out.text.size() >= max_) {
-        out.too_long = true;
-        out.text.clear();
-        out.text.shrink_to_fit();
-        continue;
-      }
-      out.text.push_back(static_cast<char>(c));
-    }
-  }
-
- private:
-  std::FILE* f_;
-  std::size_t max_;
-  std::uint64_t offset_ = 0;
-};
 
 struct file_closer {
   void operator()(std::FILE* f) const noexcept { std::fclose(f); }
@@ -94,15 +46,6 @@ std::string random_hex(std::size_t n) {
     }
   }
   return out;
-}
-
-std::string error_entry(std::string_view code, std::string_view message, std::string_view param,
-                        std::int64_t line) {
-  return json::serialize(json::object{
-      {"code", code},
-      {"message", message},
-      {"param", param.empty() ? json::value(nullptr) : json::value(json::string(param))},
-      {"line", line > 0 ? json::value(line) : json::value(nullptr)}});
 }
 
 // `retry-after-ms`, then `retry-after` (seconds), as the gateway's 429 carries them.
@@ -210,6 +153,20 @@ void batch_runner::cancel(std::string batch_id) {
   });
 }
 
+void batch_runner::stop_starting() {
+  if (!started_) {
+    return;
+  }
+  net::post(io_, [this] {
+    stopping_ = true;
+    for (auto* t : sleepers_) {
+      t->cancel();
+    }
+    wake_timer_.cancel();
+    check_idle();
+  });
+}
+
 void batch_runner::stop(steady_clock::time_point deadline) {
   if (!started_ || stopped_) {
     return;
@@ -309,30 +266,13 @@ net::awaitable<void> batch_runner::run_batch(std::string id) {
 
 net::awaitable<bool> batch_runner::validate(run& r) {
   const auto now = unix_now();
-  std::vector<std::string> errors;
-  std::size_t error_count = 0;
-  const auto add_error = [&](std::string_view code, std::string_view message,
-                             std::string_view param, std::int64_t line) {
-    if (++error_count <= max_listed_errors) {
-      errors.push_back(error_entry(code, message, param, line));
-    }
-  };
+  batch_validation v(r.rec.endpoint, cfg_.max_lines, cfg_.max_line_bytes);
+  // A failed validation: the batch is `failed` with its errors, its lines dropped.
   const auto fail = [&]() -> bool {
-    if (error_count > max_listed_errors) {
-      errors.back() = error_entry(
-          "too_many_errors",
-          std::to_string(error_count - max_listed_errors + 1) + " more errors are not listed.", "",
-          0);
-    }
-    auto rec = store_.batch(r.rec.id);
-    if (rec && *rec) {
+    if (auto rec = store_.batch(r.rec.id); rec && *rec) {
       r.rec = std::move(**rec);
     }
-    std::string joined = "[";
-    for (std::size_t i = 0; i < errors.size(); ++i) {
-      joined += (i ? "," : "") + errors[i];
-    }
-    r.rec.errors_json = joined + "]";
+    r.rec.errors_json = v.errors_json();
     r.rec.status = batch_status::failed;
     r.rec.failed_at = unix_now();
     if (auto s = store_.save_batch(r.rec); !s) {
@@ -341,22 +281,19 @@ net::awaitable<bool> batch_runner::validate(run& r) {
     (void)store_.clear_lines(r.rec.id);
     return false;
   };
-  if (auto c = store_.clear_lines(r.rec.id); !c) {
+  if (auto c = store_.clear_lines(r.rec.id); !c) {  // a validation cut by a restart
     spdlog::error("batch runner: {}", c.error().message);
     co_return false;
   }
   std::unique_ptr<std::FILE, file_closer> f(
       std::fopen(stored_file_path(files_dir_, r.rec.input_file_id).c_str(), "rb"));
   if (!f) {
-    add_error("invalid_file", "The input file " + r.rec.input_file_id + " cannot be read.",
-              "input_file_id", 0);
+    v.file_error("invalid_file", "The input file " + r.rec.input_file_id + " cannot be read.");
     co_return fail();
   }
   line_reader reader(f.get(), cfg_.max_line_bytes);
   std::vector<batch_line_ref> chunk;
-  std::int64_t line_no = 0;
-  std::uint64_t lines = 0;
-  std::string model;
+  // Lines go to the store a chunk at a time; the store finds duplicate custom_ids.
   const auto flush = [&]() -> bool {
     auto dup = store_.add_lines(r.rec.id, chunk);
     chunk.clear();
@@ -365,50 +302,18 @@ net::awaitable<bool> batch_runner::validate(run& r) {
       return false;
     }
     for (auto n : *dup) {
-      add_error("duplicate_custom_id",
-                "The custom_id for this request is a duplicate of another request. The "
-                "custom_id parameter must be unique for each request in a batch.",
-                "custom_id", n);
+      v.duplicate(n);
     }
     return true;
   };
-  while (auto l = reader.next()) {
-    ++line_no;
-    const std::string_view text = l->text;
-    if (!l->too_long && (text.empty() || text == "\r")) {
-      continue;  // blank lines (a trailing newline) are not requests
-    }
-    if (++lines > cfg_.max_lines) {
-      add_error("too_many_requests",
-                "The input file has more than " + std::to_string(cfg_.max_lines) +
-                    " requests (batches.max_lines).",
-                "", line_no);
+  while (!v.stopped()) {
+    auto l = reader.next();
+    if (!l) {
       break;
     }
-    if (l->too_long) {
-      add_error("line_too_long",
-                "This line is longer than " + std::to_string(cfg_.max_line_bytes) +
-                    " bytes (batches.max_line_bytes).",
-                "", line_no);
-      continue;
+    if (auto ref = v.add(*l)) {
+      chunk.push_back(std::move(*ref));
     }
-    auto v = validate_batch_line(text, r.rec.endpoint);
-    if (!v) {
-      add_error(v.error().code, v.error().message, v.error().param, line_no);
-      continue;
-    }
-    if (model.empty()) {
-      model = v->model;
-    } else if (v->model != model) {
-      // OpenAI: one model per batch.
-      add_error("mismatched_model",
-                "The provided model `" + v->model + "` does not match the model `" + model +
-                    "` of the rest of the batch.",
-                "body.model", line_no);
-      continue;
-    }
-    chunk.push_back({line_no, v->custom_id, l->offset,
-                     static_cast<std::uint32_t>(l->text.size() - (text.back() == '\r' ? 1 : 0))});
     if (chunk.size() >= validation_chunk) {
       if (!flush()) {
         co_return false;
@@ -422,10 +327,8 @@ net::awaitable<bool> batch_runner::validate(run& r) {
   if (!chunk.empty() && !flush()) {
     co_return false;
   }
-  if (lines == 0 && error_count == 0) {
-    add_error("empty_file", "The input file has no requests.", "input_file_id", 0);
-  }
-  if (error_count > 0) {
+  v.finish();
+  if (v.failed()) {
     co_return fail();
   }
   auto rec = store_.batch(r.rec.id);
@@ -433,9 +336,9 @@ net::awaitable<bool> batch_runner::validate(run& r) {
     co_return false;
   }
   r.rec = std::move(**rec);
-  r.rec.total = lines;
-  r.rec.model = model;
-  if (r.rec.status == batch_status::validating) {
+  r.rec.total = v.requests();
+  r.rec.model = v.model();
+  if (r.rec.status == batch_status::validating) {  // not cancelled meanwhile
     r.rec.status = batch_status::in_progress;
     r.rec.in_progress_at = now;
   }
@@ -606,6 +509,7 @@ net::awaitable<void> batch_runner::run_line(run& r, slot& s, const batch_line_re
       req.body() = line->body;
       req.prepare_payload();
       beast::error_code ec;
+      const bool reused = s.stream.has_value();
       if (!s.stream) {
         s.stream.emplace(io_);
         streams_.insert(&*s.stream);
@@ -628,6 +532,9 @@ net::awaitable<void> batch_runner::run_line(run& r, slot& s, const batch_line_re
         s.buffer.clear();
         if (stopping_) {
           co_return;
+        }
+        if (reused && !parser.got_some()) {
+          continue;  // a kept-alive connection the gateway had closed: resend at once, free
         }
         if (++attempt >= cfg_.max_attempts) {
           const bool timeout = ec == beast::error::timeout;

@@ -50,6 +50,9 @@ class batch_runner {
   /// A cancel was stored for `batch_id`: stop starting its lines; any thread.
   void cancel(std::string batch_id);
 
+  /// Stops starting lines (the drain began); those in flight go on. Any thread, non-blocking.
+  void stop_starting();
+
   /// Stops starting lines and lets those in flight finish until `deadline`, then closes their
   /// connections (a line cut so is not recorded, and runs again after a restart) and joins the
   /// thread. Idempotent.
