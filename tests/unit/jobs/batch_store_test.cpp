@@ -104,7 +104,7 @@ TEST_F(batch_store_test, lines_duplicates_pending_and_exactly_once_records) {
   }
   auto dup = store_->add_lines("batch_a", lines);
   ASSERT_TRUE(dup);
-  EXPECT_EQ(*dup, (std::vector<std::int64_t>{8, 9}));  // c0 and c1 again
+  EXPECT_EQ(*dup, (std::vector<std::int64_t>{9, 10}));  // c1 and c2 again
   auto p = store_->pending("batch_a", 0, 3);
   ASSERT_TRUE(p);
   ASSERT_EQ(p->size(), 3u);
