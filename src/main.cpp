@@ -2,6 +2,7 @@
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/version.hpp"
 #include "switchyard/http/server.hpp"
+#include "switchyard/jobs/batch_cli.hpp"
 #include "switchyard/jobs/eval_cli.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -18,6 +19,7 @@ namespace {
 constexpr const char* usage =
     "usage: switchyard [--config FILE] | --check-config FILE | --version | --help\n"
     "       switchyard eval --config FILE --experiment NAME --dataset CASES.jsonl ...\n"
+    "       switchyard batch status ID [--url URL] [--token T] [--watch]\n"
     "  --config FILE        run the gateway with FILE (default config/switchyard.yaml)\n"
     "  --check-config FILE  validate FILE, print every problem, exit 0 if valid, 2 if not\n"
     "  --version            print the version\n";
@@ -31,6 +33,9 @@ int main(int argc, char** argv) {
   }
   std::string config_path = "config/switchyard.yaml";
   bool check_only = false;
+  if (argc > 1 && std::string_view(argv[1]) == "batch") {
+    return batch_command(argc - 1, argv + 1);  // switchyard batch status ID (docs/batches.md)
+  }
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--version") {

@@ -277,4 +277,7 @@ const section<modelab_config>& modelab_section();
 void check_modelab_experiment(reader& r, const YAML::Node& node, const std::string& path,
                               experiment_config& e);
 
+/// `batches:` (batches_config.cpp).
+key<config> batches_key();
+
 }  // namespace switchyard::config_detail

@@ -6,6 +6,7 @@
 #include "switchyard/http/alerts_api.hpp"
 #include "switchyard/http/analysis_api.hpp"
 #include "switchyard/http/api_auth.hpp"
+#include "switchyard/http/batches_api.hpp"
 #include "switchyard/http/eval_api.hpp"
 #include "switchyard/http/model_list.hpp"
 #include "switchyard/http/prompt_registry_api.hpp"
@@ -245,6 +246,17 @@ std::vector<route> table(bool with_proxy) {
       {.methods = {verb::get}, .pattern = "/v1/models", .handler = list_models},
       {.methods = {verb::get}, .pattern = "/v1/models/{id}", .handler = get_model},
       {.methods = {verb::post}, .pattern = "/v1/feedback", .handler = feedback},
+      // The Batch API (docs/batches.md): OpenAI's Files and Batches, with the proxied /v1
+      // routes' access (anyone who may call the proxy), on the admin executor.
+      {.methods = {verb::post}, .pattern = "/v1/files", .handler = upload_file},
+      {.methods = {verb::get}, .pattern = "/v1/files", .handler = list_files},
+      {.methods = {verb::get}, .pattern = "/v1/files/{id}", .handler = get_file},
+      {.methods = {verb::delete_}, .pattern = "/v1/files/{id}", .handler = delete_file},
+      {.methods = {verb::get}, .pattern = "/v1/files/{id}/content", .handler = get_file_content},
+      {.methods = {verb::post}, .pattern = "/v1/batches", .handler = create_batch},
+      {.methods = {verb::get}, .pattern = "/v1/batches", .handler = list_batches},
+      {.methods = {verb::get}, .pattern = "/v1/batches/{id}", .handler = get_batch},
+      {.methods = {verb::post}, .pattern = "/v1/batches/{id}/cancel", .handler = cancel_batch},
       {.methods = {verb::post}, .pattern = "/api/v1/reload", .handler = reload, .access = admin},
       {.methods = {verb::get},
        .pattern = "/api/v1/experiments",

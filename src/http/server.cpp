@@ -6,6 +6,7 @@
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/prompt_registry.hpp"
 #include "switchyard/http/session.hpp"
+#include "switchyard/jobs/batch_service.hpp"
 #include "switchyard/jobs/eval_service.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/metrics/gateway_metrics.hpp"
@@ -196,6 +197,12 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
   }
   modelab_ = std::move(*modelab);
   shared_->modelab = modelab_.get();
+  auto batches = batch_service::open(*cfg_, &snapshot_, &metrics_->registry);
+  if (!batches) {
+    throw std::runtime_error(batches.error().message);
+  }
+  batches_ = std::move(*batches);
+  shared_->batches = batches_.get();
   shared_->reload = [this] { return reload(); };
   admin_ = std::make_unique<admin_executor>();
   shared_->admin = admin_.get();
@@ -276,6 +283,7 @@ void server::start() {
                       : cfg_->listen_host == "::"    ? "::1"
                                                      : cfg_->listen_host,
                       port_});
+  batches_->runner().start(cfg_->listen_host, port_);  // after bind: it calls this port
   if (!cfg_->admin_listen_host.empty()) {
     // Its own thread and listener: health, metrics and the API stay reachable whatever the
     // proxied load on the client port (userver's monitor listener).
@@ -462,6 +470,7 @@ void server::drain() {
     drain_started_ = steady_clock::now();
   }
   // /readyz answers 503 from now on; the acceptors stay open for timeouts.drain_grace (see wait).
+  batches_->runner().stop_starting();  // batch lines in flight finish; wait() waits for them
   for (auto& w : workers_) {
     net::post(w->io, [wk = w.get()] { close_idle_sessions(*wk); });
   }
@@ -482,6 +491,9 @@ void server::stop_accepting() {
 
 bool server::wait(steady_clock::time_point deadline) {
   bool clean = false;
+  // First, while the listeners still serve: batch lines in flight finish (until the deadline)
+  // and no new ones start; a line cut at the deadline runs again after the restart.
+  batches_->runner().stop(deadline);
   {
     // Grace: still accepting (new requests are served) while load balancers catch up.
     std::unique_lock lock(mutex_);

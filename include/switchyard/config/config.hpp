@@ -338,6 +338,21 @@ struct feedback_caps_config {
   bool operator==(const feedback_caps_config&) const = default;
 };
 
+/// `batches:` how the gateway runs OpenAI Batch API jobs (docs/batches.md). Boot part: the runner
+/// is built once.
+struct batches_config {
+  unsigned concurrency = 8;                     // lines of one batch in flight at once
+  duration line_timeout{600'000};               // one attempt of one line, end to end
+  unsigned max_attempts = 3;                    // per line, for transport failures and 5xx
+  duration retry_base{1'000};                   // backoff before attempt n: base·2ⁿ, jittered
+  duration retry_cap{60'000};                   // … at most this (also for 429 backoff)
+  std::uint64_t max_lines = 50'000;             // per input file (OpenAI's limit)
+  std::uint64_t max_line_bytes = 1 << 20;       // one input line
+  std::uint64_t max_response_bytes = 64 << 20;  // one line's answer
+  duration poll_interval{1'000};                // how often the runner looks for new work
+  bool operator==(const batches_config&) const = default;
+};
+
 /// `store:` where experiment statistics, feedback, controls and phases live (docs/replicas.md):
 /// the embedded SQLite file in data_dir, or one Redis that many replicas share.
 struct store_config {
@@ -450,6 +465,7 @@ struct boot_config {
   duration stats_flush{1'000};         // how often experiment statistics reach the store
   feedback_caps_config feedback_caps;  // `feedback.max_events_per_id`, `feedback.max_event_names`
   store_config store;
+  batches_config batches;
   bool operator==(const boot_config&) const = default;
 };
 

@@ -28,6 +28,7 @@ class alert_engine;
 class prompt_registry;
 class eval_service;
 class modelab_store;
+class batch_service;
 
 /// The gateway: N worker threads, each with its own io_context and SO_REUSEPORT acceptor on
 /// the same port, sharing only the immutable config snapshot and the draining flag. The server
@@ -98,6 +99,8 @@ class server {
   std::unique_ptr<eval_service> evals_;       // evaluation jobs (docs/evaluations.md)
   std::unique_ptr<modelab_store> modelab_;    // data_dir/modelab.db (docs/compat-modelab.md)
   std::unique_ptr<admin_executor> admin_;     // stopped in wait(), after the workers
+  /// The Batch API; its runner calls our listener (stopped first in wait()).
+  std::unique_ptr<batch_service> batches_;
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;

@@ -38,6 +38,7 @@ class alert_engine;
 class prompt_registry;
 class eval_service;
 class modelab_store;
+class batch_service;
 
 /// A client connection as the worker sees it, so that draining can close idle ones.
 struct session_state {
@@ -70,6 +71,8 @@ struct shared_state {
   modelab_store* modelab = nullptr;    // compat.modelab: /api/v1/ingest/*, /api/v1/flags*
   /// Rate limits shared across replicas (mode leased/exact), null when every limit is local.
   std::unique_ptr<shared_limiter> shared_limits;
+  /// /v1/files and /v1/batches (docs/batches.md).
+  batch_service* batches = nullptr;
 };
 
 /// A proxied request as the drain sees it: at `timeouts.drain` the drain calls `shut` (on the

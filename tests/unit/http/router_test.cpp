@@ -167,6 +167,7 @@ TEST(router, gateway_routes_every_route_is_reachable_and_head_follows_get) {
     for (auto at = target.find('{'); at != std::string::npos; at = target.find('{')) {
       target.replace(at, target.find('}', at) - at + 1, "x");
     }
+    // Routes with neither GET nor POST are DELETE-only (/v1/files/{id}, prompt versions).
     const verb method = r.methods.has(verb::get)    ? verb::get
                         : r.methods.has(verb::post) ? verb::post
                                                     : verb::delete_;

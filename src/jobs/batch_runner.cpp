@@ -1,0 +1,672 @@
+#include "switchyard/jobs/batch_runner.hpp"
+
+#include "switchyard/core/background_thread.hpp"
+#include "switchyard/core/random.hpp"
+#include "switchyard/experiments/plan.hpp"
+#include "switchyard/experiments/snapshot.hpp"
+#include "switchyard/jobs/batch_validation.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+namespace switchyard {
+
+namespace {
+
+namespace json = boost::json;
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+// Lines added to the store per transaction during validation, and fetched per page when run.
+constexpr std::size_t validation_chunk = 1000;
+constexpr std::size_t pending_page = 256;
+
+struct file_closer {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+
+std::string random_hex(std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  while (out.size() < n) {
+    auto v = random_u64();
+    for (int i = 0; i < 16 && out.size() < n; ++i, v >>= 4) {
+      out.push_back(digits[v & 15]);
+    }
+  }
+  return out;
+}
+
+// `retry-after-ms`, then `retry-after` (seconds), as the gateway's 429 carries them.
+std::optional<std::chrono::milliseconds> retry_after_of(
+    const http::response<http::string_body>& res) {
+  for (auto [name, scale] : {std::pair{"retry-after-ms", 1}, std::pair{"retry-after", 1000}}) {
+    auto v = res[name];
+    double d = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+    if (!v.empty() && ec == std::errc() && p == v.data() + v.size() && d >= 0) {
+      return std::chrono::milliseconds(static_cast<std::int64_t>(d * scale));
+    }
+  }
+  return std::nullopt;
+}
+
+// Exponential backoff before attempt `attempt + 1`: retry_base·2^attempt up to retry_cap, with
+// "equal jitter" (half fixed, half random) so that a batch's slots do not retry in step.
+std::chrono::milliseconds backoff_for(const batches_config& cfg, unsigned attempt) {
+  const auto base = static_cast<double>(cfg.retry_base.count());
+  const double raw = std::min(static_cast<double>(cfg.retry_cap.count()),
+                              base * static_cast<double>(1ULL << std::min(attempt, 20u)));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(raw * (0.5 + 0.5 * random01())));
+}
+
+}  // namespace
+
+std::string batch_result_file_id(std::string_view batch_id, bool errors) {
+  std::string_view tail = batch_id.starts_with("batch_") ? batch_id.substr(6) : batch_id;
+  return "file-" + std::string(tail) + (errors ? "-errors" : "-output");
+}
+
+std::string stored_file_path(const std::string& dir, std::string_view id) {
+  return dir + "/" + std::string(id);
+}
+
+/// One batch being run.
+struct batch_runner::run {
+  explicit run(net::io_context& io) : done(io) {}
+  batch_record rec;
+  int fd = -1;
+  std::int64_t cursor = 0;  // the last line number fetched
+  std::vector<batch_line_ref> queue;
+  std::size_t next = 0;
+  bool exhausted = false;
+  bool cancelled = false;
+  bool expired = false;
+  std::size_t slots = 0;
+  net::steady_timer done;  // cancelled when the last slot ends
+  price_config price;
+  ~run() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+};
+
+/// One concurrency slot: its keep-alive connection to the gateway.
+struct batch_runner::slot {
+  std::optional<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+};
+
+batch_runner::batch_runner(const batches_config& cfg, batch_store& store, std::string files_dir,
+                           const config_snapshot* snapshot,
+                           metrics::family<metrics::counter>* lines_total)
+    : cfg_(cfg),
+      store_(store),
+      files_dir_(std::move(files_dir)),
+      snapshot_(snapshot),
+      lines_total_(lines_total) {}
+
+batch_runner::~batch_runner() {
+  stop(steady_clock::now());
+}
+
+void batch_runner::start(std::string host, std::uint16_t port) {
+  if (host.empty() || host == "0.0.0.0") {
+    host = "127.0.0.1";  // the wildcard listener also listens on loopback
+  } else if (host == "::") {
+    host = "::1";
+  }
+  target_ = tcp::endpoint(net::ip::make_address(host), port);
+  work_.emplace(io_.get_executor());
+  started_ = true;
+  net::co_spawn(io_, supervise(), [](std::exception_ptr e) {
+    if (e) {
+      spdlog::error("batch runner: supervisor ended with an exception");
+    }
+  });
+  thread_ = std::thread([this] {
+    name_thread("sy-batches");
+    io_.run();
+  });
+}
+
+void batch_runner::wake() {
+  net::post(io_, [this] { wake_timer_.cancel(); });
+}
+
+void batch_runner::cancel(std::string batch_id) {
+  net::post(io_, [this, id = std::move(batch_id)] {
+    cancelled_.insert(id);
+    wake_timer_.cancel();
+  });
+}
+
+void batch_runner::stop_starting() {
+  if (!started_) {
+    return;
+  }
+  net::post(io_, [this] {
+    stopping_ = true;
+    for (auto* t : sleepers_) {
+      t->cancel();
+    }
+    wake_timer_.cancel();
+    check_idle();
+  });
+}
+
+void batch_runner::stop(steady_clock::time_point deadline) {
+  if (!started_ || stopped_) {
+    return;
+  }
+  stopped_ = true;
+  net::post(io_, [this] {
+    stopping_ = true;
+    for (auto* t : sleepers_) {
+      t->cancel();
+    }
+    wake_timer_.cancel();
+    check_idle();
+  });
+  std::unique_lock lock(m_);
+  if (!cv_.wait_until(lock, deadline, [this] { return idle_; })) {
+    lock.unlock();
+    // The deadline: cut the lines still in flight (not recorded: they run again after a restart).
+    net::post(io_, [this] {
+      for (auto* s : streams_) {
+        beast::error_code ec;
+        s->socket().close(ec);
+      }
+    });
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::seconds(2), [this] { return idle_; });
+  }
+  lock.unlock();
+  work_.reset();
+  io_.stop();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void batch_runner::check_idle() {
+  if (stopping_ && active_.empty()) {
+    std::lock_guard lock(m_);
+    idle_ = true;
+    cv_.notify_all();
+  }
+}
+
+void batch_runner::count(bool ok) {
+  if (lines_total_) {
+    lines_total_->with({ok ? "completed" : "failed"}).inc();
+  }
+}
+
+net::awaitable<void> batch_runner::sleep(steady_clock::duration d) {
+  net::steady_timer t(io_, d);
+  sleepers_.insert(&t);
+  co_await t.async_wait(use_tuple);
+  sleepers_.erase(&t);
+}
+
+net::awaitable<void> batch_runner::supervise() {
+  while (!stopping_) {
+    auto ids = store_.unfinished();
+    if (!ids) {
+      spdlog::error("batch runner: {}", ids.error().message);
+    } else {
+      for (auto& id : *ids) {
+        if (active_.insert(id).second) {
+          net::co_spawn(io_, run_batch(id), [id](std::exception_ptr e) {
+            if (e) {
+              spdlog::error("batch runner: batch {} ended with an exception", id);
+            }
+          });
+        }
+      }
+    }
+    wake_timer_.expires_after(cfg_.poll_interval);
+    co_await wake_timer_.async_wait(use_tuple);
+  }
+  check_idle();
+}
+
+net::awaitable<void> batch_runner::run_batch(std::string id) {
+  run r(io_);
+  auto loaded = store_.batch(id);
+  if (loaded && *loaded) {
+    r.rec = std::move(**loaded);
+    bool go = true;
+    if (r.rec.status == batch_status::validating) {
+      go = co_await validate(r);
+    }
+    if (go && !stopping_) {
+      co_await execute(r);
+    }
+  } else if (!loaded) {
+    spdlog::error("batch runner: {}", loaded.error().message);
+  }
+  active_.erase(id);
+  cancelled_.erase(id);
+  check_idle();
+}
+
+net::awaitable<bool> batch_runner::validate(run& r) {
+  const auto now = unix_now();
+  batch_validation v(r.rec.endpoint, cfg_.max_lines, cfg_.max_line_bytes);
+  // A failed validation: the batch is `failed` with its errors, its lines dropped.
+  const auto fail = [&]() -> bool {
+    if (auto rec = store_.batch(r.rec.id); rec && *rec) {
+      r.rec = std::move(**rec);
+    }
+    r.rec.errors_json = v.errors_json();
+    r.rec.status = batch_status::failed;
+    r.rec.failed_at = unix_now();
+    if (auto s = store_.save_batch(r.rec); !s) {
+      spdlog::error("batch runner: {}", s.error().message);
+    }
+    (void)store_.clear_lines(r.rec.id);
+    return false;
+  };
+  if (auto c = store_.clear_lines(r.rec.id); !c) {  // a validation cut by a restart
+    spdlog::error("batch runner: {}", c.error().message);
+    co_return false;
+  }
+  std::unique_ptr<std::FILE, file_closer> f(
+      std::fopen(stored_file_path(files_dir_, r.rec.input_file_id).c_str(), "rb"));
+  if (!f) {
+    v.file_error("invalid_file", "The input file " + r.rec.input_file_id + " cannot be read.");
+    co_return fail();
+  }
+  line_reader reader(f.get(), cfg_.max_line_bytes);
+  std::vector<batch_line_ref> chunk;
+  // Lines go to the store a chunk at a time; the store finds duplicate custom_ids.
+  const auto flush = [&]() -> bool {
+    auto dup = store_.add_lines(r.rec.id, chunk);
+    chunk.clear();
+    if (!dup) {
+      spdlog::error("batch runner: {}", dup.error().message);
+      return false;
+    }
+    for (auto n : *dup) {
+      v.duplicate(n);
+    }
+    return true;
+  };
+  while (!v.stopped()) {
+    auto l = reader.next();
+    if (!l) {
+      break;
+    }
+    if (auto ref = v.add(*l)) {
+      chunk.push_back(std::move(*ref));
+    }
+    if (chunk.size() >= validation_chunk) {
+      if (!flush()) {
+        co_return false;
+      }
+      co_await net::post(io_, net::use_awaitable);  // let the other batches' I/O run
+      if (stopping_) {
+        co_return false;  // validation starts over after the restart
+      }
+    }
+  }
+  if (!chunk.empty() && !flush()) {
+    co_return false;
+  }
+  v.finish();
+  if (v.failed()) {
+    co_return fail();
+  }
+  auto rec = store_.batch(r.rec.id);
+  if (!rec || !*rec) {
+    co_return false;
+  }
+  r.rec = std::move(**rec);
+  r.rec.total = v.requests();
+  r.rec.model = v.model();
+  if (r.rec.status == batch_status::validating) {  // not cancelled meanwhile
+    r.rec.status = batch_status::in_progress;
+    r.rec.in_progress_at = now;
+  }
+  if (auto s = store_.save_batch(r.rec); !s) {
+    spdlog::error("batch runner: {}", s.error().message);
+    co_return false;
+  }
+  co_return true;
+}
+
+std::optional<batch_line_ref> batch_runner::take(run& r) {
+  if (stopping_ || r.cancelled || r.expired) {
+    return std::nullopt;
+  }
+  if (cancelled_.contains(r.rec.id)) {
+    r.cancelled = true;
+    return std::nullopt;
+  }
+  if (r.rec.expires_at && unix_now() >= *r.rec.expires_at) {
+    r.expired = true;
+    return std::nullopt;
+  }
+  if (r.next == r.queue.size() && !r.exhausted) {
+    auto page = store_.pending(r.rec.id, r.cursor, pending_page);
+    if (!page) {
+      spdlog::error("batch runner: {}", page.error().message);
+      return std::nullopt;
+    }
+    r.queue = std::move(*page);
+    r.next = 0;
+    if (r.queue.empty()) {
+      r.exhausted = true;
+    } else {
+      r.cursor = r.queue.back().line_no;
+    }
+  }
+  if (r.next == r.queue.size()) {
+    return std::nullopt;
+  }
+  return std::move(r.queue[r.next++]);
+}
+
+net::awaitable<void> batch_runner::execute(run& r) {
+  if (r.rec.status == batch_status::in_progress || r.rec.status == batch_status::cancelling) {
+    r.cancelled = r.rec.status == batch_status::cancelling;
+    r.fd = ::open(stored_file_path(files_dir_, r.rec.input_file_id).c_str(), O_RDONLY | O_CLOEXEC);
+    if (auto p = snapshot_ ? snapshot_->current() : nullptr; p && p->cfg) {
+      if (const auto* m = p->cfg->find_model(r.rec.model)) {
+        r.price = m->price;
+      }
+    }
+    if (r.fd < 0) {
+      spdlog::error("batch runner: batch {}: the input file is gone", r.rec.id);
+      r.cancelled = false;
+    }
+    r.slots = cfg_.concurrency;
+    for (unsigned i = 0; i < cfg_.concurrency; ++i) {
+      net::co_spawn(io_, run_slot(r), [id = r.rec.id](std::exception_ptr e) {
+        if (e) {
+          spdlog::error("batch runner: a slot of batch {} ended with an exception", id);
+        }
+      });
+    }
+    r.done.expires_at(steady_clock::time_point::max());
+    co_await r.done.async_wait(use_tuple);  // cancelled by the last slot
+    if (stopping_) {
+      co_return;  // resumed after the restart, where it stopped
+    }
+  }
+  // Re-read: a cancel may have been stored while the lines ran.
+  if (auto rec = store_.batch(r.rec.id); rec && *rec) {
+    r.rec.status = (*rec)->status;
+  }
+  batch_status final_status = batch_status::completed;
+  if (r.cancelled || r.rec.status == batch_status::cancelling ||
+      (r.rec.status == batch_status::finalizing && r.rec.cancelling_at)) {
+    final_status = batch_status::cancelled;
+  } else if (r.expired) {
+    expire_rest(r);
+    final_status = batch_status::expired;
+  }
+  if (auto f = finalize(r, final_status); !f) {
+    spdlog::error("batch runner: batch {}: {}", r.rec.id, f.error().message);
+  }
+}
+
+void batch_runner::expire_rest(run& r) {
+  // OpenAI writes every request the window did not reach to the error file as batch_expired.
+  std::int64_t after = 0;
+  for (;;) {
+    auto page = store_.pending(r.rec.id, after, pending_page);
+    if (!page || page->empty()) {
+      return;
+    }
+    for (const auto& l : *page) {
+      batch_line_result res{
+          l.line_no,
+          false,
+          batch_error_line("batch_req_" + random_hex(32), l.custom_id, "batch_expired",
+                           "This request could not be executed before the "
+                           "completion window expired."),
+          {},
+          0};
+      if (auto rec = store_.record(r.rec.id, res); rec && *rec) {
+        count(false);
+      }
+      after = l.line_no;
+    }
+  }
+}
+
+net::awaitable<void> batch_runner::run_slot(run& r) {
+  slot s;
+  while (auto ref = take(r)) {
+    if (r.fd < 0) {
+      break;
+    }
+    ++in_flight_;
+    co_await run_line(r, s, *ref);
+    --in_flight_;
+  }
+  if (s.stream) {
+    streams_.erase(&*s.stream);
+    beast::error_code ec;
+    s.stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+  if (--r.slots == 0) {
+    r.done.cancel();
+  }
+}
+
+net::awaitable<void> batch_runner::run_line(run& r, slot& s, const batch_line_ref& ref) {
+  std::string text(ref.length, '\0');
+  const auto got = ::pread(r.fd, text.data(), text.size(), static_cast<off_t>(ref.offset));
+  const std::string req_id = "batch_req_" + random_hex(32);
+  batch_line_result res;
+  res.line_no = ref.line_no;
+  auto line = got == static_cast<ssize_t>(text.size())
+                  ? validate_batch_line(text, r.rec.endpoint)
+                  : boost::system::result<batch_line, batch_line_error>(
+                        batch_line_error{"invalid_file", "The input file changed.", ""});
+  if (!line) {
+    res.output = batch_error_line(req_id, ref.custom_id, line.error().code, line.error().message);
+  } else {
+    unsigned attempt = 0;
+    std::optional<std::chrono::milliseconds> backoff;
+    for (;;) {
+      if (backoff) {
+        co_await sleep(*backoff);
+        backoff.reset();
+      }
+      if (stopping_) {
+        co_return;  // not recorded: runs again after the restart
+      }
+      if (r.rec.expires_at && unix_now() >= *r.rec.expires_at) {
+        r.expired = true;
+        co_return;  // recorded as batch_expired by expire_rest
+      }
+      http::request<http::string_body> req{http::verb::post, line->url, 11};
+      req.set(http::field::host, "localhost");
+      req.set(http::field::content_type, "application/json");
+      req.set(http::field::user_agent, "switchyard-batch");
+      req.set("x-switchyard-priority", "batch");
+      req.set("x-switchyard-batch-id", r.rec.id);
+      if (!r.rec.authorization.empty()) {
+        req.set(http::field::authorization, r.rec.authorization);
+      }
+      req.body() = line->body;
+      req.prepare_payload();
+      beast::error_code ec;
+      const bool reused = s.stream.has_value();
+      if (!s.stream) {
+        s.stream.emplace(io_);
+        streams_.insert(&*s.stream);
+        s.stream->expires_after(cfg_.line_timeout);
+        std::tie(ec) = co_await s.stream->async_connect(target_, use_tuple);
+      }
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(cfg_.max_response_bytes);
+      if (!ec) {
+        s.stream->expires_after(cfg_.line_timeout);
+        std::tie(ec, std::ignore) = co_await http::async_write(*s.stream, req, use_tuple);
+      }
+      if (!ec) {
+        std::tie(ec, std::ignore) =
+            co_await http::async_read(*s.stream, s.buffer, parser, use_tuple);
+      }
+      if (ec) {
+        streams_.erase(&*s.stream);
+        s.stream.reset();
+        s.buffer.clear();
+        if (stopping_) {
+          co_return;
+        }
+        if (reused && !parser.got_some()) {
+          continue;  // a kept-alive connection the gateway had closed: resend at once, free
+        }
+        if (++attempt >= cfg_.max_attempts) {
+          const bool timeout = ec == beast::error::timeout;
+          res.output = batch_error_line(
+              req_id, ref.custom_id, timeout ? "request_timeout" : "request_failed",
+              timeout ? "The request did not finish within batches.line_timeout."
+                      : "The request could not be sent to the gateway: " + ec.message());
+          break;
+        }
+        backoff = backoff_for(cfg_, attempt);
+        continue;
+      }
+      auto msg = parser.release();
+      if (!msg.keep_alive()) {
+        streams_.erase(&*s.stream);
+        s.stream.reset();
+        s.buffer.clear();
+      }
+      const unsigned status = msg.result_int();
+      if (status == 429) {
+        // Live traffic has the limits: wait (jittered, at least what the gateway says), and
+        // try again without spending an attempt; the completion window bounds the waiting.
+        auto wait = retry_after_of(msg).value_or(cfg_.retry_base);
+        wait = std::min(cfg_.retry_cap, std::max(wait, cfg_.retry_base));
+        backoff = std::chrono::milliseconds(
+            static_cast<std::int64_t>(static_cast<double>(wait.count()) * (1.0 + random01())));
+        continue;
+      }
+      if (status >= 500 && status != 501 && ++attempt < cfg_.max_attempts) {
+        if (stopping_) {
+          co_return;  // a draining gateway's 503: the line runs after the restart
+        }
+        backoff = backoff_for(cfg_, attempt);
+        continue;
+      }
+      if (status == 503 && stopping_) {
+        co_return;
+      }
+      res.ok = status >= 200 && status < 300;
+      res.output =
+          batch_output_line(req_id, ref.custom_id, status, msg["x-request-id"], msg.body());
+      if (res.ok) {
+        res.usage = usage_of(msg.body());
+        res.cost_usd = (static_cast<double>(res.usage.input_tokens) * r.price.input_per_mtok +
+                        static_cast<double>(res.usage.output_tokens) * r.price.output_per_mtok) /
+                       1e6;
+      }
+      break;
+    }
+  }
+  auto recorded = store_.record(r.rec.id, res);
+  if (!recorded) {
+    spdlog::error("batch runner: batch {} line {}: {}", r.rec.id, ref.line_no,
+                  recorded.error().message);
+  } else if (*recorded) {
+    count(res.ok);
+  }
+}
+
+result<void> batch_runner::finalize(run& r, batch_status final_status) {
+  const auto now = unix_now();
+  if (final_status != batch_status::cancelled) {
+    (void)store_.move_batch(r.rec.id, batch_status::in_progress, batch_status::finalizing, now);
+  }
+  std::string ids[2];
+  for (int errors = 0; errors < 2; ++errors) {
+    const auto id = batch_result_file_id(r.rec.id, errors == 1);
+    const auto path = stored_file_path(files_dir_, id);
+    const auto tmp = path + ".tmp";
+    std::uint64_t bytes = 0;
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      if (!out) {
+        return make_error(errc::internal, "cannot write " + tmp);
+      }
+      auto w = store_.for_each_result(r.rec.id, errors == 0, [&](std::string_view line) {
+        out.write(line.data(), static_cast<std::streamsize>(line.size()));
+        out.put('\n');
+        bytes += line.size() + 1;
+        return out ? result<void>() : result<void>(make_error(errc::internal, "write failed"));
+      });
+      if (!w) {
+        return w.error();
+      }
+      out.flush();
+      if (!out) {
+        return make_error(errc::internal, "cannot write " + tmp);
+      }
+    }
+    std::error_code fec;
+    if (bytes == 0) {
+      std::filesystem::remove(tmp, fec);
+      continue;  // no such lines: the file id stays null, as OpenAI leaves it
+    }
+    std::filesystem::rename(tmp, path, fec);
+    if (fec) {
+      return make_error(errc::internal, "cannot rename " + tmp + ": " + fec.message());
+    }
+    (void)store_.delete_file(id);  // a finalization repeated after a restart
+    if (auto a =
+            store_.add_file({id, bytes, now, r.rec.id + (errors ? "_error.jsonl" : "_output.jsonl"),
+                             "batch_output"});
+        !a) {
+      return a.error();
+    }
+    ids[errors] = id;
+  }
+  auto rec = store_.batch(r.rec.id);
+  if (!rec || !*rec) {
+    return rec ? result<void>(make_error(errc::internal, "batch vanished")) : rec.error();
+  }
+  auto b = std::move(**rec);
+  b.output_file_id = ids[0];
+  b.error_file_id = ids[1];
+  b.status = final_status;
+  switch (final_status) {
+    case batch_status::completed:
+      b.completed_at = now;
+      break;
+    case batch_status::expired:
+      b.expired_at = now;
+      break;
+    default:
+      b.cancelled_at = now;
+      break;
+  }
+  if (!b.finalizing_at && final_status != batch_status::cancelled) {
+    b.finalizing_at = now;
+  }
+  spdlog::info("batch {} {}: {} completed, {} failed of {}", b.id, to_string(b.status), b.completed,
+               b.failed, b.total);
+  return store_.save_batch(b);
+}
+
+}  // namespace switchyard

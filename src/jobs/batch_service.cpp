@@ -1,0 +1,300 @@
+#include "switchyard/jobs/batch_service.hpp"
+
+#include "switchyard/core/random.hpp"
+#include "switchyard/jobs/multipart.hpp"
+#include "switchyard/metrics/registry.hpp"
+
+#include <boost/json.hpp>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+namespace switchyard {
+
+namespace {
+
+namespace json = boost::json;
+
+std::string random_id(std::string_view prefix) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(prefix);
+  for (int w = 0; w < 2; ++w) {
+    auto v = random_u64();
+    for (int i = 0; i < 12; ++i, v >>= 4) {
+      out.push_back(digits[v & 15]);
+    }
+  }
+  return out;
+}
+
+// Bounds of a form field other than the file (`purpose`), and of metadata (OpenAI's Metadata:
+// 16 pairs, keys up to 64 characters, values up to 512).
+constexpr std::size_t max_field_bytes = 256;
+constexpr std::size_t max_metadata_pairs = 16;
+constexpr std::size_t max_metadata_key = 64;
+constexpr std::size_t max_metadata_value = 512;
+// How much of the body the multipart reader takes at a time (it works on any split).
+constexpr std::size_t feed_piece = 64 * 1024;
+// completion_window "24h": OpenAI's only value.
+constexpr std::int64_t window_seconds = 24 * 3600;
+
+}  // namespace
+
+result<std::unique_ptr<batch_service>> batch_service::open(const boot_config& cfg,
+                                                           const config_snapshot* snapshot,
+                                                           metrics::registry* registry) {
+  std::unique_ptr<batch_service> s(new batch_service());
+  s->cfg_ = cfg.batches;
+  s->files_dir_ = cfg.data_dir + "/files";
+  std::error_code ec;
+  std::filesystem::create_directories(s->files_dir_, ec);
+  if (ec) {
+    return make_error(errc::internal,
+                      "batches: cannot create " + s->files_dir_ + ": " + ec.message());
+  }
+  auto store = batch_store::open(cfg.data_dir + "/batches.db");
+  if (!store) {
+    return store.error();
+  }
+  s->store_ = std::move(*store);
+  metrics::family<metrics::counter>* lines = nullptr;
+  if (registry) {
+    lines = &registry->add_counter("switchyard_batch_lines_total",
+                                   "Batch API lines with a recorded result, by outcome "
+                                   "(completed: a 2xx answer; failed: any other).",
+                                   {"status"});
+  }
+  s->runner_ =
+      std::make_unique<batch_runner>(cfg.batches, *s->store_, s->files_dir_, snapshot, lines);
+  return s;
+}
+
+result<file_record> batch_service::upload(std::string_view content_type, std::string_view body) {
+  auto boundary = multipart_boundary(content_type);
+  if (!boundary) {
+    return boundary.error();
+  }
+  file_record f;
+  f.id = random_id("file-");
+  f.created_at = static_cast<std::int64_t>(std::time(nullptr));
+  const auto path = stored_file_path(files_dir_, f.id);
+  const auto tmp = path + ".upload";
+  std::ofstream out;
+  enum class target { none, file, purpose } into = target::none;
+  bool have_file = false, have_purpose = false;
+  std::string purpose;
+  multipart_reader reader(
+      *boundary,
+      {.on_part = [&](const multipart_part_header& h) -> result<void> {
+         if (h.name == "file") {
+           if (have_file) {
+             return make_error(errc::invalid_request, "Only one `file` part is allowed.", "file");
+           }
+           have_file = true;
+           f.filename = h.has_filename ? h.filename : "file";
+           out.open(tmp, std::ios::binary | std::ios::trunc);
+           if (!out) {
+             return make_error(errc::internal, "The file could not be stored.");
+           }
+           into = target::file;
+         } else if (h.name == "purpose") {
+           have_purpose = true;
+           into = target::purpose;
+         } else {
+           into = target::none;  // other fields (expires_after[...]) are not used
+         }
+         return {};
+       },
+       .on_data = [&](std::string_view d) -> result<void> {
+         if (into == target::file) {
+           out.write(d.data(), static_cast<std::streamsize>(d.size()));
+           f.bytes += d.size();
+           if (!out) {
+             return make_error(errc::internal, "The file could not be stored (disk full?).");
+           }
+         } else if (into == target::purpose) {
+           if (purpose.size() + d.size() > max_field_bytes) {
+             return make_error(errc::invalid_request, "purpose is too long.", "purpose");
+           }
+           purpose.append(d);
+         }
+         return {};
+       },
+       .on_part_end = [&]() -> result<void> {
+         if (into == target::file) {
+           out.close();
+           if (!out) {
+             return make_error(errc::internal, "The file could not be stored.");
+           }
+         }
+         into = target::none;
+         return {};
+       }});
+  result<void> r;
+  for (std::size_t i = 0; r && i < body.size(); i += feed_piece) {
+    r = reader.feed(body.substr(i, feed_piece));
+  }
+  if (r) {
+    r = reader.finish();
+  }
+  std::error_code ec;
+  const auto discard = [&] {
+    out.close();
+    std::filesystem::remove(tmp, ec);
+  };
+  if (!r) {
+    discard();
+    return r.error();
+  }
+  if (!have_file) {
+    discard();
+    return make_error(errc::invalid_request, "Missing required parameter: 'file'.", "file");
+  }
+  if (!have_purpose) {
+    discard();
+    return make_error(errc::invalid_request, "Missing required parameter: 'purpose'.", "purpose");
+  }
+  if (purpose != "batch") {
+    discard();
+    return make_error(errc::invalid_request,
+                      "purpose must be `batch`: the gateway stores files for the Batch API only.",
+                      "purpose");
+  }
+  f.purpose = purpose;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    discard();
+    return make_error(errc::internal, "The file could not be stored.");
+  }
+  if (auto a = store_->add_file(f); !a) {
+    std::filesystem::remove(path, ec);
+    return a.error();
+  }
+  return f;
+}
+
+result<std::string> batch_service::content(const file_record& f) const {
+  std::ifstream in(stored_file_path(files_dir_, f.id), std::ios::binary);
+  if (!in) {
+    return make_error(errc::internal, "The file's content is missing from data_dir/files.");
+  }
+  std::string s(static_cast<std::size_t>(f.bytes), '\0');
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  s.resize(static_cast<std::size_t>(in.gcount()));
+  return s;
+}
+
+result<bool> batch_service::remove_file(std::string_view id) {
+  auto d = store_->delete_file(id);
+  if (d && *d) {
+    std::error_code ec;
+    std::filesystem::remove(stored_file_path(files_dir_, id), ec);
+  }
+  return d;
+}
+
+result<batch_record> batch_service::create(std::string_view body, std::string_view authorization) {
+  json::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    return make_error(errc::invalid_request,
+                      R"(The body must be a JSON object like {"input_file_id": "file-...", )"
+                      R"("endpoint": "/v1/chat/completions", "completion_window": "24h"}.)");
+  }
+  const auto& o = v.as_object();
+  const auto text = [&](const char* k) -> const json::string* {
+    const auto* x = o.if_contains(k);
+    return x && x->is_string() ? &x->as_string() : nullptr;
+  };
+  const auto* input = text("input_file_id");
+  if (!input) {
+    return make_error(errc::invalid_request, "Missing required parameter: 'input_file_id'.",
+                      "input_file_id");
+  }
+  const auto* endpoint = text("endpoint");
+  if (!endpoint || !valid_batch_endpoint(*endpoint)) {
+    return make_error(errc::invalid_request,
+                      "endpoint must be one of /v1/chat/completions, /v1/completions, "
+                      "/v1/embeddings, /v1/responses.",
+                      "endpoint");
+  }
+  const auto* window = text("completion_window");
+  if (!window || *window != "24h") {
+    return make_error(errc::invalid_request, "completion_window must be `24h`.",
+                      "completion_window");
+  }
+  batch_record b;
+  if (const auto* m = o.if_contains("metadata"); m && !m->is_null()) {
+    if (!m->is_object() || m->as_object().size() > max_metadata_pairs) {
+      return make_error(errc::invalid_request,
+                        "metadata must be an object of at most 16 string values.", "metadata");
+    }
+    for (const auto& kv : m->as_object()) {
+      if (kv.key().size() > max_metadata_key || !kv.value().is_string() ||
+          kv.value().as_string().size() > max_metadata_value) {
+        return make_error(errc::invalid_request,
+                          "metadata keys are at most 64 characters, values strings of at most "
+                          "512.",
+                          "metadata");
+      }
+    }
+    b.metadata_json = json::serialize(*m);
+  }
+  auto file = store_->file(*input);
+  if (!file) {
+    return file.error();
+  }
+  if (!*file) {
+    return make_error(errc::not_found, "No such File object: " + std::string(*input),
+                      "input_file_id");
+  }
+  if ((*file)->purpose != "batch") {
+    return make_error(errc::invalid_request, "The input file must have purpose `batch`.",
+                      "input_file_id");
+  }
+  b.id = random_id("batch_");
+  b.endpoint = std::string(*endpoint);
+  b.input_file_id = std::string(*input);
+  b.completion_window = "24h";
+  b.created_at = static_cast<std::int64_t>(std::time(nullptr));
+  b.expires_at = b.created_at + window_seconds;
+  b.authorization = std::string(authorization);
+  if (auto a = store_->add_batch(b); !a) {
+    return a.error();
+  }
+  runner_->wake();
+  return b;
+}
+
+result<batch_record> batch_service::cancel(std::string_view id) {
+  auto b = store_->batch(id);
+  if (!b) {
+    return b.error();
+  }
+  if (!*b) {
+    return make_error(errc::not_found, "No such Batch object: " + std::string(id), "batch_id");
+  }
+  auto rec = std::move(**b);
+  if (rec.status == batch_status::cancelling || rec.status == batch_status::cancelled) {
+    return rec;  // idempotent
+  }
+  if (!can_cancel(rec.status)) {
+    return make_error(errc::conflict, "Cannot cancel a batch with status `" +
+                                          std::string(to_string(rec.status)) + "`.");
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto moved = store_->move_batch(id, rec.status, batch_status::cancelling, now);
+  if (!moved) {
+    return moved.error();
+  }
+  if (!*moved) {
+    return make_error(errc::conflict, "The batch changed status meanwhile; retrieve it and retry.");
+  }
+  runner_->cancel(std::string(id));
+  rec.status = batch_status::cancelling;
+  rec.cancelling_at = now;
+  return rec;
+}
+
+}  // namespace switchyard
