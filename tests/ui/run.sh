@@ -11,4 +11,4 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules ]]; then
   touch node_modules
 fi
 flock -u 9
-exec node --test --test-concurrency=1 --test-timeout=240000 dashboard.test.mjs
+exec node --test --test-concurrency=1 --test-timeout=240000 dashboard.test.mjs evals_flags.test.mjs

@@ -63,7 +63,9 @@ async function call(method, path, body) {
   }
   if (!res.ok) {
     const err = data && data.error;
-    let message = (err && err.message) || `HTTP ${res.status}`;
+    // The API's shape ({error: {message}}), or FastAPI's ({detail}) of the modelab paths.
+    const detail = data && typeof data.detail === 'string' ? data.detail : null;
+    let message = (err && err.message) || detail || `HTTP ${res.status}`;
     if (res.status === 401 && !t) message += ' Enter the admin token (top right).';
     throw new ApiError(res.status, message, err && err.param);
   }

@@ -4,7 +4,9 @@ import { sweepCharts } from './charts.js';
 import { el, errorBox } from './dom.js';
 import { renderAlerts } from './page-alerts.js';
 import { renderExperiment } from './page-experiment.js';
+import { renderEvaluation, renderEvaluations } from './page-evaluations.js';
 import { renderExperiments } from './page-experiments.js';
+import { renderFlag } from './page-flag.js';
 import { renderPrompt, renderPrompts } from './page-prompts.js';
 import { renderTraffic } from './page-traffic.js';
 
@@ -26,7 +28,7 @@ async function route({ keepFocus = false } = {}) {
   const section = parts[0] || 'experiments';
   const ticket = ++rendering;
   for (const a of document.querySelectorAll('[data-nav]')) {
-    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    if (a.dataset.nav === (section === 'flags' ? 'experiments' : section)) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   view.setAttribute('aria-busy', 'true');
@@ -34,6 +36,9 @@ async function route({ keepFocus = false } = {}) {
   try {
     if (section === 'experiments' && parts[1]) await renderExperiment(target, parts[1]);
     else if (section === 'experiments') await renderExperiments(target);
+    else if (section === 'flags' && parts[1]) await renderFlag(target, parts[1]);
+    else if (section === 'evaluations' && parts[1]) await renderEvaluation(target, parts[1]);
+    else if (section === 'evaluations') await renderEvaluations(target, query);
     else if (section === 'prompts' && parts[1]) await renderPrompt(target, parts[1], query);
     else if (section === 'prompts') await renderPrompts(target);
     else if (section === 'alerts') await renderAlerts(target);

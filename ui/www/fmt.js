@@ -115,3 +115,80 @@ export function variantCell(v, key) {
       return DASH;
   }
 }
+
+/** An interval [lo, hi] of shares: [58.4%, 91.9%] (a Wilson interval of a pass rate). */
+export function pctInterval(ci, digits = 1) {
+  return Array.isArray(ci) && ci.length === 2 && isNum(ci[0]) && isNum(ci[1])
+    ? `[${pct(ci[0], digits)}, ${pct(ci[1], digits)}]` : DASH;
+}
+
+/** A difference of two shares in percentage points: +40.0 pts. */
+export function points(x) {
+  if (!isNum(x)) return DASH;
+  const s = (x * 100).toFixed(1);
+  return x > 0 ? `+${s} pts` : `${s} pts`;
+}
+
+/** passed/total (rate) of a per-assertion or named-metric entry of an evaluation. */
+export function rateCell(a) {
+  return a ? `${int(a.passed)}/${int(a.total)} (${pct(a.pass_rate)})` : DASH;
+}
+
+/**
+ * A cell of an evaluation's per-variant table (`v`: an entry of the report's `variants`, or of
+ * a summary's, which has the first five keys only). The tests call this too.
+ */
+export function evalCell(v, key) {
+  switch (key) {
+    case 'cases':
+      return int(v.cases);
+    case 'passed':
+      return int(v.passed);
+    case 'errors':
+      return int(v.errors);
+    case 'pass_rate':
+      return pct(v.pass_rate);
+    case 'pass_rate_ci':
+      return pctInterval(v.pass_rate_ci);
+    case 'latency_p50':
+      return ms(v.latency_ms?.p50);
+    case 'latency_p95':
+      return ms(v.latency_ms?.p95);
+    case 'tokens':
+      return int(isNum(v.prompt_tokens) && isNum(v.completion_tokens) ? v.prompt_tokens + v.completion_tokens : null);
+    case 'cost':
+      return usd(v.cost_usd);
+    default:
+      return DASH;
+  }
+}
+
+/** A cell of a modelab flag's per-variant table (`v`: an entry of the flag report's `variants`). */
+export function flagCell(v, key) {
+  switch (key) {
+    case 'assignments':
+    case 'unique_users':
+    case 'executions':
+    case 'errors':
+    case 'success_count':
+    case 'failure_count':
+      return int(v[key]);
+    case 'error_rate':
+    case 'success_rate':
+      return pct(v[key]);
+    case 'avg_latency_ms':
+      return ms(v.avg_latency_ms);
+    case 'avg_cost':
+    case 'total_cost':
+      return usd(v[key]);
+    case 'avg_input_tokens':
+    case 'avg_output_tokens':
+      return num(v[key]);
+    case 'custom_events': {
+      const e = Object.entries(v.custom_events || {});
+      return e.length ? e.map(([n, c]) => `${n} ${int(c)}`).join(', ') : DASH;
+    }
+    default:
+      return DASH;
+  }
+}

@@ -4,6 +4,7 @@ import { ApiError, enc, get, getOptional, post, token } from './api.js';
 import { timeChart, seriesColor } from './charts.js';
 import { chip, confirmDialog, el, errorBox, intervalBar, notice, replace, table } from './dom.js';
 import { DASH, int, isNum, ms, num, pct, pValue, signedPct, time, variantCell, weight } from './fmt.js';
+import { evaluationsTable } from './page-evaluations.js';
 import { srmLevel, statusChip, verdictChip } from './verdict.js';
 
 // The per-variant table: the value columns and the vs_control metric each is compared on.
@@ -38,6 +39,7 @@ export async function renderExperiment(view, name) {
     verdictSection(report),
     progressSection(report),
     variantTable(report),
+    evaluationsSection(report),
     chartsSection(report, series, timeline),
     controlsSection(report),
     historySection(report),
@@ -100,7 +102,7 @@ function progressSection(r) {
       isNum(s.remaining) ? `, about ${int(s.remaining)} more samples per variant.` : '.'));
 }
 
-function comparison(c, better, what) {
+export function comparison(c, better, what) {
   if (!c) return null;
   const ci = c.rel_ci;
   const ciText = Array.isArray(ci) && ci.some(isNum) ? `[${signedPct(ci[0])}, ${signedPct(ci[1])}]` : '';
@@ -155,6 +157,19 @@ function variantTable(r) {
       'green when it is better for sure, red when worse; ✱ = significant after Holm adjustment.'),
     table({ caption: `Variants of ${r.name} against control`, captionHidden: true, cls: 'variants',
       head: ['Variant', 'Units', 'Requests', ...COLUMNS.map((c) => c.title), 'Guardrail'], rows }));
+}
+
+// The latest offline evaluations of this experiment (the report's `evaluations`: running ones,
+// then the five newest stored), linked to their reports.
+function evaluationsSection(r) {
+  if (!Array.isArray(r.evaluations)) return null;  // a gateway without evaluations
+  const runs = r.evaluations;
+  return el('section', { class: 'card', 'aria-labelledby': 'evaluations-h', id: 'experiment-evaluations' },
+    el('h2', { id: 'evaluations-h' }, 'Evaluations'),
+    runs.length
+      ? [evaluationsTable(runs, { caption: `Latest evaluations of ${r.name}`, withExperiment: false }),
+        el('p', {}, el('a', { href: `#/evaluations?experiment=${enc(r.name)}` }, `Every evaluation of ${r.name}`))]
+      : el('p', { class: 'muted' }, 'No evaluations of this experiment yet (switchyard eval, or POST /api/v1/evaluations).'));
 }
 
 function chartsSection(r, series, timeline) {
