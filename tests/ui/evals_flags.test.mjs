@@ -143,6 +143,32 @@ async function assertNoJunk(page, where) {
   assert.equal(await page.$('#view .notice-bad[role=alert]'), null, `${where}: no error box`);
 }
 
+/**
+ * Saves `name.png`, then renders the page again under prefers-color-scheme: dark, checks its
+ * background really is dark and nothing reads NaN/null, saves `name-dark.png`, and goes back.
+ */
+async function screenshots(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const luminance = () => page.evaluate(() => {
+    const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\d+/g).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  });
+  assert.ok(await luminance() > 0.8, `${name}: light background`);
+  for (const scheme of ['dark', 'light']) {
+    const before = await page.$eval('#view', (v) => v.dataset.ready);
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForFunction((prev) => {
+      const v = document.querySelector('#view');
+      return v.dataset.ready !== prev && !v.hasAttribute('aria-busy');
+    }, before, { timeout: WAIT_MS });
+    if (scheme === 'dark') {
+      assert.ok(await luminance() < 0.2, `${name}: dark background`);
+      await assertNoJunk(page, `${name} (dark)`);
+      await page.screenshot({ path: path.join(SHOTS, `${name}-dark.png`), fullPage: true });
+    }
+  }
+}
+
 const text = (page, sel) => page.textContent(sel).then((t) => t.trim());
 
 test('the evaluations list: every run, its dataset, status, gate and per-variant pass rate with interval', async () => {
@@ -170,7 +196,7 @@ test('the evaluations list: every run, its dataset, status, gate and per-variant
   assert.match(await text(page, `tr[data-evaluation="${golden.id}"] [data-cell="gate"]`), /^failed ≥ 50\.0%$/);
   assert.match(await text(page, `tr[data-evaluation="${runs[1].id}"] [data-cell="gate"]`), /^no gate$/);
   assert.equal(await page.getAttribute('a[data-nav="evaluations"]', 'aria-current'), 'page');
-  await page.screenshot({ path: path.join(SHOTS, 'evaluations.png'), fullPage: true });
+  await screenshots(page, 'evaluations');
   // The run's link opens its report.
   await page.click(`tr[data-evaluation="${golden.id}"] th a`);
   await page.waitForSelector(`#view[data-page="evaluations/${golden.id}"]`, { timeout: WAIT_MS });
@@ -210,7 +236,7 @@ test('a run: per-variant numbers, per-assertion and metric rates, McNemar pairs,
   assert.equal(failed.length, 16);
   assert.equal((await page.$$('.eval-failures tbody tr')).length, failed.length);
   assert.match(await text(page, '.page-head'), /golden · 20 cases/);
-  await page.screenshot({ path: path.join(SHOTS, 'evaluation.png'), fullPage: true });
+  await screenshots(page, 'evaluation');
   // A run of one variant has no pairs: said in words.
   await page.goto(`${base}/ui/#/evaluations/${runs[1].id}`);
   await page.waitForSelector(`#view[data-page="evaluations/${runs[1].id}"]`, { timeout: WAIT_MS });
@@ -272,7 +298,7 @@ test('a modelab flag: listed as client-side, linked to its flag view with the AP
   assert.equal(await page.getAttribute('tr[data-variant="concise"] [data-metric="success_rate"] .cmp-p', 'data-p'), String(cmp.p_value));
   assert.match(await text(page, 'tr[data-variant="control"] th'), /\(control\)/);
   assert.equal(await page.getAttribute('a[data-nav="experiments"]', 'aria-current'), 'page');
-  await page.screenshot({ path: path.join(SHOTS, 'flag.png'), fullPage: true });
+  await screenshots(page, 'flag');
   await done();
 });
 

@@ -46,7 +46,7 @@ export async function renderFlag(view, name) {
       el('div', { class: 'chips' }, clientSideChip(), ' ', verdictChip(sy.verdict)),
       el('p', { class: 'muted' }, `Assigned by the modelab SDK per user_id, first ${r.first_assigned_at ?? DASH}, last ${r.last_assigned_at ?? DASH}. `,
         'The gateway does not split this traffic: it analyses what the SDK sent.')),
-    el('section', { class: `health health-${srm.tone === 'bad' ? 'bad' : srm.tone === 'warn' ? 'warn' : 'good'}`, 'aria-label': 'Health',
+    el('section', { class: `health health-${srm.tone}`, 'aria-label': 'Health',
       role: srm.tone === 'bad' ? 'alert' : null, 'data-tone': srm.tone },
     el('h2', { class: 'visually-hidden' }, 'Health'),
     el('p', { class: 'health-srm', 'data-srm': srm.tone }, srm.text),
@@ -64,7 +64,8 @@ export async function renderFlag(view, name) {
 }
 
 function variantTable(r, sy) {
-  const vs = r.variants || [];
+  // Control first (the API sorts by name), then the treatments.
+  const vs = [...(r.variants || [])].sort((a, b) => (b.variant_name === sy.control) - (a.variant_name === sy.control));
   const cmp = new Map((sy.comparisons || []).map((c) => [c.variant, c]));
   const rows = vs.map((v) => {
     const isControl = v.variant_name === sy.control;
