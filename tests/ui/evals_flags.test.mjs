@@ -314,3 +314,38 @@ test('an unknown flag or run: the API\'s message, no page error', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+// Every number the evaluations and flags API answers replaced by null: dashes, no error, no junk.
+function nulled(x) {
+  if (typeof x === 'number') return null;
+  if (Array.isArray(x)) return x.map(nulled);
+  if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, nulled(v)]));
+  return x;
+}
+
+test('the evaluation and flag pages survive an API that answers null everywhere', async () => {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.route((url) => /^\/api\/v1\/(evaluations|flags|experiments)/.test(url.pathname), async (route) => {
+    const res = await route.fetch();
+    route.fulfill({ response: res, json: nulled(await res.json()) });
+  });
+  for (const [hash, pageId] of [['#/evaluations', 'evaluations'], [`#/evaluations/${runs[0].id}`, `evaluations/${runs[0].id}`],
+    ['#/experiments/qa', 'experiments/qa'], ['#/experiments', 'experiments'], [`#/flags/${FLAG}`, `flags/${FLAG}`]]) {
+    await page.goto(`${base}/ui/${hash}`);
+    await page.waitForSelector(`#view[data-page="${pageId}"]:not([aria-busy])`, { timeout: WAIT_MS });
+    await assertNoJunk(page, `${hash} with nulls`);
+    if (pageId === `evaluations/${runs[0].id}`) {
+      assert.equal(await text(page, '.eval-variants tr[data-variant="full"] [data-cell="pass_rate_ci"]'), DASH);
+      assert.equal(await text(page, '.eval-pairs [data-cell="p_value"]'), DASH);
+      assert.match(await text(page, '.page-head'), /golden · — cases/);
+    } else if (pageId === `flags/${FLAG}`) {
+      assert.equal(await text(page, 'tr[data-variant="control"] [data-cell="success_rate"]'), DASH);
+      assert.equal(await text(page, 'tr[data-variant="control"] [data-cell="custom_events"]'), `copied ${DASH}`);
+    }
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -89,7 +89,8 @@ export async function renderEvaluation(view, id) {
 // The summary's `cases` is a count; the whole report's is one entry per case and variant.
 function caseCount(r) {
   if (!Array.isArray(r.cases)) return r.cases;
-  return (r.variants || []).reduce((n, v) => (isNum(v.cases) && v.cases > n ? v.cases : n), 0);
+  const counts = (r.variants || []).map((v) => v.cases).filter(isNum);
+  return counts.length ? Math.max(...counts) : null;
 }
 
 const MAX_FAILURES = 200;
