@@ -2,7 +2,7 @@
 
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/jobs/eval_client.hpp"
-#include "switchyard/jobs/eval_secret.hpp"
+#include "switchyard/core/eval_secret.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>

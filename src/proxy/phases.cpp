@@ -4,7 +4,7 @@
 #include "switchyard/core/json_text.hpp"
 #include "switchyard/core/text.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
-#include "switchyard/jobs/eval_secret.hpp"
+#include "switchyard/core/eval_secret.hpp"
 #include "switchyard/proxy/rewrite.hpp"
 #include "switchyard/ratelimit/redis_lease.hpp"
 

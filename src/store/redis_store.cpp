@@ -2,6 +2,7 @@
 
 #include "redis_control_script.hpp"
 #include "redis_scripts.hpp"
+#include "switchyard/core/random.hpp"
 #include "switchyard/experiments/latency_sketch.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,8 +10,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <random>
+#include <thread>
 #include <tuple>
 
 namespace switchyard {
@@ -675,6 +678,16 @@ std::string serialize_control(const experiment_control& c) {
 // this control in between, so this many in a row is an edit storm, not a race.
 constexpr int control_cas_attempts = 32;
 
+// After a lost round, a jittered pause (up to 1 ms << round, capped at 32 ms) before reading
+// again: without it two busy writers can keep interleaving so that one loses every round (seen
+// on a loaded machine). This runs on the admin executor or a job thread, never on a worker, and
+// only when another replica wrote the same control in the same instant.
+void cas_backoff(int lost_rounds) {
+  const auto cap_us = 1000.0 * static_cast<double>(1 << std::min(lost_rounds, 5));
+  std::this_thread::sleep_for(
+      std::chrono::microseconds(static_cast<std::int64_t>(random01() * cap_us)));
+}
+
 }  // namespace
 
 result<std::vector<experiment_control>> redis_experiment_store::load_controls() {
@@ -726,6 +739,9 @@ result<experiment_control> redis_experiment_store::update_control(
   const std::string key = prefix_ + "controls";
   const std::string name(experiment);
   for (int attempt = 0; attempt < control_cas_attempts; ++attempt) {
+    if (attempt > 0) {
+      cas_backoff(attempt);
+    }
     auto r = call({"HGET", key, name});
     if (!r) {
       return fail("control", r.error());

@@ -1,4 +1,4 @@
-#include "switchyard/jobs/eval_secret.hpp"
+#include "switchyard/core/eval_secret.hpp"
 
 #include "switchyard/core/text.hpp"
 

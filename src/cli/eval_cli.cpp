@@ -1,4 +1,4 @@
-#include "switchyard/jobs/eval_cli.hpp"
+#include "switchyard/cli/eval_cli.hpp"
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/clock.hpp"

@@ -1,4 +1,4 @@
-#include "switchyard/jobs/batch_cli.hpp"
+#include "switchyard/cli/batch_cli.hpp"
 
 #include "switchyard/core/net.hpp"
 #include "switchyard/jobs/batch_object.hpp"

@@ -1,4 +1,4 @@
-#include "switchyard/jobs/batch_cli.hpp"
+#include "switchyard/cli/batch_cli.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
