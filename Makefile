@@ -39,7 +39,7 @@ test-asan:
 	./scripts/install-deps.sh test
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSWITCHYARD_TESTS=ON $(LAUNCHER) \
 	  -DSWITCHYARD_WERROR=ON -DSWITCHYARD_SANITIZE=ON >/dev/null
-	cmake --build $(ASAN_BUILD) -j$(JOBS) --target unit_tests integration_tests switchyard
+	cmake --build $(ASAN_BUILD) -j$(JOBS) --target unit_tests integration_tests switchyard mock-llm
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure --timeout 300 -L 'unit|integration' -j$(JOBS)

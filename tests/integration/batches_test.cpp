@@ -458,6 +458,11 @@ long status_kib(const char* key) {
 }
 
 TEST(batches_memory, fifty_thousand_lines_use_bounded_memory) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine keeps freed blocks resident, so RSS says nothing about what the runner
+  // holds; the bound is checked in the plain build (make test-fast), where this test runs.
+  GTEST_SKIP() << "RSS bound is meaningless under AddressSanitizer";
+#endif
   temp_dir dir;
   constexpr int n = 50'000;
   const std::string pad(1000, 'x');  // ~1 KiB a line: 50 MB that must never be held at once
