@@ -1,9 +1,9 @@
 // switchyard: arguments → config → logging → workers → signals → run.
+#include "switchyard/cli/batch_cli.hpp"
+#include "switchyard/cli/eval_cli.hpp"
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/version.hpp"
 #include "switchyard/http/server.hpp"
-#include "switchyard/cli/batch_cli.hpp"
-#include "switchyard/cli/eval_cli.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>

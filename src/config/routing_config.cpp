@@ -7,10 +7,10 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
-#include <optional>
-#include <string_view>
 #include <iterator>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -230,8 +230,7 @@ bool is_resource_name(std::string_view s) {
 
 // azure: `resource` as base_url, api_version required and consistent with a base_url that
 // already names /openai or /openai/v1; path_prefix is what comes before /openai.
-void check_azure(reader& r, const YAML::Node& node, const std::string& path,
-                 upstream_config& u) {
+void check_azure(reader& r, const YAML::Node& node, const std::string& path, upstream_config& u) {
   if (u.path_prefix.find("/openai/deployments") != std::string::npos) {
     // A deployment URL pasted from the portal: the deployment belongs to each model instead.
     r.fail(node["base_url"], path + ".base_url",
@@ -533,7 +532,6 @@ void read_mode(reader& r, const YAML::Node& node, const std::string& path, rate_
   l.mode_given = true;
 }
 
-
 // `requests` (+ `period`), `requests_per_second`, `requests_per_minute`: three spellings of one
 // limit, so each sets both the count and the period.
 key<rate_limit_config> request_key(std::string_view name, duration fixed_period) {
@@ -627,6 +625,5 @@ void resolve_rate_limit_mode(reader& r, const YAML::Node& node, const std::strin
            "only requests and tokens limits are shared; a concurrent-only limit is local");
   }
 }
-
 
 }  // namespace switchyard::config_detail

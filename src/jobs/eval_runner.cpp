@@ -1,8 +1,8 @@
 #include "switchyard/jobs/eval_runner.hpp"
 
+#include "switchyard/core/eval_secret.hpp"
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/jobs/eval_client.hpp"
-#include "switchyard/core/eval_secret.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>

@@ -199,9 +199,8 @@ net::awaitable<void> pause_before_retry(worker& w, exchange_state& st,
 // connection's buffers (the bytes Beast's serializer wrote for the same message): the client's
 // fields as build_upstream_fields filters them, then Content-Length; the target is endpoint
 // `ep` of `up`.
-std::string_view render_upstream_head(request_context& ctx, const upstream_config& up,
-                                      endpoint ep, const std::string& upstream_model,
-                                      std::size_t body_size) {
+std::string_view render_upstream_head(request_context& ctx, const upstream_config& up, endpoint ep,
+                                      const std::string& upstream_model, std::size_t body_size) {
   exchange_buffers& b = *ctx.buffers;
   header_list& h = b.fields;
   h.clear();

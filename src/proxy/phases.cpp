@@ -1,10 +1,10 @@
 #include "switchyard/proxy/phases.hpp"
 
 #include "switchyard/core/clock.hpp"
+#include "switchyard/core/eval_secret.hpp"
 #include "switchyard/core/json_text.hpp"
 #include "switchyard/core/text.hpp"
 #include "switchyard/experiments/feedback_id.hpp"
-#include "switchyard/core/eval_secret.hpp"
 #include "switchyard/proxy/rewrite.hpp"
 #include "switchyard/ratelimit/redis_lease.hpp"
 
@@ -29,7 +29,9 @@ std::string_view bearer(const client_request& req) {
   return bearer_token(req[http::field::authorization]);
 }
 
-bool messages_api(endpoint ep) { return endpoint_api(ep) == api_kind::messages; }
+bool messages_api(endpoint ep) {
+  return endpoint_api(ep) == api_kind::messages;
+}
 
 // The client's key, for `api_key` rate-limit scopes and assignment units: its bearer token; on
 // the Messages paths also `x-api-key`, which Anthropic clients send (Claude Code's
@@ -107,8 +109,8 @@ result<void> render_prompt(const prompt_plan& pp, endpoint ep, const std::string
     append_json_escaped(value, text);
     if (const auto* ins = f.find("instructions"); ins && !pp.cfg->replace_system) {
       const std::size_t i = static_cast<std::size_t>(ins - f.members.data());
-      const std::string_view raw = std::string_view(body).substr(
-          ins->value_begin, f.member_end(body, i) - ins->value_begin);
+      const std::string_view raw =
+          std::string_view(body).substr(ins->value_begin, f.member_end(body, i) - ins->value_begin);
       if (raw.size() > 2 && raw.front() == '"' && raw.back() == '"') {
         value += "\\n\\n";
         value.append(raw.substr(1, raw.size() - 2));  // still escaped: spliced as it is
@@ -291,9 +293,8 @@ result<void> rewrite(request_context& ctx, simdjson::ondemand::parser& json) {
       // The Responses API names the output bound max_output_tokens; other params go as given.
       const bool output_bound =
           ctx.ep == endpoint::responses && (k == "max_tokens" || k == "max_completion_tokens");
-      edit.set.emplace_back(output_bound ? std::string_view("max_output_tokens")
-                                         : std::string_view(k),
-                            val);
+      edit.set.emplace_back(
+          output_bound ? std::string_view("max_output_tokens") : std::string_view(k), val);
     }
     if (!dropped.empty()) {
       // Said in the response, not refused: one variant's params serve every API it is used on.
@@ -335,8 +336,7 @@ rate_request rate_key(const request_context& ctx, std::string_view user_header) 
   const auto& req = ctx.req;
   const access_record& rec = ctx.rec;
   rate_request key{client_key(req, ctx.ep), req[user_header], ctx.model->name,
-                   rec.experiment.empty() ? std::string_view{} : rec.variant,
-                   ctx.estimated_tokens};
+                   rec.experiment.empty() ? std::string_view{} : rec.variant, ctx.estimated_tokens};
   key.batch = is_batch_priority(req["x-switchyard-priority"]);  // lower priority: no auth needed
   return key;
 }
