@@ -44,7 +44,7 @@ struct experiment_plan {
   bool modelab = false;                // hash: modelab — the two members below instead of ranges
   std::vector<std::uint64_t> modelab_weights;  // integer weights, as modelab's SDK has them
   std::uint32_t modelab_threshold = 0;         // buckets in the rollout (modelab_hash.hpp)
-  std::int64_t phase = 1;              // what its statistics are recorded under (phase_record)
+  std::int64_t phase = 1;  // what its statistics are recorded under (phase_record)
 };
 
 /// The keys feedback ids are signed and verified with, resolved (the configured
@@ -97,7 +97,7 @@ struct request_view {
   std::string_view body_user;  // the body's `user` string as raw JSON text between the quotes
   std::string_view api_key;
   std::string_view override_header;  // x-switchyard-variant
-  /// An evaluation run by this process (jobs/eval_secret.hpp): the override applies even where
+  /// An evaluation run by this process (core/eval_secret.hpp): the override applies even where
   /// the experiment does not allow client overrides, and nothing is counted.
   bool eval = false;
   double random01 = 0;  // for unit: request

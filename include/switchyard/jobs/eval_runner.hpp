@@ -2,7 +2,7 @@
 
 // Runs a golden dataset through an experiment's variants (docs/evaluations.md): every case
 // through every chosen variant, as real HTTP requests to the gateway with the variant forced by
-// `x-switchyard-variant` and the process's evaluation secret (jobs/eval_secret.hpp), so that the
+// `x-switchyard-variant` and the process's evaluation secret (core/eval_secret.hpp), so that the
 // gateway's own routing, prompts, parameters, retries, fallbacks and rate limits apply and the
 // live experiment's statistics stay untouched. Blocking: call it on a job thread.
 

@@ -73,7 +73,7 @@ void build_upstream_fields(const In& client, const upstream_config& up, std::str
     // Expect: the gateway already answered the client's; forwarding it invites a 100 Continue.
     if (header_detail::hop_by_hop(name) || name == http::field::accept_encoding ||
         name == http::field::expect || boost::beast::iequals(f.name_string(), "x-request-id") ||
-        // The evaluation secret (jobs/eval_secret.hpp) never leaves the process.
+        // The evaluation secret (core/eval_secret.hpp) never leaves the process.
         boost::beast::iequals(f.name_string(), "x-switchyard-eval") ||
         (check_connection && header_detail::named_in_connection(conn->value(), f.name_string()))) {
       continue;

@@ -93,16 +93,16 @@ struct request_context {
 /// allocates nothing once the first has sized it: the storage of the header blocks the gateway
 /// writes and the watch of the client. Owned by the session; one request uses it at a time.
 struct exchange_buffers {
-  header_list fields;         // the header block being assembled (views)
+  header_list fields;           // the header block being assembled (views)
   std::string upstream_target;  // the upstream request's path and query
   std::string upstream_head;    // the upstream request's header block, rendered
-  std::string client_head;    // the client response's header block, rendered
-  std::string spliced_body;   // the body of a target that gets another model name
+  std::string client_head;      // the client response's header block, rendered
+  std::string spliced_body;     // the body of a target that gets another model name
   std::string translated_body;  // the body of a target that speaks another API
   /// How the answer of the target being tried is translated (proxy/translation.hpp); created
   /// with the connection's first translated request, reused after.
   std::shared_ptr<response_translation> translation;
-  header_block tags;          // lent to the request_context (swapped in and out)
+  header_block tags;  // lent to the request_context (swapped in and out)
   header_block limit_headers;
   std::shared_ptr<client_watch_state> watch;  // created with the first proxied request
   /// The request being proxied: here rather than in the lifecycle's coroutine frame, which
