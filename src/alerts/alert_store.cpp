@@ -2,9 +2,12 @@
 
 #include "switchyard/alerts/alert_json.hpp"
 
+#include "../experiments/sqlite_db.hpp"
+
 #include <sqlite3.h>
 #include <boost/json.hpp>
 
+#include <array>
 #include <cstdint>
 
 namespace switchyard {
@@ -13,51 +16,29 @@ namespace {
 
 namespace json = boost::json;
 
-error store_error(sqlite3* db, const std::string& what) {
-  return make_error(errc::internal,
-                    "alert store: " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+constexpr std::string_view store_name = "alert store";
+
+// NULL for an empty optional.
+sqlite::query& bind_opt(sqlite::query& q, const std::optional<double>& v) {
+  return q.optional_real(v);
 }
 
-// Owns a prepared statement; finalised on every path.
-struct statement {
-  sqlite3_stmt* s = nullptr;
-  ~statement() { sqlite3_finalize(s); }
-};
-
-// SQLITE_TRANSIENT (copy the text) without the macro's old-style cast.
-sqlite3_destructor_type transient() noexcept {
-  return reinterpret_cast<sqlite3_destructor_type>(static_cast<std::intptr_t>(-1));
+sqlite::query& bind_opt(sqlite::query& q, const std::optional<std::int64_t>& v) {
+  return v ? q.integer(*v) : q.null();
 }
 
-int bind_text(sqlite3_stmt* s, int i, const std::string& v) {
-  return sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), transient());
-}
-
-int bind_opt(sqlite3_stmt* s, int i, const std::optional<double>& v) {
-  return v ? sqlite3_bind_double(s, i, *v) : sqlite3_bind_null(s, i);
-}
-
-int bind_opt(sqlite3_stmt* s, int i, const std::optional<std::int64_t>& v) {
-  return v ? sqlite3_bind_int64(s, i, *v) : sqlite3_bind_null(s, i);
-}
-
-std::string text_at(sqlite3_stmt* s, int col) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
-  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))) : "";
-}
-
-std::optional<double> real_at(sqlite3_stmt* s, int col) {
-  if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+std::optional<double> real_at(const sqlite::query& q, int col) {
+  if (q.is_null(col)) {
     return std::nullopt;
   }
-  return sqlite3_column_double(s, col);
+  return q.real_at(col);
 }
 
-std::optional<std::int64_t> int_at(sqlite3_stmt* s, int col) {
-  if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+std::optional<std::int64_t> int_at(const sqlite::query& q, int col) {
+  if (q.is_null(col)) {
     return std::nullopt;
   }
-  return sqlite3_column_int64(s, col);
+  return q.int_at(col);
 }
 
 alert_scope_value scope_from(const std::string& text) {
@@ -103,109 +84,115 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id);
 )";
 
+enum stmt_id { load_s, save_s, prune_s, stmt_count };
+
+// In stmt_id order.
+constexpr std::array<const char*, stmt_count> statements = {
+    "SELECT id, rule, kind, metric, severity, state, scope, value, threshold, comparison, "
+    "window_seconds, message, started_at, updated_at, resolved_at, acknowledged_at FROM alerts "
+    "ORDER BY id",
+    "INSERT OR REPLACE INTO alerts (id, rule, kind, metric, severity, state, scope, value, "
+    "threshold, comparison, window_seconds, message, started_at, updated_at, resolved_at, "
+    "acknowledged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+    "?16)",
+    "DELETE FROM alerts WHERE state = 'resolved' AND id NOT IN (SELECT id FROM alerts WHERE "
+    "state = 'resolved' ORDER BY id DESC LIMIT ?1)",
+};
+
 }  // namespace
 
-result<std::unique_ptr<alert_store>> alert_store::open(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    auto e = store_error(db, "open " + path);
-    sqlite3_close_v2(db);
-    return e;
-  }
-  sqlite3_busy_timeout(db, 2000);
-  if (sqlite3_exec(db, schema, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    auto e = store_error(db, "create the table in " + path);
-    sqlite3_close_v2(db);
-    return e;
-  }
-  return std::unique_ptr<alert_store>(new alert_store(db));
-}
+struct alert_store::impl {
+  sqlite::db_ptr db;
+  std::array<sqlite::stmt_ptr, stmt_count> s;
+  sqlite3_stmt* operator[](stmt_id i) const { return s[i].get(); }
+};
 
-alert_store::~alert_store() {
-  sqlite3_close_v2(db_);
+alert_store::alert_store() = default;
+alert_store::~alert_store() = default;
+
+result<std::unique_ptr<alert_store>> alert_store::open(const std::string& path) {
+  // SQLite's default rollback journal, as before this store used the shared helper.
+  auto db = sqlite::open(path, store_name);
+  if (!db) {
+    return db.error();
+  }
+  std::unique_ptr<alert_store> st(new alert_store());
+  st->impl_ = std::make_unique<impl>();
+  st->impl_->db = std::move(*db);
+  sqlite3* raw = st->impl_->db.get();
+  if (auto r = sqlite::exec(raw, schema, "create the table in " + path, store_name); !r) {
+    return r.error();
+  }
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    auto s = sqlite::prepare(raw, statements[i], "prepare statement " + std::to_string(i),
+                             store_name);
+    if (!s) {
+      return s.error();
+    }
+    st->impl_->s[i] = std::move(*s);
+  }
+  return st;
 }
 
 result<std::vector<alert>> alert_store::load() {
-  statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT id, rule, kind, metric, severity, state, scope, value, threshold, "
-                         "comparison, window_seconds, message, started_at, updated_at, "
-                         "resolved_at, acknowledged_at FROM alerts ORDER BY id",
-                         -1, &st.s, nullptr) != SQLITE_OK) {
-    return store_error(db_, "read alerts");
-  }
+  sqlite::query q((*impl_)[load_s]);
   std::vector<alert> out;
-  int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+  const bool ok = sqlite::for_each_row(q, [&](const sqlite::query& row) {
     alert a;
-    a.id = sqlite3_column_int64(st.s, 0);
-    a.rule = text_at(st.s, 1);
-    a.kind = text_at(st.s, 2);
-    a.metric = text_at(st.s, 3);
-    a.severity = text_at(st.s, 4);
-    a.state = text_at(st.s, 5);
-    a.scope = scope_from(text_at(st.s, 6));
-    a.value = real_at(st.s, 7);
-    a.threshold = real_at(st.s, 8);
-    a.comparison = text_at(st.s, 9);
-    a.window_seconds = int_at(st.s, 10);
-    a.message = text_at(st.s, 11);
-    a.started_at = sqlite3_column_int64(st.s, 12);
-    a.updated_at = sqlite3_column_int64(st.s, 13);
-    a.resolved_at = int_at(st.s, 14);
-    a.acknowledged_at = int_at(st.s, 15);
+    a.id = row.int_at(0);
+    a.rule = row.text_at(1);
+    a.kind = row.text_at(2);
+    a.metric = row.text_at(3);
+    a.severity = row.text_at(4);
+    a.state = row.text_at(5);
+    a.scope = scope_from(row.text_at(6));
+    a.value = real_at(row, 7);
+    a.threshold = real_at(row, 8);
+    a.comparison = row.text_at(9);
+    a.window_seconds = int_at(row, 10);
+    a.message = row.text_at(11);
+    a.started_at = row.int_at(12);
+    a.updated_at = row.int_at(13);
+    a.resolved_at = int_at(row, 14);
+    a.acknowledged_at = int_at(row, 15);
     out.push_back(std::move(a));
-  }
-  if (rc != SQLITE_DONE) {
-    return store_error(db_, "read alerts");
+  });
+  if (!ok) {
+    return sqlite::db_error(impl_->db.get(), "read alerts", store_name);
   }
   return out;
 }
 
 result<void> alert_store::save(const alert& a) {
-  statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT OR REPLACE INTO alerts (id, rule, kind, metric, severity, state, "
-                         "scope, value, threshold, comparison, window_seconds, message, "
-                         "started_at, updated_at, resolved_at, acknowledged_at) VALUES "
-                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                         -1, &st.s, nullptr) != SQLITE_OK) {
-    return store_error(db_, "save alert");
-  }
-  int rc = sqlite3_bind_int64(st.s, 1, a.id);
-  rc |= bind_text(st.s, 2, a.rule);
-  rc |= bind_text(st.s, 3, a.kind);
-  rc |= bind_text(st.s, 4, a.metric);
-  rc |= bind_text(st.s, 5, a.severity);
-  rc |= bind_text(st.s, 6, a.state);
-  rc |= bind_text(st.s, 7, json::serialize(scope_json(a.scope)));
-  rc |= bind_opt(st.s, 8, a.value);
-  rc |= bind_opt(st.s, 9, a.threshold);
-  rc |= bind_text(st.s, 10, a.comparison);
-  rc |= bind_opt(st.s, 11, a.window_seconds);
-  rc |= bind_text(st.s, 12, a.message);
-  rc |= sqlite3_bind_int64(st.s, 13, a.started_at);
-  rc |= sqlite3_bind_int64(st.s, 14, a.updated_at);
-  rc |= bind_opt(st.s, 15, a.resolved_at);
-  rc |= bind_opt(st.s, 16, a.acknowledged_at);
-  if (rc != SQLITE_OK || sqlite3_step(st.s) != SQLITE_DONE) {
-    return store_error(db_, "save alert " + std::to_string(a.id));
+  const std::string scope = json::serialize(scope_json(a.scope));  // bound without a copy
+  sqlite::query q((*impl_)[save_s]);
+  q.integer(a.id)
+      .text(a.rule)
+      .text(a.kind)
+      .text(a.metric)
+      .text(a.severity)
+      .text(a.state)
+      .text(scope);
+  bind_opt(q, a.value);
+  bind_opt(q, a.threshold);
+  q.text(a.comparison);
+  bind_opt(q, a.window_seconds);
+  q.text(a.message).integer(a.started_at).integer(a.updated_at);
+  bind_opt(q, a.resolved_at);
+  bind_opt(q, a.acknowledged_at);
+  if (q.step() != SQLITE_DONE) {
+    return sqlite::db_error(impl_->db.get(), "save alert " + std::to_string(a.id), store_name);
   }
   return {};
 }
 
 result<std::size_t> alert_store::prune(std::size_t keep) {
-  statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "DELETE FROM alerts WHERE state = 'resolved' AND id NOT IN (SELECT id "
-                         "FROM alerts WHERE state = 'resolved' ORDER BY id DESC LIMIT ?1)",
-                         -1, &st.s, nullptr) != SQLITE_OK ||
-      sqlite3_bind_int64(st.s, 1, static_cast<std::int64_t>(keep)) != SQLITE_OK ||
-      sqlite3_step(st.s) != SQLITE_DONE) {
-    return store_error(db_, "prune resolved alerts");
+  sqlite::query q((*impl_)[prune_s]);
+  q.integer(static_cast<std::int64_t>(keep));
+  if (q.step() != SQLITE_DONE) {
+    return sqlite::db_error(impl_->db.get(), "prune resolved alerts", store_name);
   }
-  return static_cast<std::size_t>(sqlite3_changes(db_));
+  return static_cast<std::size_t>(sqlite3_changes(impl_->db.get()));
 }
 
 }  // namespace switchyard

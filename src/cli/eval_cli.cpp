@@ -27,6 +27,7 @@ constexpr const char* usage =
     "         [--variants a,b] [--concurrency N] [--format table|json|csv|junit]\n"
     "         [--min-pass-rate 0.95] [--output FILE] [--judge-model M] [--embedding-model M]\n"
     "         [--timeout SECONDS]\n"
+    "unset flags take the configuration's evaluations: values (docs/evaluations.md)\n"
     "exit status: 0 passed, 1 a variant's pass rate is below --min-pass-rate,\n"
     "             2 bad arguments, configuration or dataset, 3 the gateway could not start\n";
 
@@ -105,9 +106,11 @@ int eval_main(int argc, char** argv) {
     } else if (arg == "--variants") {
       o.variants = split_list(value);
     } else if (arg == "--concurrency") {
-      if (!parse_number(value, o.concurrency) || o.concurrency < 1 || o.concurrency > 64) {
+      unsigned n = 0;
+      if (!parse_number(value, n) || n < 1 || n > 64) {
         return usage_error("--concurrency must be an integer from 1 to 64");
       }
+      o.concurrency = n;
     } else if (arg == "--format") {
       format = value;
       if (format != "table" && format != "json" && format != "csv" && format != "junit") {
@@ -159,7 +162,9 @@ int eval_main(int argc, char** argv) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  auto ds = parse_dataset(text.str());
+  dataset_limits limits;
+  limits.max_cases = static_cast<std::size_t>(loaded->evaluations.max_cases);
+  auto ds = parse_dataset(text.str(), limits);
   if (!ds.problems.empty()) {
     std::fprintf(stderr, "%s: the dataset has problems:\n%s", dataset_path.c_str(),
                  describe_problems(ds.problems).c_str());
@@ -204,9 +209,9 @@ int eval_main(int argc, char** argv) {
   report.id = new_eval_id();
   report.created_at = unix_seconds();
   const progress_bar bar;
-  run_eval(ep, o, ds.cases, {"127.0.0.1", srv->port()}, report, std::cref(bar), nullptr);
+  run_eval(ep, ds.cases, {"127.0.0.1", srv->port()}, report, std::cref(bar), nullptr);
   report.finished_at = unix_seconds();
-  if (auto saved = srv->evaluations().store().save(report); !saved) {
+  if (auto saved = srv->evaluations().save(report); !saved) {
     std::fprintf(stderr, "switchyard eval: the report was not stored: %s\n",
                  saved.error().message.c_str());
   }

@@ -413,6 +413,7 @@ const section<config>& top_level_section() {
         alerts_key(),
         compat_key(),
         batches_key(),
+        evaluations_key(),
     };
     sec.check = [](reader& r, const YAML::Node& root, const std::string&, config& c) {
       c.data_dir = r.resolve(c.data_dir);

@@ -279,5 +279,8 @@ void check_modelab_experiment(reader& r, const YAML::Node& node, const std::stri
 
 /// `batches:` (batches_config.cpp).
 key<config> batches_key();
+/// `evaluations:` (evaluations_config.cpp): the section, then its models checked against
+/// `models:` and their upstreams (read before it).
+key<config> evaluations_key();
 
 }  // namespace switchyard::config_detail

@@ -94,15 +94,26 @@ void use_recycled_memory() {
 
 }  // namespace
 
-error db_error(sqlite3* db, const std::string& what) {
-  return make_error(errc::internal, "experiment store: " + what + ": " + sqlite3_errmsg(db));
+error db_error(sqlite3* db, const std::string& what, std::string_view store) {
+  return make_error(errc::internal, std::string(store) + ": " + what + ": " +
+                                        (db ? sqlite3_errmsg(db) : "out of memory"));
 }
 
-result<void> exec(sqlite3* db, const char* sql, const std::string& what) {
+result<void> exec(sqlite3* db, const char* sql, const std::string& what, std::string_view store) {
   if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return db_error(db, what);
+    return db_error(db, what, store);
   }
   return {};
+}
+
+result<stmt_ptr> prepare(sqlite3* db, const char* sql, const std::string& what,
+                         std::string_view store) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(raw);  // null after a failure, as SQLite documents; harmless either way
+    return db_error(db, what, store);
+  }
+  return stmt_ptr(raw);
 }
 
 sqlite3_destructor_type transient() noexcept {
@@ -159,20 +170,21 @@ result<void> transaction::commit(const std::string& what) {
   return r;
 }
 
-result<std::string> pragma(sqlite3* db, const char* sql, const std::string& path) {
+result<std::string> pragma(sqlite3* db, const char* sql, const std::string& path,
+                           std::string_view store) {
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
-    return db_error(db, path + ": preparing `" + sql + "`");
+    return db_error(db, path + ": preparing `" + sql + "`", store);
   }
   stmt_ptr s(raw);
   query q(s.get());
   if (q.step() != SQLITE_ROW) {
-    return db_error(db, path + ": running `" + sql + "`");
+    return db_error(db, path + ": running `" + sql + "`", store);
   }
   return q.text_at(0);
 }
 
-result<db_ptr> open_wal(const std::string& path) {
+result<db_ptr> open(const std::string& path, std::string_view store) {
   use_recycled_memory();
   sqlite3* raw = nullptr;
   const int rc =
@@ -180,20 +192,30 @@ result<db_ptr> open_wal(const std::string& path) {
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   db_ptr db(raw);  // a failed open still returns a handle to close
   if (rc != SQLITE_OK) {
-    return make_error(errc::internal, "experiment store: opening " + path + ": " +
+    return make_error(errc::internal, std::string(store) + ": opening " + path + ": " +
                                           (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
   sqlite3_busy_timeout(db.get(), 5000);
-  auto mode = pragma(db.get(), "PRAGMA journal_mode = WAL", path);
+  return db;
+}
+
+result<db_ptr> open_wal(const std::string& path, std::string_view store) {
+  auto db = open(path, store);
+  if (!db) {
+    return db.error();
+  }
+  auto mode = pragma(db->get(), "PRAGMA journal_mode = WAL", path, store);
   if (!mode) {
     return mode.error();
   }
   if (*mode != "wal") {
-    return make_error(errc::internal, "experiment store: " + path +
+    return make_error(errc::internal, std::string(store) + ": " + path +
                                           " cannot use WAL mode (journal_mode is " + *mode +
                                           "; a network file system?)");
   }
-  if (auto r = exec(db.get(), "PRAGMA synchronous = NORMAL", path + ": setting synchronous"); !r) {
+  if (auto r = exec(db->get(), "PRAGMA synchronous = NORMAL", path + ": setting synchronous",
+                    store);
+      !r) {
     return r.error();
   }
   return db;

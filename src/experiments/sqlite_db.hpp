@@ -1,7 +1,10 @@
 #pragma once
-// Private to src/experiments: the thin layer over the SQLite C API that sqlite_store.cpp builds
-// on — owning handles, one use of a prepared statement (binding, stepping, reading columns) and a
-// write-transaction guard. Errors name the experiment store, the only user.
+// Private to src/: the thin layer over the SQLite C API that the embedded stores build on — the
+// experiment store (sqlite_store.cpp), jobs/batch_store.cpp, jobs/eval_store.cpp and
+// alerts/alert_store.cpp (they include it as "../experiments/sqlite_db.hpp"): opening a file,
+// owning handles, one use of a prepared statement (binding, stepping, reading columns) and a
+// write-transaction guard. Errors start with the store's name (`store`, default the experiment
+// store's), so a failure says which file of data_dir it concerns.
 
 #include "switchyard/core/error.hpp"
 
@@ -27,12 +30,21 @@ using db_ptr = std::unique_ptr<sqlite3, db_closer>;
 /// A prepared statement, finalized on destruction (before its connection closes).
 using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
 
-/// errc::internal "experiment store: <what>: <SQLite's last message on db>". Build it before a
-/// rollback, which would replace that message.
-error db_error(sqlite3* db, const std::string& what);
+/// The name errors start with unless a store gives its own.
+inline constexpr std::string_view default_store = "experiment store";
 
-/// Runs `sql` (statements without result rows); fails with db_error(db, what).
-result<void> exec(sqlite3* db, const char* sql, const std::string& what);
+/// errc::internal "<store>: <what>: <SQLite's last message on db>". Build it before a rollback,
+/// which would replace that message.
+error db_error(sqlite3* db, const std::string& what, std::string_view store = default_store);
+
+/// Runs `sql` (statements without result rows); fails with db_error(db, what, store).
+result<void> exec(sqlite3* db, const char* sql, const std::string& what,
+                  std::string_view store = default_store);
+
+/// Prepares `sql` once for many uses (SQLITE_PREPARE_PERSISTENT); fails with
+/// db_error(db, what, store).
+result<stmt_ptr> prepare(sqlite3* db, const char* sql, const std::string& what,
+                         std::string_view store = default_store);
 
 /// SQLite's "copy the buffer" destructor; the SQLITE_TRANSIENT macro is an old-style cast.
 sqlite3_destructor_type transient() noexcept;
@@ -54,6 +66,7 @@ class query {
   query& blob(std::string_view v);
   query& integer(std::int64_t v) { return check(sqlite3_bind_int64(s_, next_++, v)); }
   query& real(double v) { return check(sqlite3_bind_double(s_, next_++, v)); }
+  query& null() { return check(sqlite3_bind_null(s_, next_++)); }
   /// SQL NULL when `v` is empty.
   query& optional_real(std::optional<double> v) {
     return v ? real(*v) : check(sqlite3_bind_null(s_, next_++));
@@ -68,6 +81,7 @@ class query {
   std::int64_t int_at(int col) const { return sqlite3_column_int64(s_, col); }
   std::uint64_t count_at(int col) const { return static_cast<std::uint64_t>(int_at(col)); }
   double real_at(int col) const { return sqlite3_column_double(s_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
 
  private:
   // Keeps the first failure, so a chain of binds reports it at step().
@@ -115,10 +129,15 @@ class transaction {
 };
 
 /// Single-row PRAGMA read (user_version, journal_mode); errors name the database file `path`.
-result<std::string> pragma(sqlite3* db, const char* sql, const std::string& path);
+result<std::string> pragma(sqlite3* db, const char* sql, const std::string& path,
+                           std::string_view store = default_store);
 
-/// Opens (creating) the database file `path` in WAL mode with synchronous=NORMAL and a 5 s busy
-/// timeout; fails when the file system does not allow WAL.
-result<db_ptr> open_wal(const std::string& path);
+/// Opens (creating) the database file `path` with a 5 s busy timeout, in SQLite's default
+/// (rollback) journal mode; SQLite's memory comes from core/arena (sqlite_db.cpp says why). The
+/// connection is not serialised by SQLite (NOMUTEX): its store serialises its calls.
+result<db_ptr> open(const std::string& path, std::string_view store = default_store);
+
+/// open(), then WAL mode with synchronous=NORMAL; fails when the file system does not allow WAL.
+result<db_ptr> open_wal(const std::string& path, std::string_view store = default_store);
 
 }  // namespace switchyard::sqlite

@@ -1,5 +1,6 @@
 #include "switchyard/http/eval_api.hpp"
 
+#include "switchyard/experiments/snapshot.hpp"
 #include "switchyard/http/api.hpp"
 #include "switchyard/jobs/eval_service.hpp"
 #include "switchyard/runtime/worker.hpp"
@@ -38,16 +39,16 @@ result<std::string> text_member(const json::object& o, const char* key, bool req
 
 }  // namespace
 
-result<void> read_eval_request(const json::object& body, eval_options& o,
-                               std::vector<eval_case>& cases) {
+result<void> read_eval_request(const json::object& body, const dataset_limits& limits,
+                               eval_options& o, std::vector<eval_case>& cases) {
   for (const auto& [k, v] : body) {
     if (k != "experiment" && k != "dataset" && k != "cases" && k != "jsonl" && k != "variants" &&
         k != "concurrency" && k != "judge_model" && k != "embedding_model" &&
-        k != "min_pass_rate") {
+        k != "min_pass_rate" && k != "timeout") {
       return make_error(errc::invalid_request,
                         "unknown member " + std::string(k) +
                             " (expected experiment, dataset, cases or jsonl, variants, "
-                            "concurrency, judge_model, embedding_model, min_pass_rate)",
+                            "concurrency, judge_model, embedding_model, min_pass_rate, timeout)",
                         std::string(k));
     }
   }
@@ -91,6 +92,13 @@ result<void> read_eval_request(const json::object& body, eval_options& o,
     }
     o.min_pass_rate = v->to_number<double>();
   }
+  if (const auto* v = body.if_contains("timeout")) {  // seconds, as the CLI's --timeout
+    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 3600) {
+      return make_error(errc::invalid_request,
+                        "timeout must be a whole number of seconds from 1 to 3600", "timeout");
+    }
+    o.request_timeout = std::chrono::seconds(v->as_int64());
+  }
   // The dataset: JSON Lines text as a file holds it, or a list of case objects (one "line"
   // each, so that problems are numbered by position).
   std::string text;
@@ -116,7 +124,7 @@ result<void> read_eval_request(const json::object& body, eval_options& o,
       text += '\n';
     }
   }
-  auto ds = parse_dataset(text);
+  auto ds = parse_dataset(text, limits);
   if (!ds.problems.empty()) {
     std::string msg = "The dataset has problems (" + std::string(lines ? "line" : "case") +
                       " numbers from 1):\n" + describe_problems(ds.problems);
@@ -141,7 +149,9 @@ result<string_response> start_evaluation(const local_call& c) {
   }
   eval_options o;
   std::vector<eval_case> cases;
-  if (auto r = read_eval_request(v.as_object(), o, cases); !r) {
+  dataset_limits limits;
+  limits.max_cases = static_cast<std::size_t>(c.w.shared.snapshot->current()->cfg->evaluations.max_cases);
+  if (auto r = read_eval_request(v.as_object(), limits, o, cases); !r) {
     return r.error();
   }
   auto id = (*svc)->start(std::move(o), std::move(cases));

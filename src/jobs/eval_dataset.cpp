@@ -391,7 +391,8 @@ eval_dataset parse_dataset(std::string_view text, const dataset_limits& limits) 
     }
     if (out.cases.size() >= limits.max_cases) {
       out.problems.push_back(
-          {line, "more than " + std::to_string(limits.max_cases) + " cases in one dataset"});
+          {line, "more than " + std::to_string(limits.max_cases) +
+                     " cases in one dataset (evaluations.max_cases in the configuration)"});
       break;
     }
     parse_line(l, line, limits, out);

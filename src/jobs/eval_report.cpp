@@ -103,7 +103,13 @@ std::string xml_escape(std::string_view s) {
 
 std::string render_table(const eval_report& r) {
   std::string out = "evaluation " + r.id + " of experiment " + r.experiment + " on " + r.dataset +
-                    " (" + std::to_string(r.case_ids.size()) + " cases)\n\n";
+                    " (" + std::to_string(r.case_ids.size()) + " cases)\n";
+  if (!r.judge_model.empty() || !r.embedding_model.empty()) {
+    // The run's defaults (an assertion's own `model` overrides them for that assertion).
+    out += "judge model " + (r.judge_model.empty() ? "-" : r.judge_model) + ", embedding model " +
+           (r.embedding_model.empty() ? "-" : r.embedding_model) + "\n";
+  }
+  out += "\n";
   out += pad("variant", 14) + pad("prompt", 18) + pad("model", 18) + pad("pass", 9) +
          pad("rate", 8) + pad("95% CI", 16) + pad("errors", 8) + pad("p50 ms", 9) +
          pad("p95 ms", 9) + pad("tokens", 9) + "cost USD\n";
@@ -324,6 +330,9 @@ json::value report_summary_json(const eval_report& r) {
       {"cases", r.case_ids.size()},
       {"min_pass_rate", r.min_pass_rate ? json::value(*r.min_pass_rate) : json::value(nullptr)},
       {"gate_passed", r.gate_passed},
+      {"judge_model", r.judge_model.empty() ? json::value(nullptr) : json::value(r.judge_model)},
+      {"embedding_model",
+       r.embedding_model.empty() ? json::value(nullptr) : json::value(r.embedding_model)},
       {"variants", std::move(variants)}};
   return o;
 }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 namespace switchyard {
 
@@ -143,9 +144,10 @@ json::value messages_of(const eval_case& c) {
 
 class run {
  public:
-  run(const eval_plan& ep, const eval_options& o, const std::vector<eval_case>& cases,
-      eval_report& report, const eval_progress& progress, const std::atomic<bool>* cancel)
-      : ep_(ep), o_(o), cases_(cases), report_(report), progress_(progress), cancel_(cancel) {
+  run(const eval_plan& ep, const std::vector<eval_case>& cases, eval_report& report,
+      const eval_progress& progress, const std::atomic<bool>* cancel)
+      : ep_(ep), o_(ep.settings), cases_(cases), report_(report), progress_(progress),
+        cancel_(cancel) {
     report_.results.assign(cases_.size() * ep_.variants.size(), eval_case_result{});
     ran_.assign(report_.results.size(), 0);
   }
@@ -336,7 +338,7 @@ class run {
   }
 
   const eval_plan& ep_;
-  const eval_options& o_;
+  const eval_settings& o_;
   const std::vector<eval_case>& cases_;
   eval_report& report_;
   const eval_progress& progress_;
@@ -348,12 +350,68 @@ class run {
 
 }  // namespace
 
+std::string_view eval_source_name(eval_source s) noexcept {
+  switch (s) {
+    case eval_source::run:
+      return "run";
+    case eval_source::config:
+      return "config";
+    case eval_source::none:
+      break;
+  }
+  return "none";
+}
+
+eval_settings resolve_eval_settings(const evaluations_config& c, const eval_options& o) {
+  eval_settings s;
+  s.concurrency = o.concurrency.value_or(c.concurrency);
+  const auto model = [](const std::string& run, const std::string& cfg, std::string& out,
+                        eval_source& from) {
+    out = !run.empty() ? run : cfg;
+    from = !run.empty() ? eval_source::run : !cfg.empty() ? eval_source::config : eval_source::none;
+  };
+  model(o.judge_model, c.judge_model, s.judge_model, s.judge_from);
+  model(o.embedding_model, c.embedding_model, s.embedding_model, s.embedding_from);
+  s.request_timeout = o.request_timeout.value_or(c.request_timeout);
+  s.max_response_bytes = static_cast<std::size_t>(c.max_response_bytes);
+  s.max_rate_limit_waits = c.rate_limit_waits;
+  s.max_rate_limit_wait = c.rate_limit_max_wait;
+  if (o.min_pass_rate) {
+    s.min_pass_rate = o.min_pass_rate;
+  } else if (c.min_pass_rate >= 0) {
+    s.min_pass_rate = c.min_pass_rate;
+  }
+  return s;
+}
+
 eval_plan prepare_eval(const plan& p, const eval_options& o, const std::vector<eval_case>& cases) {
   eval_plan ep;
   ep.experiment = o.experiment;
+  ep.dataset_name = o.dataset_name;
+  const evaluations_config& ec = p.cfg->evaluations;
+  ep.settings = resolve_eval_settings(ec, o);
   auto problem = [&](std::size_t line, std::string m) {
     ep.problems.push_back({line, std::move(m)});
   };
+  if (ep.settings.concurrency < 1 || ep.settings.concurrency > ec.max_concurrency) {
+    problem(0, "concurrency: " + std::to_string(ep.settings.concurrency) +
+                   " is outside 1.." + std::to_string(ec.max_concurrency) +
+                   " (evaluations.max_concurrency in the configuration); ask for fewer");
+  }
+  // The run's models once (the configuration's were checked when it was loaded).
+  for (const auto& [name, from, flag] :
+       {std::tuple{ep.settings.judge_model, ep.settings.judge_from, "--judge-model (judge_model)"},
+        std::tuple{ep.settings.embedding_model, ep.settings.embedding_from,
+                   "--embedding-model (embedding_model)"}}) {
+    if (from == eval_source::run && !model_known(p, name)) {
+      problem(0, std::string(flag) + ": no model `" + name + "` in the configuration");
+    }
+  }
+  if (cases.size() > ec.max_cases) {
+    problem(0, "the dataset has " + std::to_string(cases.size()) + " cases, more than " +
+                   std::to_string(ec.max_cases) +
+                   " (evaluations.max_cases in the configuration); split it");
+  }
   const experiment_plan* e = p.find(o.experiment);
   if (!e) {
     std::string known;
@@ -418,16 +476,20 @@ eval_plan prepare_eval(const plan& p, const eval_options& o, const std::vector<e
       }
       const bool emb = a.kind == assertion_kind::similar;
       const std::string model = !a.model.empty() ? a.model
-                                : emb            ? o.embedding_model
-                                                 : o.judge_model;
+                                : emb            ? ep.settings.embedding_model
+                                                 : ep.settings.judge_model;
       const std::string at = "assert[" + std::to_string(i) + "]";
       if (model.empty()) {
         problem(c.line, at + ": " +
                             std::string(emb ? "similar needs an embedding model"
                                             : "llm-rubric needs a judge model") +
-                            ": give the assertion a model or the run " +
-                            (emb ? "--embedding-model" : "--judge-model"));
-      } else if (!model_known(p, model)) {
+                            ": give the assertion a model, the run " +
+                            (emb ? "--embedding-model (API: embedding_model)"
+                                 : "--judge-model (API: judge_model)") +
+                            ", or set " +
+                            (emb ? "evaluations.embedding_model" : "evaluations.judge_model") +
+                            " in the configuration");
+      } else if (!a.model.empty() && !model_known(p, model)) {
         problem(c.line, at + ".model: no model `" + model + "` in the configuration");
       }
     }
@@ -435,17 +497,20 @@ eval_plan prepare_eval(const plan& p, const eval_options& o, const std::vector<e
   return ep;
 }
 
-void run_eval(const eval_plan& ep, const eval_options& o, const std::vector<eval_case>& cases,
-              const eval_target& target, eval_report& report, const eval_progress& progress,
+void run_eval(const eval_plan& ep, const std::vector<eval_case>& cases, const eval_target& target,
+              eval_report& report, const eval_progress& progress,
               const std::atomic<bool>* cancel) {
+  const eval_settings& o = ep.settings;
   report.experiment = ep.experiment;
-  report.dataset = o.dataset_name;
+  report.dataset = ep.dataset_name;
   report.min_pass_rate = o.min_pass_rate;
+  report.judge_model = o.judge_model;
+  report.embedding_model = o.embedding_model;
   if (!ep.variants.empty()) {
-    run r(ep, o, cases, report, progress, cancel);  // outlives the coroutines' frames
+    run r(ep, cases, report, progress, cancel);  // outlives the coroutines' frames
     net::io_context io(1);
     const tcp::endpoint gateway(net::ip::make_address(target.host), target.port);
-    const unsigned slots = std::clamp(o.concurrency, 1u, 64u);
+    const unsigned slots = std::clamp(o.concurrency, 1u, 64u);  // prepare_eval checked it
     for (unsigned i = 0; i < slots; ++i) {
       net::co_spawn(io, r.slot(gateway), [](std::exception_ptr e) {
         if (e) {

@@ -66,12 +66,14 @@ result<std::string> eval_service::start(eval_options o, std::vector<eval_case> c
     msg.pop_back();
     return make_error(errc::invalid_request, std::move(msg), "dataset");
   }
+  const std::size_t max_running = p->cfg->evaluations.max_running;
   std::lock_guard lock(mu_);
   reap();
   if (jobs_.size() >= max_running) {
     return make_error(errc::overloaded, std::to_string(max_running) +
-                                            " evaluations are running already; retry when one "
-                                            "has finished.");
+                                            " evaluations are running already "
+                                            "(evaluations.max_running); retry when one has "
+                                            "finished.");
   }
   if (target_.port == 0) {
     return make_error(errc::unavailable, "The gateway is not listening yet; retry.");
@@ -80,22 +82,24 @@ result<std::string> eval_service::start(eval_options o, std::vector<eval_case> c
   j->id = new_eval_id();
   j->experiment = o.experiment;
   j->dataset = o.dataset_name;
+  j->judge_model = ep.settings.judge_model;
+  j->embedding_model = ep.settings.embedding_model;
   j->created_at = unix_seconds();
   j->total = cases.size() * ep.variants.size();
   job* raw = j.get();
   const std::string id = j->id;
   // The job owns everything it reads (`ep` holds copies): a reload meanwhile does not change it.
-  j->thread = std::thread([this, raw, ep = std::move(ep), o = std::move(o),
-                           cases = std::move(cases), target = target_]() mutable {
+  j->thread = std::thread([this, raw, ep = std::move(ep), cases = std::move(cases),
+                           target = target_]() mutable {
     eval_report report;
     report.id = raw->id;
     report.created_at = raw->created_at;
     run_eval(
-        ep, o, cases, target, report,
+        ep, cases, target, report,
         [raw](std::size_t done, std::size_t) { raw->done.store(done); }, &cancel_);
     report.status = cancel_.load() ? "cancelled" : "completed";
     report.finished_at = unix_seconds();
-    if (auto saved = store_->save(report); !saved) {
+    if (auto saved = save(report); !saved) {
       spdlog::error("evaluation {}: not stored: {}", report.id, saved.error().message);
     } else {
       spdlog::info("evaluation {} of {}: {} cases × {} variants done", report.id, report.experiment,
@@ -107,6 +111,10 @@ result<std::string> eval_service::start(eval_options o, std::vector<eval_case> c
   return id;
 }
 
+result<void> eval_service::save(const eval_report& r) {
+  return store_->save(r, static_cast<std::size_t>(snapshot_.current()->cfg->evaluations.keep));
+}
+
 json::value eval_service::running_json(const job& j) const {
   return json::object{
       {"id", j.id},
@@ -114,6 +122,9 @@ json::value eval_service::running_json(const job& j) const {
       {"dataset", j.dataset},
       {"status", "running"},
       {"created_at", j.created_at},
+      {"judge_model", j.judge_model.empty() ? json::value(nullptr) : json::value(j.judge_model)},
+      {"embedding_model",
+       j.embedding_model.empty() ? json::value(nullptr) : json::value(j.embedding_model)},
       {"progress", json::object{{"done", j.done.load()}, {"total", j.total.load()}}}};
 }
 

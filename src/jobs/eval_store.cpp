@@ -1,9 +1,12 @@
 #include "switchyard/jobs/eval_store.hpp"
 
+#include "../experiments/sqlite_db.hpp"
+
 #include <sqlite3.h>
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -13,28 +16,7 @@ namespace {
 
 namespace json = boost::json;
 
-error store_error(sqlite3* db, const std::string& what) {
-  return make_error(errc::internal, "evaluation store: " + what + ": " +
-                                        (db ? sqlite3_errmsg(db) : "out of memory"));
-}
-
-struct statement {
-  sqlite3_stmt* s = nullptr;
-  ~statement() { sqlite3_finalize(s); }
-};
-
-sqlite3_destructor_type transient() noexcept {
-  return reinterpret_cast<sqlite3_destructor_type>(static_cast<std::intptr_t>(-1));
-}
-
-int bind_text(sqlite3_stmt* s, int i, const std::string& v) {
-  return sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), transient());
-}
-
-std::string text_at(sqlite3_stmt* s, int col) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
-  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))) : "";
-}
+constexpr std::string_view store_name = "evaluation store";
 
 constexpr const char* schema = R"(
 CREATE TABLE IF NOT EXISTS evaluations (
@@ -47,52 +29,94 @@ CREATE TABLE IF NOT EXISTS evaluations (
   report TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS evaluations_experiment ON evaluations (experiment, created_at);
+CREATE INDEX IF NOT EXISTS evaluations_created ON evaluations (created_at, id);
 )";
+
+enum stmt_id { save_s, prune_s, list_s, get_s, stmt_count };
+
+// In stmt_id order.
+constexpr std::array<const char*, stmt_count> statements = {
+    "INSERT OR REPLACE INTO evaluations (id, experiment, status, created_at, finished_at, "
+    "summary, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    // The newest `keep` stay (the order of list()); everything older goes.
+    "DELETE FROM evaluations WHERE id NOT IN (SELECT id FROM evaluations ORDER BY created_at "
+    "DESC, id DESC LIMIT ?)",
+    "SELECT summary FROM evaluations WHERE (?1 = '' OR experiment = ?1) ORDER BY created_at "
+    "DESC, id DESC LIMIT ?2",
+    "SELECT report FROM evaluations WHERE id = ?",
+};
+
+std::int64_t clamp_count(std::size_t n) {
+  return static_cast<std::int64_t>(
+      std::min<std::size_t>(n, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
+}
 
 }  // namespace
 
+struct eval_store::impl {
+  sqlite::db_ptr db;
+  std::array<sqlite::stmt_ptr, stmt_count> s;
+  sqlite3_stmt* operator[](stmt_id i) const { return s[i].get(); }
+};
+
+eval_store::eval_store() = default;
+eval_store::~eval_store() = default;
+
 result<std::unique_ptr<eval_store>> eval_store::open(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    auto e = store_error(db, "open " + path);
-    sqlite3_close_v2(db);
-    return e;
+  auto db = sqlite::open_wal(path, store_name);
+  if (!db) {
+    return db.error();
   }
-  sqlite3_busy_timeout(db, 2000);
-  if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;", nullptr, nullptr, nullptr) != SQLITE_OK ||
-      sqlite3_exec(db, schema, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    auto e = store_error(db, "create the table in " + path);
-    sqlite3_close_v2(db);
-    return e;
+  std::unique_ptr<eval_store> st(new eval_store());
+  st->impl_ = std::make_unique<impl>();
+  st->impl_->db = std::move(*db);
+  sqlite3* raw = st->impl_->db.get();
+  if (auto r = sqlite::exec(raw, schema, "create the table in " + path, store_name); !r) {
+    return r.error();
   }
-  return std::unique_ptr<eval_store>(new eval_store(db));
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    auto s = sqlite::prepare(raw, statements[i], "prepare statement " + std::to_string(i),
+                             store_name);
+    if (!s) {
+      return s.error();
+    }
+    st->impl_->s[i] = std::move(*s);
+  }
+  return st;
 }
 
-eval_store::~eval_store() {
-  sqlite3_close_v2(db_);
-}
-
-result<void> eval_store::save(const eval_report& r) {
+result<void> eval_store::save(const eval_report& r, std::size_t keep) {
   const std::string summary = json::serialize(report_summary_json(r));
   const std::string full = json::serialize(report_json(r, true));
   std::lock_guard lock(mu_);
-  statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT OR REPLACE INTO evaluations (id, experiment, status, created_at, "
-                         "finished_at, summary, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         -1, &st.s, nullptr) != SQLITE_OK) {
-    return store_error(db_, "save an evaluation");
+  sqlite3* db = impl_->db.get();
+  sqlite::transaction tx(db);
+  if (auto b = tx.begin("save evaluation " + r.id); !b) {
+    return sqlite::db_error(db, "save evaluation " + r.id, store_name);
   }
-  bind_text(st.s, 1, r.id);
-  bind_text(st.s, 2, r.experiment);
-  bind_text(st.s, 3, r.status);
-  sqlite3_bind_int64(st.s, 4, r.created_at);
-  sqlite3_bind_int64(st.s, 5, r.finished_at);
-  bind_text(st.s, 6, summary);
-  bind_text(st.s, 7, full);
-  if (sqlite3_step(st.s) != SQLITE_DONE) {
-    return store_error(db_, "save evaluation " + r.id);
+  {
+    sqlite::query q((*impl_)[save_s]);
+    q.text(r.id)
+        .text(r.experiment)
+        .text(r.status)
+        .integer(r.created_at)
+        .integer(r.finished_at)
+        .text(summary)
+        .text(full);
+    if (q.step() != SQLITE_DONE) {
+      return sqlite::db_error(db, "save evaluation " + r.id, store_name);
+    }
+  }
+  {
+    sqlite::query q((*impl_)[prune_s]);
+    q.integer(clamp_count(std::max<std::size_t>(keep, 1)));
+    if (q.step() != SQLITE_DONE) {
+      return sqlite::db_error(db, "delete evaluations beyond the newest " + std::to_string(keep),
+                              store_name);
+    }
+  }
+  if (auto c = tx.commit("save evaluation " + r.id); !c) {
+    return sqlite::db_error(db, "save evaluation " + r.id, store_name);
   }
   return {};
 }
@@ -100,51 +124,38 @@ result<void> eval_store::save(const eval_report& r) {
 result<std::vector<json::value>> eval_store::list(const std::string& experiment,
                                                   std::size_t limit) {
   std::lock_guard lock(mu_);
-  statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT summary FROM evaluations WHERE (?1 = '' OR experiment = ?1) "
-                         "ORDER BY created_at DESC, id DESC LIMIT ?2",
-                         -1, &st.s, nullptr) != SQLITE_OK) {
-    return store_error(db_, "list evaluations");
-  }
-  bind_text(st.s, 1, experiment);
-  sqlite3_bind_int64(st.s, 2,
-                     static_cast<sqlite3_int64>(std::min<std::size_t>(
-                         limit, static_cast<std::size_t>(std::numeric_limits<int>::max()))));
+  sqlite::query q((*impl_)[list_s]);
+  q.text(experiment).integer(clamp_count(limit));
   std::vector<json::value> out;
-  int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+  const bool ok = sqlite::for_each_row(q, [&](const sqlite::query& row) {
     json::error_code ec;
-    auto v = json::parse(text_at(st.s, 0), ec);
+    auto v = json::parse(row.text_at(0), ec);
     if (!ec) {
       out.push_back(std::move(v));
     }
-  }
-  if (rc != SQLITE_DONE) {
-    return store_error(db_, "list evaluations");
+  });
+  if (!ok) {
+    return sqlite::db_error(impl_->db.get(), "list evaluations", store_name);
   }
   return out;
 }
 
 result<std::optional<json::value>> eval_store::get(const std::string& id) {
   std::lock_guard lock(mu_);
-  statement st;
-  if (sqlite3_prepare_v2(db_, "SELECT report FROM evaluations WHERE id = ?", -1, &st.s, nullptr) !=
-      SQLITE_OK) {
-    return store_error(db_, "read an evaluation");
-  }
-  bind_text(st.s, 1, id);
-  const int rc = sqlite3_step(st.s);
+  sqlite::query q((*impl_)[get_s]);
+  q.text(id);
+  const int rc = q.step();
   if (rc == SQLITE_DONE) {
     return std::optional<json::value>();
   }
   if (rc != SQLITE_ROW) {
-    return store_error(db_, "read evaluation " + id);
+    return sqlite::db_error(impl_->db.get(), "read evaluation " + id, store_name);
   }
   json::error_code ec;
-  auto v = json::parse(text_at(st.s, 0), ec);
+  auto v = json::parse(q.text_at(0), ec);
   if (ec) {
-    return store_error(db_, "evaluation " + id + " is stored damaged");
+    return make_error(errc::internal,
+                      std::string(store_name) + ": evaluation " + id + " is stored damaged");
   }
   return std::optional<json::value>(std::move(v));
 }

@@ -184,7 +184,7 @@ TEST(Evals, known_pass_rates_mcnemar_and_no_live_statistics) {
   eval_report report;
   std::atomic<std::size_t> last{0};
   run_eval(
-      ep, o, ds.cases, {"127.0.0.1", r.port()}, report,
+      ep, ds.cases, {"127.0.0.1", r.port()}, report,
       [&](std::size_t done, std::size_t total) {
         EXPECT_EQ(total, 100u);
         last = done;
@@ -254,7 +254,7 @@ TEST(Evals, judge_and_embedding_assertions) {
   auto ep = prepare_eval(*r.gateway().snapshot().current(), o, ds.cases);
   ASSERT_TRUE(ep.problems.empty()) << describe_problems(ep.problems);
   eval_report report;
-  run_eval(ep, o, ds.cases, {"127.0.0.1", r.port()}, report, {}, nullptr);
+  run_eval(ep, ds.cases, {"127.0.0.1", r.port()}, report, {}, nullptr);
   ASSERT_EQ(report.results.size(), 5u);
   auto verdict = [&](std::size_t i) { return report.results[i].asserts.at(0); };
   EXPECT_TRUE(verdict(0).pass);

@@ -7,13 +7,11 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
-
 namespace switchyard {
 
 /// The alerts kept across restarts: one SQLite table in `data_dir/alerts.db` (the alert
-/// engine's own file, beside the experiment store whatever its type). Thread-compatible: the
-/// engine serialises calls.
+/// engine's own file, beside the experiment store whatever its type), through the shared helper
+/// src/experiments/sqlite_db.hpp. Thread-compatible: the engine serialises calls.
 class alert_store {
  public:
   /// Opens (creating) the file and its table; an error names the file and SQLite's message.
@@ -32,8 +30,9 @@ class alert_store {
   result<std::size_t> prune(std::size_t keep);
 
  private:
-  explicit alert_store(sqlite3* db) : db_(db) {}
-  sqlite3* db_;
+  struct impl;  // the connection and its prepared statements (SQLite stays out of this header)
+  alert_store();
+  std::unique_ptr<impl> impl_;
 };
 
 }  // namespace switchyard

@@ -353,6 +353,29 @@ struct batches_config {
   bool operator==(const batches_config&) const = default;
 };
 
+/// `evaluations:` the defaults and bounds of golden-dataset evaluations (docs/evaluations.md).
+/// Hot: an evaluation resolves its settings against the snapshot it starts with, and one that
+/// runs keeps them to its end. A run's own value (CLI flag, API member) wins over these, an
+/// assertion's `model` over both.
+struct evaluations_config {
+  /// llm-rubric's judge when neither the assertion nor the run names one ("" = none: such a
+  /// dataset is refused before it runs). A `models:` name (or an experiment's match model),
+  /// routed like any request.
+  std::string judge_model;
+  std::string embedding_model;        // `similar`'s model, likewise; its upstream serves embeddings
+  unsigned concurrency = 4;           // requests in flight per evaluation unless the run says
+  unsigned max_concurrency = 64;      // the most a run may ask for
+  duration request_timeout{120'000};  // per request (case, judge, embedding), answer read included
+  double min_pass_rate = -1;          // the gate unless the run gives one; < 0 = no gate
+  std::uint64_t max_cases = 10'000;   // per dataset
+  unsigned max_running = 2;           // API evaluations at once; one more is refused (503)
+  std::uint64_t keep = 1'000;         // stored in data_dir/evals.db; older ones deleted on save
+  unsigned rate_limit_waits = 5;      // a 429 from the gateway's own limits is waited out this often
+  duration rate_limit_max_wait{30'000};         // per wait, whatever retry-after-ms says
+  std::uint64_t max_response_bytes = 8u << 20;  // one answer read by the runner
+  bool operator==(const evaluations_config&) const = default;
+};
+
 /// `store:` where experiment statistics, feedback, controls and phases live (docs/replicas.md):
 /// the embedded SQLite file in data_dir, or one Redis that many replicas share.
 struct store_config {
@@ -484,6 +507,7 @@ struct hot_config {
   std::vector<experiment_config> experiments;
   alerts_config alerts;
   compat_config compat;
+  evaluations_config evaluations;
   /// Variant prompts left for the prompt registry (see registry_prompt_ref).
   std::vector<registry_prompt_ref> registry_prompt_refs;
 

@@ -71,6 +71,9 @@ struct eval_report {
   std::int64_t created_at = 0, finished_at = 0;  // unix seconds
   std::optional<double> min_pass_rate;
   bool gate_passed = true;
+  /// The run's default judge and embedding models as resolved (run, else `evaluations:`); ""
+  /// = none. An assertion's own `model` overrides them for that assertion.
+  std::string judge_model, embedding_model;
   std::vector<eval_variant_summary> variants;
   std::vector<eval_pair_summary> pairs;
   std::vector<std::string> case_ids;  // by case index

@@ -24,9 +24,6 @@ namespace switchyard {
 
 class eval_service {
  public:
-  /// At most this many evaluations run at once; a further start is refused (overloaded).
-  static constexpr std::size_t max_running = 2;
-
   /// Opens data_dir/evals.db.
   static result<std::unique_ptr<eval_service>> open(const std::string& data_dir,
                                                     const config_snapshot& snapshot);
@@ -38,7 +35,7 @@ class eval_service {
   void set_target(eval_target t);
 
   /// Checks `o` and `cases` against the current plan and starts a job; the id, or the problems
-  /// (invalid_request, one line each), or overloaded when max_running jobs run.
+  /// (invalid_request, one line each), or overloaded when `evaluations.max_running` jobs run.
   result<std::string> start(eval_options o, std::vector<eval_case> cases);
 
   /// One evaluation: running (with progress) or finished (the stored report); nullopt = unknown.
@@ -50,11 +47,14 @@ class eval_service {
   /// Cancels running jobs and waits for them (each request has its own deadline).
   void stop();
 
+  /// Stores a finished report, keeping the newest `evaluations.keep` of the current snapshot.
+  result<void> save(const eval_report& r);
+
   eval_store& store() noexcept { return *store_; }
 
  private:
   struct job {
-    std::string id, experiment, dataset;
+    std::string id, experiment, dataset, judge_model, embedding_model;
     std::int64_t created_at = 0;
     std::atomic<std::size_t> done{0}, total{0};
     std::atomic<bool> finished{false};

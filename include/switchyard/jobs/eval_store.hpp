@@ -1,8 +1,10 @@
 #pragma once
 
-// Evaluation results kept in data_dir/evals.db (SQLite, docs/evaluations.md): one row per
-// evaluation with its summary (listed next to the live experiment) and its full report.
-// Thread-safe (one connection behind a mutex); called from job threads and the admin executor.
+// Evaluation results kept in data_dir/evals.db (SQLite in WAL mode through the shared helper
+// src/experiments/sqlite_db.hpp, docs/evaluations.md): one row per evaluation with its summary
+// (listed next to the live experiment) and its full report; the newest `evaluations.keep` are
+// kept. Thread-safe (one connection behind a mutex); called from job threads and the admin
+// executor.
 
 #include "switchyard/core/error.hpp"
 #include "switchyard/jobs/eval_report.hpp"
@@ -15,8 +17,6 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
-
 namespace switchyard {
 
 class eval_store {
@@ -27,8 +27,9 @@ class eval_store {
   eval_store(const eval_store&) = delete;
   eval_store& operator=(const eval_store&) = delete;
 
-  /// Inserts or replaces the evaluation `r.id` (summary and full report).
-  result<void> save(const eval_report& r);
+  /// Inserts or replaces the evaluation `r.id` (summary and full report), then deletes all but
+  /// the newest `keep` (at least 1) evaluations, in one transaction.
+  result<void> save(const eval_report& r, std::size_t keep);
 
   /// Summaries (report_summary_json), newest first; `experiment` "" = every experiment.
   result<std::vector<boost::json::value>> list(const std::string& experiment, std::size_t limit);
@@ -37,9 +38,10 @@ class eval_store {
   result<std::optional<boost::json::value>> get(const std::string& id);
 
  private:
-  explicit eval_store(sqlite3* db) : db_(db) {}
+  struct impl;  // the connection and its prepared statements (SQLite stays out of this header)
+  eval_store();
   std::mutex mu_;
-  sqlite3* db_;
+  std::unique_ptr<impl> impl_;
 };
 
 }  // namespace switchyard
