@@ -23,11 +23,9 @@ const section<evaluations_config>& evaluations_section() {
           field<evaluations_config>("concurrency", hot, SY_AT(concurrency), integer_t{1, 64}),
           field<evaluations_config>("max_concurrency", hot, SY_AT(max_concurrency),
                                     integer_t{1, 64}),
-          field<evaluations_config>("request_timeout", hot, SY_AT(request_timeout),
-                                    duration_t{}),
+          field<evaluations_config>("request_timeout", hot, SY_AT(request_timeout), duration_t{}),
           field<evaluations_config>("min_pass_rate", hot, SY_AT(min_pass_rate), fraction_t{1}),
-          field<evaluations_config>("max_cases", hot, SY_AT(max_cases),
-                                    integer_t{1, 1'000'000}),
+          field<evaluations_config>("max_cases", hot, SY_AT(max_cases), integer_t{1, 1'000'000}),
           field<evaluations_config>("max_running", hot, SY_AT(max_running), integer_t{1, 64}),
           field<evaluations_config>("keep", hot, SY_AT(keep), integer_t{1, 10'000'000}),
           field<evaluations_config>("rate_limit_waits", hot, SY_AT(rate_limit_waits),
@@ -81,14 +79,14 @@ void check_model(reader& r, const YAML::Node& node, const config& c, const char*
   const model_config* m = c.find_model(name);
   if (m == nullptr) {
     // A request for an experiment's match model is routed too (to the experiment's variants).
-    const bool matched = std::any_of(c.experiments.begin(), c.experiments.end(),
-                                     [&](const experiment_config& e) {
-                                       return !e.match_model.empty() && e.match_model == name;
-                                     });
+    const bool matched =
+        std::any_of(c.experiments.begin(), c.experiments.end(), [&](const experiment_config& e) {
+          return !e.match_model.empty() && e.match_model == name;
+        });
     if (!matched) {
       r.fail(at, path,
-             "no route serves `" + name + "`: write the name of one of models: (" +
-                 model_names(c) + ")" +
+             "no route serves `" + name + "`: write the name of one of models: (" + model_names(c) +
+                 ")" +
                  (embeddings ? ", one whose upstream serves embeddings"
                              : ", or an experiment's match.model"));
     }
@@ -99,13 +97,13 @@ void check_model(reader& r, const YAML::Node& node, const config& c, const char*
   if (up == c.upstreams.end()) {
     return;  // models[].upstream reports it
   }
-  const bool ok = embeddings ? serves(up->apis, api_kind::embeddings)
-                             : serves(up->apis, api_kind::chat) ||
-                                   serves(up->apis, api_kind::messages);
+  const bool ok = embeddings
+                      ? serves(up->apis, api_kind::embeddings)
+                      : serves(up->apis, api_kind::chat) || serves(up->apis, api_kind::messages);
   if (!ok) {
     r.fail(at, path,
-           "model `" + name + "` routes to upstream `" + up->name + "` (apis: " +
-               api_names(up->apis) + "), which does not serve " +
+           "model `" + name + "` routes to upstream `" + up->name +
+               "` (apis: " + api_names(up->apis) + "), which does not serve " +
                (embeddings ? "embeddings: name a model whose upstream has embeddings in its apis"
                            : "chat completions: name a chat model"));
   }

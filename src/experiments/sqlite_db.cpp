@@ -86,7 +86,7 @@ void mem_shutdown(void*) {}
 void use_recycled_memory() {
   static std::once_flag once;
   std::call_once(once, [] {
-    static const sqlite3_mem_methods methods{mem_malloc, mem_free,     mem_realloc, mem_size,
+    static const sqlite3_mem_methods methods{mem_malloc,  mem_free, mem_realloc,  mem_size,
                                              mem_roundup, mem_init, mem_shutdown, nullptr};
     (void)sqlite3_config(SQLITE_CONFIG_MALLOC, &methods);
   });
@@ -213,8 +213,8 @@ result<db_ptr> open_wal(const std::string& path, std::string_view store) {
                                           " cannot use WAL mode (journal_mode is " + *mode +
                                           "; a network file system?)");
   }
-  if (auto r = exec(db->get(), "PRAGMA synchronous = NORMAL", path + ": setting synchronous",
-                    store);
+  if (auto r =
+          exec(db->get(), "PRAGMA synchronous = NORMAL", path + ": setting synchronous", store);
       !r) {
     return r.error();
   }

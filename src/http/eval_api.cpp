@@ -150,7 +150,8 @@ result<string_response> start_evaluation(const local_call& c) {
   eval_options o;
   std::vector<eval_case> cases;
   dataset_limits limits;
-  limits.max_cases = static_cast<std::size_t>(c.w.shared.snapshot->current()->cfg->evaluations.max_cases);
+  limits.max_cases =
+      static_cast<std::size_t>(c.w.shared.snapshot->current()->cfg->evaluations.max_cases);
   if (auto r = read_eval_request(v.as_object(), limits, o, cases); !r) {
     return r.error();
   }

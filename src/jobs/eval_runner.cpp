@@ -146,7 +146,11 @@ class run {
  public:
   run(const eval_plan& ep, const std::vector<eval_case>& cases, eval_report& report,
       const eval_progress& progress, const std::atomic<bool>* cancel)
-      : ep_(ep), o_(ep.settings), cases_(cases), report_(report), progress_(progress),
+      : ep_(ep),
+        o_(ep.settings),
+        cases_(cases),
+        report_(report),
+        progress_(progress),
         cancel_(cancel) {
     report_.results.assign(cases_.size() * ep_.variants.size(), eval_case_result{});
     ran_.assign(report_.results.size(), 0);
@@ -394,8 +398,8 @@ eval_plan prepare_eval(const plan& p, const eval_options& o, const std::vector<e
     ep.problems.push_back({line, std::move(m)});
   };
   if (ep.settings.concurrency < 1 || ep.settings.concurrency > ec.max_concurrency) {
-    problem(0, "concurrency: " + std::to_string(ep.settings.concurrency) +
-                   " is outside 1.." + std::to_string(ec.max_concurrency) +
+    problem(0, "concurrency: " + std::to_string(ep.settings.concurrency) + " is outside 1.." +
+                   std::to_string(ec.max_concurrency) +
                    " (evaluations.max_concurrency in the configuration); ask for fewer");
   }
   // The run's models once (the configuration's were checked when it was loaded).
@@ -498,8 +502,7 @@ eval_plan prepare_eval(const plan& p, const eval_options& o, const std::vector<e
 }
 
 void run_eval(const eval_plan& ep, const std::vector<eval_case>& cases, const eval_target& target,
-              eval_report& report, const eval_progress& progress,
-              const std::atomic<bool>* cancel) {
+              eval_report& report, const eval_progress& progress, const std::atomic<bool>* cancel) {
   const eval_settings& o = ep.settings;
   report.experiment = ep.experiment;
   report.dataset = ep.dataset_name;

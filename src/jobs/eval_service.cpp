@@ -89,24 +89,24 @@ result<std::string> eval_service::start(eval_options o, std::vector<eval_case> c
   job* raw = j.get();
   const std::string id = j->id;
   // The job owns everything it reads (`ep` holds copies): a reload meanwhile does not change it.
-  j->thread = std::thread([this, raw, ep = std::move(ep), cases = std::move(cases),
-                           target = target_]() mutable {
-    eval_report report;
-    report.id = raw->id;
-    report.created_at = raw->created_at;
-    run_eval(
-        ep, cases, target, report,
-        [raw](std::size_t done, std::size_t) { raw->done.store(done); }, &cancel_);
-    report.status = cancel_.load() ? "cancelled" : "completed";
-    report.finished_at = unix_seconds();
-    if (auto saved = save(report); !saved) {
-      spdlog::error("evaluation {}: not stored: {}", report.id, saved.error().message);
-    } else {
-      spdlog::info("evaluation {} of {}: {} cases × {} variants done", report.id, report.experiment,
-                   cases.size(), ep.variants.size());
-    }
-    raw->finished.store(true);
-  });
+  j->thread = std::thread(
+      [this, raw, ep = std::move(ep), cases = std::move(cases), target = target_]() mutable {
+        eval_report report;
+        report.id = raw->id;
+        report.created_at = raw->created_at;
+        run_eval(
+            ep, cases, target, report,
+            [raw](std::size_t done, std::size_t) { raw->done.store(done); }, &cancel_);
+        report.status = cancel_.load() ? "cancelled" : "completed";
+        report.finished_at = unix_seconds();
+        if (auto saved = save(report); !saved) {
+          spdlog::error("evaluation {}: not stored: {}", report.id, saved.error().message);
+        } else {
+          spdlog::info("evaluation {} of {}: {} cases × {} variants done", report.id,
+                       report.experiment, cases.size(), ep.variants.size());
+        }
+        raw->finished.store(true);
+      });
   jobs_.emplace(id, std::move(j));
   return id;
 }

@@ -75,8 +75,8 @@ result<std::unique_ptr<eval_store>> eval_store::open(const std::string& path) {
     return r.error();
   }
   for (std::size_t i = 0; i < statements.size(); ++i) {
-    auto s = sqlite::prepare(raw, statements[i], "prepare statement " + std::to_string(i),
-                             store_name);
+    auto s =
+        sqlite::prepare(raw, statements[i], "prepare statement " + std::to_string(i), store_name);
     if (!s) {
       return s.error();
     }

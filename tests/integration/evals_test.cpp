@@ -103,7 +103,7 @@ scripted_reply fake_models(const http::request<http::string_body>& req, int) {
   return {{reply(chat_answer(right ? "answer " + std::to_string(n) : "wrong"))}};
 }
 
-std::string yaml(std::uint16_t fake, const std::string& dir) {
+std::string yaml(std::uint16_t fake, const std::string& dir, const std::string& extra = "") {
   return "listen: 127.0.0.1:0\nworkers: 1\ndata_dir: " + dir + R"(
 admin_token: test-admin
 stats_flush: 100ms
@@ -130,7 +130,7 @@ experiments:
     variants:
       - { name: a, prompt: qa@v1, model: model-a }
       - { name: b, prompt: qa@v2, model: model-b }
-)";
+)" + extra;
 }
 
 // 50 cases: "case N" with the expected "answer N".
@@ -350,6 +350,61 @@ TEST(Evals, api_runs_on_a_job_thread_and_stores_results_next_to_the_experiment) 
             0.96);
   EXPECT_EQ(live_requests(r.port()), 0);
   EXPECT_EQ(c.request(http::verb::get, "/api/v1/evaluations/eval_nope", {}, admin).status, 404u);
+}
+
+// The `evaluations:` section supplies what a run leaves out: the judge for llm-rubric, the gate,
+// the concurrency bound; the run's own values win.
+TEST(Evals, configuration_defaults_apply_when_the_run_leaves_them_out) {
+  temp_dir dir;
+  fake_upstream fake(fake_models);
+  rig r(yaml(fake.port(), dir.path,
+             "evaluations: { judge_model: judge, min_pass_rate: 0.97, max_concurrency: 4 }\n"));
+  client c(r.port());
+  std::string jsonl = golden_jsonl();
+  // One more case, judged: no judge_model in the request, the configuration's is used.
+  jsonl += R"({"id":"judged","messages":[{"role":"user","content":"case 1000"}],"vars":{"n":1},)"
+           R"("assert":[{"type":"llm-rubric","value":"says answer","threshold":0.5}]})"
+           "\n";
+  json::object body{{"experiment", "qa_models"}, {"variants", json::array{"a"}}, {"jsonl", jsonl}};
+
+  // Above evaluations.max_concurrency: refused before anything runs.
+  json::object greedy = body;
+  greedy["concurrency"] = 5;
+  auto refused = c.post("/api/v1/evaluations", json::serialize(greedy), admin);
+  EXPECT_EQ(refused.status, 400u) << refused.body;
+  EXPECT_NE(refused.body.find("evaluations.max_concurrency"), std::string::npos) << refused.body;
+  EXPECT_EQ(fake.requests(), 0);
+
+  auto run = [&](const json::object& b) {
+    auto started = c.post("/api/v1/evaluations", json::serialize(b), admin);
+    EXPECT_EQ(started.status, 202u) << started.body;
+    if (started.status != 202u) {
+      return json::value(json::object{});
+    }
+    const std::string id(json::parse(started.body).at("id").as_string());
+    json::value done;
+    EXPECT_TRUE(eventually(
+        [&] {
+          done = get_json(r.port(), "/api/v1/evaluations/" + id);
+          return done.at("status") == "completed";
+        },
+        20s));
+    return done;
+  };
+  auto done = run(body);
+  ASSERT_TRUE(done.is_object() && done.as_object().contains("variants")) << done;
+  EXPECT_EQ(done.at("judge_model"), json::value("judge"));
+  // 48 of the 50 golden cases pass on variant a, and the judged one (score 0.9): 49 / 51.
+  EXPECT_EQ(done.at("variants").as_array().at(0).at("passed").to_number<std::uint64_t>(), 49u);
+  EXPECT_EQ(done.at("min_pass_rate"), json::value(0.97));
+  EXPECT_EQ(done.at("gate_passed"), json::value(false)) << "0.961 < the configured 0.97";
+
+  // The run's own gate wins over the configuration's.
+  body["min_pass_rate"] = 0.9;
+  auto lowered = run(body);
+  ASSERT_TRUE(lowered.is_object() && lowered.as_object().contains("variants")) << lowered;
+  EXPECT_EQ(lowered.at("min_pass_rate"), json::value(0.9));
+  EXPECT_EQ(lowered.at("gate_passed"), json::value(true));
 }
 
 }  // namespace

@@ -370,7 +370,7 @@ struct evaluations_config {
   std::uint64_t max_cases = 10'000;   // per dataset
   unsigned max_running = 2;           // API evaluations at once; one more is refused (503)
   std::uint64_t keep = 1'000;         // stored in data_dir/evals.db; older ones deleted on save
-  unsigned rate_limit_waits = 5;      // a 429 from the gateway's own limits is waited out this often
+  unsigned rate_limit_waits = 5;  // a 429 from the gateway's own limits is waited out this often
   duration rate_limit_max_wait{30'000};         // per wait, whatever retry-after-ms says
   std::uint64_t max_response_bytes = 8u << 20;  // one answer read by the runner
   bool operator==(const evaluations_config&) const = default;

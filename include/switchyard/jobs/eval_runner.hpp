@@ -27,11 +27,11 @@ struct eval_options {
   std::string experiment;
   std::vector<std::string> variants;  // empty = every variant of the experiment
   std::string dataset_name;
-  std::optional<unsigned> concurrency;       // requests in flight at once
-  std::string judge_model;                   // llm-rubric's default model ("" = the config's)
-  std::string embedding_model;               // similar's default model ("" = the config's)
-  std::optional<duration> request_timeout;   // per request to the gateway, answer included
-  std::optional<double> min_pass_rate;       // the gate
+  std::optional<unsigned> concurrency;      // requests in flight at once
+  std::string judge_model;                  // llm-rubric's default model ("" = the config's)
+  std::string embedding_model;              // similar's default model ("" = the config's)
+  std::optional<duration> request_timeout;  // per request to the gateway, answer included
+  std::optional<double> min_pass_rate;      // the gate
 };
 
 /// Where a resolved setting came from, for the report.
@@ -58,7 +58,7 @@ eval_settings resolve_eval_settings(const evaluations_config& c, const eval_opti
 struct eval_plan {
   std::string experiment;
   std::string dataset_name;
-  eval_settings settings;  // resolve_eval_settings against the plan's `evaluations:`
+  eval_settings settings;   // resolve_eval_settings against the plan's `evaluations:`
   std::string match_model;  // what requests name to enter the experiment
   std::string match_header, match_header_value;
   std::vector<eval_variant_info> variants;
@@ -86,8 +86,7 @@ using eval_progress = std::function<void(std::size_t, std::size_t)>;
 /// Runs every case through every variant of `ep` with `ep.settings` and fills `report` (results
 /// and summaries). `cancel` (may be null) stops starting new cases; those not run count as
 /// errors.
-void run_eval(const eval_plan& ep, const std::vector<eval_case>& cases,
-              const eval_target& target, eval_report& report, const eval_progress& progress,
-              const std::atomic<bool>* cancel);
+void run_eval(const eval_plan& ep, const std::vector<eval_case>& cases, const eval_target& target,
+              eval_report& report, const eval_progress& progress, const std::atomic<bool>* cancel);
 
 }  // namespace switchyard
