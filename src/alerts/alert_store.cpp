@@ -102,9 +102,8 @@ constexpr std::array<const char*, stmt_count> statements = {
 }  // namespace
 
 struct alert_store::impl {
-  sqlite::db_ptr db;
-  std::array<sqlite::stmt_ptr, stmt_count> s;
-  sqlite3_stmt* operator[](stmt_id i) const { return s[i].get(); }
+  sqlite::prepared_db<stmt_count> db;
+  sqlite3_stmt* operator[](stmt_id i) const { return db[i]; }
 };
 
 alert_store::alert_store() = default;
@@ -112,24 +111,12 @@ alert_store::~alert_store() = default;
 
 result<std::unique_ptr<alert_store>> alert_store::open(const std::string& path) {
   // SQLite's default rollback journal, as before this store used the shared helper.
-  auto db = sqlite::open(path, store_name);
-  if (!db) {
-    return db.error();
-  }
   std::unique_ptr<alert_store> st(new alert_store());
   st->impl_ = std::make_unique<impl>();
-  st->impl_->db = std::move(*db);
-  sqlite3* raw = st->impl_->db.get();
-  if (auto r = sqlite::exec(raw, schema, "create the table in " + path, store_name); !r) {
+  if (auto r = sqlite::setup(sqlite::open(path, store_name), schema, statements, st->impl_->db,
+                             path, store_name);
+      !r) {
     return r.error();
-  }
-  for (std::size_t i = 0; i < statements.size(); ++i) {
-    auto s =
-        sqlite::prepare(raw, statements[i], "prepare statement " + std::to_string(i), store_name);
-    if (!s) {
-      return s.error();
-    }
-    st->impl_->s[i] = std::move(*s);
   }
   return st;
 }
@@ -158,7 +145,7 @@ result<std::vector<alert>> alert_store::load() {
     out.push_back(std::move(a));
   });
   if (!ok) {
-    return sqlite::db_error(impl_->db.get(), "read alerts", store_name);
+    return sqlite::db_error(impl_->db.db.get(), "read alerts", store_name);
   }
   return out;
 }
@@ -181,7 +168,7 @@ result<void> alert_store::save(const alert& a) {
   bind_opt(q, a.resolved_at);
   bind_opt(q, a.acknowledged_at);
   if (q.step() != SQLITE_DONE) {
-    return sqlite::db_error(impl_->db.get(), "save alert " + std::to_string(a.id), store_name);
+    return sqlite::db_error(impl_->db.db.get(), "save alert " + std::to_string(a.id), store_name);
   }
   return {};
 }
@@ -190,9 +177,9 @@ result<std::size_t> alert_store::prune(std::size_t keep) {
   sqlite::query q((*impl_)[prune_s]);
   q.integer(static_cast<std::int64_t>(keep));
   if (q.step() != SQLITE_DONE) {
-    return sqlite::db_error(impl_->db.get(), "prune resolved alerts", store_name);
+    return sqlite::db_error(impl_->db.db.get(), "prune resolved alerts", store_name);
   }
-  return static_cast<std::size_t>(sqlite3_changes(impl_->db.get()));
+  return static_cast<std::size_t>(sqlite3_changes(impl_->db.db.get()));
 }
 
 }  // namespace switchyard

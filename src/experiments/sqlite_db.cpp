@@ -221,4 +221,24 @@ result<db_ptr> open_wal(const std::string& path, std::string_view store) {
   return db;
 }
 
+result<void> setup(result<db_ptr> opened, const char* schema, std::span<const char* const> sql,
+                   db_ptr& db, std::span<stmt_ptr> into, const std::string& path,
+                   std::string_view store) {
+  if (!opened) {
+    return opened.error();
+  }
+  db = std::move(*opened);
+  if (auto r = exec(db.get(), schema, "create the tables in " + path, store); !r) {
+    return r;
+  }
+  for (std::size_t i = 0; i < sql.size() && i < into.size(); ++i) {
+    auto s = prepare(db.get(), sql[i], "prepare statement " + std::to_string(i), store);
+    if (!s) {
+      return s.error();
+    }
+    into[i] = std::move(*s);
+  }
+  return {};
+}
+
 }  // namespace switchyard::sqlite

@@ -10,10 +10,12 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -139,5 +141,26 @@ result<db_ptr> open(const std::string& path, std::string_view store = default_st
 
 /// open(), then WAL mode with synchronous=NORMAL; fails when the file system does not allow WAL.
 result<db_ptr> open_wal(const std::string& path, std::string_view store = default_store);
+
+/// A store's connection and the statements it prepares once, by index.
+template <std::size_t N>
+struct prepared_db {
+  db_ptr db;
+  std::array<stmt_ptr, N> s;
+  sqlite3_stmt* operator[](std::size_t i) const { return s[i].get(); }
+};
+
+/// Takes the connection `opened` (from open() or open_wal()), runs `schema` on it and prepares
+/// `sql[i]` into `into.s[i]`; errors name `store` and the file `path`.
+result<void> setup(result<db_ptr> opened, const char* schema, std::span<const char* const> sql,
+                   db_ptr& db, std::span<stmt_ptr> into, const std::string& path,
+                   std::string_view store);
+
+template <std::size_t N>
+result<void> setup(result<db_ptr> opened, const char* schema, const std::array<const char*, N>& sql,
+                   prepared_db<N>& into, const std::string& path, std::string_view store) {
+  return setup(std::move(opened), schema, std::span<const char* const>(sql), into.db,
+               std::span<stmt_ptr>(into.s), path, store);
+}
 
 }  // namespace switchyard::sqlite

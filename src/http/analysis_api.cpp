@@ -107,14 +107,7 @@ result<void> read_control(const json::object* o, const experiment_plan& e,
 }
 
 prompt_input gather_prompt(experiment_engine& engine, const plan& p, const prompt_config& pc) {
-  prompt_input in;
-  in.cfg = &pc;
-  for (const auto& v : pc.versions) {
-    if (const auto* pp = p.find_prompt(pc.name + "@" + v.version)) {
-      in.hashes[v.version] = pp->hash;
-      in.variables[v.version] = pp->tmpl.variables();
-    }
-  }
+  prompt_input in = prompt_versions(p, pc);
   if (auto rows = engine.store().read_prompt_stats(pc.name)) {
     in.rows = std::move(*rows);
   }
@@ -302,6 +295,18 @@ result<string_response> compare_prompt_versions(const local_call& c) {
                       known(a) ? "b" : "a");
   }
   return json_answer(c, prompt_compare(*in, a, b));
+}
+
+prompt_input prompt_versions(const plan& p, const prompt_config& pc) {
+  prompt_input in;
+  in.cfg = &pc;
+  for (const auto& v : pc.versions) {
+    if (const auto* pp = p.find_prompt(pc.name + "@" + v.version)) {
+      in.hashes[v.version] = pp->hash;
+      in.variables[v.version] = pp->tmpl.variables();
+    }
+  }
+  return in;
 }
 
 }  // namespace switchyard

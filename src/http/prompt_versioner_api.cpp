@@ -8,6 +8,7 @@
 #include "switchyard/experiments/engine.hpp"
 #include "switchyard/experiments/prompt_registry.hpp"
 #include "switchyard/experiments/prompt_template.hpp"
+#include "switchyard/http/analysis_api.hpp"
 #include "switchyard/http/api.hpp"
 #include "switchyard/http/api_auth.hpp"
 #include "switchyard/runtime/worker.hpp"
@@ -152,6 +153,36 @@ result<std::pair<const prompt_config*, prompt_data>> named(const local_call& c, 
   return std::pair{pc, std::move(*data)};
 }
 
+// The read endpoints of one prompt: the gate, the statistics flushed (what was just served
+// counts), the prompt by its name in the route and its rows; then `f(plan, prompt, data)`.
+template <class F>
+result<string_response> with_prompt(const local_call& c, F&& f) {
+  const auto p = c.w.shared.experiments->current();
+  if (auto e = gate(c, *p, false)) {
+    return refuse(c, *e);
+  }
+  (void)c.w.shared.experiments->flush();
+  auto n = named(c, *p);
+  if (!n) {
+    return refuse(c, n.error());
+  }
+  return f(*p, *n->first, n->second);
+}
+
+// The alert endpoints: the gate (a write for an acknowledgement), the engine running; then
+// `f(plan, engine)`.
+template <class F>
+result<string_response> with_alerts(const local_call& c, bool write, F&& f) {
+  const auto p = c.w.shared.experiments->current();
+  if (auto e = gate(c, *p, write)) {
+    return refuse(c, *e);
+  }
+  if (c.w.shared.alerts == nullptr) {
+    return refuse(c, make_error(errc::internal, "The alert engine is not running."));
+  }
+  return f(*p, *c.w.shared.alerts);
+}
+
 }  // namespace
 
 result<string_response> pv_global_stats(const local_call& c) {
@@ -184,64 +215,55 @@ result<string_response> pv_global_stats(const local_call& c) {
 }
 
 result<string_response> pv_prompt_stats(const local_call& c) {
-  const auto p = c.w.shared.experiments->current();
-  if (auto e = gate(c, *p, false)) {
-    return refuse(c, *e);
-  }
-  (void)c.w.shared.experiments->flush();
-  auto n = named(c, *p);
-  if (!n) {
-    return refuse(c, n.error());
-  }
-  const auto& [pc, data] = *n;
-  pv_totals all;
-  for (const auto& [v, t] : pv_version_totals(pc->name, data.rows, data.feedback)) {
-    all += t;
-  }
-  const auto& s = settings(*p);
-  return answer(
-      c, json::object{
-             {"name", pc->name},
-             {"version_count", pc->versions.size()},
-             {"total_calls", all.calls},
-             {"latest_version", pc->versions.empty() ? json::value(nullptr)
-                                                     : json::value(pc->versions.back().version)},
-             {"metrics",
-              {{"avg_accuracy", num_or_zero(pv_quality(all, s.score_min, s.score_max))},
-               {"avg_cost", num_or_zero(pv_cost(all))},
-               {"avg_latency", num_or_zero(pv_latency_ms(all))}}}});
+  return with_prompt(
+      c,
+      [&](const plan& p, const prompt_config& pc,
+          const prompt_data& data) -> result<string_response> {
+        pv_totals all;
+        for (const auto& [v, t] : pv_version_totals(pc.name, data.rows, data.feedback)) {
+          all += t;
+        }
+        const auto& s = settings(p);
+        return answer(
+            c,
+            json::object{
+                {"name", pc.name},
+                {"version_count", pc.versions.size()},
+                {"total_calls", all.calls},
+                {"latest_version", pc.versions.empty() ? json::value(nullptr)
+                                                       : json::value(pc.versions.back().version)},
+                {"metrics",
+                 {{"avg_accuracy", num_or_zero(pv_quality(all, s.score_min, s.score_max))},
+                  {"avg_cost", num_or_zero(pv_cost(all))},
+                  {"avg_latency", num_or_zero(pv_latency_ms(all))}}}});
+      });
 }
 
 result<string_response> pv_ab_tests(const local_call& c) {
-  const auto p = c.w.shared.experiments->current();
-  if (auto e = gate(c, *p, false)) {
-    return refuse(c, *e);
-  }
-  (void)c.w.shared.experiments->flush();
-  auto n = named(c, *p);
-  if (!n) {
-    return refuse(c, n.error());
-  }
-  const auto& [pc, data] = *n;
-  auto totals = pv_version_totals(pc->name, data.rows, data.feedback);
-  std::vector<pv_ab_candidate> all;
-  for (const auto& v : pc->versions) {
-    const pv_totals& t = totals[v.version];
-    all.push_back({v.version, version_time(v, t), t});
-  }
-  const auto& s = settings(*p);
-  json::array out;
-  for (const auto& a : pv_ab_eligible(std::move(all), s.min_calls_for_ab_test,
-                                      s.max_ab_test_versions, s.score_min, s.score_max)) {
-    out.push_back(
-        json::object{{"version", a.version},
-                     {"timestamp", a.timestamp > 0 ? json::value(iso(a.timestamp)) : nullptr},
-                     {"call_count", a.totals.calls},
-                     {"avg_quality", num_or_null(pv_quality(a.totals, s.score_min, s.score_max))},
-                     {"avg_cost", num_or_null(pv_cost(a.totals))},
-                     {"avg_latency", num_or_null(pv_latency_ms(a.totals))}});
-  }
-  return answer(c, out);
+  return with_prompt(
+      c,
+      [&](const plan& p, const prompt_config& pc,
+          const prompt_data& data) -> result<string_response> {
+        auto totals = pv_version_totals(pc.name, data.rows, data.feedback);
+        std::vector<pv_ab_candidate> all;
+        for (const auto& v : pc.versions) {
+          const pv_totals& t = totals[v.version];
+          all.push_back({v.version, version_time(v, t), t});
+        }
+        const auto& s = settings(p);
+        json::array out;
+        for (const auto& a : pv_ab_eligible(std::move(all), s.min_calls_for_ab_test,
+                                            s.max_ab_test_versions, s.score_min, s.score_max)) {
+          out.push_back(json::object{
+              {"version", a.version},
+              {"timestamp", a.timestamp > 0 ? json::value(iso(a.timestamp)) : nullptr},
+              {"call_count", a.totals.calls},
+              {"avg_quality", num_or_null(pv_quality(a.totals, s.score_min, s.score_max))},
+              {"avg_cost", num_or_null(pv_cost(a.totals))},
+              {"avg_latency", num_or_null(pv_latency_ms(a.totals))}});
+        }
+        return answer(c, out);
+      });
 }
 
 result<string_response> pv_delete_prompt(const local_call& c) {
@@ -264,110 +286,90 @@ result<string_response> pv_delete_prompt(const local_call& c) {
 }
 
 result<string_response> pv_versions(const local_call& c) {
-  const auto p = c.w.shared.experiments->current();
-  if (auto e = gate(c, *p, false)) {
-    return refuse(c, *e);
-  }
-  (void)c.w.shared.experiments->flush();
-  auto n = named(c, *p);
-  if (!n) {
-    return refuse(c, n.error());
-  }
-  const auto& [pc, data] = *n;
-  auto totals = pv_version_totals(pc->name, data.rows, data.feedback);
-  json::array out;
-  for (const auto& v : pc->versions) {
-    out.push_back(version_json(*p, *pc, v, totals[v.version]));
-  }
-  return answer(c, out);
+  return with_prompt(c,
+                     [&](const plan& p, const prompt_config& pc,
+                         const prompt_data& data) -> result<string_response> {
+                       auto totals = pv_version_totals(pc.name, data.rows, data.feedback);
+                       json::array out;
+                       for (const auto& v : pc.versions) {
+                         out.push_back(version_json(p, pc, v, totals[v.version]));
+                       }
+                       return answer(c, out);
+                     });
 }
 
 result<string_response> pv_version(const local_call& c) {
-  const auto p = c.w.shared.experiments->current();
-  if (auto e = gate(c, *p, false)) {
-    return refuse(c, *e);
-  }
-  (void)c.w.shared.experiments->flush();
-  auto n = named(c, *p);
-  if (!n) {
-    return refuse(c, n.error());
-  }
-  const auto& [pc, data] = *n;
-  const std::string version = c.route.param("version");
-  for (const auto& v : pc->versions) {
-    if (v.version == version) {
-      auto totals = pv_version_totals(pc->name, data.rows, data.feedback);
-      const pv_totals& t = totals[v.version];
-      json::object o = version_json(*p, *pc, v, t);
-      o["error_count"] = t.errors;
-      o["success_count"] = t.successes;
-      o["failure_count"] = t.failures;
-      o["score_mean"] = t.score.n > 0 ? json::value(t.score.mean()) : nullptr;
-      return answer(c, o);
-    }
-  }
-  return refuse(c, make_error(errc::not_found,
-                              "Version '" + version + "' of prompt '" + pc->name + "' not found"));
+  return with_prompt(c,
+                     [&](const plan& p, const prompt_config& pc,
+                         const prompt_data& data) -> result<string_response> {
+                       const std::string version = c.route.param("version");
+                       for (const auto& v : pc.versions) {
+                         if (v.version == version) {
+                           auto totals = pv_version_totals(pc.name, data.rows, data.feedback);
+                           const pv_totals& t = totals[v.version];
+                           json::object o = version_json(p, pc, v, t);
+                           o["error_count"] = t.errors;
+                           o["success_count"] = t.successes;
+                           o["failure_count"] = t.failures;
+                           o["score_mean"] = t.score.n > 0 ? json::value(t.score.mean()) : nullptr;
+                           return answer(c, o);
+                         }
+                       }
+                       return refuse(
+                           c, make_error(errc::not_found, "Version '" + version + "' of prompt '" +
+                                                              pc.name + "' not found"));
+                     });
 }
 
 result<string_response> pv_compare(const local_call& c) {
-  const auto p = c.w.shared.experiments->current();
-  if (auto e = gate(c, *p, false)) {
-    return refuse(c, *e);
-  }
-  (void)c.w.shared.experiments->flush();
-  auto n = named(c, *p);
-  if (!n) {
-    return refuse(c, n.error());
-  }
-  auto& [pc, data] = *n;
-  json::error_code ec;
-  auto body = json::parse(c.req.body(), ec);
-  const json::object* o = !ec ? body.if_object() : nullptr;
-  const json::value* a = o ? o->if_contains("version_a") : nullptr;
-  const json::value* b = o ? o->if_contains("version_b") : nullptr;
-  if (!a || !a->is_string() || !b || !b->is_string()) {
-    return refuse(c, make_error(errc::invalid_request,
-                                R"(Send {"version_a": "<version>", "version_b": "<version>"})"));
-  }
-  prompt_input in;
-  in.cfg = pc;
-  for (const auto& v : pc->versions) {
-    if (const auto* pp = p->find_prompt(pc->name + "@" + v.version)) {
-      in.hashes[v.version] = pp->hash;
-      in.variables[v.version] = pp->tmpl.variables();
-    }
-  }
-  in.rows = data.rows;
-  in.feedback = data.feedback;
-  const auto* va = p->cfg->find_prompt(pc->name + "@" + std::string(a->as_string()));
-  const auto* vb = p->cfg->find_prompt(pc->name + "@" + std::string(b->as_string()));
-  if (va == nullptr || vb == nullptr) {
-    return refuse(c, make_error(errc::not_found,
-                                "Version '" + std::string(va ? b->as_string() : a->as_string()) +
-                                    "' of prompt '" + pc->name + "' not found"));
-  }
-  json::object cmp = prompt_compare(in, va->version, vb->version);
-  auto totals = pv_version_totals(pc->name, data.rows, data.feedback);
-  const auto& s = settings(*p);
-  const pv_totals& ta = totals[va->version];
-  const pv_totals& tb = totals[vb->version];
-  const auto delta = [](std::optional<double> x, std::optional<double> y) {
-    return x && y ? json::value(*y - *x) : json::value(nullptr);
-  };
-  return answer(
-      c, json::object{{"prompt", pc->name},
-                      {"version_a", version_json(*p, *pc, *va, ta)},
-                      {"version_b", version_json(*p, *pc, *vb, tb)},
-                      // b minus a, in the fields' units (quality in [0, 1], ms, cost per call)
-                      {"differences",
-                       {{"avg_quality", delta(pv_quality(ta, s.score_min, s.score_max),
-                                              pv_quality(tb, s.score_min, s.score_max))},
-                        {"avg_cost", delta(pv_cost(ta), pv_cost(tb))},
-                        {"avg_latency", delta(pv_latency_ms(ta), pv_latency_ms(tb))}}},
-                      {"diff", cmp["diff"]},
-                      // Switchyard's intervals and tests for each metric (docs/analysis)
-                      {"analysis", cmp["vs"]}});
+  return with_prompt(
+      c,
+      [&](const plan& p, const prompt_config& pc,
+          const prompt_data& data) -> result<string_response> {
+        json::error_code ec;
+        auto body = json::parse(c.req.body(), ec);
+        const json::object* o = !ec ? body.if_object() : nullptr;
+        const json::value* a = o ? o->if_contains("version_a") : nullptr;
+        const json::value* b = o ? o->if_contains("version_b") : nullptr;
+        if (!a || !a->is_string() || !b || !b->is_string()) {
+          return refuse(c,
+                        make_error(errc::invalid_request,
+                                   R"(Send {"version_a": "<version>", "version_b": "<version>"})"));
+        }
+        prompt_input in = prompt_versions(p, pc);
+        in.rows = data.rows;
+        in.feedback = data.feedback;
+        const auto* va = p.cfg->find_prompt(pc.name + "@" + std::string(a->as_string()));
+        const auto* vb = p.cfg->find_prompt(pc.name + "@" + std::string(b->as_string()));
+        if (va == nullptr || vb == nullptr) {
+          return refuse(
+              c, make_error(errc::not_found, "Version '" +
+                                                 std::string(va ? b->as_string() : a->as_string()) +
+                                                 "' of prompt '" + pc.name + "' not found"));
+        }
+        json::object cmp = prompt_compare(in, va->version, vb->version);
+        auto totals = pv_version_totals(pc.name, data.rows, data.feedback);
+        const auto& s = settings(p);
+        const pv_totals& ta = totals[va->version];
+        const pv_totals& tb = totals[vb->version];
+        const auto delta = [](std::optional<double> x, std::optional<double> y) {
+          return x && y ? json::value(*y - *x) : json::value(nullptr);
+        };
+        return answer(
+            c,
+            json::object{{"prompt", pc.name},
+                         {"version_a", version_json(p, pc, *va, ta)},
+                         {"version_b", version_json(p, pc, *vb, tb)},
+                         // b minus a, in the fields' units (quality in [0, 1], ms, cost per call)
+                         {"differences",
+                          {{"avg_quality", delta(pv_quality(ta, s.score_min, s.score_max),
+                                                 pv_quality(tb, s.score_min, s.score_max))},
+                           {"avg_cost", delta(pv_cost(ta), pv_cost(tb))},
+                           {"avg_latency", delta(pv_latency_ms(ta), pv_latency_ms(tb))}}},
+                         {"diff", cmp["diff"]},
+                         // Switchyard's intervals and tests for each metric (docs/analysis)
+                         {"analysis", cmp["vs"]}});
+      });
 }
 
 namespace {
@@ -387,50 +389,35 @@ json::object pv_alert_json(const alert& a) {
 }  // namespace
 
 result<string_response> pv_alerts(const local_call& c) {
-  const auto p = c.w.shared.experiments->current();
-  if (auto e = gate(c, *p, false)) {
-    return refuse(c, *e);
-  }
-  if (c.w.shared.alerts == nullptr) {
-    return refuse(c, make_error(errc::internal, "The alert engine is not running."));
-  }
-  json::array out;
-  for (const alert& a : c.w.shared.alerts->list("active", 1000).alerts) {
-    out.push_back(pv_alert_json(a));
-  }
-  return answer(c, out);
+  return with_alerts(c, false, [&](const plan&, alert_engine& alerts) -> result<string_response> {
+    json::array out;
+    for (const alert& a : alerts.list("active", 1000).alerts) {
+      out.push_back(pv_alert_json(a));
+    }
+    return answer(c, out);
+  });
 }
 
 result<string_response> pv_acknowledge(const local_call& c) {
-  const auto p = c.w.shared.experiments->current();
-  if (auto e = gate(c, *p, true)) {
-    return refuse(c, *e);
-  }
-  if (c.w.shared.alerts == nullptr) {
-    return refuse(c, make_error(errc::internal, "The alert engine is not running."));
-  }
-  const std::string text = c.route.param("id");
-  std::int64_t id = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || id < 1) {
-    return refuse(c, make_error(errc::not_found, "Alert '" + text + "' not found"));
-  }
-  auto a = c.w.shared.alerts->acknowledge(id);
-  if (!a) {
-    return refuse(c, a.error());
-  }
-  return answer(c, json::object{{"success", true}, {"alert", pv_alert_json(*a)}});
+  return with_alerts(c, true, [&](const plan&, alert_engine& alerts) -> result<string_response> {
+    const std::string text = c.route.param("id");
+    std::int64_t id = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc{} || ptr != text.data() + text.size() || id < 1) {
+      return refuse(c, make_error(errc::not_found, "Alert '" + text + "' not found"));
+    }
+    auto a = alerts.acknowledge(id);
+    if (!a) {
+      return refuse(c, a.error());
+    }
+    return answer(c, json::object{{"success", true}, {"alert", pv_alert_json(*a)}});
+  });
 }
 
 result<string_response> pv_alerts_config(const local_call& c) {
-  const auto p = c.w.shared.experiments->current();
-  if (auto e = gate(c, *p, false)) {
-    return refuse(c, *e);
-  }
-  if (c.w.shared.alerts == nullptr) {
-    return refuse(c, make_error(errc::internal, "The alert engine is not running."));
-  }
-  return answer(c, alerts_config_json(p->cfg->alerts, c.w.shared.alerts->last_evaluation()));
+  return with_alerts(c, false, [&](const plan& p, alert_engine& alerts) -> result<string_response> {
+    return answer(c, alerts_config_json(p.cfg->alerts, alerts.last_evaluation()));
+  });
 }
 
 result<string_response> pv_export(const local_call& c) {

@@ -54,33 +54,20 @@ std::int64_t clamp_count(std::size_t n) {
 }  // namespace
 
 struct eval_store::impl {
-  sqlite::db_ptr db;
-  std::array<sqlite::stmt_ptr, stmt_count> s;
-  sqlite3_stmt* operator[](stmt_id i) const { return s[i].get(); }
+  sqlite::prepared_db<stmt_count> db;
+  sqlite3_stmt* operator[](stmt_id i) const { return db[i]; }
 };
 
 eval_store::eval_store() = default;
 eval_store::~eval_store() = default;
 
 result<std::unique_ptr<eval_store>> eval_store::open(const std::string& path) {
-  auto db = sqlite::open_wal(path, store_name);
-  if (!db) {
-    return db.error();
-  }
   std::unique_ptr<eval_store> st(new eval_store());
   st->impl_ = std::make_unique<impl>();
-  st->impl_->db = std::move(*db);
-  sqlite3* raw = st->impl_->db.get();
-  if (auto r = sqlite::exec(raw, schema, "create the table in " + path, store_name); !r) {
+  if (auto r = sqlite::setup(sqlite::open_wal(path, store_name), schema, statements, st->impl_->db,
+                             path, store_name);
+      !r) {
     return r.error();
-  }
-  for (std::size_t i = 0; i < statements.size(); ++i) {
-    auto s =
-        sqlite::prepare(raw, statements[i], "prepare statement " + std::to_string(i), store_name);
-    if (!s) {
-      return s.error();
-    }
-    st->impl_->s[i] = std::move(*s);
   }
   return st;
 }
@@ -89,7 +76,7 @@ result<void> eval_store::save(const eval_report& r, std::size_t keep) {
   const std::string summary = json::serialize(report_summary_json(r));
   const std::string full = json::serialize(report_json(r, true));
   std::lock_guard lock(mu_);
-  sqlite3* db = impl_->db.get();
+  sqlite3* db = impl_->db.db.get();
   sqlite::transaction tx(db);
   if (auto b = tx.begin("save evaluation " + r.id); !b) {
     return sqlite::db_error(db, "save evaluation " + r.id, store_name);
@@ -135,7 +122,7 @@ result<std::vector<json::value>> eval_store::list(const std::string& experiment,
     }
   });
   if (!ok) {
-    return sqlite::db_error(impl_->db.get(), "list evaluations", store_name);
+    return sqlite::db_error(impl_->db.db.get(), "list evaluations", store_name);
   }
   return out;
 }
@@ -149,7 +136,7 @@ result<std::optional<json::value>> eval_store::get(const std::string& id) {
     return std::optional<json::value>();
   }
   if (rc != SQLITE_ROW) {
-    return sqlite::db_error(impl_->db.get(), "read evaluation " + id, store_name);
+    return sqlite::db_error(impl_->db.db.get(), "read evaluation " + id, store_name);
   }
   json::error_code ec;
   auto v = json::parse(q.text_at(0), ec);

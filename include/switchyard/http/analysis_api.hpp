@@ -6,6 +6,9 @@
 namespace switchyard {
 
 struct local_call;
+struct plan;
+struct prompt_config;
+struct prompt_input;
 
 // The analysis and control API's handlers (the routes are in `gateway_routes`). Each reads the
 // snapshot once, flushes the statistics shards first (answers include everything recorded so
@@ -27,5 +30,9 @@ result<string_response> get_prompt(const local_call& c);
 result<string_response> get_prompt_version(const local_call& c);
 /// GET /api/v1/prompts/{name}/compare?a=<version>&b=<version>.
 result<string_response> compare_prompt_versions(const local_call& c);
+
+/// The versions of `pc` as the snapshot `p` compiled them (hashes, variables), without
+/// statistics: what the analysis API and prompt_versioner's compare fill the rows into.
+prompt_input prompt_versions(const plan& p, const prompt_config& pc);
 
 }  // namespace switchyard
