@@ -1,7 +1,7 @@
 #pragma once
 
 // A real redis-server (Debian's) for tests: started on a free port in a temporary directory,
-// no persistence, ready when it answers PING (bounded wait); stopped (SIGTERM, then SIGKILL) on
+// no persistence, ready when it says so (sd_notify READY=1, bounded wait); stopped (SIGTERM, then SIGKILL) on
 // destruction. `stop()` and `start()` again on the same port simulate an outage.
 
 #include <cstdint>
@@ -25,7 +25,7 @@ class redis_server {
   }
   /// Stops the server (its data is lost: no persistence) and waits until it exited.
   void stop();
-  /// Starts it again on the same port and waits for PING.
+  /// Starts it again on the same port and waits until it is ready.
   void start();
   bool running() const noexcept { return pid_ > 0; }
 
