@@ -141,8 +141,12 @@ result<std::optional<json::value>> eval_store::get(const std::string& id) {
   json::error_code ec;
   auto v = json::parse(q.text_at(0), ec);
   if (ec) {
-    return make_error(errc::internal,
-                      std::string(store_name) + ": evaluation " + id + " is stored damaged");
+    // Appended: GCC 12 warns falsely (-Warray-bounds) on `std::string(..) + ..` chains here.
+    std::string why(store_name);
+    why += ": evaluation ";
+    why += id;
+    why += " is stored damaged";
+    return make_error(errc::internal, std::move(why));
   }
   return std::optional<json::value>(std::move(v));
 }

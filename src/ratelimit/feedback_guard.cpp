@@ -46,9 +46,10 @@ result<void> feedback_guard::admit(std::string_view id, std::string_view experim
   const std::uint8_t verdict = event == "success" ? 1 : event == "failure" ? 2 : 0;
   if (verdict != 0 && p->verdict != 0 && p->verdict != verdict) {
     return make_error(errc::conflict,
-                      std::string("This feedback id is already recorded as ") +
-                          (p->verdict == 1 ? "success" : "failure") +
-                          "; success and failure are exclusive.",
+                      p->verdict == 1 ? "This feedback id is already recorded as success; "
+                                        "success and failure are exclusive."
+                                      : "This feedback id is already recorded as failure; "
+                                        "success and failure are exclusive.",
                       "event");
   }
   if (verdict != 0) {

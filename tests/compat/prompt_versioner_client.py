@@ -29,6 +29,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import ready  # noqa: E402  (tests/support/ready.py: readiness by events)
+
 ADMIN = "compat-admin-token"
 DEADLINE_S = 20  # any single wait below
 
@@ -181,27 +184,19 @@ def poll(fn, what):
 
 
 def start_redis(tmp):
-    """redis-server on a port found free (it cannot take port 0 and report it); bounded."""
+    """redis-server on a port found free (it cannot take port 0 and report it), ready when it
+    says so (sd_notify READY=1, tests/support/ready.py); bounded."""
     if not shutil.which("redis-server"):
         print("skip: redis-server is not installed")
         sys.exit(77)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--dir", tmp,
-                             "--loglevel", "warning"], stdout=subprocess.DEVNULL)
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as c:
-                c.sendall(b"PING\r\n")
-                if c.recv(16).startswith(b"+PONG"):
-                    return proc, port
-        except OSError:
-            time.sleep(0.02)
-    proc.kill()
-    raise RuntimeError("redis-server did not answer PING")
+    proc = ready.start_redis(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", tmp,
+                              "--loglevel", "warning"], tmp, DEADLINE_S,
+                             stdout=subprocess.DEVNULL)
+    return proc, port
 
 
 def main():

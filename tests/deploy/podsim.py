@@ -39,6 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+import ready  # noqa: E402  (tests/support/ready.py: readiness by events, not polls)
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -65,7 +68,18 @@ def request(port, method, path, body=None, headers=None, timeout=5.0):
         conn.close()
 
 
+def listening(what, path, regex, timeout, proc):
+    """The port in the first line of the log `path` matching `regex`, waited for by inotify and
+    the process's pidfd (tests/support/ready.py): no polling."""
+    try:
+        return int(ready.wait_line(path, regex, timeout, proc.pid).group(1))
+    except ready.NotReady as e:
+        raise Failure(f"{what}: {e}")
+
+
 def wait_for(what, pred, timeout, pause=0.05, proc=None):
+    """A probe every `pause` seconds until pred() is true, as the kubelet probes a pod (used for
+    the readiness flip after SIGTERM, which the gateway announces only through /readyz)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
@@ -75,14 +89,6 @@ def wait_for(what, pred, timeout, pause=0.05, proc=None):
             raise Failure(f"{what}: the process exited with {proc.returncode}")
         time.sleep(pause)
     raise Failure(f"{what}: not within {timeout}s")
-
-
-def port_of(path, regex):
-    try:
-        m = re.search(regex, Path(path).read_text(errors="replace"))
-    except FileNotFoundError:
-        return None
-    return int(m.group(1)) if m else None
 
 
 # ---- the root filesystem as the image has it ----------------------------------------------------
@@ -318,8 +324,8 @@ def inner(mode, plan, image, work):
         mock = subprocess.Popen([mock_bin, "--host", "127.0.0.1", "--port", "0"],
                                 stdout=open(work / "mock.out", "w"), stderr=subprocess.STDOUT)
         children.append(mock)
-        mock_port = wait_for("mock-llm listening", lambda: port_of(
-            work / "mock.out", r"listening on [^ :]+:([0-9]+)"), 20, proc=mock)
+        mock_port = listening("mock-llm listening", work / "mock.out",
+                              r"listening on [^ :]+:([0-9]+)", 20, mock)
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": image["workdir"], "OPENAI_BASE_URL": f"http://127.0.0.1:{mock_port}/v1"}
         redis_url = "redis://127.0.0.1:6379/0"
@@ -329,20 +335,15 @@ def inner(mode, plan, image, work):
                     "REDIS_URL" in {e["name"] for e in plan["env"]}:
                 rdir = work / "redis"
                 rdir.mkdir()
-                redis = subprocess.Popen(
-                    [os.environ.get("REDIS_SERVER", "redis-server"), "--port", "6379", "--bind",
-                     "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(rdir)],
-                    stdout=open(work / "redis.out", "w"), stderr=subprocess.STDOUT)
+                try:  # ready when it says so: sd_notify READY=1 (tests/support/ready.py)
+                    redis = ready.start_redis(
+                        [os.environ.get("REDIS_SERVER", "redis-server"), "--port", "6379",
+                         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                         str(rdir)], str(rdir), 20,
+                        stdout=open(work / "redis.out", "w"), stderr=subprocess.STDOUT)
+                except ready.NotReady as e:
+                    raise Failure(f"redis-server: {e}")
                 children.append(redis)
-
-                def redis_up():
-                    try:
-                        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as s:
-                            s.sendall(b"*1\r\n$4\r\nPING\r\n")
-                            return s.recv(16).startswith(b"+PONG")
-                    except OSError:
-                        return False
-                wait_for("redis-server answering PING", redis_up, 20, proc=redis)
                 redis_started = True
             for e in plan["env"]:
                 env[e["name"]] = secret_value(e["secret"], redis_url) if "secret" in e else e["value"]
@@ -367,13 +368,12 @@ def inner(mode, plan, image, work):
         gw = subprocess.Popen(setpriv + argv, env=env, cwd=image["workdir"],
                               stdout=open(work / "gateway.out", "w"), stderr=open(gw_err, "w"))
         children.append(gw)
-        got = wait_for("gateway listening", lambda: port_of(
-            gw_err, r"listening on [^ ]+:([0-9]+) with"), 30, proc=gw)
+        got = listening("gateway listening", gw_err, r"listening on [^ ]+:([0-9]+) with", 30, gw)
         if got != listen:
             raise Failure(f"the gateway listens on {got}, the manifest/image expects {listen}")
         if admin:
-            got_admin = wait_for("admin listener", lambda: port_of(
-                gw_err, r"admin listener on [^ ]+:([0-9]+)"), 10, proc=gw)
+            got_admin = listening("admin listener", gw_err, r"admin listener on [^ ]+:([0-9]+)",
+                                  10, gw)
             if got_admin != admin:
                 raise Failure(f"admin listener on {got_admin}, the manifest expects {admin}")
         ok(f"listening on the config's ports: {listen}" + (f" and admin {admin}" if admin else ""))

@@ -72,18 +72,11 @@ fail() {
   exit 1
 }
 
-# wait_for_port NAME PID FILE REGEX: polls FILE (up to 20 s) for REGEX, whose first group is
-# the port; prints the port. Fails early if PID exits.
+# wait_for_port NAME PID FILE REGEX: waits (up to 20 s) for REGEX in FILE, whose first group is
+# the port; prints the port. Woken by inotify as FILE grows and fails at once if PID exits
+# (tests/support/ready.py): no polling.
 wait_for_port() {
-  local name=$1 pid=$2 file=$3 regex=$4 i line
-  for ((i = 0; i < 200; i++)); do
-    if line=$(grep -Eo "$regex" "$file" 2>/dev/null | head -n 1) && [[ -n $line ]]; then
-      [[ $line =~ $regex ]] && echo "${BASH_REMATCH[1]}" && return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || fail "$name exited before it was ready"
-    sleep 0.1
-  done
-  fail "$name printed no 'listening' line within 20 s"
+  "$py" "$here/../support/ready.py" line "$3" "$4" 20 "$2" || fail "$1 printed no 'listening' line"
 }
 
 mkdir -p "$tmp/answers" "$tmp/responses" "$tmp/data"
@@ -219,23 +212,21 @@ free_port() {
   "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1]); s.close()'
 }
-# start_prometheus: true once a Prometheus of ours answers /-/ready; false if it exited (the
+# start_prometheus: true once a Prometheus of ours logs that it is ready (its "Server is ready to
+# receive web requests." line, waited for as above) and answers /-/ready; false if it exited (the
 # port was taken between free_port and its bind) or was not ready within 20 s.
 start_prometheus() {
-  local i
   prom_port=$(free_port)
   prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
     --web.listen-address="127.0.0.1:$prom_port" >>"$tmp/prometheus.log" 2>&1 &
   prom_pid=$!
   pids+=("$prom_pid")
-  for ((i = 0; i < 200; i++)); do
-    kill -0 "$prom_pid" 2>/dev/null || return 1
-    if curl -sf --max-time 2 "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1; then
-      kill -0 "$prom_pid" 2>/dev/null && return 0  # not someone else's server on that port
-      return 1
-    fi
-    sleep 0.1
-  done
+  if "$py" "$here/../support/ready.py" line "$tmp/prometheus.log" \
+    "Server is ready to receive web requests" 20 "$prom_pid" >/dev/null &&
+    curl -sf --max-time 2 "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 &&
+    kill -0 "$prom_pid" 2>/dev/null; then  # ours, not someone else's server on that port
+    return 0
+  fi
   stop_pid "$prom_pid"
   return 1
 }
