@@ -112,7 +112,7 @@ TEST(ModelabHash, KnownBucket) {
 // 10,000 (config, id) pairs whose variants Python's hashlib computed
 // (tests/fixtures/modelab/generate_assignments.py): partial rollouts, uneven and zero weights.
 TEST(ModelabHash, MatchesPythonReferenceOnTenThousandIds) {
-  std::ifstream in(std::string(SWITCHYARD_WIRE_FIXTURES) + "/../modelab/assignments.tsv");
+  std::ifstream in(SWITCHYARD_WIRE_FIXTURES "/../modelab/assignments.tsv");
   ASSERT_TRUE(in) << "fixture missing";
   std::string line;
   std::size_t rows = 0, inside = 0;
