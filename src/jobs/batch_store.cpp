@@ -338,8 +338,9 @@ result<std::vector<batch_record>> batch_store::batches(std::string_view after, s
   // about the temporary's inlined memcpy.
   std::string sql = "SELECT ";
   sql += batch_columns;
-  sql += " FROM batches WHERE (? = '' OR seq < (SELECT seq FROM batches WHERE id = ?)) "
-         "ORDER BY seq DESC LIMIT ?";
+  sql +=
+      " FROM batches WHERE (? = '' OR seq < (SELECT seq FROM batches WHERE id = ?)) "
+      "ORDER BY seq DESC LIMIT ?";
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(impl_->db.get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
     return store_error(impl_->db.get(), "listing batches");

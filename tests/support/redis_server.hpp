@@ -1,8 +1,8 @@
 #pragma once
 
 // A real redis-server (Debian's) for tests: started on a free port in a temporary directory,
-// no persistence, ready when it says so (sd_notify READY=1, bounded wait); stopped (SIGTERM, then SIGKILL) on
-// destruction. `stop()` and `start()` again on the same port simulate an outage.
+// no persistence, ready when it says so (sd_notify READY=1, bounded wait); stopped (SIGTERM, then
+// SIGKILL) on destruction. `stop()` and `start()` again on the same port simulate an outage.
 
 #include <cstdint>
 #include <string>
