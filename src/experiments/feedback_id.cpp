@@ -1,7 +1,5 @@
 #include "switchyard/experiments/feedback_id.hpp"
 
-// The low-level SHA-256 API (see mac_of) is deprecated in OpenSSL 3.0, not removed.
-#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -13,8 +11,9 @@
 #include <stdexcept>
 #include <string>
 
-// With the precompiled header (CMakeLists.txt) OpenSSL's headers come in before the define above,
-// so the SHA256_* declarations carry their deprecation: this TU uses them knowingly.
+// The low-level SHA-256 API (see mac_of) is deprecated in OpenSSL 3.0, not removed; this TU uses
+// it knowingly. A pragma, not OPENSSL_SUPPRESS_DEPRECATED: with the precompiled header
+// (CMakeLists.txt) OpenSSL's headers are already in before any define of this file.
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 namespace switchyard {

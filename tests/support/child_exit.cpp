@@ -21,7 +21,7 @@ int open_pidfd(pid_t pid) {
 }
 
 // poll(2) on up to two fds until one is readable or the deadline passes; restarts on EINTR with
-// the time that is left. Returns the revents of each (0 on timeout).
+// the time that is left. The fds' revents say which (all 0 on timeout).
 void poll_until(pollfd* fds, nfds_t n, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
