@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
