@@ -1,4 +1,4 @@
-#include "switchyard/jobs/batch_store.hpp"
+#include "switchyard/jobs/sqlite_batch_store.hpp"
 
 #include <gtest/gtest.h>
 
