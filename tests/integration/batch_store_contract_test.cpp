@@ -285,7 +285,7 @@ TEST_P(batch_store_contract, a_lease_has_one_holder_until_released_or_expired) {
 }
 
 INSTANTIATE_TEST_SUITE_P(stores, batch_store_contract, ::testing::Values("sqlite", "redis"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
 }  // namespace switchyard::test
