@@ -31,6 +31,9 @@ class gateway_process {
   /// status, or -1 when it had to be killed.
   int signal_and_wait(int sig, std::chrono::milliseconds timeout);
 
+  /// The child's pid (its /proc entry: RSS, open descriptors), -1 once reaped.
+  pid_t pid() const noexcept { return pid_; }
+
   /// stderr up to the "listening on" line, for failure messages.
   const std::string& output() const { return output_; }
 
