@@ -85,6 +85,10 @@ struct batch_runner::run {
   bool expired = false;
   bool lost = false;      // the lease could not be renewed: another runner may have the batch
   bool finished = false;  // run_batch is over: the lease keeper ends
+  // A store call failed mid-run (Redis unreachable, a full disk): a line's result or the next
+  // page is unknown, so the run ends without finalizing (a batch must never end with lines it
+  // did not record) and the supervisor's next scan resumes it from what the store has.
+  bool store_failed = false;
   std::size_t slots = 0;
   net::steady_timer done;    // cancelled when the last slot ends
   net::steady_timer keeper;  // the lease keeper's wait, cancelled when the run ends
@@ -392,7 +396,7 @@ net::awaitable<bool> batch_runner::validate(run& r) {
 }
 
 std::optional<batch_line_ref> batch_runner::take(run& r) {
-  if (stopping_ || r.cancelled || r.expired || r.lost) {
+  if (stopping_ || r.cancelled || r.expired || r.lost || r.store_failed) {
     return std::nullopt;
   }
   if (cancelled_.contains(r.rec.id)) {
@@ -406,7 +410,9 @@ std::optional<batch_line_ref> batch_runner::take(run& r) {
   if (r.next == r.queue.size() && !r.exhausted) {
     auto page = store_.pending(r.rec.id, r.cursor, pending_page);
     if (!page) {
-      spdlog::error("batch runner: {}", page.error().message);
+      spdlog::error("batch runner: batch {}: {}; resuming it later", r.rec.id,
+                    page.error().message);
+      r.store_failed = true;
       return std::nullopt;
     }
     r.queue = std::move(*page);
@@ -451,7 +457,7 @@ net::awaitable<void> batch_runner::execute(run& r) {
     }
     r.done.expires_at(steady_clock::time_point::max());
     co_await r.done.async_wait(use_tuple);  // cancelled by the last slot
-    if (stopping_ || r.lost) {
+    if (stopping_ || r.lost || r.store_failed) {
       co_return;  // resumed after the restart (or by the lease's new holder), where it stopped
     }
   }
@@ -464,21 +470,37 @@ net::awaitable<void> batch_runner::execute(run& r) {
       (r.rec.status == batch_status::finalizing && r.rec.cancelling_at)) {
     final_status = batch_status::cancelled;
   } else if (r.expired) {
-    expire_rest(r);
+    if (!expire_rest(r)) {
+      co_return;  // the store failed: the next scan finishes the expiry
+    }
     final_status = batch_status::expired;
+  }
+  if (final_status == batch_status::completed) {
+    // Completed means every line has its result. A line whose record failed (the store did
+    // not answer) is still pending: then the batch is not done, and the next scan runs it.
+    auto left = store_.pending(r.rec.id, 0, 1);
+    if (!left || !left->empty()) {
+      spdlog::warn("batch runner: batch {}: {}; resuming it later", r.rec.id,
+                   left ? "lines without a recorded result" : left.error().message);
+      co_return;
+    }
   }
   if (auto f = finalize_batch(store_, r.rec.id, final_status, unix_now()); !f) {
     spdlog::error("batch runner: batch {}: {}", r.rec.id, f.error().message);
   }
 }
 
-void batch_runner::expire_rest(run& r) {
+bool batch_runner::expire_rest(run& r) {
   // OpenAI writes every request the window did not reach to the error file as batch_expired.
   std::int64_t after = 0;
   for (;;) {
     auto page = store_.pending(r.rec.id, after, pending_page);
-    if (!page || page->empty()) {
-      return;
+    if (!page) {
+      spdlog::error("batch runner: batch {}: {}", r.rec.id, page.error().message);
+      return false;
+    }
+    if (page->empty()) {
+      return true;
     }
     for (const auto& l : *page) {
       batch_line_result res{
@@ -489,7 +511,12 @@ void batch_runner::expire_rest(run& r) {
                            "completion window expired."),
           {},
           0};
-      if (auto rec = store_.record(r.rec.id, res); rec && *rec) {
+      auto rec = store_.record(r.rec.id, res);
+      if (!rec) {
+        spdlog::error("batch runner: batch {}: {}", r.rec.id, rec.error().message);
+        return false;
+      }
+      if (*rec) {
         count(false);
       }
       after = l.line_no;
@@ -634,8 +661,10 @@ net::awaitable<void> batch_runner::run_line(run& r, slot& s, const batch_line_re
   }
   auto recorded = store_.record(r.rec.id, res);
   if (!recorded) {
-    spdlog::error("batch runner: batch {} line {}: {}", r.rec.id, ref.line_no,
-                  recorded.error().message);
+    // Not recorded, so it runs again when the batch resumes (docs/batches.md, "exactly once").
+    spdlog::error("batch runner: batch {} line {}: {}; it runs again when the batch resumes",
+                  r.rec.id, ref.line_no, recorded.error().message);
+    r.store_failed = true;
   } else if (*recorded) {
     count(res.ok);
   }

@@ -72,7 +72,8 @@ return 1
   return s;
 }
 
-// KEYS: content. ARGV: offset, max. One round trip: the piece holding `offset`, from there.
+// KEYS: content. ARGV: offset, max, piece size. One round trip: the piece holding `offset`, from
+// there to its end (or `max` bytes).
 const redis_script& read_content_script() {
   static const redis_script s(R"lua(
 local c = redis.call('HMGET', KEYS[1], 'prefix', 'bytes')

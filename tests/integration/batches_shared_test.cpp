@@ -16,6 +16,7 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <thread>
 
 namespace switchyard::test {
 namespace {
@@ -144,6 +145,41 @@ TEST_F(batches_shared, a_replica_killed_mid_batch_is_taken_over_with_every_line_
     }
   }
   EXPECT_LE(twice, 4) << "more lines ran twice than batches.concurrency had in flight";
+}
+
+// Redis goes away mid-batch (stopped; its append-only file keeps the data) and comes back: the
+// lines whose results could not be recorded are not lost and the batch does not end short — it
+// resumes from what the store holds and completes with every custom_id once in the output.
+TEST(batches_shared_outage, a_redis_outage_mid_batch_loses_no_line_and_does_not_end_it_short) {
+  redis_server redis(/*persistent=*/true);
+  temp_dir dir;
+  counting_upstream up;
+  up.delay = 30ms;
+  constexpr int n = 120;
+  gateway g(shared_yaml(up.fake.port(), dir.path, redis, fresh_prefix()));
+  const auto id = create_batch(g.port(), upload(g.port(), lines("o-", n)));
+  ASSERT_TRUE(eventually([&] { return up.total.load() >= 20; }, 30s));
+  redis.stop();
+  // The outage's length (a chosen fault, not a wait for readiness): longer than the lease, so
+  // the runner's keeper and the lines finishing meanwhile all meet a store that does not answer.
+  std::this_thread::sleep_for(800ms);
+  const int during = up.total.load();
+  redis.start();
+  auto done = wait_for(g.port(), id, "completed", 60s);
+  EXPECT_LT(during, n) << "the batch finished before the outage";
+  EXPECT_EQ(done.at("request_counts").at("completed").as_int64(), n);
+  EXPECT_EQ(done.at("request_counts").at("total").as_int64(), n);
+  const auto out = file_lines(g.port(), done.at("output_file_id"));
+  std::map<std::string, int> in_output;
+  for (const auto& o : out) {
+    ++in_output[std::string(o.at("custom_id").as_string())];
+  }
+  EXPECT_EQ(out.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const std::string cid = "o-" + std::to_string(i);
+    EXPECT_EQ(in_output[cid], 1) << cid << " in the output file";
+    EXPECT_GE(up.calls_of(cid), 1) << cid;
+  }
 }
 
 }  // namespace

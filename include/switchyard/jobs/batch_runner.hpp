@@ -79,7 +79,7 @@ class batch_runner {
   net::awaitable<void> sleep(steady_clock::duration d);
   net::awaitable<void> keep_lease(std::shared_ptr<run> r);
   std::optional<batch_line_ref> take(run& r);
-  void expire_rest(run& r);
+  bool expire_rest(run& r);  // false: the store failed
   void count(bool ok);
   void check_idle();
 
