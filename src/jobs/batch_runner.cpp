@@ -327,12 +327,15 @@ net::awaitable<bool> batch_runner::validate(run& r) {
     spdlog::error("batch runner: {}", c.error().message);
     co_return false;
   }
-  auto path = store_.local_copy(r.rec.input_file_id);
-  if (!path && path.error().code != errc::not_found) {
-    spdlog::error("batch runner: batch {}: {}", r.rec.id, path.error().message);
+  auto local = store_.open_local(r.rec.input_file_id);
+  if (!local && local.error().code != errc::not_found) {
+    spdlog::error("batch runner: batch {}: {}", r.rec.id, local.error().message);
     co_return false;  // the store did not answer: the next scan tries again
   }
-  std::unique_ptr<std::FILE, file_closer> f(path ? std::fopen(path->c_str(), "rb") : nullptr);
+  std::unique_ptr<std::FILE, file_closer> f(local ? ::fdopen(*local, "rb") : nullptr);
+  if (local && !f) {
+    ::close(*local);
+  }
   if (!f) {
     v.file_error("invalid_file", "The input file " + r.rec.input_file_id + " cannot be read.");
     co_return fail();
@@ -432,12 +435,12 @@ std::optional<batch_line_ref> batch_runner::take(run& r) {
 net::awaitable<void> batch_runner::execute(run& r) {
   if (r.rec.status == batch_status::in_progress || r.rec.status == batch_status::cancelling) {
     r.cancelled = r.rec.status == batch_status::cancelling;
-    auto path = store_.local_copy(r.rec.input_file_id);
-    if (!path && path.error().code != errc::not_found) {
-      spdlog::error("batch runner: batch {}: {}", r.rec.id, path.error().message);
+    auto local = store_.open_local(r.rec.input_file_id);
+    if (!local && local.error().code != errc::not_found) {
+      spdlog::error("batch runner: batch {}: {}", r.rec.id, local.error().message);
       co_return;  // the store did not answer: the next scan tries again
     }
-    r.fd = path ? ::open(path->c_str(), O_RDONLY | O_CLOEXEC) : -1;
+    r.fd = local ? *local : -1;
     if (auto p = snapshot_ ? snapshot_->current() : nullptr; p && p->cfg) {
       if (const auto* m = p->cfg->find_model(r.rec.model)) {
         r.price = m->price;

@@ -2,12 +2,14 @@
 
 #include "switchyard/core/random.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 namespace switchyard {
@@ -440,6 +442,10 @@ result<std::unique_ptr<redis_batch_store>> redis_batch_store::open(
     return make_error(errc::internal,
                       "batches: cannot create " + opts.spool_dir + ": " + ec.message());
   }
+  // Copies are unlinked once open (open_local); what is left was cut by a crash mid-copy.
+  for (const auto& e : std::filesystem::directory_iterator(opts.spool_dir, ec)) {
+    std::filesystem::remove(e.path(), ec);
+  }
   return std::unique_ptr<redis_batch_store>(
       new redis_batch_store(std::move(client), std::move(opts)));
 }
@@ -594,40 +600,32 @@ result<void> redis_batch_store::remove_content(std::string_view id) {
   return {};
 }
 
-result<std::string> redis_batch_store::local_copy(std::string_view id) {
-  const auto path = opts_.spool_dir + "/" + std::string(id);
-  auto bytes = call({"HGET", key("content", id), "bytes"});
-  if (!bytes) {
-    return bytes.error();
+result<int> redis_batch_store::open_local(std::string_view id) {
+  // A private copy per call, unlinked as soon as it is open: two runs of one input file never
+  // share (or delete) each other's copy, and the space is freed when the descriptor closes.
+  const auto path = opts_.spool_dir + "/" + std::string(id) + "." + random_hex16() + ".tmp";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return make_error(errc::internal, "cannot create " + path);
   }
-  if (bytes->kind == redis_reply::type::nil) {
-    return make_error(errc::not_found, "The file's content is missing from the shared store.");
-  }
-  std::error_code ec;
-  const auto have = std::filesystem::file_size(path, ec);
-  if (!ec && have == to_u64(bytes->str)) {
-    return path;  // copied before (input files never change)
-  }
-  const auto tmp = path + "." + random_hex16() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    auto w = for_each_content_piece(*this, id, 0, [&](std::string_view p) -> result<void> {
-      out.write(p.data(), static_cast<std::streamsize>(p.size()));
-      return out ? result<void>() : result<void>(make_error(errc::internal, "spool write failed"));
-    });
-    out.close();
-    if (!w || !out) {
-      std::filesystem::remove(tmp, ec);
-      return w ? result<std::string>(make_error(errc::internal, "cannot write " + tmp))
-               : result<std::string>(w.error());
+  ::unlink(path.c_str());
+  std::uint64_t at = 0;
+  auto w = for_each_content_piece(*this, id, 0, [&](std::string_view p) -> result<void> {
+    for (std::size_t done = 0; done < p.size();) {
+      const auto n = ::pwrite(fd, p.data() + done, p.size() - done, static_cast<off_t>(at));
+      if (n <= 0) {
+        return make_error(errc::internal, "spool write failed (" + opts_.spool_dir + ")");
+      }
+      done += static_cast<std::size_t>(n);
+      at += static_cast<std::uint64_t>(n);
     }
+    return {};
+  });
+  if (!w) {
+    ::close(fd);
+    return w.error();
   }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return make_error(errc::internal, "cannot write " + path);
-  }
-  return path;
+  return fd;
 }
 
 // ---- batches ----

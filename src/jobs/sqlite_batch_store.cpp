@@ -351,8 +351,9 @@ result<std::vector<batch_record>> sqlite_batch_store::batches(std::string_view a
   // about the temporary's inlined memcpy.
   std::string sql = "SELECT ";
   sql += batch_columns;
-  sql += " FROM batches WHERE (? = '' OR seq < (SELECT seq FROM batches WHERE id = ?)) "
-         "ORDER BY seq DESC LIMIT ?";
+  sql +=
+      " FROM batches WHERE (? = '' OR seq < (SELECT seq FROM batches WHERE id = ?)) "
+      "ORDER BY seq DESC LIMIT ?";
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(impl_->db.get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
     return store_error(impl_->db.get(), "listing batches");
@@ -604,8 +605,13 @@ result<void> sqlite_batch_store::remove_content(std::string_view id) {
   return {};
 }
 
-result<std::string> sqlite_batch_store::local_copy(std::string_view id) {
-  return path_of(id);
+result<int> sqlite_batch_store::open_local(std::string_view id) {
+  const int fd = ::open(path_of(id).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error(errno == ENOENT ? errc::not_found : errc::internal,
+                      "The file's content cannot be opened in data_dir/files.");
+  }
+  return fd;
 }
 
 }  // namespace switchyard

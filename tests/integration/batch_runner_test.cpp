@@ -47,7 +47,7 @@ class flaky_store final : public batch_store {
     return inner_->read_content(id, offset, max);
   }
   result<void> remove_content(std::string_view id) override { return inner_->remove_content(id); }
-  result<std::string> local_copy(std::string_view id) override { return inner_->local_copy(id); }
+  result<int> open_local(std::string_view id) override { return inner_->open_local(id); }
   result<void> add_batch(const batch_record& b) override { return inner_->add_batch(b); }
   result<std::optional<batch_record>> batch(std::string_view id) override {
     return inner_->batch(id);

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 namespace switchyard::test {
@@ -122,9 +124,16 @@ TEST_P(batch_store_contract, content_larger_than_a_piece_round_trips_and_reads_f
   auto past = store_->read_content("file-big", bytes.size(), 100);
   ASSERT_TRUE(past);
   EXPECT_TRUE(past->empty());
-  auto local = store_->local_copy("file-big");
+  auto local = store_->open_local("file-big");
   ASSERT_TRUE(local) << local.error().message;
-  EXPECT_EQ(std::filesystem::file_size(*local), bytes.size());
+  std::string copy(bytes.size() + 1, '\0');
+  EXPECT_EQ(::pread(*local, copy.data(), copy.size(), 0), static_cast<ssize_t>(bytes.size()));
+  copy.resize(bytes.size());
+  EXPECT_TRUE(copy == bytes) << "the local bytes differ";
+  ::close(*local);
+  if (GetParam() == "redis") {  // the private copy was unlinked when opened: nothing is left
+    EXPECT_TRUE(std::filesystem::is_empty(dir_.path + "/spool"));
+  }
   ASSERT_TRUE(store_->remove_content("file-big"));
   auto gone = store_->read_content("file-big", 0, 10);
   ASSERT_FALSE(gone);

@@ -76,9 +76,11 @@ class batch_store {
   virtual result<std::string> read_content(std::string_view id, std::uint64_t offset,
                                            std::size_t max) = 0;
   virtual result<void> remove_content(std::string_view id) = 0;
-  /// A local file holding file `id`'s bytes, for the runner's positioned reads: the stored one
-  /// itself (SQLite) or a copy made once per replica (Redis; input files never change).
-  virtual result<std::string> local_copy(std::string_view id) = 0;
+  /// A read-only descriptor on file `id`'s bytes for the runner's positioned reads; the caller
+  /// closes it. The stored file itself (SQLite), or a private copy (Redis): written to the spool
+  /// directory and unlinked at once, so it takes disk space only while open and no exit — a
+  /// crash included — leaves a copy behind. errc::not_found when the file has no bytes.
+  virtual result<int> open_local(std::string_view id) = 0;
 
   virtual result<void> add_batch(const batch_record& b) = 0;
   virtual result<std::optional<batch_record>> batch(std::string_view id) = 0;

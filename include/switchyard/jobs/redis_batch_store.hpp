@@ -35,7 +35,7 @@ class redis_batch_store final : public batch_store {
   result<std::string> read_content(std::string_view id, std::uint64_t offset,
                                    std::size_t max) override;
   result<void> remove_content(std::string_view id) override;
-  result<std::string> local_copy(std::string_view id) override;
+  result<int> open_local(std::string_view id) override;
 
   result<void> add_batch(const batch_record& b) override;
   result<std::optional<batch_record>> batch(std::string_view id) override;
