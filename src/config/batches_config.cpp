@@ -22,11 +22,16 @@ const section<batches_config>& batches_section() {
           field<batches_config>("max_response_bytes", boot, SY_AT(max_response_bytes),
                                 integer_t{1024, 1ull << 32}),
           field<batches_config>("poll_interval", boot, SY_AT(poll_interval), duration_t{}),
+          field<batches_config>("lease", boot, SY_AT(lease), duration_t{}),
       },
       [](reader& r, const YAML::Node& node, const std::string& path, batches_config& b) {
         if (b.retry_cap < b.retry_base) {
           r.fail(node["retry_cap"] ? node["retry_cap"] : node, path + ".retry_cap",
                  "must be ≥ retry_base");
+        }
+        if (b.lease < std::chrono::milliseconds(300)) {
+          r.fail(node["lease"] ? node["lease"] : node, path + ".lease",
+                 "must be at least 300ms (it is renewed every third of it)");
         }
       }};
   return s;

@@ -454,7 +454,8 @@ const router& gateway_routes(bool admin_only) {
 
 net::awaitable<string_response> answer_local(worker& w, const client_request& req,
                                              const route_match& route, bool keep,
-                                             access_record& rec) {
+                                             access_record& rec,
+                                             std::shared_ptr<streamed_body>* streamed) {
   if (route.outcome != route_match::kind::found) {
     auto res = refuse(req, route.refusal(req.method_string(), req.target()), keep, rec);
     if (route.outcome == route_match::kind::method_not_allowed) {
@@ -462,7 +463,7 @@ net::awaitable<string_response> answer_local(worker& w, const client_request& re
     }
     co_return res;
   }
-  const local_call c{w, req, route, keep, rec};
+  const local_call c{w, req, route, keep, rec, streamed};
   if (route.entry->site == route_site::worker || w.shared.admin == nullptr) {
     co_return run_route(c);  // probes; and unit harnesses without an admin executor
   }

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <charconv>
+#include <optional>
 
 namespace switchyard {
 
@@ -129,15 +130,48 @@ result<string_response> get_file_content(const local_call& c) {
   if (!*f) {
     return no_such(c, "File object", id, "id");
   }
-  auto bytes = (*s)->content(**f);
-  if (!bytes) {
-    return bytes.error();
-  }
   string_response res{http::status::ok, c.req.version()};
   res.set(http::field::content_type, "application/octet-stream");
   res.set("x-request-id", c.request_id());
-  res.body() = std::move(*bytes);
   res.keep_alive(c.keep);
+  // The bytes go a piece at a time after the header (bounded memory: a file may be hundreds of
+  // MB); each piece is read on the admin executor when the connection has taken the last one.
+  // The first piece is read here, so that a missing content (or a store that does not answer)
+  // is still an error status, not a 200 cut short.
+  auto first = (*s)->content_piece(**f, 0);
+  if (!first) {
+    return first.error();
+  }
+  auto pieces =
+      [svc = *s, file = **f, offset = std::uint64_t{0},
+       head = std::optional<std::string>(std::move(*first))]() mutable -> result<std::string> {
+    if (head) {
+      std::string p = std::move(*head);
+      head.reset();
+      offset = p.size();
+      return p;
+    }
+    auto p = svc->content_piece(file, offset);
+    if (p) {
+      offset += p->size();
+    }
+    return p;
+  };
+  if (c.streamed) {
+    *c.streamed = std::make_shared<streamed_body>(streamed_body{(*f)->bytes, std::move(pieces)});
+    res.content_length((*f)->bytes);
+    return res;
+  }
+  for (;;) {  // no streaming offered (a unit harness): the whole body
+    auto p = pieces();
+    if (!p) {
+      return p.error();
+    }
+    if (p->empty()) {
+      break;
+    }
+    res.body() += *p;
+  }
   res.prepare_payload();
   return res;
 }

@@ -197,7 +197,9 @@ server::server(std::shared_ptr<const config> cfg, std::string config_path)
   }
   modelab_ = std::move(*modelab);
   shared_->modelab = modelab_.get();
-  auto batches = batch_service::open(*cfg_, &snapshot_, &metrics_->registry);
+  // With a shared store the Batch API lives there too: every replica answers for every batch.
+  auto batches = batch_service::open(*cfg_, &snapshot_, &metrics_->registry,
+                                     cfg_->store.type == "redis" ? shared_->redis : nullptr);
   if (!batches) {
     throw std::runtime_error(batches.error().message);
   }

@@ -219,18 +219,30 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       keep = co_await proxy_request(w, stream, buffer, exchange, req, route.entry->proxied, rec);
     } else {
       keep = req.keep_alive() && !w.draining.load();
-      auto res = co_await answer_local(w, req, route, keep, rec);
-      if (req.method() == http::verb::head) {
-        // RFC 9110 §9.3.2: the GET answer's header (its Content-Length included), no body; a
-        // refusal's body is left out too (RFC 9112 §6.3: a HEAD response never has content).
-        const auto length = res.body().size();
-        res.body().clear();
-        res.content_length(length);
+      std::shared_ptr<streamed_body> streamed;
+      auto res = co_await answer_local(w, req, route, keep, rec, &streamed);
+      if (streamed && req.method() != http::verb::head) {
+        // A stored file's content: the header, then bounded pieces, each write with a deadline.
+        rec.status = res.result_int();
+        keep = keep && res.keep_alive();
+        std::uint64_t sent = 0;
+        keep = co_await write_streamed(stream, res, *streamed, w.shared.admin,
+                                       cfg.timeouts.stream_idle, sent) &&
+               keep;
+        rec.bytes_out = sent;
+      } else {
+        if (req.method() == http::verb::head) {
+          // RFC 9110 §9.3.2: the GET answer's header (its Content-Length included), no body; a
+          // refusal's body is left out too (RFC 9112 §6.3: a HEAD response never has content).
+          const auto length = streamed ? streamed->length : res.body().size();
+          res.body().clear();
+          res.content_length(length);
+        }
+        rec.status = res.result_int();
+        rec.bytes_out = res.body().size();
+        keep = keep && res.keep_alive();
+        keep = co_await write_response(stream, res, cfg.timeouts.stream_idle) && keep;
       }
-      rec.status = res.result_int();
-      rec.bytes_out = res.body().size();
-      keep = keep && res.keep_alive();
-      keep = co_await write_response(stream, res, cfg.timeouts.stream_idle) && keep;
     }
     rec.duration_ms =
         std::chrono::duration<double, std::milli>(steady_clock::now() - start).count();

@@ -4,6 +4,7 @@
 #include "switchyard/core/random.hpp"
 #include "switchyard/experiments/plan.hpp"
 #include "switchyard/experiments/snapshot.hpp"
+#include "switchyard/jobs/batch_finalize.hpp"
 #include "switchyard/jobs/batch_validation.hpp"
 
 #include <fcntl.h>
@@ -15,8 +16,6 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 
 namespace switchyard {
 
@@ -73,18 +72,9 @@ std::chrono::milliseconds backoff_for(const batches_config& cfg, unsigned attemp
 
 }  // namespace
 
-std::string batch_result_file_id(std::string_view batch_id, bool errors) {
-  std::string_view tail = batch_id.starts_with("batch_") ? batch_id.substr(6) : batch_id;
-  return "file-" + std::string(tail) + (errors ? "-errors" : "-output");
-}
-
-std::string stored_file_path(const std::string& dir, std::string_view id) {
-  return dir + "/" + std::string(id);
-}
-
 /// One batch being run.
 struct batch_runner::run {
-  explicit run(net::io_context& io) : done(io) {}
+  explicit run(net::io_context& io) : done(io), keeper(io) {}
   batch_record rec;
   int fd = -1;
   std::int64_t cursor = 0;  // the last line number fetched
@@ -93,8 +83,15 @@ struct batch_runner::run {
   bool exhausted = false;
   bool cancelled = false;
   bool expired = false;
+  bool lost = false;      // the lease could not be renewed: another runner may have the batch
+  bool finished = false;  // run_batch is over: the lease keeper ends
+  // A store call failed mid-run (Redis unreachable, a full disk): a line's result or the next
+  // page is unknown, so the run ends without finalizing (a batch must never end with lines it
+  // did not record) and the supervisor's next scan resumes it from what the store has.
+  bool store_failed = false;
   std::size_t slots = 0;
-  net::steady_timer done;  // cancelled when the last slot ends
+  net::steady_timer done;    // cancelled when the last slot ends
+  net::steady_timer keeper;  // the lease keeper's wait, cancelled when the run ends
   price_config price;
   ~run() {
     if (fd >= 0) {
@@ -109,12 +106,12 @@ struct batch_runner::slot {
   beast::flat_buffer buffer;
 };
 
-batch_runner::batch_runner(const batches_config& cfg, batch_store& store, std::string files_dir,
+batch_runner::batch_runner(const batches_config& cfg, batch_store& store,
                            const config_snapshot* snapshot,
                            metrics::family<metrics::counter>* lines_total)
     : cfg_(cfg),
       store_(store),
-      files_dir_(std::move(files_dir)),
+      owner_(random_hex(24)),
       snapshot_(snapshot),
       lines_total_(lines_total) {}
 
@@ -229,6 +226,14 @@ net::awaitable<void> batch_runner::supervise() {
       spdlog::error("batch runner: {}", ids.error().message);
     } else {
       for (auto& id : *ids) {
+        if (stopping_ || active_.contains(id)) {
+          continue;
+        }
+        // Another replica's runner may hold it (a shared store): then it is not ours to run.
+        auto claimed = store_.claim_lease(id, owner_, cfg_.lease);
+        if (!claimed || !*claimed) {
+          continue;
+        }
         if (active_.insert(id).second) {
           net::co_spawn(io_, run_batch(id), [id](std::exception_ptr e) {
             if (e) {
@@ -244,20 +249,57 @@ net::awaitable<void> batch_runner::supervise() {
   check_idle();
 }
 
+net::awaitable<void> batch_runner::keep_lease(std::shared_ptr<run> r) {
+  const auto every = std::min<steady_clock::duration>(cfg_.poll_interval, cfg_.lease / 3);
+  while (!r->finished) {
+    r->keeper.expires_after(every);
+    co_await r->keeper.async_wait(use_tuple);
+    if (r->finished) {
+      break;
+    }
+    auto claimed = store_.claim_lease(r->rec.id, owner_, cfg_.lease);
+    if (!claimed || !*claimed) {
+      // Lost (or unknowable: the store did not answer): stop starting lines before the lease
+      // can have passed to another runner.
+      spdlog::warn("batch runner: batch {}: lease lost ({}); stopping its lines", r->rec.id,
+                   claimed ? "another replica has it" : claimed.error().message);
+      r->lost = true;
+      break;
+    }
+    // A cancel stored through another replica reaches this one here.
+    if (auto b = store_.batch(r->rec.id); b && *b) {
+      if ((*b)->status == batch_status::cancelling) {
+        cancelled_.insert(r->rec.id);
+      } else if (is_terminal((*b)->status)) {
+        r->lost = true;  // finished elsewhere
+        break;
+      }
+    }
+  }
+}
+
 net::awaitable<void> batch_runner::run_batch(std::string id) {
-  run r(io_);
+  auto rp = std::make_shared<run>(io_);
+  run& r = *rp;
   auto loaded = store_.batch(id);
   if (loaded && *loaded) {
     r.rec = std::move(**loaded);
+    net::co_spawn(io_, keep_lease(rp), net::detached);
     bool go = true;
     if (r.rec.status == batch_status::validating) {
       go = co_await validate(r);
     }
-    if (go && !stopping_) {
+    if (go && !stopping_ && !r.lost) {
       co_await execute(r);
     }
   } else if (!loaded) {
     spdlog::error("batch runner: {}", loaded.error().message);
+  }
+  r.finished = true;
+  r.keeper.cancel();
+  if (!r.lost) {
+    // At the end, and at a drain: another replica may take the batch over at once.
+    (void)store_.release_lease(id, owner_);
   }
   active_.erase(id);
   cancelled_.erase(id);
@@ -285,8 +327,15 @@ net::awaitable<bool> batch_runner::validate(run& r) {
     spdlog::error("batch runner: {}", c.error().message);
     co_return false;
   }
-  std::unique_ptr<std::FILE, file_closer> f(
-      std::fopen(stored_file_path(files_dir_, r.rec.input_file_id).c_str(), "rb"));
+  auto local = store_.open_local(r.rec.input_file_id);
+  if (!local && local.error().code != errc::not_found) {
+    spdlog::error("batch runner: batch {}: {}", r.rec.id, local.error().message);
+    co_return false;  // the store did not answer: the next scan tries again
+  }
+  std::unique_ptr<std::FILE, file_closer> f(local ? ::fdopen(*local, "rb") : nullptr);
+  if (local && !f) {
+    ::close(*local);
+  }
   if (!f) {
     v.file_error("invalid_file", "The input file " + r.rec.input_file_id + " cannot be read.");
     co_return fail();
@@ -319,8 +368,8 @@ net::awaitable<bool> batch_runner::validate(run& r) {
         co_return false;
       }
       co_await net::post(io_, net::use_awaitable);  // let the other batches' I/O run
-      if (stopping_) {
-        co_return false;  // validation starts over after the restart
+      if (stopping_ || r.lost) {
+        co_return false;  // validation starts over after the restart (or elsewhere)
       }
     }
   }
@@ -350,7 +399,7 @@ net::awaitable<bool> batch_runner::validate(run& r) {
 }
 
 std::optional<batch_line_ref> batch_runner::take(run& r) {
-  if (stopping_ || r.cancelled || r.expired) {
+  if (stopping_ || r.cancelled || r.expired || r.lost || r.store_failed) {
     return std::nullopt;
   }
   if (cancelled_.contains(r.rec.id)) {
@@ -364,7 +413,9 @@ std::optional<batch_line_ref> batch_runner::take(run& r) {
   if (r.next == r.queue.size() && !r.exhausted) {
     auto page = store_.pending(r.rec.id, r.cursor, pending_page);
     if (!page) {
-      spdlog::error("batch runner: {}", page.error().message);
+      spdlog::error("batch runner: batch {}: {}; resuming it later", r.rec.id,
+                    page.error().message);
+      r.store_failed = true;
       return std::nullopt;
     }
     r.queue = std::move(*page);
@@ -384,7 +435,12 @@ std::optional<batch_line_ref> batch_runner::take(run& r) {
 net::awaitable<void> batch_runner::execute(run& r) {
   if (r.rec.status == batch_status::in_progress || r.rec.status == batch_status::cancelling) {
     r.cancelled = r.rec.status == batch_status::cancelling;
-    r.fd = ::open(stored_file_path(files_dir_, r.rec.input_file_id).c_str(), O_RDONLY | O_CLOEXEC);
+    auto local = store_.open_local(r.rec.input_file_id);
+    if (!local && local.error().code != errc::not_found) {
+      spdlog::error("batch runner: batch {}: {}", r.rec.id, local.error().message);
+      co_return;  // the store did not answer: the next scan tries again
+    }
+    r.fd = local ? *local : -1;
     if (auto p = snapshot_ ? snapshot_->current() : nullptr; p && p->cfg) {
       if (const auto* m = p->cfg->find_model(r.rec.model)) {
         r.price = m->price;
@@ -404,8 +460,8 @@ net::awaitable<void> batch_runner::execute(run& r) {
     }
     r.done.expires_at(steady_clock::time_point::max());
     co_await r.done.async_wait(use_tuple);  // cancelled by the last slot
-    if (stopping_) {
-      co_return;  // resumed after the restart, where it stopped
+    if (stopping_ || r.lost || r.store_failed) {
+      co_return;  // resumed after the restart (or by the lease's new holder), where it stopped
     }
   }
   // Re-read: a cancel may have been stored while the lines ran.
@@ -417,21 +473,37 @@ net::awaitable<void> batch_runner::execute(run& r) {
       (r.rec.status == batch_status::finalizing && r.rec.cancelling_at)) {
     final_status = batch_status::cancelled;
   } else if (r.expired) {
-    expire_rest(r);
+    if (!expire_rest(r)) {
+      co_return;  // the store failed: the next scan finishes the expiry
+    }
     final_status = batch_status::expired;
   }
-  if (auto f = finalize(r, final_status); !f) {
+  if (final_status == batch_status::completed) {
+    // Completed means every line has its result. A line whose record failed (the store did
+    // not answer) is still pending: then the batch is not done, and the next scan runs it.
+    auto left = store_.pending(r.rec.id, 0, 1);
+    if (!left || !left->empty()) {
+      spdlog::warn("batch runner: batch {}: {}; resuming it later", r.rec.id,
+                   left ? "lines without a recorded result" : left.error().message);
+      co_return;
+    }
+  }
+  if (auto f = finalize_batch(store_, r.rec.id, final_status, unix_now()); !f) {
     spdlog::error("batch runner: batch {}: {}", r.rec.id, f.error().message);
   }
 }
 
-void batch_runner::expire_rest(run& r) {
+bool batch_runner::expire_rest(run& r) {
   // OpenAI writes every request the window did not reach to the error file as batch_expired.
   std::int64_t after = 0;
   for (;;) {
     auto page = store_.pending(r.rec.id, after, pending_page);
-    if (!page || page->empty()) {
-      return;
+    if (!page) {
+      spdlog::error("batch runner: batch {}: {}", r.rec.id, page.error().message);
+      return false;
+    }
+    if (page->empty()) {
+      return true;
     }
     for (const auto& l : *page) {
       batch_line_result res{
@@ -442,7 +514,12 @@ void batch_runner::expire_rest(run& r) {
                            "completion window expired."),
           {},
           0};
-      if (auto rec = store_.record(r.rec.id, res); rec && *rec) {
+      auto rec = store_.record(r.rec.id, res);
+      if (!rec) {
+        spdlog::error("batch runner: batch {}: {}", r.rec.id, rec.error().message);
+        return false;
+      }
+      if (*rec) {
         count(false);
       }
       after = l.line_no;
@@ -587,86 +664,13 @@ net::awaitable<void> batch_runner::run_line(run& r, slot& s, const batch_line_re
   }
   auto recorded = store_.record(r.rec.id, res);
   if (!recorded) {
-    spdlog::error("batch runner: batch {} line {}: {}", r.rec.id, ref.line_no,
-                  recorded.error().message);
+    // Not recorded, so it runs again when the batch resumes (docs/batches.md, "exactly once").
+    spdlog::error("batch runner: batch {} line {}: {}; it runs again when the batch resumes",
+                  r.rec.id, ref.line_no, recorded.error().message);
+    r.store_failed = true;
   } else if (*recorded) {
     count(res.ok);
   }
-}
-
-result<void> batch_runner::finalize(run& r, batch_status final_status) {
-  const auto now = unix_now();
-  if (final_status != batch_status::cancelled) {
-    (void)store_.move_batch(r.rec.id, batch_status::in_progress, batch_status::finalizing, now);
-  }
-  std::string ids[2];
-  for (int errors = 0; errors < 2; ++errors) {
-    const auto id = batch_result_file_id(r.rec.id, errors == 1);
-    const auto path = stored_file_path(files_dir_, id);
-    const auto tmp = path + ".tmp";
-    std::uint64_t bytes = 0;
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out) {
-        return make_error(errc::internal, "cannot write " + tmp);
-      }
-      auto w = store_.for_each_result(r.rec.id, errors == 0, [&](std::string_view line) {
-        out.write(line.data(), static_cast<std::streamsize>(line.size()));
-        out.put('\n');
-        bytes += line.size() + 1;
-        return out ? result<void>() : result<void>(make_error(errc::internal, "write failed"));
-      });
-      if (!w) {
-        return w.error();
-      }
-      out.flush();
-      if (!out) {
-        return make_error(errc::internal, "cannot write " + tmp);
-      }
-    }
-    std::error_code fec;
-    if (bytes == 0) {
-      std::filesystem::remove(tmp, fec);
-      continue;  // no such lines: the file id stays null, as OpenAI leaves it
-    }
-    std::filesystem::rename(tmp, path, fec);
-    if (fec) {
-      return make_error(errc::internal, "cannot rename " + tmp + ": " + fec.message());
-    }
-    (void)store_.delete_file(id);  // a finalization repeated after a restart
-    if (auto a =
-            store_.add_file({id, bytes, now, r.rec.id + (errors ? "_error.jsonl" : "_output.jsonl"),
-                             "batch_output"});
-        !a) {
-      return a.error();
-    }
-    ids[errors] = id;
-  }
-  auto rec = store_.batch(r.rec.id);
-  if (!rec || !*rec) {
-    return rec ? result<void>(make_error(errc::internal, "batch vanished")) : rec.error();
-  }
-  auto b = std::move(**rec);
-  b.output_file_id = ids[0];
-  b.error_file_id = ids[1];
-  b.status = final_status;
-  switch (final_status) {
-    case batch_status::completed:
-      b.completed_at = now;
-      break;
-    case batch_status::expired:
-      b.expired_at = now;
-      break;
-    default:
-      b.cancelled_at = now;
-      break;
-  }
-  if (!b.finalizing_at && final_status != batch_status::cancelled) {
-    b.finalizing_at = now;
-  }
-  spdlog::info("batch {} {}: {} completed, {} failed of {}", b.id, to_string(b.status), b.completed,
-               b.failed, b.total);
-  return store_.save_batch(b);
 }
 
 }  // namespace switchyard

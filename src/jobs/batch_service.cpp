@@ -2,13 +2,13 @@
 
 #include "switchyard/core/random.hpp"
 #include "switchyard/jobs/multipart.hpp"
+#include "switchyard/jobs/redis_batch_store.hpp"
+#include "switchyard/jobs/sqlite_batch_store.hpp"
 #include "switchyard/metrics/registry.hpp"
 
 #include <boost/json.hpp>
 
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 
 namespace switchyard {
 
@@ -43,21 +43,24 @@ constexpr std::int64_t window_seconds = 24 * 3600;
 
 result<std::unique_ptr<batch_service>> batch_service::open(const boot_config& cfg,
                                                            const config_snapshot* snapshot,
-                                                           metrics::registry* registry) {
+                                                           metrics::registry* registry,
+                                                           std::shared_ptr<redis_client> redis) {
   std::unique_ptr<batch_service> s(new batch_service());
   s->cfg_ = cfg.batches;
-  s->files_dir_ = cfg.data_dir + "/files";
-  std::error_code ec;
-  std::filesystem::create_directories(s->files_dir_, ec);
-  if (ec) {
-    return make_error(errc::internal,
-                      "batches: cannot create " + s->files_dir_ + ": " + ec.message());
+  if (redis) {
+    auto store = redis_batch_store::open(
+        std::move(redis), {cfg.store.key_prefix, cfg.store.flush_timeout, cfg.data_dir + "/spool"});
+    if (!store) {
+      return store.error();
+    }
+    s->store_ = std::move(*store);
+  } else {
+    auto store = sqlite_batch_store::open(cfg.data_dir + "/batches.db", cfg.data_dir + "/files");
+    if (!store) {
+      return store.error();
+    }
+    s->store_ = std::move(*store);
   }
-  auto store = batch_store::open(cfg.data_dir + "/batches.db");
-  if (!store) {
-    return store.error();
-  }
-  s->store_ = std::move(*store);
   metrics::family<metrics::counter>* lines = nullptr;
   if (registry) {
     lines = &registry->add_counter("switchyard_batch_lines_total",
@@ -65,8 +68,7 @@ result<std::unique_ptr<batch_service>> batch_service::open(const boot_config& cf
                                    "(completed: a 2xx answer; failed: any other).",
                                    {"status"});
   }
-  s->runner_ =
-      std::make_unique<batch_runner>(cfg.batches, *s->store_, s->files_dir_, snapshot, lines);
+  s->runner_ = std::make_unique<batch_runner>(cfg.batches, *s->store_, snapshot, lines);
   return s;
 }
 
@@ -78,59 +80,56 @@ result<file_record> batch_service::upload(std::string_view content_type, std::st
   file_record f;
   f.id = random_id("file-");
   f.created_at = static_cast<std::int64_t>(std::time(nullptr));
-  const auto path = stored_file_path(files_dir_, f.id);
-  const auto tmp = path + ".upload";
-  std::ofstream out;
+  std::unique_ptr<content_writer> out;
   enum class target { none, file, purpose } into = target::none;
   bool have_file = false, have_purpose = false;
   std::string purpose;
   multipart_reader reader(
-      *boundary,
-      {.on_part = [&](const multipart_part_header& h) -> result<void> {
-         if (h.name == "file") {
-           if (have_file) {
-             return make_error(errc::invalid_request, "Only one `file` part is allowed.", "file");
-           }
-           have_file = true;
-           f.filename = h.has_filename ? h.filename : "file";
-           out.open(tmp, std::ios::binary | std::ios::trunc);
-           if (!out) {
-             return make_error(errc::internal, "The file could not be stored.");
-           }
-           into = target::file;
-         } else if (h.name == "purpose") {
-           have_purpose = true;
-           into = target::purpose;
-         } else {
-           into = target::none;  // other fields (expires_after[...]) are not used
-         }
-         return {};
-       },
-       .on_data = [&](std::string_view d) -> result<void> {
-         if (into == target::file) {
-           out.write(d.data(), static_cast<std::streamsize>(d.size()));
-           f.bytes += d.size();
-           if (!out) {
-             return make_error(errc::internal, "The file could not be stored (disk full?).");
-           }
-         } else if (into == target::purpose) {
-           if (purpose.size() + d.size() > max_field_bytes) {
-             return make_error(errc::invalid_request, "purpose is too long.", "purpose");
-           }
-           purpose.append(d);
-         }
-         return {};
-       },
-       .on_part_end = [&]() -> result<void> {
-         if (into == target::file) {
-           out.close();
-           if (!out) {
-             return make_error(errc::internal, "The file could not be stored.");
-           }
-         }
-         into = target::none;
-         return {};
-       }});
+      *boundary, {.on_part = [&](const multipart_part_header& h) -> result<void> {
+                    if (h.name == "file") {
+                      if (have_file) {
+                        return make_error(errc::invalid_request, "Only one `file` part is allowed.",
+                                          "file");
+                      }
+                      have_file = true;
+                      f.filename = h.has_filename ? h.filename : "file";
+                      auto w = store_->write_content(f.id);
+                      if (!w) {
+                        return w.error();
+                      }
+                      out = std::move(*w);
+                      into = target::file;
+                    } else if (h.name == "purpose") {
+                      have_purpose = true;
+                      into = target::purpose;
+                    } else {
+                      into = target::none;  // other fields (expires_after[...]) are not used
+                    }
+                    return {};
+                  },
+                  .on_data = [&](std::string_view d) -> result<void> {
+                    if (into == target::file) {
+                      if (auto a = out->append(d); !a) {
+                        return a;
+                      }
+                      f.bytes += d.size();
+                    } else if (into == target::purpose) {
+                      if (purpose.size() + d.size() > max_field_bytes) {
+                        return make_error(errc::invalid_request, "purpose is too long.", "purpose");
+                      }
+                      purpose.append(d);
+                    }
+                    return {};
+                  },
+                  .on_part_end = [&]() -> result<void> {
+                    if (into == target::file) {
+                      if (auto c = out->commit(); !c) {
+                        return c;
+                      }
+                    }
+                    into = target::none;
+                    return {};
+                  }});
   result<void> r;
   for (std::size_t i = 0; r && i < body.size(); i += feed_piece) {
     r = reader.feed(body.substr(i, feed_piece));
@@ -138,10 +137,12 @@ result<file_record> batch_service::upload(std::string_view content_type, std::st
   if (r) {
     r = reader.finish();
   }
-  std::error_code ec;
+  // Before the part's end nothing was committed (the writer discards it); after, the bytes go.
   const auto discard = [&] {
-    out.close();
-    std::filesystem::remove(tmp, ec);
+    out.reset();
+    if (have_file) {
+      (void)store_->remove_content(f.id);
+    }
   };
   if (!r) {
     discard();
@@ -162,34 +163,27 @@ result<file_record> batch_service::upload(std::string_view content_type, std::st
                       "purpose");
   }
   f.purpose = purpose;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    discard();
-    return make_error(errc::internal, "The file could not be stored.");
-  }
   if (auto a = store_->add_file(f); !a) {
-    std::filesystem::remove(path, ec);
+    discard();
     return a.error();
   }
   return f;
 }
 
-result<std::string> batch_service::content(const file_record& f) const {
-  std::ifstream in(stored_file_path(files_dir_, f.id), std::ios::binary);
-  if (!in) {
-    return make_error(errc::internal, "The file's content is missing from data_dir/files.");
+result<std::string> batch_service::content_piece(const file_record& f, std::uint64_t offset) {
+  auto piece = store_->read_content(f.id, offset, content_piece_bytes);
+  if (!piece && piece.error().code == errc::not_found) {
+    return make_error(errc::internal, "The file's content is missing from the store.");
   }
-  std::string s(static_cast<std::size_t>(f.bytes), '\0');
-  in.read(s.data(), static_cast<std::streamsize>(s.size()));
-  s.resize(static_cast<std::size_t>(in.gcount()));
-  return s;
+  return piece;
 }
 
 result<bool> batch_service::remove_file(std::string_view id) {
   auto d = store_->delete_file(id);
   if (d && *d) {
-    std::error_code ec;
-    std::filesystem::remove(stored_file_path(files_dir_, id), ec);
+    if (auto c = store_->remove_content(id); !c) {
+      return c.error();
+    }
   }
   return d;
 }

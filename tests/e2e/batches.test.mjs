@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import yaml from 'js-yaml';
 
-import { assertNoProblems, startGateway, stopGateway } from './harness.mjs';
+import { assertNoProblems, startGateway, startRedis, stopChild, stopGateway } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SPEC = process.env.OPENAI_OPENAPI_SPEC ||
@@ -68,8 +68,8 @@ async function startUpstream(delayMs) {
   return { server, port: server.address().port, calls };
 }
 
-function config(upstreamPort, dataDir, concurrency = 2) {
-  return `listen: 127.0.0.1:0
+function config(upstreamPort, dataDir, concurrency = 2, store = '') {
+  return `${store}listen: 127.0.0.1:0
 workers: 1
 data_dir: ${dataDir}
 timeouts: { drain: 10s, drain_grace: 0s }
@@ -81,6 +81,11 @@ models:
 log: { level: warn, access: off }
 batches: { concurrency: ${concurrency}, poll_interval: 50ms, retry_base: 50ms, retry_cap: 1s }
 `;
+}
+
+/** The shared store: replicas with this in their config share batches and files. */
+function redisStore(redis, prefix) {
+  return `store: { type: redis, url: "${redis.url}", key_prefix: "${prefix}" }\n`;
 }
 
 async function pollUntil(client, id, done) {
@@ -241,6 +246,91 @@ describe('Batch API with the openai SDK', () => {
       await assert.rejects(client.batches.retrieve('batch_nope'), (e) => e.status === 404);
     } finally {
       problems.push(await stopGateway(gw));
+      up.server.close();
+    }
+  });
+});
+
+// Two replicas (the real binary twice) on one real redis-server, each with its own data_dir:
+// what the SDK stores through one is read, finished and cancelled through the other.
+describe('Batch API with the openai SDK across replicas sharing Redis', () => {
+  let tmp;
+  let redis;
+  const problems = [];
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-batches-redis-'));
+    redis = await startRedis(tmp);
+  });
+  after(async () => {
+    problems.push(await stopChild(redis?.child));
+    fs.rmSync(tmp, { recursive: true, force: true });
+    assertNoProblems(problems);
+  });
+
+  test('created through A, A restarted away, finished by B with every line once', async () => {
+    const up = await startUpstream(40);
+    const store = redisStore(redis, 'e2e-restart:');
+    let a = await startGateway(config(up.port, fs.mkdtempSync(path.join(tmp, 'a-')), 2, store));
+    let b = null;
+    try {
+      const viaA = new OpenAI({ apiKey: 'sk-client', baseURL: a.baseURL, maxRetries: 0 });
+      const ids = Array.from({ length: 40 }, (_, i) => `s-${i}`);
+      const file = await viaA.files.create({ file: fs.createReadStream(writeInput(tmp, ids)), purpose: 'batch' });
+      const batch = await viaA.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      await pollUntil(viaA, batch.id, (x) => x.request_counts.completed >= 6);
+
+      b = await startGateway(config(up.port, fs.mkdtempSync(path.join(tmp, 'b-')), 2, store));
+      const viaB = new OpenAI({ apiKey: 'sk-client', baseURL: b.baseURL, maxRetries: 0 });
+      const seen = await viaB.batches.retrieve(batch.id);
+      checkAgainstSpec('Batch', seen);
+      assert.equal(seen.status, 'in_progress');
+      assert.equal((await viaB.files.retrieve(file.id)).bytes, file.bytes);
+      assert.equal(await (await viaB.files.content(file.id)).text(), fs.readFileSync(path.join(tmp, 'batch_input.jsonl'), 'utf8'));
+
+      problems.push(await stopGateway(a)); // SIGTERM: A's lines in flight finish, its lease ends
+      a = null;
+      const before = [...up.calls.values()].reduce((x, y) => x + y, 0);
+      assert.ok(before < ids.length, `the batch ended before A stopped (${before})`);
+
+      const done = await pollUntil(viaB, batch.id, (x) => x.status === 'completed');
+      checkAgainstSpec('Batch', done);
+      assert.deepEqual(done.request_counts, { total: 40, completed: 40, failed: 0 });
+      for (const id of ids) assert.equal(up.calls.get(id), 1, `${id} ran once`);
+      const out = await contentLines(viaB, done.output_file_id);
+      assert.deepEqual(out.map((o) => o.custom_id), ids);
+      for (const o of out) assert.equal(o.response.body.choices[0].message.content, `echo ${o.custom_id}`);
+    } finally {
+      problems.push(await stopGateway(a));
+      problems.push(await stopGateway(b));
+      up.server.close();
+    }
+  });
+
+  test('batches.cancel through B stops the batch A runs', async () => {
+    const up = await startUpstream(80);
+    const store = redisStore(redis, 'e2e-cancel:');
+    const a = await startGateway(config(up.port, fs.mkdtempSync(path.join(tmp, 'a-')), 2, store));
+    let b = null;
+    try {
+      const viaA = new OpenAI({ apiKey: 'sk-client', baseURL: a.baseURL, maxRetries: 0 });
+      const ids = Array.from({ length: 100 }, (_, i) => `x-${i}`);
+      const file = await viaA.files.create({ file: fs.createReadStream(writeInput(tmp, ids)), purpose: 'batch' });
+      const batch = await viaA.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      await pollUntil(viaA, batch.id, (x) => x.request_counts.completed >= 4);
+      b = await startGateway(config(up.port, fs.mkdtempSync(path.join(tmp, 'b-')), 2, store));
+      const viaB = new OpenAI({ apiKey: 'sk-client', baseURL: b.baseURL, maxRetries: 0 });
+      const cancelling = await viaB.batches.cancel(batch.id);
+      assert.ok(['cancelling', 'cancelled'].includes(cancelling.status), cancelling.status);
+      const done = await pollUntil(viaA, batch.id, (x) => x.status === 'cancelled');
+      checkAgainstSpec('Batch', done);
+      assert.ok(done.request_counts.completed < 100);
+      const out = await contentLines(viaB, done.output_file_id);
+      assert.equal(out.length, done.request_counts.completed);
+      const calls = [...up.calls.values()].reduce((x, y) => x + y, 0);
+      assert.equal(calls, done.request_counts.completed, 'in-flight lines finished and were kept');
+    } finally {
+      problems.push(await stopGateway(a));
+      problems.push(await stopGateway(b));
       up.server.close();
     }
   });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -166,6 +167,39 @@ export async function startGateway(configYaml, { name = 'switchyard', onLine } =
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Starts Debian's redis-server on a free 127.0.0.1 port, no persistence, in `dir`: `{ child,
+ * port, url }` (stop it with stopChild). Ready when it prints "Ready to accept connections"
+ * (its own log line, on stdout). The port is found by binding port 0 and closing it; if another
+ * process takes it in between, redis-server exits with "Address already in use" and the next
+ * of three tries picks another.
+ */
+export async function startRedis(dir) {
+  let lastError;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await new Promise((resolve, reject) => {
+      const probe = net.createServer();
+      probe.once('error', reject);
+      probe.listen(0, '127.0.0.1', () => {
+        const p = probe.address().port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const child = new Child('redis-server', 'redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--dir', dir, '--daemonize', 'no',
+    ]);
+    try {
+      await child.waitForLine('stdout', /Ready to accept connections/, STARTUP_TIMEOUT_MS);
+      return { child, port, url: `redis://127.0.0.1:${port}/0` };
+    } catch (e) {
+      lastError = e;
+      await child.stop(SHUTDOWN_TIMEOUT_MS).catch(() => {});
+    }
+  }
+  throw lastError;
 }
 
 /**

@@ -1,8 +1,7 @@
 // The Batch API end to end in one process: the real gateway (its runner calling its own
 // listener over loopback) against a fake upstream on 127.0.0.1 port 0 that counts the calls per
 // custom_id, or the mock LLM for the 50,000-line run. Every wait is bounded.
-#include "fake_upstream.hpp"
-#include "harness.hpp"
+#include "batch_client.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -18,195 +17,6 @@ namespace {
 
 namespace json = boost::json;
 
-// Counts the upstream calls per custom_id (the runner puts each line's custom_id in the
-// message content) and answers a chat completion with usage, after `delay`; custom_ids that
-// start with "bad" get a 400 in OpenAI's error shape.
-struct counting_upstream {
-  std::chrono::milliseconds delay{0};
-  std::mutex m;
-  std::map<std::string, int> calls;
-  std::atomic<int> total{0};
-  fake_upstream fake{[this](const http::request<http::string_body>& req, int) {
-    std::string id;
-    json::error_code ec;
-    auto v = json::parse(req.body(), ec);
-    if (!ec && v.is_object()) {
-      if (const auto* msgs = v.as_object().if_contains("messages");
-          msgs && msgs->is_array() && !msgs->as_array().empty()) {
-        if (const auto* c = msgs->as_array().front().as_object().if_contains("content");
-            c && c->is_string()) {
-          id = std::string(c->as_string());
-        }
-      }
-    }
-    {
-      std::lock_guard lock(m);
-      ++calls[id];
-    }
-    ++total;
-    if (delay.count() > 0) {
-      std::this_thread::sleep_for(delay);
-    }
-    const bool bad = id.rfind("bad", 0) == 0;
-    const std::string body =
-        bad ? R"({"error":{"message":"nope","type":"invalid_request_error","param":null,"code":null}})"
-            : json::serialize(json::object{
-                  {"id", "chatcmpl-" + id},
-                  {"object", "chat.completion"},
-                  {"created", 1},
-                  {"model", "up-model"},
-                  {"choices",
-                   {{{"index", 0},
-                     {"message", {{"role", "assistant"}, {"content", "echo " + id}}},
-                     {"finish_reason", "stop"}}}},
-                  {"usage",
-                   {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}});
-    return scripted_reply{
-        {std::string(bad ? "HTTP/1.1 400 Bad Request\r\n" : "HTTP/1.1 200 OK\r\n") +
-         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n\r\n" + body}};
-  }};
-  int calls_of(const std::string& id) {
-    std::lock_guard lock(m);
-    auto it = calls.find(id);
-    return it == calls.end() ? 0 : it->second;
-  }
-};
-
-std::string gateway_yaml(std::uint16_t upstream_port, const std::string& data_dir,
-                         const std::string& extra = "") {
-  return "listen: 127.0.0.1:0\nworkers: 1\ndata_dir: " + data_dir +
-         "\nlimits: { max_body_bytes: 134217728 }\n"
-         "upstreams:\n  - { name: up, base_url: \"http://127.0.0.1:" +
-         std::to_string(upstream_port) +
-         "/v1\", api_key: sk-upstream }\n"
-         "models:\n  - { name: gpt-4o-mini, upstream: up, model: up-model, price: { "
-         "input_per_mtok: 1.0, output_per_mtok: 2.0 } }\n"
-         "  - { name: other-model, upstream: up }\n"
-         "retry: { max_attempts: 1 }\n"
-         "log: { level: off, access: off }\n"
-         "batches: { concurrency: 4, poll_interval: 20ms, retry_base: 10ms, retry_cap: 200ms }\n" +
-         extra;
-}
-
-// A gateway that a test can stop and start again on the same data_dir (a restart).
-struct gateway {
-  explicit gateway(const std::string& yaml) {
-    auto parsed = parse_config(yaml);
-    if (!parsed) {
-      throw std::runtime_error(parsed.error().message);
-    }
-    parsed->timeouts.drain_grace = duration{0};
-    cfg = std::make_shared<const config>(std::move(*parsed));
-    srv = std::make_unique<server>(cfg);
-    srv->start();
-  }
-  ~gateway() { stop(5s); }
-  /// Graceful: lines in flight finish first (up to `budget`).
-  void stop(std::chrono::milliseconds budget) {
-    if (srv) {
-      srv->drain();
-      srv->wait(steady_clock::now() + budget);
-      srv.reset();
-    }
-  }
-  std::uint16_t port() const { return srv->port(); }
-  std::shared_ptr<const config> cfg;
-  std::unique_ptr<server> srv;
-};
-
-std::string line(const std::string& custom_id, const std::string& model = "gpt-4o-mini",
-                 const std::string& url = "/v1/chat/completions") {
-  return json::serialize(json::object{
-      {"custom_id", custom_id},
-      {"method", "POST"},
-      {"url", url},
-      {"body", {{"model", model}, {"messages", {{{"role", "user"}, {"content", custom_id}}}}}}});
-}
-
-// The multipart body undici's FormData writes (what the openai npm SDK sends).
-std::string multipart(const std::string& boundary, const std::string& file,
-                      const std::string& purpose = "batch") {
-  return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n" +
-         purpose + "\r\n--" + boundary +
-         "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"input.jsonl\"\r\n"
-         "Content-Type: application/octet-stream\r\n\r\n" +
-         file + "\r\n--" + boundary + "--\r\n";
-}
-
-json::object parse_object(const response& r) {
-  json::error_code ec;
-  auto v = json::parse(r.body, ec);
-  EXPECT_FALSE(ec) << r.body;
-  return v.is_object() ? v.as_object() : json::object{};
-}
-
-std::string upload(std::uint16_t port, const std::string& file) {
-  client c(port, 60s);
-  const std::string b = "----formdata-undici-0" + std::to_string(file.size());
-  auto r = c.post("/v1/files", multipart(b, file),
-                  {{"content-type", "multipart/form-data; boundary=" + b}});
-  EXPECT_EQ(r.status, 200u) << r.body;
-  return std::string(parse_object(r).at("id").as_string());
-}
-
-std::string create_batch(std::uint16_t port, const std::string& file_id) {
-  client c(port);
-  auto r = c.post("/v1/batches",
-                  json::serialize(json::object{{"input_file_id", file_id},
-                                               {"endpoint", "/v1/chat/completions"},
-                                               {"completion_window", "24h"},
-                                               {"metadata", {{"job", "nightly"}}}}),
-                  {{"content-type", "application/json"}, {"authorization", "Bearer sk-client"}});
-  EXPECT_EQ(r.status, 200u) << r.body;
-  auto o = parse_object(r);
-  EXPECT_EQ(o.at("status").as_string(), "validating");
-  EXPECT_EQ(o.at("metadata").at("job").as_string(), "nightly");
-  return std::string(o.at("id").as_string());
-}
-
-json::object get_batch(std::uint16_t port, const std::string& id) {
-  client c(port);
-  return parse_object(c.request(http::verb::get, "/v1/batches/" + id));
-}
-
-// Polls until the batch reaches `status` (every 50 ms, bounded by `timeout`); the last object
-// seen. A bounded wait on a condition variable, not a sleep for readiness.
-json::object wait_for(std::uint16_t port, const std::string& id, std::string_view status,
-                      std::chrono::milliseconds timeout = 30s) {
-  json::object last;
-  std::mutex m;
-  std::condition_variable cv;
-  const auto deadline = steady_clock::now() + timeout;
-  std::unique_lock lock(m);
-  for (;;) {
-    last = get_batch(port, id);
-    if (last.at("status").as_string() == status || steady_clock::now() >= deadline) {
-      break;
-    }
-    cv.wait_for(lock, 50ms);
-  }
-  EXPECT_EQ(last.at("status").as_string(), status) << json::serialize(last);
-  return last;
-}
-
-std::vector<json::object> file_lines(std::uint16_t port, const json::value& file_id) {
-  std::vector<json::object> out;
-  if (!file_id.is_string()) {
-    return out;
-  }
-  client c(port, 60s);
-  auto r = c.request(http::verb::get, "/v1/files/" + std::string(file_id.as_string()) + "/content");
-  EXPECT_EQ(r.status, 200u);
-  std::size_t at = 0;
-  while (at < r.body.size()) {
-    auto nl = r.body.find('\n', at);
-    out.push_back(json::parse(r.body.substr(at, nl - at)).as_object());
-    at = nl == std::string::npos ? r.body.size() : nl + 1;
-  }
-  return out;
-}
-
 class batches_test : public ::testing::Test {
  protected:
   temp_dir dir;
@@ -214,7 +24,7 @@ class batches_test : public ::testing::Test {
 };
 
 TEST_F(batches_test, files_api_round_trip_and_errors_in_openai_shape) {
-  gateway g(gateway_yaml(up.fake.port(), dir.path));
+  gateway g(batch_gateway_yaml(up.fake.port(), dir.path));
   const std::string file = line("a") + "\n" + line("b") + "\n";
   const auto id = upload(g.port(), file);
   client c(g.port());
@@ -260,7 +70,7 @@ TEST_F(batches_test, files_api_round_trip_and_errors_in_openai_shape) {
 }
 
 TEST_F(batches_test, runs_every_line_once_and_writes_openai_output_lines) {
-  gateway g(gateway_yaml(up.fake.port(), dir.path));
+  gateway g(batch_gateway_yaml(up.fake.port(), dir.path));
   std::string file;
   for (int i = 0; i < 30; ++i) {
     file += line((i % 10 == 3 ? "bad-" : "ok-") + std::to_string(i)) + "\n";
@@ -318,7 +128,7 @@ TEST_F(batches_test, runs_every_line_once_and_writes_openai_output_lines) {
 }
 
 TEST_F(batches_test, invalid_lines_fail_the_batch_with_their_line_numbers) {
-  gateway g(gateway_yaml(up.fake.port(), dir.path));
+  gateway g(batch_gateway_yaml(up.fake.port(), dir.path));
   const std::string file = line("a") + "\n" +                                   // 1 fine
                            "{not json\n" +                                      // 2
                            line("c", "gpt-4o-mini", "/v1/embeddings") + "\n" +  // 3 wrong url
@@ -353,14 +163,14 @@ TEST_F(batches_test, restart_in_the_middle_resumes_without_running_a_line_twice)
   }
   std::string id;
   {
-    gateway g(gateway_yaml(up.fake.port(), dir.path));
+    gateway g(batch_gateway_yaml(up.fake.port(), dir.path));
     id = create_batch(g.port(), upload(g.port(), file));
     ASSERT_TRUE(eventually([&] { return up.total.load() >= 20; }, 30s));
     g.stop(10s);  // a restart: the lines in flight finish, no new ones start
   }
   const int before = up.total.load();
   EXPECT_LT(before, n) << "the batch finished before the restart; the test proves nothing";
-  gateway g2(gateway_yaml(up.fake.port(), dir.path));
+  gateway g2(batch_gateway_yaml(up.fake.port(), dir.path));
   auto b = wait_for(g2.port(), id, "completed", 60s);
   EXPECT_EQ(b.at("request_counts").at("completed").as_int64(), n);
   for (int i = 0; i < n; ++i) {
@@ -384,12 +194,12 @@ TEST_F(batches_test, a_hard_stop_resends_only_the_lines_that_were_in_flight) {
   }
   std::string id;
   {
-    gateway g(gateway_yaml(up.fake.port(), dir.path));
+    gateway g(batch_gateway_yaml(up.fake.port(), dir.path));
     id = create_batch(g.port(), upload(g.port(), file));
     ASSERT_TRUE(eventually([&] { return up.total.load() >= 10; }, 30s));
     g.stop(0ms);  // like a crash: what is in flight is cut, not recorded
   }
-  gateway g2(gateway_yaml(up.fake.port(), dir.path));
+  gateway g2(batch_gateway_yaml(up.fake.port(), dir.path));
   auto b = wait_for(g2.port(), id, "completed", 60s);
   EXPECT_EQ(b.at("request_counts").at("completed").as_int64(), n);
   int twice = 0;
@@ -410,7 +220,7 @@ TEST_F(batches_test, cancel_stops_new_lines_and_keeps_the_partial_output) {
   for (int i = 0; i < n; ++i) {
     file += line("c-" + std::to_string(i)) + "\n";
   }
-  gateway g(gateway_yaml(up.fake.port(), dir.path));
+  gateway g(batch_gateway_yaml(up.fake.port(), dir.path));
   const auto id = create_batch(g.port(), upload(g.port(), file));
   ASSERT_TRUE(eventually([&] { return up.total.load() >= 8; }, 30s));
   client c(g.port());
@@ -431,8 +241,8 @@ TEST_F(batches_test, cancel_stops_new_lines_and_keeps_the_partial_output) {
 }
 
 TEST_F(batches_test, rate_limited_lines_back_off_and_complete) {
-  gateway g(gateway_yaml(up.fake.port(), dir.path,
-                         "rate_limits: [ { scope: global, requests: 10, period: 1s } ]\n"));
+  gateway g(batch_gateway_yaml(up.fake.port(), dir.path,
+                               "rate_limits: [ { scope: global, requests: 10, period: 1s } ]\n"));
   std::string file;
   for (int i = 0; i < 25; ++i) {
     file += line("l-" + std::to_string(i)) + "\n";

@@ -4,31 +4,24 @@
 // outage, a replica stopped the way SIGTERM stops it (drain, wait) loses nothing — in process
 // and as the real binary sent a real SIGTERM —, and concurrent control edits on two replicas
 // are both kept.
-#include "child_exit.hpp"
+#include "gateway_process.hpp"
 #include "harness.hpp"
 #include "redis_server.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <fstream>
 #include <latch>
 #include <memory>
 #include <random>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace switchyard::test {
 namespace {
@@ -284,109 +277,6 @@ TEST(Replicas, a_replica_stopped_like_sigterm_flushes_what_it_counted) {
 
 // ---- the real binary, stopped by a real SIGTERM ----
 
-// `switchyard --config <file>` as a child process (posix_spawn), its stderr on a pipe: the port
-// is read from the "listening on HOST:PORT" line main() prints, then a thread drains the rest
-// (so that the child never blocks on a full pipe) until the child closes it by exiting.
-class gateway_process {
- public:
-  explicit gateway_process(const std::string& config_path) {
-    int fds[2];
-    if (::pipe(fds) != 0) {
-      throw std::runtime_error("pipe failed");
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    std::string bin = SWITCHYARD_BINARY, flag = "--config", path = config_path;
-    char* argv[] = {bin.data(), flag.data(), path.data(), nullptr};
-    const int rc = ::posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      throw std::runtime_error("posix_spawn " + bin + " failed: " + std::strerror(rc));
-    }
-    err_ = fds[0];
-  }
-  ~gateway_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (drain_.joinable()) {
-      drain_.join();
-    }
-    if (err_ >= 0) {
-      ::close(err_);
-    }
-  }
-  gateway_process(const gateway_process&) = delete;
-  gateway_process& operator=(const gateway_process&) = delete;
-
-  /// The port from the child's "listening on" line; 0 when it did not come within `timeout`
-  /// (or the child exited first). Then drains the rest of stderr on a thread.
-  std::uint16_t wait_for_port(std::chrono::milliseconds timeout) {
-    static const std::regex listening(R"(listening on [^\s:]+:(\d+) with \d+ workers)");
-    const auto deadline = steady_clock::now() + timeout;
-    std::string line;
-    while (steady_clock::now() < deadline) {
-      pollfd p{err_, POLLIN, 0};
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
-      if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(1, left.count()))) <= 0) {
-        continue;
-      }
-      char ch = 0;
-      if (::read(err_, &ch, 1) != 1) {
-        return 0;  // EOF: the child exited
-      }
-      if (ch != '\n') {
-        output_ += ch;
-        line += ch;
-        continue;
-      }
-      output_ += ch;
-      std::smatch m;
-      if (std::regex_search(line, m, listening)) {
-        drain_ = std::thread([fd = err_] {
-          char buf[4096];
-          while (::read(fd, buf, sizeof buf) > 0) {
-          }
-        });
-        return static_cast<std::uint16_t>(std::stoi(m[1].str()));
-      }
-      line.clear();
-    }
-    return 0;
-  }
-
-  /// Sends `sig` and waits (bounded: `timeout`, then SIGKILL) for the exit; returns the wait
-  /// status, or -1 when it had to be killed.
-  int signal_and_wait(int sig, std::chrono::milliseconds timeout) {
-    ::kill(pid_, sig);
-    const std::optional<int> status = wait_exit(pid_, timeout);
-    if (!status) {
-      ::kill(pid_, SIGKILL);
-      wait_exit(pid_, 10s);
-    }
-    pid_ = -1;
-    return status.value_or(-1);
-  }
-
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int err_ = -1;
-  std::string output_;  // stderr up to the "listening on" line, for failure messages
-  std::thread drain_;
-};
-
 TEST(Replicas, the_real_binary_sent_sigterm_flushes_everything_it_counted) {
   redis_server redis;
   const std::string prefix = fresh_prefix();
@@ -402,7 +292,7 @@ TEST(Replicas, the_real_binary_sent_sigterm_flushes_everything_it_counted) {
   }
   const std::string path = db.path + "/switchyard.yaml";
   std::ofstream(path) << cfg;
-  gateway_process child(path);
+  gateway_process child(SWITCHYARD_BINARY, path);
   const std::uint16_t port = child.wait_for_port(20s);
   ASSERT_NE(port, 0) << "no listening line; stderr:\n" << child.output();
   std::map<std::string, std::int64_t> sent;

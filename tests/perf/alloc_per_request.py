@@ -29,6 +29,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import ready  # noqa: E402  (tests/support/ready.py)
+
 BODY = (b'{"model":"assistant","metadata":{"audience":"developers"},'
         b'"messages":[{"role":"user","content":"Say hello in one short sentence."}]}')
 
@@ -119,8 +122,8 @@ def read_line_with(proc, pattern, what, timeout=60):
         left = deadline - time.monotonic()
         if left <= 0:
             raise RuntimeError(f"no '{pattern}' within {timeout} s")
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
+        readable, _, _ = select.select([fd], [], [], left)
+        if readable:
             chunk = os.read(fd, 4096)
             if not chunk:
                 raise RuntimeError(f"process exited ({proc.wait()}) before '{pattern}'")
@@ -139,10 +142,9 @@ def dump(pid, path):
     if os.path.exists(path):
         os.unlink(path)
     os.kill(pid, signal.SIGRTMIN + 3)  # alloc_count's dump signal
-    for _ in range(200):  # bounded: 10 s
-        if os.path.exists(path) and os.path.getsize(path) > 0:
-            break
-        time.sleep(0.05)
+    # The dump is renamed into place whole, its first line "total allocs=…": wait for that line
+    # (inotify on the directory, the process's pidfd), not for a polled file size.
+    ready.wait_line(path, r"^total allocs=", 10.0, pid)
     names = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:

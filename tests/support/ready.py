@@ -19,7 +19,8 @@ import sys
 import time
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_IN_MODIFY, _IN_CLOSE_WRITE, _IN_CREATE, _IN_NONBLOCK, _IN_CLOEXEC = 0x2, 0x8, 0x100, 0o4000, 0o2000000
+_IN_MODIFY, _IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_CREATE = 0x2, 0x8, 0x80, 0x100
+_IN_NONBLOCK, _IN_CLOEXEC = 0o4000, 0o2000000
 
 
 class NotReady(Exception):
@@ -48,9 +49,10 @@ def wait_line(path, regex, timeout, pid=None):
         raise OSError(ctypes.get_errno(), "inotify_init1")
     pfd = _pidfd(pid)
     try:
-        # Watch the directory: the file may not exist yet, and a watch on it would not see that.
+        # Watch the directory: the file may not exist yet, and a watch on it would not see that
+        # (nor a file renamed into place, IN_MOVED_TO: a writer that publishes whole files).
         directory = os.path.dirname(os.path.abspath(path)).encode()
-        if _libc.inotify_add_watch(ino, directory, _IN_MODIFY | _IN_CLOSE_WRITE | _IN_CREATE) < 0:
+        if _libc.inotify_add_watch(ino, directory, _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE) < 0:
             raise OSError(ctypes.get_errno(), "inotify_add_watch " + directory.decode())
         offset, partial = 0, b""
         for _ in range(100000):  # bounded: each turn is a wake-up for this directory

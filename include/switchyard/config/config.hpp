@@ -350,6 +350,7 @@ struct batches_config {
   std::uint64_t max_line_bytes = 1 << 20;       // one input line
   std::uint64_t max_response_bytes = 64 << 20;  // one line's answer
   duration poll_interval{1'000};                // how often the runner looks for new work
+  duration lease{15'000};  // store type redis: a running batch's lease, renewed every third
   bool operator==(const batches_config&) const = default;
 };
 

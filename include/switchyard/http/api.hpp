@@ -2,6 +2,7 @@
 
 #include "switchyard/core/arena.hpp"
 #include "switchyard/http/router.hpp"
+#include "switchyard/http/streamed_body.hpp"
 #include "switchyard/log/access_log.hpp"
 #include "switchyard/proxy/responses.hpp"
 #include "switchyard/runtime/worker.hpp"
@@ -21,6 +22,9 @@ struct local_call {
   const route_match& route;
   bool keep;  // the connection stays open after this answer
   access_record& rec;
+  /// Where a handler may leave a body to stream after its answer's header (see
+  /// streamed_body.hpp); null where streaming is not offered (build the whole body then).
+  std::shared_ptr<streamed_body>* streamed = nullptr;
 
   const std::string& request_id() const noexcept { return rec.request_id; }
 };
@@ -46,9 +50,10 @@ api_kind client_api(std::string_view target, std::string_view anthropic_version)
 /// with `Allow`), a 401 from the route's access rule, or the handler's answer, run where the
 /// route says (the worker, or the admin executor: 503 when its queue is full). Every refusal
 /// leaves through one exit, which also sets the access record's `error` (the metric's
-/// `error_type` label) from `describe()`.
+/// `error_type` label) from `describe()`. A handler's streamed body, if any, lands in `streamed`.
 net::awaitable<string_response> answer_local(worker& w, const client_request& req,
                                              const route_match& route, bool keep,
-                                             access_record& rec);
+                                             access_record& rec,
+                                             std::shared_ptr<streamed_body>* streamed = nullptr);
 
 }  // namespace switchyard

@@ -28,14 +28,20 @@ class config_snapshot;
 /// that a restart repeats writes the same file again.
 std::string batch_result_file_id(std::string_view batch_id, bool errors);
 
-/// Where a stored file's bytes live: `dir/<id>`.
-std::string stored_file_path(const std::string& dir, std::string_view id);
-
 /// The runner. `store`, `snapshot` and `lines_total` (label `status`) must outlive it.
+///
+/// With a shared store (Redis) several replicas' runners look at the same batches: a runner
+/// runs a batch only while it holds the batch's lease (batch_store::claim_lease, for
+/// `batches.lease`), renewed every third of it; each renewal also reads the batch's status, so
+/// a cancel stored through any replica stops this one's lines. A runner that dies stops
+/// renewing: the lease expires and another runner's scan (every poll_interval) takes the batch
+/// over from its recorded lines. A runner that fails to renew stops starting lines and does not
+/// finalize (another may be running the batch by then); its lines in flight still record, which
+/// the store makes idempotent.
 class batch_runner {
  public:
-  batch_runner(const batches_config& cfg, batch_store& store, std::string files_dir,
-               const config_snapshot* snapshot, metrics::family<metrics::counter>* lines_total);
+  batch_runner(const batches_config& cfg, batch_store& store, const config_snapshot* snapshot,
+               metrics::family<metrics::counter>* lines_total);
   ~batch_runner();
   batch_runner(const batch_runner&) = delete;
   batch_runner& operator=(const batch_runner&) = delete;
@@ -71,15 +77,15 @@ class batch_runner {
   net::awaitable<void> run_slot(run& r);
   net::awaitable<void> run_line(run& r, slot& s, const batch_line_ref& ref);
   net::awaitable<void> sleep(steady_clock::duration d);
+  net::awaitable<void> keep_lease(std::shared_ptr<run> r);
   std::optional<batch_line_ref> take(run& r);
-  result<void> finalize(run& r, batch_status final_status);
-  void expire_rest(run& r);
+  bool expire_rest(run& r);  // false: the store failed
   void count(bool ok);
   void check_idle();
 
   batches_config cfg_;
   batch_store& store_;
-  std::string files_dir_;
+  std::string owner_;  // this runner's lease owner id (random per process)
   const config_snapshot* snapshot_;
   metrics::family<metrics::counter>* lines_total_;
   net::io_context io_{1};

@@ -1,4 +1,4 @@
-#include "switchyard/jobs/batch_store.hpp"
+#include "switchyard/jobs/sqlite_batch_store.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@ class batch_store_test : public ::testing::Test {
     char tmpl[] = "/tmp/switchyard-batches-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    auto s = batch_store::open(dir_ + "/batches.db");
+    auto s = sqlite_batch_store::open(dir_ + "/batches.db", dir_ + "/files");
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
   }
@@ -138,7 +138,7 @@ TEST_F(batch_store_test, survives_reopening) {
   ASSERT_TRUE(store_->add_lines("batch_a", {{1, "x", 0, 5}}));
   ASSERT_TRUE(*store_->record("batch_a", {1, true, "{}", {}, 0}));
   store_.reset();
-  auto s = batch_store::open(dir_ + "/batches.db");
+  auto s = sqlite_batch_store::open(dir_ + "/batches.db", dir_ + "/files");
   ASSERT_TRUE(s);
   EXPECT_TRUE((*s)->pending("batch_a", 0, 10)->empty());
   EXPECT_EQ((*(*s)->batch("batch_a"))->completed, 1u);
