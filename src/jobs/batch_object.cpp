@@ -42,6 +42,28 @@ bool is_terminal(batch_status s) noexcept {
          s == batch_status::cancelled;
 }
 
+const char* status_timestamp_name(batch_status s) noexcept {
+  switch (s) {
+    case batch_status::in_progress:
+      return "in_progress_at";
+    case batch_status::finalizing:
+      return "finalizing_at";
+    case batch_status::completed:
+      return "completed_at";
+    case batch_status::failed:
+      return "failed_at";
+    case batch_status::expired:
+      return "expired_at";
+    case batch_status::cancelling:
+      return "cancelling_at";
+    case batch_status::cancelled:
+      return "cancelled_at";
+    case batch_status::validating:
+      return "created_at";
+  }
+  return "created_at";
+}
+
 bool can_transition(batch_status from, batch_status to) noexcept {
   using enum batch_status;
   switch (from) {

@@ -242,29 +242,6 @@ file_record file_of(const fields& f) {
           std::string(get(f, "filename")), std::string(get(f, "purpose"))};
 }
 
-// The timestamp members a status sets, by name (as the SQLite columns are named).
-const char* status_field(batch_status s) {
-  switch (s) {
-    case batch_status::in_progress:
-      return "in_progress_at";
-    case batch_status::finalizing:
-      return "finalizing_at";
-    case batch_status::completed:
-      return "completed_at";
-    case batch_status::failed:
-      return "failed_at";
-    case batch_status::expired:
-      return "expired_at";
-    case batch_status::cancelling:
-      return "cancelling_at";
-    case batch_status::cancelled:
-      return "cancelled_at";
-    case batch_status::validating:
-      return "created_at";
-  }
-  return "created_at";
-}
-
 struct optional_member {
   const char* name;
   std::optional<std::int64_t> batch_record::*member;
@@ -736,9 +713,10 @@ result<void> redis_batch_store::save_batch(const batch_record& b) {
 
 result<bool> redis_batch_store::move_batch(std::string_view id, batch_status from, batch_status to,
                                            std::int64_t at) {
-  auto r = eval(move_batch_script(), {key("batch", id), key("open")},
-                {std::string(to_string(from)), std::string(to_string(to)), status_field(to),
-                 std::to_string(at), std::string(id), is_terminal(to) ? "1" : "0"});
+  auto r =
+      eval(move_batch_script(), {key("batch", id), key("open")},
+           {std::string(to_string(from)), std::string(to_string(to)), status_timestamp_name(to),
+            std::to_string(at), std::string(id), is_terminal(to) ? "1" : "0"});
   if (!r) {
     return r.error();
   }

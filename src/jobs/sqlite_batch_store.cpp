@@ -127,28 +127,6 @@ batch_record read_batch_row(const sqlite::query& q, sqlite3_stmt* s) {
   return b;
 }
 
-const char* status_column(batch_status s) {
-  switch (s) {
-    case batch_status::in_progress:
-      return "in_progress_at";
-    case batch_status::finalizing:
-      return "finalizing_at";
-    case batch_status::completed:
-      return "completed_at";
-    case batch_status::failed:
-      return "failed_at";
-    case batch_status::expired:
-      return "expired_at";
-    case batch_status::cancelling:
-      return "cancelling_at";
-    case batch_status::cancelled:
-      return "cancelled_at";
-    case batch_status::validating:
-      return "created_at";
-  }
-  return "created_at";
-}
-
 }  // namespace
 
 struct sqlite_batch_store::impl {
@@ -396,9 +374,9 @@ result<void> sqlite_batch_store::save_batch(const batch_record& b) {
 result<bool> sqlite_batch_store::move_batch(std::string_view id, batch_status from, batch_status to,
                                             std::int64_t at) {
   std::lock_guard lock(mutex_);
-  // The column name comes from a fixed table (status_column), never from input.
-  const std::string sql = std::string("UPDATE batches SET status = ?, ") + status_column(to) +
-                          " = ? WHERE id = ? AND status = ?";
+  // The column name comes from a fixed table (status_timestamp_name), never from input.
+  const std::string sql = std::string("UPDATE batches SET status = ?, ") +
+                          status_timestamp_name(to) + " = ? WHERE id = ? AND status = ?";
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(impl_->db.get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
     return store_error(impl_->db.get(), "moving a batch");

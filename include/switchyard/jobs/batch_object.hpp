@@ -30,6 +30,10 @@ std::optional<batch_status> parse_batch_status(std::string_view s) noexcept;
 /// No further transition: completed, failed, expired, cancelled.
 bool is_terminal(batch_status s) noexcept;
 
+/// The Batch member holding when `s` began ("in_progress_at", …; "created_at" for validating):
+/// the stores' column and field names, from this fixed table only, never from input.
+const char* status_timestamp_name(batch_status s) noexcept;
+
 /// The transitions the runner and the API may make (OpenAI's lifecycle): validating →
 /// in_progress | failed | cancelling; in_progress → finalizing | cancelling | expired;
 /// cancelling → cancelled (via finalizing's output writing, which cancelling does itself);

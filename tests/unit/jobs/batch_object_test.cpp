@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <set>
+#include <string>
+
 namespace switchyard {
 namespace {
 
@@ -15,6 +18,23 @@ TEST(batch_status, names_round_trip) {
     EXPECT_EQ(parse_batch_status(to_string(s)), s);
   }
   EXPECT_FALSE(parse_batch_status("done"));
+}
+
+TEST(batch_status, each_status_names_the_batch_member_of_its_timestamp) {
+  // The stores write these names as SQLite columns and Redis fields: each must be a member of
+  // the Batch object, and every status but validating has its own.
+  batch_record b;
+  b.id = "batch_x";
+  const auto members = batch_json(b);
+  std::set<std::string> seen;
+  for (auto s :
+       {validating, failed, in_progress, finalizing, completed, expired, cancelling, cancelled}) {
+    const std::string name = status_timestamp_name(s);
+    EXPECT_TRUE(members.contains(name)) << name;
+    EXPECT_TRUE(seen.insert(name).second) << name << " twice";
+  }
+  EXPECT_STREQ(status_timestamp_name(cancelling), "cancelling_at");
+  EXPECT_STREQ(status_timestamp_name(validating), "created_at");
 }
 
 TEST(batch_status, state_machine) {
