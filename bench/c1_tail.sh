@@ -12,7 +12,8 @@
 #
 # With PERF_SCHED=1, `perf sched timehist -i $TMP/sched.data --cpu $CPU > th.txt` and
 # bench/sched_blame.py th.txt say what the worker waited for when it waited for the CPU.
-# Environment: BUILD_DIR, SWITCHYARD_BIN, ROUNDS (3), SECS (5), CPU (1), THREADS=1 (CPU time per
+# CLIENT=py times each exchange with bench/c1_client.py instead of wrk (and joins the gateway's
+# slowest 1 % to its access log). Environment: BUILD_DIR, SWITCHYARD_BIN, ROUNDS (3), SECS (5), CPU (1), THREADS=1 (CPU time per
 # gateway thread and run, from /proc/PID/task/*/schedstat), RT=1 (see below), PERF_SCHED=1 (records
 # `perf sched` over the last switchyard round into $TMP/sched.data, kept), KEEP_TMP=1.
 set -euo pipefail
@@ -116,6 +117,15 @@ targets=(direct nginx "${variants[@]}")
 port_of[direct]=${port_of[upstream]}
 kv() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1" | tail -1; }
 run() {  # target secs out
+  if [[ ${CLIENT:-wrk} == py ]]; then
+    # bench/c1_client.py: its own per-request clock; for a gateway target it also joins its
+    # slowest 1 % to the access log (the gateway's window vs the time outside it).
+    local log=()
+    [[ -f $tmp/$1/access.log ]] && log=(--access-log "$tmp/$1/access.log")
+    $rt taskset -c "$cpu" python3 "$here/c1_client.py" "${port_of[$1]}" "$2" "${log[@]}" >"$3" 2>&1 || true
+    grep '^SLOWEST1PCT' "$3" | sed "s/^/    $1: /" >&2 || true
+    return
+  fi
   $rt taskset -c "$cpu" wrk -t1 -c1 -d"${2}s" --latency --timeout 10s -s "$here/static.lua" \
     "http://127.0.0.1:${port_of[$1]}/v1/chat/completions" >"$3" 2>&1 || true
 }

@@ -18,9 +18,9 @@ request = function()
 end
 
 -- Only with STOP_AFTER: a script that defines response() makes wrk hand every response's
--- headers and body to Lua, work that is wrk's and not the proxy's. (It was suspected of the
--- gateway's ~1 ms c=1 p99; it is not the cause: without it the p99 stays, bench/PROFILE.md,
--- "The c=1 p99 after the wrk-callback hypothesis".)
+-- headers and body to Lua, work that is wrk's and not the proxy's. (It is not what makes the
+-- gateway's c=1 p99 ~1 ms: that is wrk's coordinated-omission correction of a few multi-ms
+-- stalls, bench/PROFILE.md.)
 if stop_after > 0 then
   response = function(status, headers, body)
     responses = responses + 1
