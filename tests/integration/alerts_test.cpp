@@ -164,7 +164,12 @@ TEST(alerts, an_error_rate_alert_fires_is_acknowledged_survives_a_restart_and_re
     return firing.size() == 1;
   }));
   EXPECT_EQ(firing[0].at("id").as_int64(), id + 1);
-  EXPECT_NEAR(firing[0].at("value").as_double(), 5.0 / 15, 1e-12);
+  // The value is the window's when the rule first held: 5 of 15 if every error request was
+  // flushed before an evaluation, fewer if an evaluation (every 50 ms) fell between them — 3 of
+  // 13 is already above 0.2. Either way the window holds the earlier successes too.
+  const double value = firing[0].at("value").as_double();
+  EXPECT_GT(value, 0.2);
+  EXPECT_LE(value, 5.0 / 15 + 1e-12);
 }
 
 TEST(alerts, config_lists_the_rules_and_the_always_on_ones) {
