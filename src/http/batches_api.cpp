@@ -158,8 +158,8 @@ result<string_response> get_file_content(const local_call& c) {
     return p;
   };
   if (c.streamed) {
+    // The header's Content-Length is the body's length, set where it is written (write_streamed).
     *c.streamed = std::make_shared<streamed_body>(streamed_body{(*f)->bytes, std::move(pieces)});
-    res.content_length((*f)->bytes);
     return res;
   }
   for (;;) {  // no streaming offered (a unit harness): the whole body

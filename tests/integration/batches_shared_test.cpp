@@ -16,7 +16,6 @@
 #include <fstream>
 #include <random>
 #include <set>
-#include <thread>
 
 namespace switchyard::test {
 namespace {
@@ -160,9 +159,15 @@ TEST(batches_shared_outage, a_redis_outage_mid_batch_loses_no_line_and_does_not_
   const auto id = create_batch(g.port(), upload(g.port(), lines("o-", n)));
   ASSERT_TRUE(eventually([&] { return up.total.load() >= 20; }, 30s));
   redis.stop();
-  // The outage's length (a chosen fault, not a wait for readiness): longer than the lease, so
-  // the runner's keeper and the lines finishing meanwhile all meet a store that does not answer.
-  std::this_thread::sleep_for(800ms);
+  // Redis stays down until the fault has happened: the API sees the store gone (503), and the
+  // lines in flight at the stop — proxied requests through the gateway's own listener — have
+  // all been answered, so their results have met a store that does not answer.
+  client c(g.port());
+  EXPECT_TRUE(eventually(
+      [&] { return c.request(http::verb::get, "/v1/batches/" + id).status == 503u; }, 10s));
+  // switchyard_inflight_requests: proxied requests in flight, which a batch's lines are.
+  EXPECT_TRUE(eventually(
+      [&] { return metric_sample(g.port(), "switchyard_inflight_requests") == 0.0; }, 10s));
   const int during = up.total.load();
   redis.start();
   auto done = wait_for(g.port(), id, "completed", 60s);

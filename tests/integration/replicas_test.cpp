@@ -87,22 +87,10 @@ std::map<std::string, std::int64_t> counts(std::uint16_t port) {
   return out;
 }
 
-// switchyard_store_buffered_bytes from /metrics (text exposition: `name value`, no labels):
-// what the replica still holds to replay into Redis; -1 when the sample is missing.
+// switchyard_store_buffered_bytes: what the replica still holds to replay into Redis; -1 when
+// the sample is missing.
 double buffered_bytes(std::uint16_t port) {
-  client c(port, 5s);
-  const std::string text = c.request(http::verb::get, "/metrics").body;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    const std::size_t end = std::min(text.find('\n', at), text.size());
-    const std::string_view line(text.data() + at, end - at);
-    at = end + 1;
-    constexpr std::string_view name = "switchyard_store_buffered_bytes ";
-    if (line.substr(0, name.size()) == name) {
-      return std::stod(std::string(line.substr(name.size())));
-    }
-  }
-  return -1;
+  return metric_sample(port, "switchyard_store_buffered_bytes").value_or(-1);
 }
 
 std::int64_t total(const std::map<std::string, std::int64_t>& m) {

@@ -158,8 +158,8 @@ json::object get_batch(std::uint16_t port, const std::string& id) {
   return parse_object(c.request(http::verb::get, "/v1/batches/" + id));
 }
 
-// Polls until the batch reaches `status` (every 50 ms, bounded by `timeout`); the last
-// object seen. A bounded wait on a condition variable, not a sleep for readiness.
+// Waits (harness.hpp's eventually: bounded in time) until the batch reaches `status`; the last
+// object seen.
 json::object wait_for(std::uint16_t port, const std::string& id, std::string_view status,
                       std::chrono::milliseconds timeout) {
   // An answer without a status (an error while the store is away) is polled past like any other.

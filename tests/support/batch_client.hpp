@@ -68,8 +68,8 @@ std::string create_batch(std::uint16_t port, const std::string& file_id);
 
 boost::json::object get_batch(std::uint16_t port, const std::string& id);
 
-/// Polls until the batch reaches `status` (every 50 ms, bounded by `timeout`); the last object
-/// seen, with a test failure when the status never came.
+/// Waits until the batch reaches `status` (harness.hpp's eventually, bounded by `timeout`); the
+/// last object seen, with a test failure when the status never came.
 boost::json::object wait_for(std::uint16_t port, const std::string& id, std::string_view status,
                              std::chrono::milliseconds timeout = std::chrono::seconds(30));
 

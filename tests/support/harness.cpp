@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -239,6 +240,26 @@ temp_dir::temp_dir() {
 temp_dir::~temp_dir() {
   std::error_code ignored;
   std::filesystem::remove_all(path, ignored);
+}
+
+std::optional<double> metric_sample(std::uint16_t port, std::string_view sample) {
+  client c(port, std::chrono::seconds(5));
+  const std::string text = c.request(http::verb::get, "/metrics").body;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    const std::string_view row(text.data() + at, end - at);
+    at = end + 1;
+    // `series value [timestamp]`; comments (# HELP, # TYPE) never match a series name.
+    if (row.size() > sample.size() && row.substr(0, sample.size()) == sample &&
+        row[sample.size()] == ' ') {
+      const std::string value(
+          row.substr(sample.size() + 1, row.find(' ', sample.size() + 1) - (sample.size() + 1)));
+      char* stop = nullptr;
+      const double v = std::strtod(value.c_str(), &stop);
+      return stop != value.c_str() ? std::optional<double>(v) : std::nullopt;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace switchyard::test

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace switchyard::test {
@@ -110,6 +111,11 @@ class client {
   std::string raw_body_;
   bool finished_ = false;
 };
+
+/// The value of one sample of the gateway's /metrics on `port` (Prometheus text exposition):
+/// `sample` is the series as written, `name` or `name{label="v",…}`; nullopt when it is absent
+/// (or /metrics did not answer).
+std::optional<double> metric_sample(std::uint16_t port, std::string_view sample);
 
 /// A fresh directory (a gateway's data_dir, a trace file), removed with everything in it.
 struct temp_dir {
