@@ -28,6 +28,13 @@ using namespace net::experimental::awaitable_operators;
 constexpr std::size_t relay_buffer_bytes = 16 * 1024;
 constexpr std::size_t error_body_limit = 1024 * 1024;
 
+// The block the parser writes a response's body bytes into, one per thread. It is filled and
+// emptied (copied on by the meter) without a suspension in between: see parse_buffered.
+char* body_scratch() {
+  thread_local const std::unique_ptr<char[]> block(new char[relay_buffer_bytes]);
+  return block.get();
+}
+
 bool is_event_stream(const pooled_fields& f) {
   auto it = f.find(http::field::content_type);
   if (it == f.end()) {
@@ -50,8 +57,7 @@ class relay {
         parser_(parser),
         translation_(req.translation),
         sse_(is_event_stream(parser.get().base())),
-        meter_(sse_, io.w.cfg.limits.max_event_bytes, req.dialect),
-        buf_(std::in_place, relay_buffer_bytes) {
+        meter_(sse_, io.w.cfg.limits.max_event_bytes, req.dialect) {
     if (translation_ && parser.get().result_int() < 400) {
       // A fresh translator per attempt: a retry starts from nothing. (An error answer is read
       // as sent and mapped whole: read_error_answer.)
@@ -75,7 +81,8 @@ class relay {
   net::awaitable<attempt_outcome> run();
 
  private:
-  // Reads the next body bytes into the meter. Returns the read error (need_buffer cleared).
+  // Parses what the connection holds, else reads more and parses that, into the meter. Returns
+  // the read or parse error.
   net::awaitable<beast::error_code> read_some();
   bool parse_buffered(beast::error_code& ec);
   beast::error_code take_body();
@@ -95,12 +102,10 @@ class relay {
   const response_translation* translation_;  // null: relayed as sent
   bool sse_;
   response_meter meter_;
-  // From the worker thread's free list: no allocation per attempt.
-  std::optional<pooled_block> buf_;
   std::unique_ptr<body_decoder> decoder_;  // the upstream compressed the body anyway
   std::string decoded_;
-  // The last read filled buf_, so more may be buffered already (at first: what came with the
-  // header).
+  // The last parse filled the scratch block, so more may be buffered already (at first: what
+  // came with the header).
   bool last_read_full_ = true;
   beast::error_code deferred_;  // a read error after output, during the hold: relayed later
   bool chunked_ = false;
@@ -108,34 +113,55 @@ class relay {
   bool head_sent_ = false;  // the client response's header block (ctx_.buffers->client_head)
 };
 
+// The socket read goes into the connection's buffer and the parse into the thread's scratch
+// block, so a relay owns no body buffer: an idle stream waiting here holds none (issue 12's RSS
+// per stream). As Beast's http::async_read_some (beast/http/impl/read.hpp, read_some_op): what
+// is buffered is parsed before the socket is read, a clean EOF ends a close-delimited body, and
+// an EOF before any of the message is end_of_stream.
 net::awaitable<beast::error_code> relay::read_some() {
+  beast::error_code ec;
+  if (parse_buffered(ec)) {
+    co_return ec;
+  }
   if (ctx_.st.client_gone) {
     co_return net::error::operation_aborted;  // the watch cancelled the upstream: stop here
   }
+  auto& b = lease_->buffer;
+  const std::size_t size = beast::read_size(b, 65536);
+  if (size == 0) {
+    co_return http::error::buffer_overflow;  // an incomplete chunk header fills 64 KiB
+  }
   socket_deadline limit(io_.w.deadlines, lease_->lowest().socket(), io_.w.cfg.timeouts.stream_idle);
-  parser_.get().body().data = buf_->data();
-  parser_.get().body().size = relay_buffer_bytes;
-  auto [ec, n] = co_await lease_->visit(
-      [&](auto& s) { return http::async_read_some(s, lease_->buffer, parser_, use_tuple); });
-  ec = limit.check(ec);
-  if (ec == http::error::need_buffer) {
+  auto [rec, n] = co_await lease_->visit(
+      [&](auto& s) { return s.async_read_some(b.prepare(size), use_tuple); });
+  b.commit(n);
+  ec = limit.check(rec);
+  if (ec == net::error::eof) {
+    if (!parser_.got_some()) {
+      co_return http::error::end_of_stream;
+    }
     ec = {};
+    parser_.put_eof(ec);  // done, or partial_message when the framing said more was coming
+    co_return ec;
   }
-  if (auto taken = take_body(); taken) {
-    co_return taken;
+  if (ec) {
+    co_return ec;
   }
+  parse_buffered(ec);
   co_return ec;
 }
 
 // Parses what the read buffer already holds, without I/O: a burst that came in one read sits
-// there while the socket itself is quiet, so waiting for readiness would wait for nothing.
+// there while the socket itself is quiet, so waiting for readiness would wait for nothing. The
+// body bytes go to the thread's scratch block and on to the meter in this one synchronous step,
+// so relays on one worker never see each other's bytes there.
 // True when that produced body bytes, ended the message or failed (`ec`); false when the
 // buffered bytes are not enough for a step (an incomplete chunk header), so the socket decides.
 bool relay::parse_buffered(beast::error_code& ec) {
   if (lease_->buffer.size() == 0 || parser_.is_done()) {
     return false;
   }
-  parser_.get().body().data = buf_->data();
+  parser_.get().body().data = body_scratch();
   parser_.get().body().size = relay_buffer_bytes;
   while (lease_->buffer.size() > 0 && !parser_.is_done() && parser_.get().body().size > 0) {
     const auto used = parser_.put(lease_->buffer.data(), ec);
@@ -154,15 +180,16 @@ bool relay::parse_buffered(beast::error_code& ec) {
   return progress || ec;
 }
 
-// Hands the body bytes the parser just produced in buf_ to the meter (decoding them first when
-// the upstream compressed them) and notes token timing. An error when they cannot be trusted.
+// Hands the body bytes the parser just produced in the scratch block to the meter (decoding
+// them first when the upstream compressed them) and notes token timing. An error when they
+// cannot be trusted.
 beast::error_code relay::take_body() {
   std::size_t got = relay_buffer_bytes - parser_.get().body().size;
   last_read_full_ = got == relay_buffer_bytes;
   if (got > 0) {
     const auto events_before = meter_.events();
     const bool content_before = meter_.saw_content();
-    std::string_view bytes(buf_->data(), got);
+    std::string_view bytes(body_scratch(), got);
     if (decoder_) {
       decoded_.clear();
       if (auto d = decoder_->feed(bytes, decoded_); !d) {
