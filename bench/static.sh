@@ -17,6 +17,8 @@
 # --update replaces (or appends) this benchmark's section in a RESULTS.md, after run.sh's "kept"
 # marker so that a run.sh run keeps it. Environment: BUILD_DIR, SWITCHYARD_BIN, ROUNDS (3), TP_SECS (10),
 # C1_SECS (5), STRACE_SECS (5), PROXY_CPU (0), LOAD_CPU (1), PIN=0, KEEP_TMP=1.
+# SWITCHYARD_BIN_B=other/switchyard adds a second build as one more target in every round (an A/B
+# under the same load; its figures against A's are logged per round); AB_ONLY=1 stops after that.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +43,7 @@ else
   rounds=${ROUNDS:-3}; tp_secs=${TP_SECS:-10}; c1_secs=${C1_SECS:-5}; strace_secs=${STRACE_SECS:-5}
 fi
 sy_bin=${SWITCHYARD_BIN:-$build/switchyard}
+sy_bin_b=${SWITCHYARD_BIN_B:-}
 alloc_lib=$build/bench/liballoc_count.so
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 for f in "$sy_bin" "$alloc_lib" "$nginx_bin"; do
@@ -111,9 +114,9 @@ start_nginx() {
   done
   exit 1
 }
-# start_switchyard name cpu upstream_port [preload]
+# start_switchyard name cpu upstream_port [preload [binary]]
 start_switchyard() {
-  local name=$1 cpu=$2 up=$3 preload=${4:-} attempt dir
+  local name=$1 cpu=$2 up=$3 preload=${4:-} bin=${5:-$sy_bin} attempt dir
   for attempt in 1 2 3 4 5; do
     dir=$tmp/$name
     mkdir -p "$dir"
@@ -144,9 +147,9 @@ rate_limits:
 EOF
     if [[ -n $preload ]]; then
       (SWITCHYARD_ALLOC_COUNT_FILE=$dir/allocs LD_PRELOAD=$alloc_lib \
-        on_cpu "$cpu" "$sy_bin" --config "$dir/switchyard.yaml") >"$dir/out" 2>"$dir/err" &
+        on_cpu "$cpu" "$bin" --config "$dir/switchyard.yaml") >"$dir/out" 2>"$dir/err" &
     else
-      (on_cpu "$cpu" "$sy_bin" --config "$dir/switchyard.yaml") >"$dir/out" 2>"$dir/err" &
+      (on_cpu "$cpu" "$bin" --config "$dir/switchyard.yaml") >"$dir/out" 2>"$dir/err" &
     fi
     pid_of[$name]=$!
     pids+=("${pid_of[$name]}")
@@ -163,6 +166,14 @@ start_nginx upstream upstream "$load_cpu"
 start_nginx nginx proxy "$proxy_cpu" "${port_of[upstream]}"
 start_switchyard switchyard "$proxy_cpu" "${port_of[upstream]}"
 targets=(direct nginx switchyard)
+proxies=(nginx switchyard)
+if [[ -n $sy_bin_b ]]; then
+  # An A/B of two builds in one run: the B binary is one more target in every round, under the
+  # same load as A; its throughput and c=1 figures are logged against A's (not in the report).
+  start_switchyard switchyard_b "$proxy_cpu" "${port_of[upstream]}" "" "$sy_bin_b"
+  targets+=(switchyard_b)
+  proxies+=(switchyard_b)
+fi
 port_of[direct]=${port_of[upstream]}
 pid_of[direct]=${pid_of[upstream]}
 
@@ -195,6 +206,7 @@ run_wrk() {  # target conns secs tag cpu
   c1=$(cpu_ticks "${pid_of[$t]}")
   echo "CPU ticks=$((c1 - c0))" >>"$f"
 }
+proxy_pids() { local t; for t in "${proxies[@]}"; do echo "${pid_of[$t]}"; done; }
 move() {  # cpu pid...: every thread of each pid to cpu
   ((pin)) || return 0
   local cpu=$1 p; shift
@@ -205,25 +217,33 @@ log "static upstream :${port_of[upstream]}  nginx :${port_of[nginx]}  switchyard
 for t in "${targets[@]}"; do run_wrk "$t" 64 2 "warm-$t" "$load_cpu"; done
 for ((r = 1; r <= rounds; r++)); do
   # c=64: the proxy under test on its CPU, wrk and the upstream on the other.
-  move "$proxy_cpu" "${pid_of[nginx]}" "${pid_of[switchyard]}"
+  move "$proxy_cpu" $(proxy_pids)
   for t in "${targets[@]}"; do
     run_wrk "$t" 64 "$tp_secs" "c64-$t-$r" "$load_cpu"
     log "round $r c=64 $t: $(kv "$tmp/wrk-c64-$t-$r.txt" rps) req/s"
   done
   # c=1: everything on one CPU (a c=1 request is a strict chain; this VM's cross-CPU wake-ups
   # would otherwise dominate both proxies' figures).
-  move "$load_cpu" "${pid_of[nginx]}" "${pid_of[switchyard]}"
+  move "$load_cpu" $(proxy_pids)
   for t in "${targets[@]}"; do
     run_wrk "$t" 1 "$c1_secs" "c1-$t-$r" "$load_cpu"
     log "round $r c=1 $t: p50 $(kv "$tmp/wrk-c1-$t-$r.txt" p50_us) p99 $(kv "$tmp/wrk-c1-$t-$r.txt" p99_us) us"
   done
 done
 
+if [[ -n $sy_bin_b ]]; then
+  for ((r = 1; r <= rounds; r++)); do
+    a=$tmp/wrk-c64-switchyard-$r.txt b=$tmp/wrk-c64-switchyard_b-$r.txt
+    log "A/B round $r: c=64 B/A $(awk -v a="$(kv "$a" rps)" -v b="$(kv "$b" rps)" 'BEGIN { printf "%.3f", b / a }'); c=1 p50 A $(kv "$tmp/wrk-c1-switchyard-$r.txt" p50_us) B $(kv "$tmp/wrk-c1-switchyard_b-$r.txt" p50_us), p99 A $(kv "$tmp/wrk-c1-switchyard-$r.txt" p99_us) B $(kv "$tmp/wrk-c1-switchyard_b-$r.txt" p99_us) us"
+  done
+  [[ -n ${AB_ONLY:-} ]] && exit 0
+fi
+
 # Syscalls per request: strace -c on every thread of the target during a c=1 run; divided by the
 # requests of that run (a fixed duration rather than a fixed count: wrk cannot end a run early,
 # and idle seconds would add the gateway's idle timer ticks to the count).
 declare -A sys_total sys_detail strace_n
-for t in "${targets[@]}"; do
+for t in direct nginx switchyard; do
   f=$tmp/strace-$t.txt
   strace -c -f -q -p "${pid_of[$t]}" -o "$f" 2>/dev/null &
   spid=$!
