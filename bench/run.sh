@@ -617,15 +617,17 @@ Added latency (proxy percentile − direct-mock percentile, µs):
 
 ## c. Time to first SSE event (ttft 0, inter-token 10 ms, 3 tokens; $ttft_requests sequential streams on one keep-alive connection; one CPU)
 
-| target | p50 ms | p90 ms | p99 ms | max ms | added p50 ms | added p99 ms | errors |
-|---|---|---|---|---|---|---|---|
+| target | p50 ms | p90 ms | p99 ms | max ms | added p50 ms | added p99 ms | first token p50 / p99 ms | first token added p50 / p99 ms | errors |
+|---|---|---|---|---|---|---|---|---|---|
 EOF
   for t in "${lat_targets[@]}"; do
     f="$tmp/ttft-$t.txt"
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$t]}" "$(ms "$(kv "$f" p50_ms)")" "$(ms "$(kv "$f" p90_ms)")" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$t]}" "$(ms "$(kv "$f" p50_ms)")" "$(ms "$(kv "$f" p90_ms)")" \
       "$(ms "$(kv "$f" p99_ms)")" "$(ms "$(kv "$f" max_ms)")" \
       "$( [[ $t == mock ]] && echo — || ms "$(calc "$(kv "$f" p50_ms) - $(kv "$tmp/ttft-mock.txt" p50_ms)")")" \
       "$( [[ $t == mock ]] && echo — || ms "$(calc "$(kv "$f" p99_ms) - $(kv "$tmp/ttft-mock.txt" p99_ms)")")" \
+      "$(ms "$(kv "$f" token_p50_ms)") / $(ms "$(kv "$f" token_p99_ms)")" \
+      "$( [[ $t == mock ]] && echo — || echo "$(ms "$(calc "$(kv "$f" token_p50_ms) - $(kv "$tmp/ttft-mock.txt" token_p50_ms)")") / $(ms "$(calc "$(kv "$f" token_p99_ms) - $(kv "$tmp/ttft-mock.txt" token_p99_ms)")")" )" \
       "$(kv "$f" errors)"
   done
   cat <<EOF

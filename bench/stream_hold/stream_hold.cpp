@@ -20,6 +20,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -100,6 +101,10 @@ class sse_scanner {
     return events;
   }
   bool done() const { return done_; }
+  // An event with a token arrived: a chat chunk whose choices carry a non-empty delta.content
+  // (a role-only first chunk is not a token: direct, it comes before the first token, while a
+  // gateway that holds a stream for its first output sends both together).
+  bool saw_content() const { return content_; }
 
  private:
   bool has_data(std::string_view ev) {
@@ -115,6 +120,8 @@ class sse_scanner {
         }
         if (v == "[DONE]") {
           done_ = true;
+        } else if (!content_) {
+          content_ = has_content(v);
         }
       }
       if (nl == std::string_view::npos) {
@@ -124,8 +131,26 @@ class sse_scanner {
     }
     return data;
   }
+  static bool has_content(std::string_view data) {
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(data, ec);
+    const auto* choices = ec || !v.is_object() ? nullptr : v.as_object().if_contains("choices");
+    if (!choices || !choices->is_array()) {
+      return false;
+    }
+    for (const auto& c : choices->as_array()) {
+      const auto* delta = c.is_object() ? c.as_object().if_contains("delta") : nullptr;
+      const auto* text =
+          delta && delta->is_object() ? delta->as_object().if_contains("content") : nullptr;
+      if (text && text->is_string() && !text->as_string().empty()) {
+        return true;
+      }
+    }
+    return false;
+  }
   std::string pending_;
   bool done_ = false;
+  bool content_ = false;
 };
 
 // --- one streaming exchange ----------------------------------------------------------------
@@ -157,9 +182,10 @@ struct stream_outcome {
   double max_gap_ms = 0;     // between consecutive data events
   long stalls = 0;           // gaps above the stall threshold
   std::vector<std::pair<clock_type::time_point, double>> stall_at;  // end of each stall, gap
-  double first_event_ms = -1;  // from starting to send the request
-  std::string error;           // empty when none
-  bool server_keeps = false;   // response allows reusing the connection
+  double first_event_ms = -1;    // from starting to send the request
+  double first_content_ms = -1;  // the first event with a token (sse_scanner::saw_content)
+  std::string error;             // empty when none
+  bool server_keeps = false;     // response allows reusing the connection
 };
 
 // Callbacks a caller can hook into (the hold mode counts live streams with them).
@@ -231,6 +257,9 @@ net::awaitable<stream_outcome> run_exchange(beast::tcp_stream& s, beast::flat_bu
         }
         last_event = now;
         out.events += k;
+        if (out.first_content_ms < 0 && scanner.saw_content()) {
+          out.first_content_ms = ms_between(t0, now);
+        }
       }
     }
     if (ec) {
@@ -577,6 +606,7 @@ net::awaitable<int> ttft_main(const options& o, tcp::endpoint ep) {
   std::optional<beast::tcp_stream> s;
   beast::flat_buffer buf;
   std::vector<double> ttft;
+  std::vector<double> first_token;  // to the first event with a token
   std::map<std::string, long> errors;
   long reconnects = 0;
   for (long i = 0; i < o.warmup + o.requests; ++i) {
@@ -595,6 +625,9 @@ net::awaitable<int> ttft_main(const options& o, tcp::endpoint ep) {
       ++errors[out.error.substr(0, 120)];
     } else if (i >= o.warmup && out.first_event_ms >= 0) {
       ttft.push_back(out.first_event_ms);
+      if (out.first_content_ms >= 0) {
+        first_token.push_back(out.first_content_ms);
+      }
     }
     if (!out.error.empty() || !out.server_keeps) {
       s.reset();
@@ -612,9 +645,10 @@ net::awaitable<int> ttft_main(const options& o, tcp::endpoint ep) {
   mean = ttft.empty() ? 0 : mean / static_cast<double>(ttft.size());
   std::printf(
       "RESULT mode=ttft requests=%zu p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f "
-      "mean_ms=%.3f errors=%ld connections=%ld\n",
+      "mean_ms=%.3f errors=%ld connections=%ld token_p50_ms=%.3f token_p99_ms=%.3f\n",
       ttft.size(), percentile(ttft, 50), percentile(ttft, 90), percentile(ttft, 99),
-      percentile(ttft, 100), mean, error_count, reconnects);
+      percentile(ttft, 100), mean, error_count, reconnects, percentile(first_token, 50),
+      percentile(first_token, 99));
   std::fflush(stdout);
   co_return error_count == 0 ? 0 : 1;
 }
