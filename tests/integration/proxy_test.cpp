@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <set>
+#include <thread>
+
 namespace switchyard::test {
 namespace {
 
@@ -198,6 +201,82 @@ log: { level: off, access: off }
   EXPECT_EQ(ok.load(), 160);
   // At most max_connections per worker were opened.
   EXPECT_LE(r.upstream().counters().connections_accepted.load(), 8u);
+}
+
+// Every relay on a worker parses into that worker's one scratch block (relay.cpp), so streams
+// that interleave on one worker must still each get only their own bytes: each event of a
+// stream carries the stream's own id, and its tokens come whole and in order.
+TEST(proxy, concurrent_streams_on_one_worker_never_mix) {
+  rig r(R"(
+listen: 127.0.0.1:0
+workers: 1
+upstreams: [ { name: mock, base_url: "http://127.0.0.1:{MOCK}/v1", max_connections: 64 } ]
+models: [ { name: gpt-4o-mini, upstream: mock } ]
+log: { level: off, access: off }
+)");
+  struct seen {
+    std::vector<std::string> ids;
+    std::vector<std::string> tokens;
+    bool parsed = true;
+    unsigned status = 0;
+  };
+  const auto read_stream = [&](int tokens, int gap_ms) {
+    seen out;
+    client c(r.port());
+    auto head = c.start_stream("/v1/chat/completions", streaming_body(),
+                               {{"x-mock-tokens", std::to_string(tokens)},
+                                {"x-mock-inter-token-ms", std::to_string(gap_ms)}});
+    out.status = head.status;
+    for (int n = 0; n < 4 * tokens + 8; ++n) {  // bounded: tokens + role, finish, [DONE]
+      auto ev = c.next_event();
+      if (!ev || *ev == "[DONE]") {
+        break;
+      }
+      boost::system::error_code ec;
+      auto v = boost::json::parse(*ev, ec);
+      if (ec || !v.is_object()) {
+        out.parsed = false;
+        break;
+      }
+      out.ids.emplace_back(v.at("id").as_string());
+      const auto& delta = v.at("choices").as_array().at(0).at("delta").as_object();
+      if (const auto* text = delta.if_contains("content");
+          text && text->is_string() && !text->as_string().empty()) {
+        out.tokens.emplace_back(text->as_string());
+      }
+    }
+    return out;
+  };
+  constexpr int longest = 40;
+  const seen reference = read_stream(longest, 0);
+  ASSERT_EQ(reference.status, 200u);
+  ASSERT_EQ(reference.tokens.size(), static_cast<std::size_t>(longest));
+
+  constexpr std::size_t streams = 24;
+  std::vector<seen> got(streams);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < streams; ++t) {
+    threads.emplace_back(
+        [&, t] { got[t] = read_stream(static_cast<int>(16 + t), static_cast<int>(1 + t % 3)); });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  std::set<std::string> ids;
+  for (std::size_t t = 0; t < streams; ++t) {
+    SCOPED_TRACE("stream " + std::to_string(t));
+    EXPECT_EQ(got[t].status, 200u);
+    EXPECT_TRUE(got[t].parsed);
+    ASSERT_FALSE(got[t].ids.empty());
+    for (const auto& id : got[t].ids) {
+      EXPECT_EQ(id, got[t].ids.front());  // no event of another stream
+    }
+    ids.insert(got[t].ids.front());
+    const std::vector<std::string> want(
+        reference.tokens.begin(), reference.tokens.begin() + static_cast<std::ptrdiff_t>(16 + t));
+    EXPECT_EQ(got[t].tokens, want);  // whole, in order, none missing
+  }
+  EXPECT_EQ(ids.size(), streams);
 }
 
 }  // namespace
