@@ -81,8 +81,8 @@ class relay {
   net::awaitable<attempt_outcome> run();
 
  private:
-  // Parses what the connection holds, else reads more and parses that, into the meter. Returns
-  // the read or parse error.
+  // Reads more from the socket and parses it into the meter (after parse_buffered made no
+  // step). Returns the read or parse error.
   net::awaitable<beast::error_code> read_some();
   bool parse_buffered(beast::error_code& ec);
   beast::error_code take_body();
@@ -115,14 +115,12 @@ class relay {
 
 // The socket read goes into the connection's buffer and the parse into the thread's scratch
 // block, so a relay owns no body buffer: an idle stream waiting here holds none (issue 12's RSS
-// per stream). As Beast's http::async_read_some (beast/http/impl/read.hpp, read_some_op): what
-// is buffered is parsed before the socket is read, a clean EOF ends a close-delimited body, and
-// an EOF before any of the message is end_of_stream.
+// per stream). Callers parse what is buffered first (parse_buffered: no frame, no I/O) and come
+// here only when that made no step. As Beast's http::async_read_some (beast/http/impl/read.hpp,
+// read_some_op): a clean EOF ends a close-delimited body, and an EOF before any of the message
+// is end_of_stream.
 net::awaitable<beast::error_code> relay::read_some() {
   beast::error_code ec;
-  if (parse_buffered(ec)) {
-    co_return ec;
-  }
   if (ctx_.st.client_gone) {
     co_return net::error::operation_aborted;  // the watch cancelled the upstream: stop here
   }
@@ -241,7 +239,10 @@ error relay::broken(const beast::error_code& ec) const {
 net::awaitable<attempt_outcome> relay::read_error_answer() {
   std::string body;
   while (!parser_.is_done()) {
-    auto ec = co_await read_some();
+    beast::error_code ec;
+    if (!parse_buffered(ec)) {
+      ec = co_await read_some();
+    }
     body += meter_.ready();
     meter_.ready().clear();
     if (ec) {
@@ -465,9 +466,8 @@ net::awaitable<attempt_outcome> relay::run() {
 
   // Committed: from here on the client sees this response, whatever happens.
   attempt_committed out;
-  const bool has_length =
-      body_length_.has_value() ||
-      (parser_.content_length().has_value() && !decoder_ && !translation_);
+  const bool has_length = body_length_.has_value() ||
+                          (parser_.content_length().has_value() && !decoder_ && !translation_);
   bool keep = ctx_.keep_alive();
   if (has_length && !sse_) {
     // Content-Length as the upstream sent it.
