@@ -1,5 +1,7 @@
 #include "switchyard/compat/modelab_store.hpp"
 
+#include "../experiments/sqlite_db.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -154,20 +156,16 @@ error modelab_store::failure(const std::string& what) const {
 }
 
 result<std::unique_ptr<modelab_store>> modelab_store::open(const std::string& path) {
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<modelab_store> s(new modelab_store(raw, path));  // closes a failed handle too
-  if (rc != SQLITE_OK) {
-    return make_error(errc::internal, "modelab store: opening " + path + ": " +
-                                          (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  // The experiment store's opening (WAL, busy timeout, the retried WAL conversion), so that two
+  // processes opening one new data_dir together both start.
+  auto db = sqlite::open_wal(path, "modelab store");
+  if (!db) {
+    return db.error();
   }
-  sqlite3_busy_timeout(raw, 5000);
-  for (const char* sql : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", schema_sql}) {
-    if (sqlite3_exec(raw, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return s->failure("creating its tables");
-    }
+  sqlite3* raw = db->release();
+  std::unique_ptr<modelab_store> s(new modelab_store(raw, path));  // owns (closes) it from here
+  if (sqlite3_exec(raw, schema_sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return s->failure("creating its tables");
   }
   const auto prepare = [&](stmt& out, const char* sql) {
     sqlite3_stmt* p = nullptr;

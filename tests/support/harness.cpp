@@ -29,6 +29,10 @@ rig::rig(const std::string& yaml, mock::options mock_opts) {
     // Tests that do not ask for a drain grace period should not wait one out at teardown.
     parsed->timeouts.drain_grace = duration{0};
   }
+  if (text.find("data_dir") == std::string::npos) {
+    data_dir_ = std::make_unique<temp_dir>();
+    parsed->data_dir = data_dir_->path;
+  }
   cfg_ = std::make_shared<const config>(std::move(*parsed));
   gateway_ = std::make_unique<server>(cfg_);
   gateway_->start();

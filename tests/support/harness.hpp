@@ -21,7 +21,11 @@ namespace switchyard::test {
 
 using namespace std::chrono_literals;
 
+struct temp_dir;
+
 /// The mock plus a gateway whose config is `yaml` with `{MOCK}` replaced by the mock's port.
+/// Without a `data_dir` in `yaml`, the gateway gets a fresh one of its own, removed with the rig:
+/// tests run in parallel processes, and none should see (or lock) another's files.
 class rig {
  public:
   explicit rig(const std::string& yaml, mock::options mock_opts = {});
@@ -32,6 +36,7 @@ class rig {
   server& gateway() { return *gateway_; }
 
  private:
+  std::unique_ptr<temp_dir> data_dir_;  // destroyed after the gateway (~rig resets it first)
   std::unique_ptr<mock::server> mock_;
   std::shared_ptr<const config> cfg_;
   std::unique_ptr<server> gateway_;

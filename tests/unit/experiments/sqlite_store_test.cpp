@@ -10,7 +10,9 @@
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace switchyard {
 namespace {
@@ -631,6 +633,31 @@ TEST_F(sqlite_store_test, ten_thousand_rows_in_one_batch_are_quick) {
   EXPECT_LT(ms, 5000);  // generous: shared cores and sanitizer builds
   EXPECT_EQ(read_all(store(), "exp").size(), 10'000u);
   EXPECT_EQ(store().unit_counts("exp")->at("v3"), 1'000u);
+}
+
+// Two gateways starting on one new data_dir together (two replicas on a node, a restart
+// overlapping the old process) must both open the store: SQLite does not wait out the lock
+// that turning a new file to WAL takes, so the store retries it (sqlite_db.cpp).
+TEST_F(sqlite_store_test, concurrent_opens_of_a_new_data_dir_all_succeed) {
+  for (int round = 0; round < 30; ++round) {
+    const auto dir = dir_ + "/race-" + std::to_string(round);
+    std::filesystem::create_directories(dir);
+    std::vector<std::string> failures(4);
+    {
+      std::vector<std::jthread> openers;
+      for (auto& failure : failures) {
+        openers.emplace_back([&, &failure = failure] {
+          auto s = open_sqlite_store(dir, merge());
+          if (!s) {
+            failure = s.error().message;
+          }
+        });
+      }
+    }
+    for (const auto& failure : failures) {
+      ASSERT_EQ(failure, "") << "round " << round;
+    }
+  }
 }
 
 }  // namespace
