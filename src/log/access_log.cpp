@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
-#include <iterator>
 
 namespace switchyard {
 
@@ -25,6 +25,26 @@ void field(std::string& out, std::string_view name, std::string_view value) {
   out += '"';
 }
 
+// Numbers through std::to_chars straight into `out`: fmt's format_to into a string iterator
+// parsed each format string and copied through a staging buffer, a third of the line's cost.
+template <typename T>
+void number(std::string& out, std::string_view name, T value) {
+  out += ",\"";
+  out += name;
+  out += "\":";
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
+}
+
+// Milliseconds with three decimals, as `{:.3f}` wrote them.
+void fixed_ms(std::string& out, std::string_view name, double value) {
+  out += ",\"";
+  out += name;
+  out += "\":";
+  char buf[64];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, 3).ptr);
+}
+
 }  // namespace
 
 void append_access_line(std::string& out, const access_record& r) {
@@ -32,7 +52,6 @@ void append_access_line(std::string& out, const access_record& r) {
   // every string goes through the same escaping as request bodies. Numbers are formatted
   // straight into `out` (no temporary strings), so a batch whose capacity has grown costs no
   // allocation per line.
-  const auto it = std::back_inserter(out);
   const auto now = std::chrono::system_clock::now();
   const auto secs = std::chrono::floor<std::chrono::seconds>(now);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
@@ -48,7 +67,13 @@ void append_access_line(std::string& out, const access_record& r) {
   }
   out += "{\"ts\":\"";
   out.append(cached_text, cached_len);
-  fmt::format_to(it, ".{:03d}Z\"", millis);
+  const char ms[6] = {'.',
+                      static_cast<char>('0' + millis / 100),
+                      static_cast<char>('0' + millis / 10 % 10),
+                      static_cast<char>('0' + millis % 10),
+                      'Z',
+                      '"'};
+  out.append(ms, sizeof ms);
   field(out, "request_id", r.request_id);
   field(out, "method", r.method);
   field(out, "path", r.path);
@@ -64,23 +89,25 @@ void append_access_line(std::string& out, const access_record& r) {
   if (!r.upstream.empty()) {
     field(out, "upstream", r.upstream);
   }
-  fmt::format_to(it, ",\"status\":{}", r.status);
+  number(out, "status", r.status);
   if (!r.error.empty()) {
     field(out, "error", r.error);
   }
   if (!r.error_source.empty()) {
     field(out, "error_source", r.error_source);
   }
-  fmt::format_to(it, ",\"stream\":{},\"duration_ms\":{:.3f}", r.stream, r.duration_ms);
+  out += r.stream ? ",\"stream\":true" : ",\"stream\":false";
+  fixed_ms(out, "duration_ms", r.duration_ms);
   if (r.ttfb_ms >= 0) {
-    fmt::format_to(it, ",\"ttfb_ms\":{:.3f}", r.ttfb_ms);
+    fixed_ms(out, "ttfb_ms", r.ttfb_ms);
   }
-  fmt::format_to(it, ",\"bytes_in\":{},\"bytes_out\":{}", r.bytes_in, r.bytes_out);
+  number(out, "bytes_in", r.bytes_in);
+  number(out, "bytes_out", r.bytes_out);
   if (r.attempts > 0) {
-    fmt::format_to(it, ",\"attempts\":{}", r.attempts);
+    number(out, "attempts", r.attempts);
   }
   if (r.retries > 0) {
-    fmt::format_to(it, ",\"retries\":{}", r.retries);
+    number(out, "retries", r.retries);
   }
   if (!r.fallback.empty()) {
     field(out, "fallback", r.fallback);
@@ -89,23 +116,26 @@ void append_access_line(std::string& out, const access_record& r) {
     field(out, "retry_stop", r.retry_stop);
   }
   if (r.usage) {
-    fmt::format_to(it, ",\"prompt_tokens\":{},\"completion_tokens\":{}", r.usage->prompt_tokens,
-                   r.usage->completion_tokens);
+    number(out, "prompt_tokens", r.usage->prompt_tokens);
+    number(out, "completion_tokens", r.usage->completion_tokens);
     if (r.usage->cache_read_tokens > 0) {
-      fmt::format_to(it, ",\"cache_read_tokens\":{}", r.usage->cache_read_tokens);
+      number(out, "cache_read_tokens", r.usage->cache_read_tokens);
     }
     if (r.usage->cache_write_tokens > 0) {
-      fmt::format_to(it, ",\"cache_write_tokens\":{}", r.usage->cache_write_tokens);
+      number(out, "cache_write_tokens", r.usage->cache_write_tokens);
     }
     if (r.usage_estimated) {
       out += ",\"usage_estimated\":true";
     }
   }
   if (r.ttft_ms >= 0) {
-    fmt::format_to(it, ",\"ttft_ms\":{:.3f}", r.ttft_ms);
+    fixed_ms(out, "ttft_ms", r.ttft_ms);
   }
   if (r.cost_usd > 0) {
-    fmt::format_to(it, ",\"cost_usd\":{:.9g}", r.cost_usd);
+    char buf[64];  // `{:.9g}`, as before
+    out += ",\"cost_usd\":";
+    out.append(buf,
+               std::to_chars(buf, buf + sizeof buf, r.cost_usd, std::chars_format::general, 9).ptr);
   }
   if (!r.experiment.empty()) {
     field(out, "experiment", r.experiment);
