@@ -7,6 +7,7 @@
 // store's), so a failure says which file of data_dir it concerns.
 
 #include "switchyard/core/error.hpp"
+#include "switchyard/core/yield_pacer.hpp"
 
 #include <sqlite3.h>
 
@@ -102,12 +103,16 @@ class query {
   int rc_ = SQLITE_OK;
 };
 
-/// Calls `row(q)` for each result row; false on a SQLite error (see db_error).
+/// Calls `row(q)` for each result row; false on a SQLite error (see db_error). A long scan (a
+/// guardrail's read of every unit of a phase, an analysis) lets a worker waiting for this CPU
+/// run every 200 µs (core/yield_pacer.hpp); the stores run on background threads only.
 template <class Row>
 bool for_each_row(query& q, Row row) {
   int rc = SQLITE_OK;
+  yield_pacer pacer;
   while ((rc = q.step()) == SQLITE_ROW) {
     row(q);
+    pacer.step();
   }
   return rc == SQLITE_DONE;
 }
