@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 
 namespace switchyard {
 
@@ -36,13 +37,19 @@ void number(std::string& out, std::string_view name, T value) {
   out.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
 }
 
-// Milliseconds with three decimals, as `{:.3f}` wrote them.
+// Milliseconds with three decimals, as `{:.3f}` wrote them. A value that is not finite or does
+// not fit (no clock gives one, but the line must stay JSON whatever it is given) is null.
 void fixed_ms(std::string& out, std::string_view name, double value) {
   out += ",\"";
   out += name;
   out += "\":";
   char buf[64];
-  out.append(buf, std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, 3).ptr);
+  const auto r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, 3);
+  if (!std::isfinite(value) || r.ec != std::errc{}) {
+    out += "null";
+    return;
+  }
+  out.append(buf, r.ptr);
 }
 
 }  // namespace
@@ -134,8 +141,12 @@ void append_access_line(std::string& out, const access_record& r) {
   if (r.cost_usd > 0) {
     char buf[64];  // `{:.9g}`, as before
     out += ",\"cost_usd\":";
-    out.append(buf,
-               std::to_chars(buf, buf + sizeof buf, r.cost_usd, std::chars_format::general, 9).ptr);
+    const auto c = std::to_chars(buf, buf + sizeof buf, r.cost_usd, std::chars_format::general, 9);
+    if (std::isfinite(r.cost_usd) && c.ec == std::errc{}) {
+      out.append(buf, c.ptr);
+    } else {
+      out += "null";
+    }
   }
   if (!r.experiment.empty()) {
     field(out, "experiment", r.experiment);

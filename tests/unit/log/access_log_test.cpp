@@ -1,7 +1,9 @@
 #include "switchyard/log/access_log.hpp"
 
 #include <gtest/gtest.h>
+
 #include <boost/json.hpp>
+#include <limits>
 
 namespace switchyard {
 namespace {
@@ -47,6 +49,36 @@ TEST(access_log, omits_what_did_not_happen) {
   EXPECT_FALSE(v.contains("ttfb_ms"));
   EXPECT_FALSE(v.contains("upstream"));
   EXPECT_FALSE(v.contains("prompt_tokens"));
+}
+
+TEST(access_log, numbers_keep_their_format_and_the_line_stays_json_for_any_value) {
+  access_record r;
+  r.request_id = "r";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.status = 200;
+  r.duration_ms = 0.0125;  // three decimals, rounded
+  r.ttfb_ms = 1234567.25;
+  r.ttft_ms = 0;
+  r.cost_usd = 0.000123456789;  // nine significant digits
+  r.bytes_out = 18446744073709551615u;
+  const auto line = format_access_line(r);
+  EXPECT_NE(line.find("\"duration_ms\":0.013,"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"ttfb_ms\":1234567.250,"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"ttft_ms\":0.000"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"cost_usd\":0.000123456789"), std::string::npos) << line;
+  EXPECT_EQ(boost::json::parse(line).at("bytes_out").as_uint64(), 18446744073709551615u);
+
+  // No clock gives these, but a line must never be broken JSON or carry stray bytes.
+  r.duration_ms = std::numeric_limits<double>::quiet_NaN();
+  r.ttfb_ms = 1e300;  // wider than the formatting buffer in fixed notation
+  r.ttft_ms = std::numeric_limits<double>::infinity();
+  r.cost_usd = std::numeric_limits<double>::infinity();
+  auto v = boost::json::parse(format_access_line(r)).as_object();
+  EXPECT_TRUE(v.at("duration_ms").is_null());
+  EXPECT_TRUE(v.at("ttfb_ms").is_null());
+  EXPECT_TRUE(v.at("ttft_ms").is_null());
+  EXPECT_TRUE(v.at("cost_usd").is_null());
 }
 
 }  // namespace
