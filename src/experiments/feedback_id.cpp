@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -233,8 +234,10 @@ void sign_feedback_id(const feedback_claims_view& c, std::string_view key, std::
   std::array<unsigned char, max_feedback_id_size> payload;
   std::size_t at = 0;
   const auto put = [&](std::string_view bytes) {
-    std::memcpy(payload.data() + at, bytes.data(), bytes.size());
-    at += bytes.size();
+    if (!bytes.empty()) {  // an empty view (a variant without a prompt) may have no data()
+      std::memcpy(payload.data() + at, bytes.data(), bytes.size());
+      at += bytes.size();
+    }
   };
   const std::string_view sep(&separator, 1);
   put(c.experiment);
@@ -257,7 +260,7 @@ void sign_feedback_id(const feedback_claims_view& c, std::string_view key, std::
   const auto mac = mac_of(std::string_view(start, static_cast<std::size_t>(end - start)), key);
   *end++ = '.';
   end = encode_base64url(mac.data(), mac_size, end);
-  out.resize(static_cast<std::size_t>(end - start));  // == size; kept exact should they differ
+  assert(static_cast<std::size_t>(end - start) == size);  // base64url_size counted it
 }
 
 result<feedback_claims> verify_feedback_id(std::string_view id, std::string_view key) {

@@ -18,10 +18,16 @@ namespace switchyard {
 
 namespace {
 
-void field(std::string& out, std::string_view name, std::string_view value) {
+// `,"name":`, which every field after the first starts with.
+void key(std::string& out, std::string_view name) {
   out += ",\"";
   out += name;
-  out += "\":\"";
+  out += "\":";
+}
+
+void field(std::string& out, std::string_view name, std::string_view value) {
+  key(out, name);
+  out += '"';
   append_json_escaped(out, value);
   out += '"';
 }
@@ -30,26 +36,29 @@ void field(std::string& out, std::string_view name, std::string_view value) {
 // parsed each format string and copied through a staging buffer, a third of the line's cost.
 template <typename T>
 void number(std::string& out, std::string_view name, T value) {
-  out += ",\"";
-  out += name;
-  out += "\":";
+  key(out, name);
   char buf[24];
   out.append(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
 }
 
-// Milliseconds with three decimals, as `{:.3f}` wrote them. A value that is not finite or does
-// not fit (no clock gives one, but the line must stay JSON whatever it is given) is null.
-void fixed_ms(std::string& out, std::string_view name, double value) {
-  out += ",\"";
-  out += name;
-  out += "\":";
+// A double as `format` with `precision` (the `{:.3f}` and `{:.9g}` the line used to be written
+// with). A value that is not finite or does not fit (no clock or price gives one, but the line
+// must stay JSON whatever it is given) is null.
+void real(std::string& out, std::string_view name, double value, std::chars_format format,
+          int precision) {
+  key(out, name);
   char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, 3);
+  const auto r = std::to_chars(buf, buf + sizeof buf, value, format, precision);
   if (!std::isfinite(value) || r.ec != std::errc{}) {
     out += "null";
     return;
   }
   out.append(buf, r.ptr);
+}
+
+// Milliseconds with three decimals.
+void fixed_ms(std::string& out, std::string_view name, double value) {
+  real(out, name, value, std::chars_format::fixed, 3);
 }
 
 }  // namespace
@@ -139,14 +148,7 @@ void append_access_line(std::string& out, const access_record& r) {
     fixed_ms(out, "ttft_ms", r.ttft_ms);
   }
   if (r.cost_usd > 0) {
-    char buf[64];  // `{:.9g}`, as before
-    out += ",\"cost_usd\":";
-    const auto c = std::to_chars(buf, buf + sizeof buf, r.cost_usd, std::chars_format::general, 9);
-    if (std::isfinite(r.cost_usd) && c.ec == std::errc{}) {
-      out.append(buf, c.ptr);
-    } else {
-      out += "null";
-    }
+    real(out, "cost_usd", r.cost_usd, std::chars_format::general, 9);
   }
   if (!r.experiment.empty()) {
     field(out, "experiment", r.experiment);

@@ -24,7 +24,7 @@ class yield_pacer {
   /// One unit of work done: yields when the slice is spent.
   void step() noexcept;
 
-  /// How many times this pacer has yielded (for tests and the benchmark's counters).
+  /// How many times this pacer has yielded (for its tests).
   std::uint64_t yields() const noexcept { return yields_; }
 
  private:
